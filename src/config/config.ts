@@ -1,0 +1,114 @@
+/**
+ * The optional YAML configuration (`--config firstcall.yaml`). Every key is optional; an empty file
+ * is the default configuration. Unknown keys are an error (a typo must not silently disable a rule).
+ *
+ * @example
+ * ```yaml
+ * accounts: ["111122223333"]            # your accounts: endpoints they own are yours
+ * ownNetworks: ["203.0.113.0/24"]       # your egress (NAT gateways, Elastic IPs, offices)
+ * vpcEndpoints: ["vpce-0a1b2c3d"]        # endpoints known to be yours
+ * allow:
+ *   cidrs: ["198.51.100.7/32"]          # calls from here never bind and never alert
+ *   roles: ["arn:aws:iam::111122223333:role/ci-*"]
+ *   userAgents: ["my-inventory-agent/"]
+ *   accounts: ["444455556666"]
+ * recon:
+ *   calls: ["sts:GetCallerIdentity", "iam:ListUsers"]
+ *   allowUserAgents: ["aws-iam-authenticator"]
+ * ```
+ */
+import { readFileSync } from "node:fs";
+import { parse as parseYaml } from "yaml";
+import { z } from "zod";
+import { UsageError } from "../errors.js";
+
+const cidrList = z.array(z.string().min(1)).default([]);
+
+const credentialKinds = z.enum(["ec2-instance", "ecs-task", "lambda", "service-role", "assumed-role"]);
+
+export const configSchema = z
+  .object({
+    /** Your AWS account ids. A VPC endpoint owned by one of them (`vpcEndpointAccountId`) is yours. */
+    accounts: z.array(z.string().regex(/^\d{12}$/, "an account id is 12 digits")).default([]),
+    /** Your own egress networks (CIDRs or addresses): NAT gateways, Elastic IPs, offices. */
+    ownNetworks: cidrList,
+    /** VPC endpoint ids known to be yours. */
+    vpcEndpoints: z
+      .array(z.string().regex(/^vpce-[0-9a-z]+$/, "a VPC endpoint id looks like vpce-0123abcd"))
+      .default([]),
+    allow: z
+      .object({
+        /** Calls from these addresses never bind a session and never raise a finding. */
+        cidrs: cidrList,
+        /** Role ARNs or role names (`*` matches any run of characters): their sessions are not checked. */
+        roles: z.array(z.string()).default([]),
+        /** User-agent substrings: calls carrying one are never reported by the user-agent and recon rules. */
+        userAgents: z.array(z.string()).default([]),
+        /** Accounts whose events are not checked at all. */
+        accounts: z.array(z.string()).default([]),
+      })
+      .strict()
+      .default({ cidrs: [], roles: [], userAgents: [], accounts: [] }),
+    recon: z
+      .object({
+        /** `service:Action` pairs (service = eventSource without `.amazonaws.com`); replaces the default list. */
+        calls: z
+          .array(z.string().regex(/^[a-z0-9-]+:[A-Za-z0-9]+$/, "use service:Action, e.g. sts:GetCallerIdentity"))
+          .optional(),
+        /** Added to the default (or configured) list. */
+        extraCalls: z.array(z.string().regex(/^[a-z0-9-]+:[A-Za-z0-9]+$/)).default([]),
+        /** User-agent substrings of software that legitimately makes recon calls (e.g. EKS nodes). */
+        allowUserAgents: z.array(z.string()).default([]),
+        /** Roles (as in allow.roles) whose sessions may make recon calls. */
+        allowRoles: z.array(z.string()).default([]),
+      })
+      .strict()
+      .default({ extraCalls: [], allowUserAgents: [], allowRoles: [] }),
+    /** Which credential kinds are bound to their first address (credential-ip-mismatch). */
+    bindKinds: z.array(credentialKinds).default(["ec2-instance", "ecs-task", "lambda", "service-role", "assumed-role"]),
+    /** How long after AssociateAddress & co. the instance's next new address is learned, not alerted on. */
+    learnWindowMinutes: z
+      .number()
+      .positive()
+      .max(24 * 60)
+      .default(30),
+    /** A session not refreshed for this long (event time) is forgotten; the next issuance starts afresh. */
+    sessionTtlHours: z.number().positive().max(48).default(8),
+    /** An endpoint used by this many other instances' sessions counts as yours. */
+    fleetEndpointThreshold: z.number().int().positive().default(2),
+  })
+  .strict();
+
+export type Config = z.infer<typeof configSchema>;
+
+/** The configuration used when no file is given. */
+export function defaultConfig(): Config {
+  return configSchema.parse({});
+}
+
+/** Parses and validates configuration text; errors name the file and the offending key. */
+export function parseConfig(text: string, source = "<config>"): Config {
+  let raw: unknown;
+  try {
+    raw = parseYaml(text) ?? {};
+  } catch (e) {
+    throw new UsageError("E_CONFIG", `${source}: not valid YAML: ${(e as Error).message}`);
+  }
+  const result = configSchema.safeParse(raw);
+  if (!result.success) {
+    const problems = result.error.issues.map((i) => `${i.path.join(".") || "(top level)"}: ${i.message}`);
+    throw new UsageError("E_CONFIG", `${source}: ${problems.join("; ")}`);
+  }
+  return result.data;
+}
+
+/** Reads and validates a configuration file. */
+export function loadConfig(path: string): Config {
+  let text: string;
+  try {
+    text = readFileSync(path, "utf8");
+  } catch (e) {
+    throw new UsageError("E_CONFIG", `${path}: cannot read configuration: ${(e as Error).message}`);
+  }
+  return parseConfig(text, path);
+}

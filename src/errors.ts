@@ -1,0 +1,41 @@
+/**
+ * Typed errors. Every error the product raises on purpose carries a stable `code` so that callers
+ * (the CLI, the summary, tests) can branch on data instead of on message text.
+ *
+ * @example
+ * try { decodeLogObject(bytes, "a.json.gz") } catch (e) {
+ *   if (e instanceof InputError && e.code === "E_GZIP") console.error(e.message)
+ * }
+ */
+export class FirstcallError<Code extends string = string> extends Error {
+  readonly code: Code;
+  constructor(code: Code, message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.code = code;
+    this.name = new.target.name;
+  }
+}
+
+/** Why a log object (file, S3 object, message) could not be read, in whole or in part. */
+export type InputErrorCode =
+  | "E_READ" // the bytes could not be read (permissions, vanished file, I/O error)
+  | "E_EMPTY" // zero bytes
+  | "E_GZIP" // corrupt or truncated gzip stream
+  | "E_BINARY" // not text after decompression
+  | "E_JSON" // invalid or truncated JSON
+  | "E_TOO_LARGE" // larger than the configured limit once decompressed
+  | "E_RECORD"; // a value that should be a CloudTrail record is not one
+
+export class InputError extends FirstcallError<InputErrorCode> {
+  /** The object the error is about (path, s3://bucket/key, message id). */
+  readonly object: string;
+  constructor(code: InputErrorCode, object: string, message: string, options?: { cause?: unknown }) {
+    super(code, `${object}: ${message}`, options);
+    this.object = object;
+  }
+}
+
+export type UsageErrorCode = "E_USAGE" | "E_CONFIG" | "E_STATE";
+
+/** Bad command line, configuration file or state file: exit code 2. */
+export class UsageError extends FirstcallError<UsageErrorCode> {}
