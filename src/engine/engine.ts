@@ -1,0 +1,567 @@
+/**
+ * The detection engine: pure logic over in-memory state. It knows nothing about files, stores, CLIs
+ * or HTTP: the pipeline loads the state a batch needs, feeds events (in time order, see
+ * `compareEvents`), calls `evaluate()` and `merge()` and saves what changed.
+ *
+ * @example
+ * const engine = new Engine({ config, inventory, bindUncovered: false }, { sessions, fleet });
+ * for (const e of events.sort(compareEvents)) engine.process(e);
+ * const current = engine.evaluate();
+ * const changed = engine.merge(current, await store.loadFindings([...current.keys()]));
+ */
+import { createHash } from "node:crypto";
+import type { Config } from "../config/config.js";
+import {
+  FINDING_SCHEMA,
+  type Finding,
+  type FindingPrincipal,
+  type NetworkClass,
+  type Severity,
+} from "../findings/finding.js";
+import { CidrSet, ipFamily } from "../net/ip.js";
+import type { NetworkInventory } from "../net/inventory.js";
+import { evaluateLifetime, type Mismatch } from "./bindings.js";
+import type { Caller, EngineEvent } from "./event.js";
+import { credentialIpMismatch, eventRules } from "./rules/index.js";
+import { type EventRule, type RuleHit, roleMatches } from "./rules/rule.js";
+import {
+  type FleetState,
+  type Lifetime,
+  mergeObservation,
+  newObservation,
+  type Observation,
+  observe,
+  type SessionState,
+} from "./state.js";
+
+export interface EngineOptions {
+  readonly config: Config;
+  readonly inventory: NetworkInventory;
+  /** Bind credentials whose issuance was not seen (the scan began mid-life) to their first call. */
+  readonly bindUncovered: boolean;
+}
+
+export interface EngineState {
+  readonly sessions: Map<string, SessionState>;
+  fleet: FleetState;
+}
+
+/** Counters for the summary. */
+export interface EngineStats {
+  events: number;
+  issuances: number;
+  addressChanges: number;
+  /** Calls made with instance credentials (known from their issuance or from the record itself). */
+  instanceEvents: number;
+  /** …of which the issuance was seen and still valid at the call's time. */
+  coveredInstanceEvents: number;
+  /** Calls AWS made on your behalf (service name as source, or invokedBy): never bind, never alert. */
+  awsOnBehalf: number;
+  /** Calls skipped by the allowlists (addresses, roles, accounts). */
+  allowlisted: number;
+  /** Role-session calls whose credential was not tracked (issuance not seen, not bound). */
+  untracked: number;
+}
+
+/** A finding's evidence as the engine aggregates it, before rendering. */
+export interface StoredFinding {
+  readonly finding: Finding;
+  readonly obs: Observation;
+}
+
+interface RuleAggregate {
+  rule: EventRule;
+  principal: FindingPrincipal;
+  principalKey: string;
+  covered: boolean;
+  hit: RuleHit;
+  obs: Observation;
+}
+
+const KIND_SEVERITY: Record<string, Severity> = {
+  "ec2-instance": "high",
+  "ecs-task": "high",
+  lambda: "medium",
+  "service-role": "medium",
+  "assumed-role": "medium",
+};
+
+/** Stable finding id: the same credential, rule, address and discriminator always give the same id. */
+export function findingId(rule: string, principalKey: string, sourceIp: string, discriminator: string): string {
+  return createHash("sha256").update(`${rule}\n${principalKey}\n${sourceIp}\n${discriminator}`).digest("hex").slice(0, 32);
+}
+
+export class Engine {
+  readonly stats: EngineStats = {
+    events: 0,
+    issuances: 0,
+    addressChanges: 0,
+    instanceEvents: 0,
+    coveredInstanceEvents: 0,
+    awsOnBehalf: 0,
+    allowlisted: 0,
+    untracked: 0,
+  };
+  private readonly dirty = new Set<string>();
+  private readonly ruleAggregates = new Map<string, RuleAggregate>();
+  private readonly rules: EventRule[];
+  private readonly allowCidrs: CidrSet;
+  private readonly ttlMs: number;
+
+  constructor(
+    private readonly options: EngineOptions,
+    readonly state: EngineState,
+  ) {
+    this.rules = eventRules(options.config);
+    this.allowCidrs = new CidrSet(options.config.allow.cidrs);
+    this.ttlMs = options.config.sessionTtlHours * 3_600_000;
+  }
+
+  /** Keys of sessions changed since construction (the pipeline saves these). */
+  get dirtySessions(): ReadonlySet<string> {
+    return this.dirty;
+  }
+
+  /** Finding ids the rule aggregates of this batch touch (the pipeline loads their stored versions). */
+  get ruleFindingIds(): string[] {
+    return [...this.ruleAggregates.keys()];
+  }
+
+  process(e: EngineEvent): void {
+    this.stats.events++;
+    if (e.time > this.state.fleet.watermark) this.state.fleet.watermark = e.time;
+    if (this.options.config.allow.accounts.includes(e.account)) {
+      this.stats.allowlisted++;
+      return;
+    }
+    if (e.issuance) this.onIssuance(e);
+    if (e.addressChange) this.onAddressChange(e);
+    if (e.caller) this.onCall(e, e.caller);
+  }
+
+  private onIssuance(e: EngineEvent): void {
+    const i = e.issuance;
+    if (!i) return;
+    this.stats.issuances++;
+    const byArn = i.kind === "ec2-instance" || i.kind === "ecs-task";
+    const key = byArn ? i.sessionArn : `ak:${i.accessKeyId}`;
+    let s = this.state.sessions.get(key);
+    if (!s) {
+      s = {
+        key,
+        kind: i.kind,
+        arn: i.sessionArn,
+        roleArn: i.roleArn,
+        sessionName: i.sessionName,
+        ...(i.instanceId ? { instanceId: i.instanceId } : {}),
+        account: accountOf(i.roleArn) ?? e.account,
+        accessKeys: [],
+        lifetimes: [],
+      };
+      this.state.sessions.set(key, s);
+    }
+    if (!s.accessKeys.includes(i.accessKeyId)) {
+      s.accessKeys.push(i.accessKeyId);
+      if (s.accessKeys.length > 10) s.accessKeys.shift();
+    }
+    this.extendLifetime(s, e.time, true);
+    this.dirty.add(key);
+  }
+
+  /** Adds an issuance (or, for uncovered sessions, a call) at time t to the session's lifetimes. */
+  private extendLifetime(s: SessionState, t: number, covered: boolean): Lifetime {
+    let l = s.lifetimes.find((x) => x.start <= t && t <= x.validUntil);
+    if (!l && covered) l = s.lifetimes.find((x) => t < x.start && t + this.ttlMs >= x.start);
+    if (!l) {
+      l = { start: t, validUntil: t + this.ttlMs, covered, direct: {}, endpoint: {} };
+      s.lifetimes.push(l);
+    }
+    if (t < l.start) l.start = t;
+    if (t + this.ttlMs > l.validUntil) l.validUntil = t + this.ttlMs;
+    if (covered) l.covered = true;
+    mergeOverlapping(s);
+    return s.lifetimes.find((x) => x.start <= t && t <= x.validUntil) as Lifetime;
+  }
+
+  private onAddressChange(e: EngineEvent): void {
+    const c = e.addressChange;
+    if (!c) return;
+    this.stats.addressChanges++;
+    const fleet = this.state.fleet;
+    for (const [eni, instance] of c.eniOwners) fleet.eniOwners[eni] = instance;
+    const instances = new Set(c.instanceIds);
+    for (const eni of c.networkInterfaceIds) {
+      const owner = fleet.eniOwners[eni];
+      if (owner) instances.add(owner);
+    }
+    if (e.name !== "RunInstances" && e.name !== "CreateVpcEndpoint") {
+      for (const id of instances) {
+        const times = fleet.addressChanges[id] ?? [];
+        if (!times.includes(e.time)) {
+          times.push(e.time);
+          times.sort((a, b) => a - b);
+        }
+        fleet.addressChanges[id] = times;
+      }
+    }
+    for (const vpce of c.createdEndpoints) if (!fleet.createdEndpoints.includes(vpce)) fleet.createdEndpoints.push(vpce);
+  }
+
+  private onCall(e: EngineEvent, c: Caller): void {
+    const sessions = this.state.sessions;
+    let s = (c.accessKeyId && sessions.get(`ak:${c.accessKeyId}`)) || sessions.get(c.arn);
+    const isInstance = s ? s.kind === "ec2-instance" : c.instanceHint;
+    let lifetime = s?.lifetimes.find((l) => l.start <= e.time && e.time <= l.validUntil);
+    if (isInstance) {
+      this.stats.instanceEvents++;
+      if (lifetime?.covered) this.stats.coveredInstanceEvents++;
+    }
+    if (ipFamily(e.sourceIp) === undefined || c.invokedBy) {
+      this.stats.awsOnBehalf++;
+      return;
+    }
+    const { config } = this.options;
+    if (this.allowCidrs.has(e.sourceIp) || roleMatches(config.allow.roles, s?.roleArn ?? c.roleArn)) {
+      this.stats.allowlisted++;
+      return;
+    }
+    if (isInstance) this.applyEventRules(e, c, s, lifetime?.covered ?? false);
+
+    if (!s || !lifetime) {
+      if (!this.options.bindUncovered) {
+        this.stats.untracked++;
+        return;
+      }
+      const key = isInstance ? c.arn : c.accessKeyId ? `ak:${c.accessKeyId}` : undefined;
+      if (!key) {
+        this.stats.untracked++;
+        return;
+      }
+      s = sessions.get(key) ?? {
+        key,
+        kind: isInstance ? "ec2-instance" : "assumed-role",
+        arn: c.arn,
+        ...(c.roleArn ? { roleArn: c.roleArn } : {}),
+        sessionName: c.sessionName,
+        ...(isInstance ? { instanceId: c.sessionName } : {}),
+        account: accountOf(c.arn) ?? e.account,
+        accessKeys: [],
+        lifetimes: [],
+      };
+      sessions.set(key, s);
+      lifetime = this.extendLifetime(s, e.time, false);
+    } else if (!lifetime.covered) {
+      lifetime = this.extendLifetime(s, e.time, false);
+    }
+    if (!config.bindKinds.includes(s.kind)) return;
+    if (e.vpcEndpointId) {
+      const k = `${e.vpcEndpointId}|${e.sourceIp}|${e.source}`;
+      const obs = (lifetime.endpoint[k] ??= newObservation(e));
+      observe(obs, e);
+      if (s.instanceId) {
+        const users = (this.state.fleet.endpointUsers[e.vpcEndpointId] ??= []);
+        if (!users.includes(s.instanceId) && users.length <= config.fleetEndpointThreshold) users.push(s.instanceId);
+      }
+    } else {
+      const obs = (lifetime.direct[e.sourceIp] ??= newObservation(e));
+      observe(obs, e);
+    }
+    this.dirty.add(s.key);
+  }
+
+  private applyEventRules(e: EngineEvent, c: Caller, s: SessionState | undefined, covered: boolean): void {
+    const principalKey = s?.key ?? c.arn;
+    for (const rule of this.rules) {
+      const hit = rule.check(e, c);
+      if (!hit) continue;
+      const ip = rule.scope === "session" ? "" : e.sourceIp;
+      const id = findingId(rule.id, principalKey, ip, hit.discriminator ?? "");
+      let agg = this.ruleAggregates.get(id);
+      if (!agg) {
+        agg = { rule, principal: principalOf(s, c), principalKey, covered, hit, obs: newObservation(e) };
+        this.ruleAggregates.set(id, agg);
+      }
+      observe(agg.obs, e);
+      if (agg.obs.first.id === e.id) agg.hit = hit;
+      if (covered) agg.covered = true;
+    }
+  }
+
+  /**
+   * Evaluates every session touched by this batch and collects every per-call rule hit. The result
+   * still has to be merged with the findings stored earlier (`merge`), which the pipeline loads by id.
+   */
+  evaluate(): Map<string, StoredFinding> {
+    const current = new Map<string, StoredFinding>();
+    for (const key of [...this.dirty].sort()) {
+      const s = this.state.sessions.get(key);
+      if (!s) continue;
+      for (const l of s.lifetimes) {
+        for (const m of evaluateLifetime({ ...this.options, fleet: this.state.fleet }, s, l)) {
+          const f = this.mismatchFinding(s, l, m);
+          const existing = current.get(f.finding.id);
+          if (existing) {
+            mergeObservation(existing.obs, f.obs);
+            current.set(f.finding.id, { finding: this.rerender(existing), obs: existing.obs });
+          } else current.set(f.finding.id, f);
+        }
+      }
+    }
+    for (const [id, agg] of this.ruleAggregates) {
+      current.set(id, { finding: this.ruleFinding(id, agg, agg.obs), obs: agg.obs });
+    }
+    return current;
+  }
+
+  /**
+   * Merges this batch's findings with their stored versions and returns the ones that are new or
+   * changed, in a stable order. Bindings already hold every call of their session, so their findings
+   * replace the stored ones; per-call rule findings add this batch's calls to the stored evidence.
+   */
+  merge(current: ReadonlyMap<string, StoredFinding>, previous: ReadonlyMap<string, StoredFinding>): StoredFinding[] {
+    const changed: StoredFinding[] = [];
+    for (const [id, f] of current) {
+      const prev = previous.get(id);
+      let next = f;
+      const agg = this.ruleAggregates.get(id);
+      if (agg && prev) {
+        const obs = structuredClone(agg.obs);
+        mergeObservation(obs, prev.obs);
+        next = { finding: this.ruleFinding(id, agg, obs), obs };
+      }
+      if (!prev || JSON.stringify(prev.finding) !== JSON.stringify(next.finding)) changed.push(next);
+    }
+    changed.sort((a, b) => compareFindings(a.finding, b.finding));
+    return changed;
+  }
+
+  /** Drops lifetimes (and sessions) whose validity ended long before the watermark; returns dropped keys. */
+  expire(retentionMs: number): string[] {
+    const horizon = this.state.fleet.watermark - retentionMs;
+    const dropped: string[] = [];
+    for (const [key, s] of this.state.sessions) {
+      const kept = s.lifetimes.filter((l) => l.validUntil >= horizon);
+      if (kept.length !== s.lifetimes.length) {
+        s.lifetimes = kept;
+        this.dirty.add(key);
+      }
+      if (kept.length === 0) dropped.push(key);
+    }
+    const fleet = this.state.fleet;
+    for (const [id, times] of Object.entries(fleet.addressChanges)) {
+      const recent = times.filter((t) => t >= horizon);
+      if (recent.length) fleet.addressChanges[id] = recent;
+      else delete fleet.addressChanges[id];
+    }
+    return dropped;
+  }
+
+  private mismatchFinding(s: SessionState, l: Lifetime, m: Mismatch): StoredFinding {
+    const ip = m.obs.first.ip;
+    const id = findingId(credentialIpMismatch.id, s.key, ip, m.discriminator);
+    const network = this.options.inventory.classify(ip);
+    let severity: Severity = KIND_SEVERITY[s.kind] ?? credentialIpMismatch.defaultSeverity;
+    if (network === "own-network" && !m.homeSuspicious && m.cause === "address") severity = "low";
+    const principal = principalOfSession(s, m.obs.first.accessKeyId);
+    const who = describePrincipal(principal);
+    let reason: string;
+    switch (m.cause) {
+      case "address":
+        reason = m.homeSuspicious
+          ? `${who} was first used from ${m.home} outside your networks, then from your network address ${ip}: someone else probably used it first.`
+          : `${who} was first used from ${m.home} and then from ${ip} (${networkText(network)}): it has left its holder; revoke its sessions and find the leak.`;
+        break;
+      case "unknown-endpoint":
+        reason = `${who} was used through VPC endpoint ${m.obs.first.vpcEndpointId}, which is not known to be yours (owner ${m.obs.first.vpcEndpointAccountId ?? "not logged"}): a thief's own endpoint hides his address.`;
+        break;
+      case "endpoint-change":
+        reason = `${who} called ${m.obs.first.source} through endpoint ${m.obs.first.vpcEndpointId} after using another endpoint for it: check whether both endpoints are yours.`;
+        break;
+      case "second-private-address":
+        reason = `${who} was used through your VPC endpoint from a second private address ${ip} (expected ${m.expected.join(", ")}): another host in your network has the credential.`;
+        break;
+    }
+    const finding = render({
+      id,
+      rule: credentialIpMismatch.id,
+      severity,
+      principal,
+      sourceIp: ip,
+      expectedIps: m.expected,
+      network,
+      covered: l.covered,
+      obs: m.obs,
+      reason,
+    });
+    return { finding, obs: m.obs };
+  }
+
+  private rerender(f: StoredFinding): Finding {
+    return render({
+      id: f.finding.id,
+      rule: f.finding.rule,
+      severity: f.finding.severity,
+      principal: f.finding.principal,
+      sourceIp: f.finding.sourceIp,
+      expectedIps: f.finding.expectedIps,
+      network: f.finding.network,
+      covered: f.finding.covered,
+      obs: f.obs,
+      reason: f.finding.reason,
+    });
+  }
+
+  private ruleFinding(id: string, agg: RuleAggregate, obs: Observation): Finding {
+    const network = this.options.inventory.classify(obs.first.ip);
+    const s = this.state.sessions.get(agg.principalKey);
+    const expected = s ? homesOf(s) : [];
+    return render({
+      id,
+      rule: agg.rule.id,
+      severity: agg.rule.defaultSeverity,
+      principal: agg.principal,
+      sourceIp: obs.first.ip,
+      expectedIps: expected,
+      network,
+      covered: agg.covered,
+      obs,
+      reason: `${describePrincipal(agg.principal)} ${agg.hit.detail}.`,
+    });
+  }
+}
+
+function render(d: {
+  id: string;
+  rule: string;
+  severity: Severity;
+  principal: FindingPrincipal;
+  sourceIp: string;
+  expectedIps: readonly string[];
+  network: NetworkClass;
+  covered: boolean;
+  obs: Observation;
+  reason: string;
+}): Finding {
+  const first = d.obs.first;
+  return {
+    schema: FINDING_SCHEMA,
+    id: d.id,
+    rule: d.rule,
+    severity: d.severity,
+    time: first.timeIso,
+    account: first.account,
+    region: first.region,
+    principal: d.principal,
+    sourceIp: d.sourceIp,
+    expectedIps: [...d.expectedIps],
+    network: d.network,
+    covered: d.covered,
+    event: {
+      id: first.id,
+      name: first.name,
+      source: first.source,
+      ...(first.userAgent ? { userAgent: first.userAgent } : {}),
+      ...(first.vpcEndpointId ? { vpcEndpointId: first.vpcEndpointId } : {}),
+      ...(first.errorCode ? { errorCode: first.errorCode } : {}),
+    },
+    evidence: {
+      count: d.obs.count,
+      firstSeen: first.timeIso,
+      lastSeen: d.obs.lastIso,
+      eventIds: d.obs.samples.map((s) => s[1]),
+      eventNames: [...d.obs.names],
+      accessKeyIds: [...d.obs.accessKeys],
+      userAgents: [...d.obs.userAgents],
+    },
+    reason: d.reason,
+  };
+}
+
+/** Findings in a stable order: time, rule, id. */
+export function compareFindings(a: Finding, b: Finding): number {
+  return a.time < b.time ? -1 : a.time > b.time ? 1 : a.rule < b.rule ? -1 : a.rule > b.rule ? 1 : a.id < b.id ? -1 : 1;
+}
+
+function mergeOverlapping(s: SessionState): void {
+  s.lifetimes.sort((a, b) => a.start - b.start);
+  for (let i = 0; i + 1 < s.lifetimes.length; ) {
+    const a = s.lifetimes[i] as Lifetime;
+    const b = s.lifetimes[i + 1] as Lifetime;
+    if (b.start <= a.validUntil) {
+      a.validUntil = Math.max(a.validUntil, b.validUntil);
+      a.covered ||= b.covered;
+      for (const [k, o] of Object.entries(b.direct)) {
+        const mine = a.direct[k];
+        if (mine) mergeObservation(mine, o);
+        else a.direct[k] = o;
+      }
+      for (const [k, o] of Object.entries(b.endpoint)) {
+        const mine = a.endpoint[k];
+        if (mine) mergeObservation(mine, o);
+        else a.endpoint[k] = o;
+      }
+      s.lifetimes.splice(i + 1, 1);
+    } else i++;
+  }
+}
+
+function homesOf(s: SessionState): string[] {
+  const out: string[] = [];
+  for (const l of s.lifetimes) {
+    const first = Object.values(l.direct).sort((a, b) => a.first.time - b.first.time)[0];
+    if (first && !out.includes(first.first.ip)) out.push(first.first.ip);
+  }
+  return out;
+}
+
+function accountOf(arn: string): string | undefined {
+  return /^arn:[^:]+:[^:]+::(\d{12}):/.exec(arn)?.[1];
+}
+
+function principalOfSession(s: SessionState, accessKeyId: string | undefined): FindingPrincipal {
+  return {
+    arn: s.arn,
+    ...(s.roleArn ? { roleArn: s.roleArn } : {}),
+    sessionName: s.sessionName,
+    ...(accessKeyId ? { accessKeyId } : {}),
+    kind: s.kind,
+    ...(s.instanceId ? { instanceId: s.instanceId } : {}),
+  };
+}
+
+function principalOf(s: SessionState | undefined, c: Caller): FindingPrincipal {
+  if (s) return principalOfSession(s, c.accessKeyId);
+  return {
+    arn: c.arn,
+    ...(c.roleArn ? { roleArn: c.roleArn } : {}),
+    sessionName: c.sessionName,
+    ...(c.accessKeyId ? { accessKeyId: c.accessKeyId } : {}),
+    kind: "ec2-instance",
+    ...(c.instanceHint && /^i-/i.test(c.sessionName) ? { instanceId: c.sessionName } : {}),
+  };
+}
+
+const KIND_TEXT: Record<string, string> = {
+  "ec2-instance": "Instance credential",
+  "ecs-task": "ECS task credential",
+  lambda: "Lambda credential",
+  "service-role": "Service role credential",
+  "assumed-role": "Role session credential",
+};
+
+function describePrincipal(p: FindingPrincipal): string {
+  return `${KIND_TEXT[p.kind] ?? "Credential"} ${p.arn}${p.accessKeyId ? ` (${p.accessKeyId})` : ""}`;
+}
+
+function networkText(n: NetworkClass): string {
+  switch (n) {
+    case "own-network":
+      return "inside your networks";
+    case "aws":
+      return "inside AWS, not known to be yours";
+    case "outside-aws":
+      return "outside AWS";
+    default:
+      return "not classified: give --ip-ranges and ownNetworks to classify it";
+  }
+}

@@ -1,0 +1,253 @@
+/**
+ * The engine's view of a CloudTrail record: only the fields detection needs, extracted once, so that
+ * the (possibly large) record can be dropped right after reading. Records that the engine has no use
+ * for (no temporary credential, no issuance, no address change) become `undefined`.
+ */
+import type { CloudTrailRecord } from "../cloudtrail/record.js";
+import type { CredentialKind } from "../findings/finding.js";
+
+/** An STS call that issued temporary credentials. */
+export interface Issuance {
+  readonly kind: CredentialKind;
+  /** Session ARN (`arn:aws:sts::ACCT:assumed-role/ROLE/NAME`). */
+  readonly sessionArn: string;
+  readonly roleArn: string;
+  readonly sessionName: string;
+  readonly instanceId?: string;
+  readonly accessKeyId: string;
+  /** Who issued: `ec2.amazonaws.com`, `ecs-tasks.amazonaws.com`, a user ARN, … */
+  readonly issuer: string;
+}
+
+/** Something gave instances a new address, or told us which ENI/endpoint belongs to whom. */
+export interface AddressChange {
+  readonly instanceIds: readonly string[];
+  readonly networkInterfaceIds: readonly string[];
+  /** ENI → instance pairs learned from this event (AttachNetworkInterface, RunInstances). */
+  readonly eniOwners: readonly (readonly [string, string])[];
+  /** VPC endpoints created in your accounts. */
+  readonly createdEndpoints: readonly string[];
+}
+
+export interface EngineEvent {
+  /** Event time in ms since the epoch. */
+  readonly time: number;
+  readonly timeIso: string;
+  readonly id: string;
+  readonly name: string;
+  readonly source: string;
+  readonly region: string;
+  readonly account: string;
+  readonly sourceIp: string;
+  readonly userAgent?: string;
+  readonly errorCode?: string;
+  readonly vpcEndpointId?: string;
+  readonly vpcEndpointAccountId?: string;
+  /** Set for calls made with a role session (`userIdentity.type` AssumedRole). */
+  readonly caller?: Caller;
+  readonly issuance?: Issuance;
+  readonly addressChange?: AddressChange;
+}
+
+export interface Caller {
+  readonly arn: string;
+  readonly accessKeyId?: string;
+  readonly invokedBy?: string;
+  readonly roleArn?: string;
+  readonly sessionName: string;
+  readonly ec2RoleDelivery?: string;
+  /** Evidence from the record itself that this is an EC2 instance credential. */
+  readonly instanceHint: boolean;
+}
+
+const INSTANCE_ID = /^i-[0-9a-f]{8}(?:[0-9a-f]{9})?$/i;
+
+/** EC2 events that give an instance a new address or tell which ENI is whose. */
+const ADDRESS_EVENTS = new Set([
+  "AssociateAddress",
+  "AttachNetworkInterface",
+  "AssignPrivateIpAddresses",
+  "AssignIpv6Addresses",
+  "StartInstances",
+  "RunInstances",
+  "CreateVpcEndpoint",
+]);
+
+const ISSUING_CALLS = new Set(["AssumeRole", "AssumeRoleWithWebIdentity", "AssumeRoleWithSAML"]);
+
+export function isInstanceId(s: string): boolean {
+  return INSTANCE_ID.test(s);
+}
+
+function str(v: unknown): string | undefined {
+  return typeof v === "string" && v !== "" ? v : undefined;
+}
+
+function obj(v: unknown): Record<string, unknown> | undefined {
+  return v !== null && typeof v === "object" && !Array.isArray(v) ? (v as Record<string, unknown>) : undefined;
+}
+
+function items(v: unknown): Record<string, unknown>[] {
+  const list = obj(v)?.items ?? v;
+  return Array.isArray(list) ? (list.map(obj).filter(Boolean) as Record<string, unknown>[]) : [];
+}
+
+/** `arn:PARTITION:iam::ACCT:role/path/NAME` + session name → `arn:PARTITION:sts::ACCT:assumed-role/NAME/SESSION`. */
+export function assumedRoleArn(roleArn: string, sessionName: string): string | undefined {
+  const m = /^arn:([^:]+):iam::(\d{12}):role\/(?:.*\/)?([^/]+)$/.exec(roleArn);
+  if (!m) return undefined;
+  return `arn:${m[1]}:sts::${m[2]}:assumed-role/${m[3]}/${sessionName}`;
+}
+
+/** `arn:…:sts::ACCT:assumed-role/NAME/SESSION` → `arn:…:iam::ACCT:role/NAME` (the path is not in the session ARN). */
+export function roleArnOfSession(sessionArn: string): string | undefined {
+  const m = /^arn:([^:]+):sts::(\d{12}):assumed-role\/([^/]+)\/(.+)$/.exec(sessionArn);
+  return m ? `arn:${m[1]}:iam::${m[2]}:role/${m[3]}` : undefined;
+}
+
+function issuanceOf(r: CloudTrailRecord): Issuance | undefined {
+  if (r.eventSource !== "sts.amazonaws.com" || !ISSUING_CALLS.has(r.eventName ?? "") || r.errorCode) return undefined;
+  const req = obj(r.requestParameters);
+  const resp = obj(r.responseElements);
+  const accessKeyId = str(obj(resp?.credentials)?.accessKeyId);
+  const roleArn = str(req?.roleArn);
+  const sessionName = str(req?.roleSessionName);
+  if (!accessKeyId || !roleArn || !sessionName) return undefined;
+  const sessionArn = str(obj(resp?.assumedRoleUser)?.arn) ?? assumedRoleArn(roleArn, sessionName);
+  if (!sessionArn) return undefined;
+  const ui = r.userIdentity;
+  const service = str(ui?.invokedBy) ?? (ui?.type === "AWSService" ? str(r.sourceIPAddress) : undefined);
+  let kind: CredentialKind;
+  if (service === "ec2.amazonaws.com" || r.sourceIPAddress === "ec2.amazonaws.com") kind = "ec2-instance";
+  else if (service === "ecs-tasks.amazonaws.com") kind = "ecs-task";
+  else if (service === "lambda.amazonaws.com") kind = "lambda";
+  else if (service?.endsWith(".amazonaws.com")) kind = "service-role";
+  else kind = "assumed-role";
+  const issuer = service ?? str(ui?.arn) ?? str(ui?.type) ?? "unknown";
+  return {
+    kind,
+    sessionArn,
+    roleArn,
+    sessionName,
+    ...(kind === "ec2-instance" && isInstanceId(sessionName) ? { instanceId: sessionName } : {}),
+    accessKeyId,
+    issuer,
+  };
+}
+
+function addressChangeOf(r: CloudTrailRecord): AddressChange | undefined {
+  if (r.eventSource !== "ec2.amazonaws.com" || !ADDRESS_EVENTS.has(r.eventName ?? "") || r.errorCode) return undefined;
+  const req = obj(r.requestParameters) ?? {};
+  const resp = obj(r.responseElements) ?? {};
+  const instanceIds: string[] = [];
+  const enis: string[] = [];
+  const eniOwners: [string, string][] = [];
+  const createdEndpoints: string[] = [];
+  const instanceId = str(req.instanceId);
+  const eni = str(req.networkInterfaceId);
+  switch (r.eventName) {
+    case "AssociateAddress":
+    case "AssignPrivateIpAddresses":
+    case "AssignIpv6Addresses":
+      if (instanceId) instanceIds.push(instanceId);
+      if (eni) enis.push(eni);
+      break;
+    case "AttachNetworkInterface":
+      if (instanceId) instanceIds.push(instanceId);
+      if (instanceId && eni) eniOwners.push([eni, instanceId]);
+      break;
+    case "StartInstances":
+      for (const it of items(req.instancesSet)) {
+        const id = str(it.instanceId);
+        if (id) instanceIds.push(id);
+      }
+      break;
+    case "RunInstances":
+      for (const inst of items(resp.instancesSet)) {
+        const id = str(inst.instanceId);
+        if (!id) continue;
+        for (const ni of items(inst.networkInterfaceSet)) {
+          const niId = str(ni.networkInterfaceId);
+          if (niId) eniOwners.push([niId, id]);
+        }
+      }
+      break;
+    case "CreateVpcEndpoint": {
+      const id = str(obj(resp.vpcEndpoint)?.vpcEndpointId) ?? str(obj(resp.CreateVpcEndpointResponse)?.vpcEndpointId);
+      if (id) createdEndpoints.push(id);
+      break;
+    }
+  }
+  if (!instanceIds.length && !enis.length && !eniOwners.length && !createdEndpoints.length) return undefined;
+  return { instanceIds, networkInterfaceIds: enis, eniOwners, createdEndpoints };
+}
+
+function callerOf(r: CloudTrailRecord): Caller | undefined {
+  const ui = r.userIdentity;
+  if (ui?.type !== "AssumedRole") return undefined;
+  const arn = str(ui.arn);
+  if (!arn) return undefined;
+  const slash = arn.lastIndexOf("/");
+  const sessionName = slash === -1 ? "" : arn.slice(slash + 1);
+  const sc = ui.sessionContext;
+  const ec2RoleDelivery = str(sc?.ec2RoleDelivery);
+  const instanceHint =
+    ec2RoleDelivery !== undefined ||
+    ui.inScopeOf?.issuerType === "AWS::EC2::Instance" ||
+    str(sc?.ec2IssuedInVPC) !== undefined ||
+    isInstanceId(sessionName);
+  const roleArn = str(sc?.sessionIssuer?.arn) ?? roleArnOfSession(arn);
+  return {
+    arn,
+    sessionName,
+    instanceHint,
+    ...(str(ui.accessKeyId) ? { accessKeyId: ui.accessKeyId as string } : {}),
+    ...(str(ui.invokedBy) ? { invokedBy: ui.invokedBy as string } : {}),
+    ...(roleArn ? { roleArn } : {}),
+    ...(ec2RoleDelivery ? { ec2RoleDelivery } : {}),
+  };
+}
+
+/**
+ * Extracts the engine's view of a record, or undefined when the engine has no use for it.
+ * The record must have an `eventTime` (the reader guarantees it).
+ */
+export function toEngineEvent(r: CloudTrailRecord): EngineEvent | undefined {
+  const caller = callerOf(r);
+  const issuance = issuanceOf(r);
+  const addressChange = addressChangeOf(r);
+  if (!caller && !issuance && !addressChange) return undefined;
+  const timeIso = r.eventTime as string;
+  const time = Date.parse(timeIso);
+  if (Number.isNaN(time)) return undefined;
+  const ui = r.userIdentity;
+  return {
+    time,
+    timeIso,
+    id: str(r.eventID) ?? `${timeIso}/${r.eventSource}/${r.eventName}/${str(r.requestID) ?? ""}`,
+    name: r.eventName ?? "",
+    source: r.eventSource ?? "",
+    region: r.awsRegion ?? "",
+    account: str(r.recipientAccountId) ?? str(ui?.accountId) ?? "",
+    sourceIp: str(r.sourceIPAddress) ?? "",
+    ...(str(r.userAgent) ? { userAgent: r.userAgent } : {}),
+    ...(str(r.errorCode) ? { errorCode: r.errorCode } : {}),
+    ...(str(r.vpcEndpointId) ? { vpcEndpointId: r.vpcEndpointId } : {}),
+    ...(str(r.vpcEndpointAccountId) ? { vpcEndpointAccountId: r.vpcEndpointAccountId } : {}),
+    ...(caller ? { caller } : {}),
+    ...(issuance ? { issuance } : {}),
+    ...(addressChange ? { addressChange } : {}),
+  };
+}
+
+/** Processing order for events with the same time: issuance, then address changes, then calls. */
+export function eventPhase(e: EngineEvent): number {
+  if (e.issuance) return 0;
+  if (e.addressChange) return 1;
+  return 2;
+}
+
+/** Total order used everywhere: time, phase, event id. Makes results independent of read order. */
+export function compareEvents(a: EngineEvent, b: EngineEvent): number {
+  return a.time - b.time || eventPhase(a) - eventPhase(b) || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0);
+}

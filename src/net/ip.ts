@@ -1,0 +1,65 @@
+/**
+ * Address helpers over ipaddr.js. CloudTrail's `sourceIPAddress` is an IPv4 or IPv6 address, or a
+ * service name (`ec2.amazonaws.com`, `AWS Internal`): only literal addresses ever bind or alert.
+ */
+import ipaddr from "ipaddr.js";
+
+export type IpFamily = 4 | 6;
+
+/** The family of a literal address, or undefined when the string is not one (a service name). */
+export function ipFamily(s: string): IpFamily | undefined {
+  if (ipaddr.IPv4.isValidFourPartDecimal(s)) return 4;
+  if (s.includes(":") && ipaddr.IPv6.isValid(s)) {
+    const v6 = ipaddr.IPv6.parse(s);
+    return v6.isIPv4MappedAddress() ? 4 : 6;
+  }
+  return undefined;
+}
+
+/** A parsed CIDR list with a membership test. Bare addresses count as /32 or /128. */
+export class CidrSet {
+  private readonly v4: [ipaddr.IPv4, number][] = [];
+  private readonly v6: [ipaddr.IPv6, number][] = [];
+
+  /** @throws Error naming the first entry that is not an address or CIDR. */
+  constructor(entries: Iterable<string> = []) {
+    for (const e of entries) this.add(e);
+  }
+
+  add(entry: string): void {
+    const text = entry.trim();
+    let range: [ipaddr.IPv4 | ipaddr.IPv6, number];
+    try {
+      range = text.includes("/") ? ipaddr.parseCIDR(text) : [ipaddr.parse(text), text.includes(":") ? 128 : 32];
+    } catch {
+      throw new Error(`not an IP address or CIDR: ${JSON.stringify(entry)}`);
+    }
+    const [addr, bits] = range;
+    if (addr.kind() === "ipv4") this.v4.push([addr as ipaddr.IPv4, bits]);
+    else {
+      const v6 = addr as ipaddr.IPv6;
+      if (v6.isIPv4MappedAddress()) this.v4.push([v6.toIPv4Address(), Math.max(0, bits - 96)]);
+      else this.v6.push([v6, bits]);
+    }
+  }
+
+  get size(): number {
+    return this.v4.length + this.v6.length;
+  }
+
+  has(ip: string): boolean {
+    if (this.size === 0) return false;
+    let addr: ipaddr.IPv4 | ipaddr.IPv6;
+    try {
+      addr = ipaddr.process(ip);
+    } catch {
+      return false;
+    }
+    if (addr.kind() === "ipv4") {
+      const a = addr as ipaddr.IPv4;
+      return this.v4.some(([net, bits]) => a.match(net, bits));
+    }
+    const a = addr as ipaddr.IPv6;
+    return this.v6.some(([net, bits]) => a.match(net, bits));
+  }
+}
