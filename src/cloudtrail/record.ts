@@ -34,7 +34,7 @@ export interface UserIdentity {
   accessKeyId?: string;
   invokedBy?: string;
   sessionContext?: {
-    sessionIssuer?: { type?: string; arn?: string; accountId?: string; userName?: string };
+    sessionIssuer?: { type?: string; principalId?: string; arn?: string; accountId?: string; userName?: string };
     attributes?: { creationDate?: string; mfaAuthenticated?: string };
     ec2RoleDelivery?: string;
     ec2IssuedInVPC?: string;

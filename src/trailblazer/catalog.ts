@@ -117,3 +117,35 @@ export function parseServiceList(value: string | undefined): string[] | undefine
     .filter((s) => s !== "");
   return list.length > 0 ? list : undefined;
 }
+
+/**
+ * Text listing for `trailblazer catalog`: one line per service (with a filter, one per
+ * operation: HTTP method and path, required members, read-only guess), then the counts.
+ */
+export function renderCatalogText(catalog: Catalog, services: readonly CatalogService[], showOperations: boolean): string {
+  const lines: string[] = [];
+  for (const s of services) {
+    const ops = Object.values(s.operations);
+    const global = s.global ? `  global: ${s.global.host} (${s.global.region})` : "";
+    lines.push(`${s.id}  ${s.protocol}  ${ops.length} operations  ${s.fullName}${global}`);
+    if (!showOperations) continue;
+    for (const o of ops) {
+      const required = o.required.length > 0 ? `  required: ${o.required.join(", ")}` : "";
+      const flags = [o.looksReadOnly ? "read-only" : "", o.deprecated ? "deprecated" : "", o.authType ? `auth=${o.authType}` : ""]
+        .filter((f) => f !== "")
+        .join(" ");
+      lines.push(`  ${o.name}  ${o.method} ${o.path}${required}${flags ? `  [${flags}]` : ""}`);
+    }
+  }
+  const shownOps = services.reduce((n, s) => n + Object.keys(s.operations).length, 0);
+  const c = catalog.counts;
+  const protocols = Object.entries(c.byProtocol)
+    .map(([p, n]) => `${p} ${n}`)
+    .join(", ");
+  lines.push(
+    "",
+    `${services.length} of ${c.services} services, ${shownOps} of ${c.operations} operations ` +
+      `(catalog v${catalog.version} from ${catalog.source.package} ${catalog.source.version}; by protocol: ${protocols})`,
+  );
+  return `${lines.join("\n")}\n`;
+}

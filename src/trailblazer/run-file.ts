@@ -113,6 +113,13 @@ export class RunFileWriter {
     writeFileSync(this.path, `${JSON.stringify(header)}\n`);
   }
 
+  /** Continues an existing file: drops a torn last line left by an interrupted write. */
+  resume(): void {
+    const text = readFileSync(this.path, "utf8");
+    if (text !== "" && !text.endsWith("\n")) writeFileSync(this.path, text.slice(0, text.lastIndexOf("\n") + 1));
+    this.append({ type: "resume", at: new Date().toISOString() });
+  }
+
   append(line: RunLine): void {
     appendFileSync(this.path, `${JSON.stringify(line)}\n`);
   }

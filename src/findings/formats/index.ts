@@ -1,0 +1,11 @@
+/** The registry of finding formats. */
+import type { FindingFormat } from "./format.js";
+import { jsonlFormat } from "./jsonl.js";
+import { textFormat } from "./text.js";
+
+export type { FindingFormat };
+
+export const FORMATS: ReadonlyMap<string, FindingFormat> = new Map([
+  [textFormat.name, textFormat],
+  [jsonlFormat.name, jsonlFormat],
+]);

@@ -1,0 +1,28 @@
+import type { ScanSummary } from "./scan.js";
+
+/** The summary as a person reads it (stderr in text mode). */
+export function renderSummaryText(s: ScanSummary): string {
+  const o = s.objects;
+  const r = s.records;
+  const lines: string[] = [];
+  lines.push(
+    `files: ${o.listed} listed, ${o.read} read, ${o.alreadyScanned} already scanned, ${o.skipped} skipped, ${o.failed} unreadable, ${o.partial} partly read${o.ignored ? `, ${o.ignored} non-log files ignored` : ""}`,
+  );
+  lines.push(
+    `records: ${r.total} read, ${r.unique} unique (${r.duplicates} duplicate eventIDs), ${r.relevant} relevant to detection${r.timestampFallbacks ? `, ${r.timestampFallbacks} timed by @timestamp (no eventTime)` : ""}${r.outsideTimeWindow ? `, ${r.outsideTimeWindow} outside --since/--until` : ""}${r.insight ? `, ${r.insight} Insights records skipped` : ""}`,
+  );
+  if (s.timeRange) lines.push(`event time: ${s.timeRange.first} .. ${s.timeRange.last}`);
+  const c = s.coverage;
+  lines.push(
+    `coverage: ${c.ratio === null ? "no instance-credential events" : `${(c.ratio * 100).toFixed(1)}% of ${c.instanceEvents} instance-credential events had their issuance in view`}; ${s.engine.issuances} issuances, ${s.engine.awsOnBehalf} calls by AWS on your behalf, ${s.engine.untracked} untracked role calls`,
+  );
+  lines.push(`sessions: ${s.sessions.touched} touched, ${s.sessions.stored} in state (${s.state}), ${s.sessions.expired} expired`);
+  const rules = Object.entries(s.findings.byRule)
+    .map(([k, v]) => `${k} ${v}`)
+    .join(", ");
+  lines.push(`findings: ${s.findings.total}${rules ? ` (${rules})` : ""}`);
+  for (const k of s.skipped.slice(0, 20)) lines.push(`skipped: ${k.object}: ${k.reason}`);
+  if (s.skipped.length > 20) lines.push(`skipped: … and ${s.skipped.length - 20} more (see --summary-json)`);
+  for (const p of s.problems) lines.push(`error [${p.code}] ${p.message}`);
+  return `${lines.join("\n")}\n`;
+}

@@ -1,0 +1,35 @@
+import { mkdtempSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { gzipSync } from "node:zlib";
+import type { CloudTrailRecord } from "../cloudtrail/record.js";
+import type { Config } from "../config/config.js";
+import { parseConfig } from "../config/config.js";
+import type { Finding } from "../findings/finding.js";
+import { runScan, type ScanOptions, type ScanResult } from "../pipeline/scan.js";
+
+export function tempDir(prefix = "firstcall-test-"): string {
+  return mkdtempSync(join(tmpdir(), prefix));
+}
+
+/** Writes records as one gzipped `{"Records":[…]}` file per group, like S3 delivery. */
+export function writeLogFiles(dir: string, groups: CloudTrailRecord[][]): string[] {
+  return groups.map((records, i) => {
+    const path = join(dir, `${String(i).padStart(4, "0")}.json.gz`);
+    writeFileSync(path, gzipSync(JSON.stringify({ Records: records })));
+    return path;
+  });
+}
+
+/** Scans records (one file) in memory and returns the result. */
+export async function scanRecords(records: CloudTrailRecord[], options: Partial<ScanOptions> & { yaml?: string } = {}): Promise<ScanResult> {
+  const dir = tempDir();
+  writeLogFiles(dir, [records]);
+  const config: Config | undefined = options.yaml !== undefined ? parseConfig(options.yaml) : options.config;
+  return runScan({ statePath: ":memory:", ...options, ...(config ? { config } : {}), paths: [dir] });
+}
+
+/** The parts of a finding a scenario test asserts on. */
+export function brief(f: Finding): { rule: string; severity: string; ip: string; session: string; count: number } {
+  return { rule: f.rule, severity: f.severity, ip: f.sourceIp, session: f.principal.sessionName ?? f.principal.arn, count: f.evidence.count };
+}
