@@ -36,7 +36,14 @@ export function toOptions(specs: readonly OptionSpec[]): Option[] {
 
 /** Markdown for one command (used by scripts/gen-cli-docs.ts). */
 export function renderCommandDoc(spec: CommandSpec): string {
-  const lines = [`## firstcall ${spec.name} ${spec.arguments}`.trimEnd(), "", spec.summary, "", "| option | meaning | default |", "| --- | --- | --- |"];
+  const lines = [
+    `## firstcall ${spec.name} ${spec.arguments}`.trimEnd(),
+    "",
+    spec.summary,
+    "",
+    "| option | meaning | default |",
+    "| --- | --- | --- |",
+  ];
   for (const o of spec.options) {
     const def = o.defaultText ?? (o.defaultValue === undefined ? "" : String(o.defaultValue));
     const choices = o.choices ? ` (${o.choices.join(", ")})` : "";

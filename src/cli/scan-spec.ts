@@ -8,13 +8,21 @@ export const scanSpec: CommandSpec = {
   summary:
     "Reads CloudTrail logs (files, directories in the S3 layout, `-` for stdin), finds temporary credentials used away from their holder, and prints the findings. State (sessions, findings, scanned files) is kept so that a later scan over newer files continues where this one stopped.",
   options: [
-    { flags: "-f, --format <format>", description: "output format", choices: [...FORMATS.keys()], defaultValue: "text" },
+    {
+      flags: "-f, --format <format>",
+      description: "output format",
+      choices: [...FORMATS.keys()],
+      defaultValue: "text",
+    },
     {
       flags: "--state <path>",
       description: "state file (SQLite); `:memory:` for a throw-away run",
       defaultText: "$XDG_STATE_HOME/firstcall/state.sqlite (or $FIRSTCALL_STATE)",
     },
-    { flags: "-c, --config <file>", description: "YAML configuration (allowlists, your networks, accounts, endpoints)" },
+    {
+      flags: "-c, --config <file>",
+      description: "YAML configuration (allowlists, your networks, accounts, endpoints)",
+    },
     { flags: "--ip-ranges <file>", description: "AWS ip-ranges.json, to classify addresses as inside or outside AWS" },
     { flags: "--since <time>", description: "only events at or after this ISO-8601 time" },
     { flags: "--until <time>", description: "only events before this ISO-8601 time" },
@@ -24,11 +32,30 @@ export const scanSpec: CommandSpec = {
       choices: ["none", "low", "medium", "high"],
       defaultValue: "high",
     },
-    { flags: "--bind-uncovered", description: "bind credentials whose issuance was not seen to their first call", defaultValue: false },
-    { flags: "--summary-json [file]", description: "write the summary as JSON (to the file, or to stderr instead of the text summary)" },
-    { flags: "--rescan", description: "read files again even if the state says they were scanned", defaultValue: false },
-    { flags: "--all", description: "print every finding in the state, not only new or changed ones", defaultValue: false },
-    { flags: "--max-object-bytes <n>", description: "largest decompressed log object accepted", defaultText: "536870912" },
+    {
+      flags: "--bind-uncovered",
+      description: "bind credentials whose issuance was not seen to their first call",
+      defaultValue: false,
+    },
+    {
+      flags: "--summary-json [file]",
+      description: "write the summary as JSON (to the file, or to stderr instead of the text summary)",
+    },
+    {
+      flags: "--rescan",
+      description: "read files again even if the state says they were scanned",
+      defaultValue: false,
+    },
+    {
+      flags: "--all",
+      description: "print every finding in the state, not only new or changed ones",
+      defaultValue: false,
+    },
+    {
+      flags: "--max-object-bytes <n>",
+      description: "largest decompressed log object accepted",
+      defaultText: "536870912",
+    },
     { flags: "--progress", description: "show a progress bar on stderr", defaultValue: false },
     { flags: "-q, --quiet", description: "no text summary on stderr", defaultValue: false },
   ],

@@ -57,7 +57,10 @@ async function runScanCommand(paths: string[], flags: ScanFlags): Promise<number
   let bar: import("cli-progress").SingleBar | undefined;
   if (flags.progress) {
     const { SingleBar, Presets } = await import("cli-progress");
-    bar = new SingleBar({ stream: process.stderr, format: "scan [{bar}] {value}/{total} files", hideCursor: true }, Presets.shades_classic);
+    bar = new SingleBar(
+      { stream: process.stderr, format: "scan [{bar}] {value}/{total} files", hideCursor: true },
+      Presets.shades_classic,
+    );
   }
   const since = parseTime(flags.since, "--since");
   const until = parseTime(flags.until, "--until");

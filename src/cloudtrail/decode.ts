@@ -169,7 +169,8 @@ function decodeDamagedOrMany(
   // Values glued together (Firehose), or one truncated value: keep every complete value.
   const spans = [...splitValues(text, start)];
   const only = spans[0];
-  if (spans.length === 1 && only !== undefined && !only.complete) return salvageTruncated(text, only.start, object, sink, limit);
+  if (spans.length === 1 && only !== undefined && !only.complete)
+    return salvageTruncated(text, only.start, object, sink, limit);
   for (const span of spans) {
     if (!span.complete) {
       sink.problem(

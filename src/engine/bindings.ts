@@ -10,9 +10,16 @@
  *   endpoint (a change of endpoint is a finding).
  */
 import type { Config } from "../config/config.js";
-import { ipFamily } from "../net/ip.js";
 import type { NetworkInventory } from "../net/inventory.js";
-import { byFirstCall, type FleetState, type Lifetime, mergeObservation, type Observation, type SessionState } from "./state.js";
+import { ipFamily } from "../net/ip.js";
+import {
+  byFirstCall,
+  type FleetState,
+  type Lifetime,
+  mergeObservation,
+  type Observation,
+  type SessionState,
+} from "./state.js";
 
 export type MismatchCause =
   | "address" // a direct call from an address that is not the session's

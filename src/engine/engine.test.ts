@@ -40,7 +40,10 @@ describe("first call wins", () => {
     assert.equal(f.principal.instanceId, I);
     assert.equal(f.covered, true);
     assert.deepEqual(f.evidence.eventNames, ["GetCallerIdentity", "ListBuckets"]);
-    assert.match(f.reason, new RegExp(`first used from ${HOME.replaceAll(".", "\\.")} and then from ${THIEF.replaceAll(".", "\\.")}`));
+    assert.match(
+      f.reason,
+      new RegExp(`first used from ${HOME.replaceAll(".", "\\.")} and then from ${THIEF.replaceAll(".", "\\.")}`),
+    );
     assert.equal(exitCode, 1);
     assert.equal(summary.coverage.ratio, 1);
   });
@@ -137,7 +140,12 @@ describe("VPC endpoints", () => {
     const { findings } = await scanRecords([
       ec2Issuance(I, K1, at(0)),
       call(I, K1, HOME, at(1)),
-      call(I, K1, "172.31.9.9", at(2), { source: "s3.amazonaws.com", name: "ListBuckets", vpce: "vpce-0thief000000000001", vpceAccount: "999988887777" }),
+      call(I, K1, "172.31.9.9", at(2), {
+        source: "s3.amazonaws.com",
+        name: "ListBuckets",
+        vpce: "vpce-0thief000000000001",
+        vpceAccount: "999988887777",
+      }),
     ]);
     const m = mismatches(findings);
     assert.equal(m.length, 1);
@@ -149,14 +157,26 @@ describe("VPC endpoints", () => {
     const records = [ec2Issuance(I, K1, at(0)), call(I, K1, PRIV, at(2), { source: "s3.amazonaws.com", vpce: VPCE })];
     assert.equal(mismatches((await scanRecords(records)).findings).length, 1);
     assert.equal(mismatches((await scanRecords(records, { yaml: `vpcEndpoints: [${VPCE}]` })).findings).length, 0);
-    const created = userCall("CreateVpcEndpoint", at(-60), { vpcId: "vpc-1" }, { CreateVpcEndpointResponse: { vpcEndpoint: { vpcEndpointId: VPCE } } });
+    const created = userCall(
+      "CreateVpcEndpoint",
+      at(-60),
+      { vpcId: "vpc-1" },
+      { CreateVpcEndpointResponse: { vpcEndpoint: { vpcEndpointId: VPCE } } },
+    );
     created.responseElements = { vpcEndpoint: { vpcEndpointId: VPCE } };
     assert.equal(mismatches((await scanRecords([created, ...records])).findings).length, 0);
     const fleet = [];
     for (const n of ["i-0000000000000000a", "i-0000000000000000b"]) {
-      fleet.push(ec2Issuance(n, `ASIA${n.slice(-4)}0000000000001`, at(0)), call(n, `ASIA${n.slice(-4)}0000000000001`, "10.0.2.2", at(5), { source: "s3.amazonaws.com", vpce: VPCE }));
+      fleet.push(
+        ec2Issuance(n, `ASIA${n.slice(-4)}0000000000001`, at(0)),
+        call(n, `ASIA${n.slice(-4)}0000000000001`, "10.0.2.2", at(5), { source: "s3.amazonaws.com", vpce: VPCE }),
+      );
     }
-    assert.equal(mismatches((await scanRecords([...fleet, ...records])).findings).filter((f) => f.principal.instanceId === I).length, 0);
+    assert.equal(
+      mismatches((await scanRecords([...fleet, ...records])).findings).filter((f) => f.principal.instanceId === I)
+        .length,
+      0,
+    );
   });
 
   test("a second private address through your endpoint is a finding", async () => {
@@ -185,7 +205,11 @@ describe("VPC endpoints", () => {
   });
 
   test("private addresses without an endpoint are ordinary addresses", async () => {
-    const { findings } = await scanRecords([ec2Issuance(I, K1, at(0)), call(I, K1, "10.0.1.25", at(1)), call(I, K1, "10.9.9.9", at(2))]);
+    const { findings } = await scanRecords([
+      ec2Issuance(I, K1, at(0)),
+      call(I, K1, "10.0.1.25", at(1)),
+      call(I, K1, "10.9.9.9", at(2)),
+    ]);
     assert.equal(mismatches(findings)[0]?.sourceIp, "10.9.9.9");
   });
 });
@@ -194,7 +218,10 @@ describe("learning new addresses", () => {
   const NEW = "54.10.20.30";
   const eni = "eni-0abc0abc0abc0abc0";
   const cases: [string, ReturnType<typeof userCall>[]][] = [
-    ["AssociateAddress (instance)", [userCall("AssociateAddress", at(10), { instanceId: I, allocationId: "eipalloc-1" })]],
+    [
+      "AssociateAddress (instance)",
+      [userCall("AssociateAddress", at(10), { instanceId: I, allocationId: "eipalloc-1" })],
+    ],
     [
       "AssociateAddress (interface of the instance)",
       [
@@ -202,11 +229,21 @@ describe("learning new addresses", () => {
         userCall("AssociateAddress", at(10), { networkInterfaceId: eni, allocationId: "eipalloc-1" }),
       ],
     ],
-    ["AttachNetworkInterface", [userCall("AttachNetworkInterface", at(10), { networkInterfaceId: eni, instanceId: I, deviceIndex: 1 })]],
+    [
+      "AttachNetworkInterface",
+      [userCall("AttachNetworkInterface", at(10), { networkInterfaceId: eni, instanceId: I, deviceIndex: 1 })],
+    ],
     [
       "AssignPrivateIpAddresses (interface from RunInstances)",
       [
-        userCall("RunInstances", at(-5), {}, { instancesSet: { items: [{ instanceId: I, networkInterfaceSet: { items: [{ networkInterfaceId: eni }] } }] } }),
+        userCall(
+          "RunInstances",
+          at(-5),
+          {},
+          {
+            instancesSet: { items: [{ instanceId: I, networkInterfaceSet: { items: [{ networkInterfaceId: eni }] } }] },
+          },
+        ),
         userCall("AssignPrivateIpAddresses", at(10), { networkInterfaceId: eni, secondaryPrivateIpAddressCount: 1 }),
       ],
     ],
@@ -220,14 +257,23 @@ describe("learning new addresses", () => {
       const late = await scanRecords([...base, ...changes, call(I, K1, NEW, at(10 + 31))]);
       assert.equal(mismatches(late.findings).length, 1, "outside the 30-minute window it is a finding");
       const second = await scanRecords([...base, ...changes, call(I, K1, NEW, at(12)), call(I, K1, THIEF, at(13))]);
-      assert.deepEqual(mismatches(second.findings).map((f) => f.sourceIp), [THIEF], "one new address per change");
+      assert.deepEqual(
+        mismatches(second.findings).map((f) => f.sourceIp),
+        [THIEF],
+        "one new address per change",
+      );
     });
   }
 
   test("a failed AssociateAddress teaches nothing", async () => {
     const failed = userCall("AssociateAddress", at(10), { instanceId: I });
     failed.errorCode = "UnauthorizedOperation";
-    const { findings } = await scanRecords([ec2Issuance(I, K1, at(0)), call(I, K1, HOME, at(1)), failed, call(I, K1, NEW, at(12))]);
+    const { findings } = await scanRecords([
+      ec2Issuance(I, K1, at(0)),
+      call(I, K1, HOME, at(1)),
+      failed,
+      call(I, K1, NEW, at(12)),
+    ]);
     assert.equal(mismatches(findings).length, 1);
   });
 });
@@ -249,7 +295,8 @@ describe("time to live (event time)", () => {
 
   test("refreshed credentials keep their home across rotations", async () => {
     const records = [ec2Issuance(I, K1, at(0)), call(I, K1, HOME, at(1))];
-    for (let h = 1; h <= 12; h++) records.push(ec2Issuance(I, `ASIAROTATED0000000${String(h).padStart(2, "0")}`, at(h * 60)));
+    for (let h = 1; h <= 12; h++)
+      records.push(ec2Issuance(I, `ASIAROTATED0000000${String(h).padStart(2, "0")}`, at(h * 60)));
     records.push(call(I, "ASIAROTATED000000012", THIEF, at(12 * 60 + 5)));
     const m = mismatches((await scanRecords(records)).findings);
     assert.equal(m.length, 1);
@@ -320,7 +367,10 @@ describe("other credential kinds", () => {
 describe("allowlists, networks and severity", () => {
   const records = () => [ec2Issuance(I, K1, at(0)), call(I, K1, HOME, at(1)), call(I, K1, THIEF, at(2))];
   test("allow.cidrs: calls from there never bind and never alert", async () => {
-    assert.deepEqual(mismatches((await scanRecords(records(), { yaml: "allow: { cidrs: ['67.178.0.0/16'] }" })).findings), []);
+    assert.deepEqual(
+      mismatches((await scanRecords(records(), { yaml: "allow: { cidrs: ['67.178.0.0/16'] }" })).findings),
+      [],
+    );
   });
   test("allow.roles and allow.accounts", async () => {
     assert.deepEqual((await scanRecords(records(), { yaml: "allow: { roles: ['web-*'] }" })).findings, []);
@@ -351,7 +401,9 @@ describe("allowlists, networks and severity", () => {
           { ip_prefix: "52.95.0.0/16", region: "us-east-1", service: "AMAZON", network_border_group: "us-east-1" },
           { ip_prefix: "52.95.0.0/16", region: "us-east-1", service: "EC2", network_border_group: "us-east-1" },
         ],
-        ipv6_prefixes: [{ ipv6_prefix: "2600:1f18::/36", region: "us-east-1", service: "EC2", network_border_group: "us-east-1" }],
+        ipv6_prefixes: [
+          { ipv6_prefix: "2600:1f18::/36", region: "us-east-1", service: "EC2", network_border_group: "us-east-1" },
+        ],
       }),
     );
     const { findings } = await scanRecords(
@@ -392,15 +444,19 @@ describe("rules on instance credentials", () => {
     assert.equal(recon[0]?.severity, "medium");
     const allowed = await scanRecords(records, { yaml: "recon: { allowUserAgents: ['aws-sdk-java/'] }" });
     assert.equal(allowed.findings.filter((f) => f.rule === "instance-credential-recon").length, 0);
-    const extra = await scanRecords([ec2Issuance(I, K1, at(0)), call(I, K1, HOME, at(3), { name: "DescribeInstances" })], {
-      yaml: "recon: { extraCalls: ['ec2:DescribeInstances'] }",
-    });
+    const extra = await scanRecords(
+      [ec2Issuance(I, K1, at(0)), call(I, K1, HOME, at(3), { name: "DescribeInstances" })],
+      {
+        yaml: "recon: { extraCalls: ['ec2:DescribeInstances'] }",
+      },
+    );
     assert.equal(extra.findings.filter((f) => f.rule === "instance-credential-recon").length, 1);
   });
 
   test("imdsv1-credential: one finding per session, not per call", async () => {
     const records = [ec2Issuance(I, K2, at(0))];
-    for (let i = 0; i < 10; i++) records.push(call(I, K2, i % 2 ? HOME : "52.95.255.122", at(1 + i), { delivery: "1.0" }));
+    for (let i = 0; i < 10; i++)
+      records.push(call(I, K2, i % 2 ? HOME : "52.95.255.122", at(1 + i), { delivery: "1.0" }));
     const v1 = (await scanRecords(records)).findings.filter((f) => f.rule === "imdsv1-credential");
     assert.equal(v1.length, 1);
     assert.equal(v1[0]?.severity, "low");
@@ -422,7 +478,11 @@ describe("rules on instance credentials", () => {
     const records = [ec2Issuance(I, K1, at(0))];
     let n = 1;
     for (const ua of Object.keys(agents)) records.push(call(I, K1, HOME, at(n++), { userAgent: ua }));
-    for (const ua of ["amazon-ssm-agent/3.3.40.0", "aws-cli/2.15.0 Python/3.11.6 Linux/6.1.0-1.amzn2023 exe/x86_64.amzn.2023", "Boto3/1.34.0 Python/3.11 Linux/5.10 Botocore/1.34.0"]) {
+    for (const ua of [
+      "amazon-ssm-agent/3.3.40.0",
+      "aws-cli/2.15.0 Python/3.11.6 Linux/6.1.0-1.amzn2023 exe/x86_64.amzn.2023",
+      "Boto3/1.34.0 Python/3.11 Linux/5.10 Botocore/1.34.0",
+    ]) {
       records.push(call(I, K1, HOME, at(n++), { userAgent: ua }));
     }
     const foreign = (await scanRecords(records)).findings.filter((f) => f.rule === "instance-credential-foreign-agent");
@@ -434,7 +494,12 @@ describe("rules on instance credentials", () => {
 
 describe("finding ids", () => {
   test("are stable across runs and differ per address", async () => {
-    const records = () => [ec2Issuance(I, K1, at(0)), call(I, K1, HOME, at(1)), call(I, K1, THIEF, at(2)), call(I, K1, "9.9.9.9", at(3))];
+    const records = () => [
+      ec2Issuance(I, K1, at(0)),
+      call(I, K1, HOME, at(1)),
+      call(I, K1, THIEF, at(2)),
+      call(I, K1, "9.9.9.9", at(3)),
+    ];
     const a = mismatches((await scanRecords(records())).findings).map((f) => f.id);
     const b = mismatches((await scanRecords(records())).findings).map((f) => f.id);
     assert.deepEqual(a, b);

@@ -18,8 +18,8 @@ import {
   type NetworkClass,
   type Severity,
 } from "../findings/finding.js";
-import { CidrSet, ipFamily } from "../net/ip.js";
 import type { NetworkInventory } from "../net/inventory.js";
+import { CidrSet, ipFamily } from "../net/ip.js";
 import { evaluateLifetime, type Mismatch } from "./bindings.js";
 import type { Caller, EngineEvent } from "./event.js";
 import { credentialIpMismatch, eventRules } from "./rules/index.js";
@@ -88,7 +88,10 @@ const KIND_SEVERITY: Record<string, Severity> = {
 
 /** Stable finding id: the same credential, rule, address and discriminator always give the same id. */
 export function findingId(rule: string, principalKey: string, sourceIp: string, discriminator: string): string {
-  return createHash("sha256").update(`${rule}\n${principalKey}\n${sourceIp}\n${discriminator}`).digest("hex").slice(0, 32);
+  return createHash("sha256")
+    .update(`${rule}\n${principalKey}\n${sourceIp}\n${discriminator}`)
+    .digest("hex")
+    .slice(0, 32);
 }
 
 export class Engine {
@@ -204,7 +207,8 @@ export class Engine {
         fleet.addressChanges[id] = times;
       }
     }
-    for (const vpce of c.createdEndpoints) if (!fleet.createdEndpoints.includes(vpce)) fleet.createdEndpoints.push(vpce);
+    for (const vpce of c.createdEndpoints)
+      if (!fleet.createdEndpoints.includes(vpce)) fleet.createdEndpoints.push(vpce);
   }
 
   private onCall(e: EngineEvent, c: Caller): void {
@@ -256,14 +260,17 @@ export class Engine {
     if (!config.bindKinds.includes(s.kind)) return;
     if (e.vpcEndpointId) {
       const k = `${e.vpcEndpointId}|${e.sourceIp}|${e.source}`;
-      const obs = (lifetime.endpoint[k] ??= newObservation(e));
+      const obs = lifetime.endpoint[k] ?? newObservation(e);
+      lifetime.endpoint[k] = obs;
       observe(obs, e);
       if (s.instanceId) {
-        const users = (this.state.fleet.endpointUsers[e.vpcEndpointId] ??= []);
+        const users = this.state.fleet.endpointUsers[e.vpcEndpointId] ?? [];
+        this.state.fleet.endpointUsers[e.vpcEndpointId] = users;
         if (!users.includes(s.instanceId) && users.length <= config.fleetEndpointThreshold) users.push(s.instanceId);
       }
     } else {
-      const obs = (lifetime.direct[e.sourceIp] ??= newObservation(e));
+      const obs = lifetime.direct[e.sourceIp] ?? newObservation(e);
+      lifetime.direct[e.sourceIp] = obs;
       observe(obs, e);
     }
     this.dirty.add(s.key);

@@ -13,9 +13,7 @@ const ipRangesSchema = z.object({
   syncToken: z.string().optional(),
   createDate: z.string().optional(),
   prefixes: z.array(z.object({ ip_prefix: z.string(), region: z.string(), service: z.string() })),
-  ipv6_prefixes: z
-    .array(z.object({ ipv6_prefix: z.string(), region: z.string(), service: z.string() }))
-    .default([]),
+  ipv6_prefixes: z.array(z.object({ ipv6_prefix: z.string(), region: z.string(), service: z.string() })).default([]),
 });
 
 interface AwsRanges {
@@ -47,8 +45,8 @@ export function parseIpRanges(text: string, source: string): AwsRanges {
     for (const e of entries) {
       if (e.service === "AMAZON") all.add(e.cidr);
       if (e.service === "EC2") {
-        let set = ec2ByRegion.get(e.region);
-        if (!set) ec2ByRegion.set(e.region, (set = new CidrSet()));
+        const set = ec2ByRegion.get(e.region) ?? new CidrSet();
+        ec2ByRegion.set(e.region, set);
         set.add(e.cidr);
         all.add(e.cidr);
       }

@@ -6,7 +6,7 @@
  */
 import type { Config } from "../config/config.js";
 import { defaultConfig } from "../config/config.js";
-import { type Engine as EngineType, Engine } from "../engine/engine.js";
+import { Engine, type Engine as EngineType } from "../engine/engine.js";
 import { compareEvents, type EngineEvent, toEngineEvent } from "../engine/event.js";
 import { type Finding, type Severity, severityRank } from "../findings/finding.js";
 import { NetworkInventory } from "../net/inventory.js";
@@ -190,7 +190,10 @@ export async function runScan(options: ScanOptions): Promise<ScanResult> {
     }
     const sessions = await store.loadSessions([...keys]);
     const fleet = await store.loadFleet();
-    const engine = new Engine({ config, inventory, bindUncovered: options.bindUncovered ?? false }, { sessions, fleet });
+    const engine = new Engine(
+      { config, inventory, bindUncovered: options.bindUncovered ?? false },
+      { sessions, fleet },
+    );
     for (const e of events) engine.process(e);
     const expired = engine.expire(config.sessionTtlHours * 3_600_000 + RETENTION_MS);
     const current = engine.evaluate();
@@ -220,7 +223,16 @@ export async function runScan(options: ScanOptions): Promise<ScanResult> {
     const summary: ScanSummary = {
       schema: "firstcall.summary/v1",
       state: store.location,
-      objects: { listed: objects.length + listProblems.length, read, alreadyScanned, skipped: skipped.length, failed, partial, ignored, bytes },
+      objects: {
+        listed: objects.length + listProblems.length,
+        read,
+        alreadyScanned,
+        skipped: skipped.length,
+        failed,
+        partial,
+        ignored,
+        bytes,
+      },
       skipped,
       problems,
       records: {
@@ -232,7 +244,9 @@ export async function runScan(options: ScanOptions): Promise<ScanResult> {
         outsideTimeWindow: outside,
         relevant: events.length,
       },
-      ...(first <= last ? { timeRange: { first: new Date(first).toISOString(), last: new Date(last).toISOString() } } : {}),
+      ...(first <= last
+        ? { timeRange: { first: new Date(first).toISOString(), last: new Date(last).toISOString() } }
+        : {}),
       engine: { ...stats },
       coverage: {
         instanceEvents: stats.instanceEvents,

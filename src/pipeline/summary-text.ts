@@ -16,7 +16,9 @@ export function renderSummaryText(s: ScanSummary): string {
   lines.push(
     `coverage: ${c.ratio === null ? "no instance-credential events" : `${(c.ratio * 100).toFixed(1)}% of ${c.instanceEvents} instance-credential events had their issuance in view`}; ${s.engine.issuances} issuances, ${s.engine.awsOnBehalf} calls by AWS on your behalf, ${s.engine.untracked} untracked role calls`,
   );
-  lines.push(`sessions: ${s.sessions.touched} touched, ${s.sessions.stored} in state (${s.state}), ${s.sessions.expired} expired`);
+  lines.push(
+    `sessions: ${s.sessions.touched} touched, ${s.sessions.stored} in state (${s.state}), ${s.sessions.expired} expired`,
+  );
   const rules = Object.entries(s.findings.byRule)
     .map(([k, v]) => `${k} ${v}`)
     .join(", ");

@@ -59,7 +59,8 @@ export async function listLocalObjects(
       objects.push({ id: path, size: st.size, mtimeMs: st.mtimeMs, read: () => readFile(path) });
     } catch (e) {
       if (fromWalk) problems.push({ object: path, message: `cannot read: ${(e as Error).message}` });
-      else problems.push({ object: path, message: `no such file or directory, or unreadable: ${(e as Error).message}` });
+      else
+        problems.push({ object: path, message: `no such file or directory, or unreadable: ${(e as Error).message}` });
     }
   }
 

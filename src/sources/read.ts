@@ -37,7 +37,11 @@ export async function readLogObject(ref: LogObjectRef, options: ReadOptions = {}
   try {
     bytes = await ref.read();
   } catch (e) {
-    return { object: ref.id, ...empty, problems: [{ object: ref.id, code: "E_READ", message: `${ref.id}: cannot read: ${(e as Error).message}` }] };
+    return {
+      object: ref.id,
+      ...empty,
+      problems: [{ object: ref.id, code: "E_READ", message: `${ref.id}: cannot read: ${(e as Error).message}` }],
+    };
   }
   try {
     const d = decodeLogObject(bytes, ref.id, options);

@@ -36,7 +36,15 @@ export class MemoryStore implements StateStore {
   async allFindings(): Promise<StoredFinding[]> {
     return [...this.findings.values()]
       .map((v) => JSON.parse(v) as StoredFinding)
-      .sort((a, b) => (a.finding.time < b.finding.time ? -1 : a.finding.time > b.finding.time ? 1 : a.finding.id < b.finding.id ? -1 : 1));
+      .sort((a, b) =>
+        a.finding.time < b.finding.time
+          ? -1
+          : a.finding.time > b.finding.time
+            ? 1
+            : a.finding.id < b.finding.id
+              ? -1
+              : 1,
+      );
   }
 
   async wasScanned(o: { id: string; size: number; mtimeMs: number }): Promise<boolean> {

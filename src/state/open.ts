@@ -8,7 +8,8 @@ import type { StateStore } from "./store.js";
 /** `$XDG_STATE_HOME/firstcall/state.sqlite`, or the platform's equivalent. */
 export function defaultStatePath(env: NodeJS.ProcessEnv = process.env, platform = process.platform): string {
   if (env.FIRSTCALL_STATE) return env.FIRSTCALL_STATE;
-  if (platform === "win32") return join(env.LOCALAPPDATA ?? join(homedir(), "AppData", "Local"), "firstcall", "state.sqlite");
+  if (platform === "win32")
+    return join(env.LOCALAPPDATA ?? join(homedir(), "AppData", "Local"), "firstcall", "state.sqlite");
   if (platform === "darwin") return join(homedir(), "Library", "Application Support", "firstcall", "state.sqlite");
   return join(env.XDG_STATE_HOME ?? join(homedir(), ".local", "state"), "firstcall", "state.sqlite");
 }

@@ -76,7 +76,13 @@ export interface CallOptions {
 }
 
 /** A call made with a role session's credentials. */
-export function call(sessionName: string, accessKeyId: string, ip: string, time: string, o: CallOptions = {}): CloudTrailRecord {
+export function call(
+  sessionName: string,
+  accessKeyId: string,
+  ip: string,
+  time: string,
+  o: CallOptions = {},
+): CloudTrailRecord {
   const account = o.account ?? ACCOUNT;
   const role = o.role ?? ROLE;
   const delivery = o.delivery === undefined ? "2.0" : o.delivery;
@@ -89,7 +95,13 @@ export function call(sessionName: string, accessKeyId: string, ip: string, time:
       accountId: account,
       accessKeyId,
       sessionContext: {
-        sessionIssuer: { type: "Role", principalId: "AROAEXAMPLE", arn: `arn:aws:iam::${account}:role/${role}`, accountId: account, userName: role },
+        sessionIssuer: {
+          type: "Role",
+          principalId: "AROAEXAMPLE",
+          arn: `arn:aws:iam::${account}:role/${role}`,
+          accountId: account,
+          userName: role,
+        },
         attributes: { creationDate: time, mfaAuthenticated: "false" },
         ...(delivery ? { ec2RoleDelivery: delivery } : {}),
       },
@@ -117,10 +129,22 @@ export function call(sessionName: string, accessKeyId: string, ip: string, time:
 }
 
 /** An EC2 API call by a person or tool (IAM user) — e.g. AssociateAddress for an instance. */
-export function userCall(name: string, time: string, requestParameters: Record<string, unknown>, responseElements: Record<string, unknown> | null = null): CloudTrailRecord {
+export function userCall(
+  name: string,
+  time: string,
+  requestParameters: Record<string, unknown>,
+  responseElements: Record<string, unknown> | null = null,
+): CloudTrailRecord {
   return {
     eventVersion: "1.08",
-    userIdentity: { type: "IAMUser", principalId: "AIDAEXAMPLE", arn: `arn:aws:iam::${ACCOUNT}:user/ops`, accountId: ACCOUNT, accessKeyId: "AKIAEXAMPLEOPS", userName: "ops" },
+    userIdentity: {
+      type: "IAMUser",
+      principalId: "AIDAEXAMPLE",
+      arn: `arn:aws:iam::${ACCOUNT}:user/ops`,
+      accountId: ACCOUNT,
+      accessKeyId: "AKIAEXAMPLEOPS",
+      userName: "ops",
+    },
     eventTime: time,
     eventSource: "ec2.amazonaws.com",
     eventName: name,

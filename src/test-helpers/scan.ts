@@ -22,7 +22,10 @@ export function writeLogFiles(dir: string, groups: CloudTrailRecord[][]): string
 }
 
 /** Scans records (one file) in memory and returns the result. */
-export async function scanRecords(records: CloudTrailRecord[], options: Partial<ScanOptions> & { yaml?: string } = {}): Promise<ScanResult> {
+export async function scanRecords(
+  records: CloudTrailRecord[],
+  options: Partial<ScanOptions> & { yaml?: string } = {},
+): Promise<ScanResult> {
   const dir = tempDir();
   writeLogFiles(dir, [records]);
   const config: Config | undefined = options.yaml !== undefined ? parseConfig(options.yaml) : options.config;
@@ -31,5 +34,11 @@ export async function scanRecords(records: CloudTrailRecord[], options: Partial<
 
 /** The parts of a finding a scenario test asserts on. */
 export function brief(f: Finding): { rule: string; severity: string; ip: string; session: string; count: number } {
-  return { rule: f.rule, severity: f.severity, ip: f.sourceIp, session: f.principal.sessionName ?? f.principal.arn, count: f.evidence.count };
+  return {
+    rule: f.rule,
+    severity: f.severity,
+    ip: f.sourceIp,
+    session: f.principal.sessionName ?? f.principal.arn,
+    count: f.evidence.count,
+  };
 }

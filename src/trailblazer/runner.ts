@@ -46,8 +46,8 @@ export interface RunOptions {
   readonly rate: number;
   /** Calls in flight at once. */
   readonly concurrency?: number;
-  /** The run file to create, or (with `resume`) to continue. */
-  readonly runFile: string;
+  /** The run file to create, or (with `resume`) to continue; default `trailblazer-run-<run id>.jsonl`. */
+  readonly runFile?: string;
   readonly resume?: boolean;
   /** Build every request and report it, but assume nothing and send nothing. */
   readonly dryRun?: boolean;
@@ -171,11 +171,10 @@ export async function runTrailblazer(options: RunOptions): Promise<RunSummary> {
   if (!Number.isFinite(options.rate) || options.rate < 0) throw new UsageError("E_USAGE", "--rate must be a number ≥ 0");
   const services = selectServices(options.catalog, options.services);
   const planned = planCalls(listOperations(services));
-  const writer = new RunFileWriter(options.runFile);
-
   let header: RunHeader;
   const finished = new Set<number>();
   if (options.resume) {
+    if (options.runFile === undefined) throw new UsageError("E_USAGE", "resume needs the run file");
     const previous = readRunFile(options.runFile);
     header = previous.header;
     if (header.roleArn !== options.roleArn || header.region !== options.region) {
@@ -205,6 +204,8 @@ export async function runTrailblazer(options: RunOptions): Promise<RunSummary> {
     };
   }
   const runId = header.runId;
+  const runFile = options.runFile ?? `trailblazer-run-${runId}.jsonl`;
+  const writer = new RunFileWriter(runFile);
   const todo = planned.filter((p) => !finished.has(p.seq));
 
   if (options.dryRun) {
@@ -223,7 +224,7 @@ export async function runTrailblazer(options: RunOptions): Promise<RunSummary> {
         ...(body === undefined ? {} : { body }),
       });
     }
-    return { runId, runFile: options.runFile, total: planned.length, skipped: finished.size, sent: 0, byOutcome: {}, byStatus: {}, stopped: false };
+    return { runId, runFile, total: planned.length, skipped: finished.size, sent: 0, byOutcome: {}, byStatus: {}, stopped: false };
   }
 
   if (options.resume) writer.resume();
@@ -343,7 +344,7 @@ export async function runTrailblazer(options: RunOptions): Promise<RunSummary> {
   }
   return {
     runId,
-    runFile: options.runFile,
+    runFile,
     total: planned.length,
     skipped: finished.size,
     sent,

@@ -13,7 +13,7 @@ export function imdsv1Credential(): EventRule {
     scope: "session",
     check(_event, caller) {
       if (caller.ec2RoleDelivery !== "1.0") return undefined;
-      return { detail: "were delivered by IMDSv1 (ec2RoleDelivery 1.0)" };
+      return { detail: "was delivered by IMDSv1 (ec2RoleDelivery 1.0)" };
     },
   };
 }

@@ -6,10 +6,22 @@ import type { EventRule } from "./rule.js";
  * known offensive tool. Matching is on the agent's own OS markers, so the same CLI on Linux passes.
  */
 const FOREIGN_AGENTS: readonly { family: string; pattern: RegExp; label: string }[] = [
-  { family: "offensive-tool", pattern: /\b(pacu|cloudfox|scoutsuite|weirdaal|enumerate-iam|stratus-red-team|kali|parrotsec)(?![a-z])/i, label: "an offensive security tool" },
+  {
+    family: "offensive-tool",
+    pattern: /\b(pacu|cloudfox|scoutsuite|weirdaal|enumerate-iam|stratus-red-team|kali|parrotsec)(?![a-z])/i,
+    label: "an offensive security tool",
+  },
   { family: "browser", pattern: /^\[?Mozilla\/\d/, label: "a web browser" },
-  { family: "macos", pattern: /(?:^|[\s[(])(?:Darwin|macOS)\/|\bos\/(?:macos|darwin)\b|md\/OS#(?:macos|darwin)/i, label: "a client on macOS" },
-  { family: "windows", pattern: /(?:^|[\s[(])Windows(?:_NT)?\/|\bos\/windows\b|md\/OS#windows|\bWin(?:32|64)\b/i, label: "a client on Windows" },
+  {
+    family: "macos",
+    pattern: /(?:^|[\s[(])(?:Darwin|macOS)\/|\bos\/(?:macos|darwin)\b|md\/OS#(?:macos|darwin)/i,
+    label: "a client on macOS",
+  },
+  {
+    family: "windows",
+    pattern: /(?:^|[\s[(])Windows(?:_NT)?\/|\bos\/windows\b|md\/OS#windows|\bWin(?:32|64)\b/i,
+    label: "a client on Windows",
+  },
 ];
 
 export function classifyForeignAgent(userAgent: string): { family: string; label: string } | undefined {
@@ -30,7 +42,10 @@ export function instanceCredentialForeignAgent(config: Config): EventRule {
       if (!ua || allowAgents.some((a) => ua.includes(a))) return undefined;
       const hit = classifyForeignAgent(ua);
       if (!hit) return undefined;
-      return { discriminator: hit.family, detail: `were used by ${hit.label} (${ua.slice(0, 120)}) from ${event.sourceIp}` };
+      return {
+        discriminator: hit.family,
+        detail: `was used by ${hit.label} (${ua.slice(0, 120)}) from ${event.sourceIp}`,
+      };
     },
   };
 }

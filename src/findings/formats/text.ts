@@ -20,11 +20,17 @@ export const textFormat: FindingFormat = {
     ]);
     const header = ["SEV", "FIRST SEEN", "RULE", "CREDENTIAL", "SOURCE IP", "EXPECTED", "CALLS"];
     const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? "").length)));
-    const line = (cells: string[]) => cells.map((c, i) => c.padEnd(widths[i] ?? 0)).join("  ").trimEnd();
+    const line = (cells: string[]) =>
+      cells
+        .map((c, i) => c.padEnd(widths[i] ?? 0))
+        .join("  ")
+        .trimEnd();
     const out = [line(header), ...rows.map(line), ""];
     findings.forEach((f, i) => {
       out.push(`${i + 1}. [${f.rule}] ${f.reason}`);
-      out.push(`   event ${f.event.source} ${f.event.name} ${f.event.id}${f.event.userAgent ? ` ua="${f.event.userAgent}"` : ""}`);
+      out.push(
+        `   event ${f.event.source} ${f.event.name} ${f.event.id}${f.event.userAgent ? ` ua="${f.event.userAgent}"` : ""}`,
+      );
     });
     return `${out.join("\n")}\n`;
   },
