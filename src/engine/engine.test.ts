@@ -15,7 +15,7 @@ const K2 = "ASIAKEYV1AAAAAAAAAA2";
 const HOME = "52.95.255.121";
 const THIEF = "67.178.52.232";
 
-function mismatches(findings: { rule: string }[]) {
+function mismatches<T extends { rule: string }>(findings: T[]): T[] {
   return findings.filter((f) => f.rule === "credential-ip-mismatch");
 }
 

@@ -537,7 +537,7 @@ export class Instance implements Actor, Victim {
       const t = secondIn(rng, ws, we);
       if (!this.canCall(t)) continue;
       if (rng.chance(heartbeatShare)) this.call(rng, out, t, ACTIONS.ssmUpdateInstanceInformation, this.ssmAgent);
-      else this.call(rng, out, t, rng.weighted(this.actions), this.profile === "eks" ? ua.eksNodeAgent() : this.appAgent);
+      else this.call(rng, out, t, rng.weighted(this.actions), this.appAgent);
     }
   }
 
@@ -554,7 +554,15 @@ export class Instance implements Actor, Victim {
     const route = forced ?? this.route(rng, action, t);
     const payload = action.build(rng, this.target());
     const a = this.vpc.account;
-    const eksAgent = action.name === "AssignPrivateIpAddresses" ? ua.eksCniAgent() : agent;
+    // On EKS nodes the authenticator asks who it is and the VPC CNI manages the node's ENIs.
+    const eksAgent =
+      this.profile !== "eks"
+        ? agent
+        : action.name === "GetCallerIdentity"
+          ? ua.eksNodeAgent()
+          : action.name === "AssignPrivateIpAddresses" || action.name === "DescribeNetworkInterfaces"
+            ? ua.eksCniAgent()
+            : agent;
     out.emit(
       a.id,
       route.region,
@@ -1036,8 +1044,8 @@ export class LambdaEnvironment implements Actor, Victim {
           lifetimeMs: 12 * HOUR,
         }),
       );
-      this.call(rng, out, this.firstCallAt, rng.weighted(this.actions));
     }
+    if (this.firstCallAt >= ws && this.firstCallAt < we) this.call(rng, out, this.firstCallAt, rng.weighted(this.actions));
     if (we <= this.firstCallAt || ws >= this.endAt) return;
     const from = Math.max(ws, this.firstCallAt);
     const to = Math.min(we, this.endAt);
@@ -1094,6 +1102,8 @@ export class AccountActivity implements Actor {
   private nextConfigIssue: number;
   private configKey: IssuedKey | undefined;
   private readonly configSession = "AWSConfig-Describe";
+  /** Records of sessions begun in an earlier window, held until their own window. */
+  private queue: { at: number; region: string; record: JsonObject }[] = [];
 
   constructor(
     rng: Rng,
@@ -1153,6 +1163,13 @@ export class AccountActivity implements Actor {
       this.nextCiRun += rng.between(90, 150) * MINUTE;
     }
     this.services(rng, out, ws, we);
+    const due = this.queue.filter((q) => q.at < we);
+    this.queue = this.queue.filter((q) => q.at >= we);
+    for (const q of due) out.emit(a.id, q.region, q.record);
+  }
+
+  private later(at: number, region: string, record: JsonObject): void {
+    if (at < this.world.end) this.queue.push({ at, region, record });
   }
 
   private target(region: string): ActionTarget {
@@ -1239,11 +1256,10 @@ export class AccountActivity implements Actor {
     const calls = rng.between(5, 25);
     for (let i = 0; i < calls; i++) {
       const t = at + rng.between(10, 45 * 60) * SECOND;
-      if (t >= this.world.end) continue;
       const region = rng.pick(this.world.regions);
       const action = rng.pick([ACTIONS.ec2DescribeInstances, ACTIONS.ec2DescribeSecurityGroups, ACTIONS.ssmGetParameter]);
-      out.emit(
-        a.id,
+      this.later(
+        t,
         region,
         apiCall(rng, {
           time: t,
@@ -1289,8 +1305,8 @@ export class AccountActivity implements Actor {
     for (let i = 0; i < calls; i++) {
       const t = at + rng.between(5, 15 * 60) * SECOND;
       const action = rng.pick([ACTIONS.s3PutObject, ACTIONS.s3GetObject, ACTIONS.ec2DescribeInstances, ACTIONS.ssmGetParameter]);
-      out.emit(
-        a.id,
+      this.later(
+        t,
         region,
         apiCall(rng, {
           time: t,

@@ -8,7 +8,7 @@ import Database from "better-sqlite3";
 import type { StoredFinding } from "../engine/engine.js";
 import { emptyFleet, type FleetState, type SessionState } from "../engine/state.js";
 import { UsageError } from "../errors.js";
-import type { ScannedObject, StateCommit, StateStore } from "./store.js";
+import type { StateCommit, StateStore } from "./store.js";
 
 const SCHEMA_VERSION = "1";
 

@@ -197,6 +197,13 @@ export function buildRequest(
       break;
     }
   }
+  // A member bound to x-amz-content-sha256 (CodeArtifact assets) must be the body's real hash, or
+  // the signature (which trusts that header) would not match the body.
+  if (headers["x-amz-content-sha256"] !== undefined) {
+    headers["x-amz-content-sha256"] = createHash("sha256")
+      .update(body ?? "")
+      .digest("hex");
+  }
   if (operation.checksumRequired && body !== undefined) {
     headers["content-md5"] = createHash("md5").update(body).digest("base64");
   }

@@ -96,7 +96,9 @@ function problemsOf(service: CatalogService, op: CatalogOperation, req: Recorded
         const wire =
           service.protocol === "ec2"
             ? (m.queryName ?? (m.name ?? name).charAt(0).toUpperCase() + (m.name ?? name).slice(1))
-            : (m.name ?? name);
+            : m.type === "list" && m.flattened && m.member?.name
+              ? m.member.name
+              : (m.name ?? name);
         if (![...form.keys()].some((k) => k === wire || k.startsWith(`${wire}.`))) problems.push(`missing ${wire}`);
       }
       break;

@@ -21,7 +21,7 @@ import {
   redactHeaders,
   RunFileWriter,
 } from "./run-file.js";
-import { newRunId, runUserAgent, sessionName } from "./session-name.js";
+import { newRunId, runUserAgent, runUserAgentPairs, sessionName } from "./session-name.js";
 import { type SigningCredentials, signRequest } from "./signer.js";
 
 export interface RunProgress {
@@ -233,7 +233,7 @@ export async function runTrailblazer(options: RunOptions): Promise<RunSummary> {
   const sts = new STSClient({
     region: options.region,
     maxAttempts: 5,
-    customUserAgent: header.userAgent,
+    customUserAgent: runUserAgentPairs(options.toolVersion, runId),
     ...(options.stsEndpointUrl || options.endpointUrl ? { endpoint: options.stsEndpointUrl ?? options.endpointUrl } : {}),
     ...(options.sourceCredentials ? { credentials: options.sourceCredentials } : {}),
   });

@@ -47,6 +47,14 @@ export function runUserAgent(toolVersion: string, runId: string, seq?: number): 
   return `${USER_AGENT_PRODUCT}/${toolVersion} run/${runId}${call}`;
 }
 
+/** The run marker as AWS SDK user-agent pairs (the SDK joins them as `name/version`). */
+export function runUserAgentPairs(toolVersion: string, runId: string): Array<[string, string]> {
+  return [
+    [USER_AGENT_PRODUCT, toolVersion],
+    ["run", runId],
+  ];
+}
+
 /** Reads run id and sequence number from a user agent that carries our marker. */
 export function parseUserAgent(userAgent: string): { runId: string; seq?: number } | undefined {
   const match = /firstcall-trailblazer\/\S+ run\/([0-9a-z]+)(?: call\/([0-9a-z]+))?/.exec(userAgent);
