@@ -22,7 +22,11 @@ export const trailblazerCatalogSpec: CommandSpec = {
   summary:
     "Lists every service and operation the AWS SDK models know, with protocol, HTTP method and path, required members and a read-only guess. With --services, lists their operations.",
   options: [servicesOption, { flags: "--json", description: "print the catalog entries as JSON", defaultValue: false }],
-  examples: ["firstcall trailblazer catalog", "firstcall trailblazer catalog --services iam,sts", "firstcall trailblazer catalog --json > catalog.json"],
+  examples: [
+    "firstcall trailblazer catalog",
+    "firstcall trailblazer catalog --services iam,sts",
+    "firstcall trailblazer catalog --json > catalog.json",
+  ],
 };
 
 export const trailblazerRunSpec: CommandSpec = {
@@ -35,12 +39,23 @@ export const trailblazerRunSpec: CommandSpec = {
     { flags: "--region <region>", description: "region for regional services (global ones go to their home region)" },
     servicesOption,
     { flags: "--endpoint-url <url>", description: "send every request (and AssumeRole) here instead of AWS" },
-    { flags: "--sts-endpoint-url <url>", description: "send AssumeRole here (default: --endpoint-url, else regional STS)" },
-    { flags: "--rate <n>", description: "operations started per second (each is one AssumeRole and one call); 0: no limit", defaultValue: "5" },
+    {
+      flags: "--sts-endpoint-url <url>",
+      description: "send AssumeRole here (default: --endpoint-url, else regional STS)",
+    },
+    {
+      flags: "--rate <n>",
+      description: "operations started per second (each is one AssumeRole and one call); 0: no limit",
+      defaultValue: "5",
+    },
     { flags: "--concurrency <n>", description: "calls in flight at once", defaultValue: "4" },
     { flags: "--out <file>", description: "run file to write", defaultText: "trailblazer-run-<run id>.jsonl" },
     { flags: "--resume <file>", description: "continue this run file: skips calls already answered" },
-    { flags: "--dry-run", description: "print the requests that would be sent; assume nothing, send nothing", defaultValue: false },
+    {
+      flags: "--dry-run",
+      description: "print the requests that would be sent; assume nothing, send nothing",
+      defaultValue: false,
+    },
     placeholderOption,
     { flags: "--no-progress", description: "no progress bar" },
   ],
@@ -60,7 +75,11 @@ export const trailblazerMapSpec: CommandSpec = {
     { flags: "--json", description: "write the mapping as JSON", defaultValue: false },
     { flags: "-o, --output <file>", description: "write to this file instead of stdout" },
     { flags: "--diff <old.json>", description: "show what changed since an earlier mapping (from map --json)" },
-    { flags: "--interesting", description: "text: only operations not logged, renamed or logged as several events", defaultValue: false },
+    {
+      flags: "--interesting",
+      description: "text: only operations not logged, renamed or logged as several events",
+      defaultValue: false,
+    },
   ],
   examples: [
     "firstcall trailblazer map trailblazer-run-k3x9ab12.jsonl AWSLogs/123456789012/CloudTrail/",
@@ -72,12 +91,15 @@ export const trailblazerMapSpec: CommandSpec = {
 export const trailblazerReplayRecordSpec: CommandSpec = {
   name: "trailblazer replay record",
   arguments: "<logs...>",
-  summary: "Records one principal's calls, in time order and with the pauses between them, from CloudTrail into a chain file.",
+  summary:
+    "Records one principal's calls, in time order and with the pauses between them, from CloudTrail into a chain file.",
   options: [
     { flags: "--principal <arn>", description: "userIdentity.arn to follow; a trailing * matches a prefix" },
     { flags: "-o, --output <file>", description: "chain file to write (default: stdout)" },
   ],
-  examples: ['firstcall trailblazer replay record --principal "arn:aws:sts::123456789012:assumed-role/web/i-0abc*" AWSLogs/ -o chain.json'],
+  examples: [
+    'firstcall trailblazer replay record --principal "arn:aws:sts::123456789012:assumed-role/web/i-0abc*" AWSLogs/ -o chain.json',
+  ],
 };
 
 export const trailblazerReplayRunSpec: CommandSpec = {
@@ -93,7 +115,10 @@ export const trailblazerReplayRunSpec: CommandSpec = {
     { flags: "--dry-run", description: "print the requests, send nothing", defaultValue: false },
     placeholderOption,
   ],
-  examples: ["firstcall trailblazer replay run chain.json --speed 10", "firstcall trailblazer replay run chain.json --dry-run"],
+  examples: [
+    "firstcall trailblazer replay run chain.json --speed 10",
+    "firstcall trailblazer replay run chain.json --dry-run",
+  ],
 };
 
 /** Every trailblazer command spec, for the generated CLI reference. */
@@ -149,26 +174,33 @@ function addSpec(parent: Command, spec: CommandSpec, name: string): Command {
   return cmd;
 }
 
+/** Where command output goes: stdout, or a buffer in tests. */
+export interface Output {
+  write(text: string): unknown;
+}
+
 /** Adds `trailblazer` and its subcommands to the program. */
-export function registerTrailblazer(program: Command): void {
+export function registerTrailblazer(program: Command, out: Output = process.stdout): void {
   const tb = program
     .command("trailblazer")
     .description("Learn which AWS API calls CloudTrail logs, and as what (see docs/trailblazer.md).");
   addSpec(tb, trailblazerCatalogSpec, "catalog").action(async (flags: CatalogFlags) => {
-    program.setOptionValue("exitCode", await catalogCommand(flags));
+    program.setOptionValue("exitCode", await catalogCommand(flags, out));
   });
   addSpec(tb, trailblazerRunSpec, "run").action(async (flags: RunFlags) => {
-    program.setOptionValue("exitCode", await runCommand(flags));
+    program.setOptionValue("exitCode", await runCommand(flags, out));
   });
   addSpec(tb, trailblazerMapSpec, "map").action(async (runFile: string, logs: string[], flags: MapFlags) => {
-    program.setOptionValue("exitCode", await mapCommand(runFile, logs, flags));
+    program.setOptionValue("exitCode", await mapCommand(runFile, logs, flags, out));
   });
-  const replay = tb.command("replay").description("Attack simulation: record a principal's calls from CloudTrail, replay them.");
+  const replay = tb
+    .command("replay")
+    .description("Attack simulation: record a principal's calls from CloudTrail, replay them.");
   addSpec(replay, trailblazerReplayRecordSpec, "record").action(async (logs: string[], flags: ReplayRecordFlags) => {
-    program.setOptionValue("exitCode", await replayRecordCommand(logs, flags));
+    program.setOptionValue("exitCode", await replayRecordCommand(logs, flags, out));
   });
   addSpec(replay, trailblazerReplayRunSpec, "run").action(async (chain: string, flags: ReplayRunFlags) => {
-    program.setOptionValue("exitCode", await replayRunCommand(chain, flags));
+    program.setOptionValue("exitCode", await replayRunCommand(chain, flags, out));
   });
 }
 
@@ -176,7 +208,9 @@ export function registerTrailblazer(program: Command): void {
 async function toolVersion(): Promise<string> {
   const { readFileSync } = await import("node:fs");
   try {
-    const pkg = JSON.parse(readFileSync(new URL("../../package.json", import.meta.url), "utf8")) as { version?: string };
+    const pkg = JSON.parse(readFileSync(new URL("../../package.json", import.meta.url), "utf8")) as {
+      version?: string;
+    };
     return pkg.version ?? "0.0.0";
   } catch {
     return "0.0.0";
@@ -199,26 +233,31 @@ async function positiveNumber(value: string, flag: string, allowZero: boolean): 
   const n = Number(value);
   if (!Number.isFinite(n) || n < 0 || (!allowZero && n === 0)) {
     const { UsageError } = await import("../errors.js");
-    throw new UsageError("E_USAGE", `${flag}: expected a ${allowZero ? "non-negative" : "positive"} number, got ${value}`);
+    throw new UsageError(
+      "E_USAGE",
+      `${flag}: expected a ${allowZero ? "non-negative" : "positive"} number, got ${value}`,
+    );
   }
   return n;
 }
 
-async function catalogCommand(flags: CatalogFlags): Promise<number> {
-  const { loadCatalog, selectServices, parseServiceList, renderCatalogText } = await import("../trailblazer/catalog.js");
+async function catalogCommand(flags: CatalogFlags, out: Output): Promise<number> {
+  const { loadCatalog, selectServices, parseServiceList, renderCatalogText } = await import(
+    "../trailblazer/catalog.js"
+  );
   const catalog = loadCatalog();
   const filter = parseServiceList(flags.services);
   const services = selectServices(catalog, filter);
   if (flags.json) {
-    const out = filter ? { ...catalog, services: Object.fromEntries(services.map((s) => [s.id, s])) } : catalog;
-    process.stdout.write(`${JSON.stringify(out)}\n`);
+    const selected = filter ? { ...catalog, services: Object.fromEntries(services.map((s) => [s.id, s])) } : catalog;
+    out.write(`${JSON.stringify(selected)}\n`);
   } else {
-    process.stdout.write(renderCatalogText(catalog, services, filter !== undefined));
+    out.write(renderCatalogText(catalog, services, filter !== undefined));
   }
   return 0;
 }
 
-async function runCommand(flags: RunFlags): Promise<number> {
+async function runCommand(flags: RunFlags, out: Output): Promise<number> {
   const { UsageError } = await import("../errors.js");
   if (!flags.roleArn) throw new UsageError("E_USAGE", "trailblazer run: --role-arn is required");
   if (!flags.region) throw new UsageError("E_USAGE", "trailblazer run: --region is required");
@@ -244,7 +283,11 @@ async function runCommand(flags: RunFlags): Promise<number> {
   if (flags.progress && !flags.dryRun && process.stderr.isTTY) {
     const { SingleBar, Presets } = await import("cli-progress");
     bar = new SingleBar(
-      { stream: process.stderr, format: "trailblazer [{bar}] {value}/{total} {eta_formatted} {operation}", hideCursor: true },
+      {
+        stream: process.stderr,
+        format: "trailblazer [{bar}] {value}/{total} {eta_formatted} {operation}",
+        hideCursor: true,
+      },
       Presets.shades_classic,
     );
   }
@@ -271,9 +314,12 @@ async function runCommand(flags: RunFlags): Promise<number> {
         bar.update(p.done, { operation: `${p.service}.${p.operation}` });
       },
       onDryRun: (line) => {
-        process.stdout.write(`${line.seq}\t${line.service}.${line.operation}\t${line.region}\t${line.sessionName}\t${line.method} ${line.url}\n`);
-        for (const [k, v] of Object.entries(line.headers)) if (k !== "user-agent") process.stdout.write(`\t${k}: ${v}\n`);
-        if (line.body !== undefined && line.body !== "") process.stdout.write(`\t${line.body}\n`);
+        out.write(
+          `${line.seq}\t${line.service}.${line.operation}\t${line.region}\t${line.sessionName}\t${line.method} ${line.url}\n`,
+        );
+        for (const [k, v] of Object.entries(line.headers))
+          if (k !== "user-agent") out.write(`\t${k}: ${v}\n`);
+        if (line.body !== undefined && line.body !== "") out.write(`\t${line.body}\n`);
       },
     });
     bar?.stop();
@@ -303,7 +349,7 @@ async function runCommand(flags: RunFlags): Promise<number> {
   }
 }
 
-async function mapCommand(runFile: string, logs: string[], flags: MapFlags): Promise<number> {
+async function mapCommand(runFile: string, logs: string[], flags: MapFlags, out: Output): Promise<number> {
   const { writeFileSync } = await import("node:fs");
   const { readRunFile } = await import("../trailblazer/run-file.js");
   const { RunMatcher, renderMappingText } = await import("../trailblazer/mapper.js");
@@ -325,15 +371,17 @@ async function mapCommand(runFile: string, logs: string[], flags: MapFlags): Pro
     const diff = diffMappings(loadMapping(flags.diff), mapping);
     text = flags.json ? `${JSON.stringify(diff, null, 2)}\n` : renderDiffText(diff);
   } else {
-    text = flags.json ? `${JSON.stringify(mapping, null, 2)}\n` : renderMappingText(mapping, { onlyInteresting: flags.interesting });
+    text = flags.json
+      ? `${JSON.stringify(mapping, null, 2)}\n`
+      : renderMappingText(mapping, { onlyInteresting: flags.interesting });
   }
   if (flags.output) writeFileSync(flags.output, text);
-  else process.stdout.write(text);
+  else out.write(text);
   if (problems > 0) process.stderr.write(`trailblazer map: ${problems} problem(s) reading the logs\n`);
   return 0;
 }
 
-async function replayRecordCommand(logs: string[], flags: ReplayRecordFlags): Promise<number> {
+async function replayRecordCommand(logs: string[], flags: ReplayRecordFlags, out: Output): Promise<number> {
   const { UsageError } = await import("../errors.js");
   if (!flags.principal) throw new UsageError("E_USAGE", "trailblazer replay record: --principal is required");
   const { writeFileSync } = await import("node:fs");
@@ -349,13 +397,15 @@ async function replayRecordCommand(logs: string[], flags: ReplayRecordFlags): Pr
   const chain = await recordChain(loadCatalog(), flags.principal, records());
   const text = `${JSON.stringify(chain, null, 2)}\n`;
   if (flags.output) writeFileSync(flags.output, text);
-  else process.stdout.write(text);
+  else out.write(text);
   const unresolved = chain.steps.filter((s) => s.operation === undefined).length;
-  process.stderr.write(`trailblazer replay: ${chain.steps.length} steps recorded, ${unresolved} not matched to a catalog operation\n`);
+  process.stderr.write(
+    `trailblazer replay: ${chain.steps.length} steps recorded, ${unresolved} not matched to a catalog operation\n`,
+  );
   return chain.steps.length > 0 ? 0 : 1;
 }
 
-async function replayRunCommand(chainPath: string, flags: ReplayRunFlags): Promise<number> {
+async function replayRunCommand(chainPath: string, flags: ReplayRunFlags, out: Output): Promise<number> {
   const { readFileSync } = await import("node:fs");
   const { UsageError } = await import("../errors.js");
   const { loadCatalog } = await import("../trailblazer/catalog.js");
@@ -372,7 +422,10 @@ async function replayRunCommand(chainPath: string, flags: ReplayRunFlags): Promi
   const speed = speedValue === 0 ? Number.POSITIVE_INFINITY : speedValue;
   const placeholders = await parsePlaceholders(flags.placeholder);
   const accountId = /^arn:[^:]+:[^:]+::(\d{12}):/.exec(chain.principal)?.[1] ?? "123456789012";
-  let credentials = { accessKeyId: "DRYRUNKEY", secretAccessKey: "dry-run" } as import("../trailblazer/signer.js").SigningCredentials;
+  let credentials = {
+    accessKeyId: "DRYRUNKEY",
+    secretAccessKey: "dry-run",
+  } as import("../trailblazer/signer.js").SigningCredentials;
   if (!flags.dryRun) {
     const { STSClient } = await import("@aws-sdk/client-sts");
     // The STS client only resolves the default credential chain here; it sends nothing.
@@ -399,7 +452,10 @@ async function replayRunCommand(chainPath: string, flags: ReplayRunFlags): Promi
     userAgent: `${USER_AGENT_PRODUCT}/${await toolVersion()} replay/${replayId}`,
     ...(placeholders ? { placeholders } : {}),
     onStep: (r) => {
-      const what = r.step.service && r.step.operation ? `${r.step.service}.${r.step.operation}` : `${r.step.eventSource} ${r.step.eventName}`;
+      const what =
+        r.step.service && r.step.operation
+          ? `${r.step.service}.${r.step.operation}`
+          : `${r.step.eventSource} ${r.step.eventName}`;
       const detail =
         r.outcome === "sent"
           ? `${r.status ?? "?"} ${r.errorCode ?? "OK"}`
@@ -408,7 +464,7 @@ async function replayRunCommand(chainPath: string, flags: ReplayRunFlags): Promi
             : r.outcome === "network-error"
               ? (r.error ?? "")
               : "";
-      process.stdout.write(`${r.index + 1}\t${what}\t${r.outcome}\t${detail}\n`);
+      out.write(`${r.index + 1}\t${what}\t${r.outcome}\t${detail}\n`);
     },
   });
   const failed = results.filter((r) => r.outcome === "network-error").length;

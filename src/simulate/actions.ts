@@ -213,7 +213,9 @@ export const ACTIONS = {
     build: (_rng, t) => ({
       requestParameters: {
         networkInterfaceIdSet: {},
-        filterSet: { items: [{ name: "attachment.instance-id", valueSet: { items: [{ value: t.instanceId ?? "" }] } }] },
+        filterSet: {
+          items: [{ name: "attachment.instance-id", valueSet: { items: [{ value: t.instanceId ?? "" }] } }],
+        },
       },
     }),
   },
@@ -263,7 +265,9 @@ export const ACTIONS = {
     readOnly: false,
     category: "Data",
     dualStack: true,
-    build: (_rng, t) => ({ requestParameters: { queueUrl: queueUrl(t), receiptHandle: "HIDDEN_DUE_TO_SECURITY_REASONS" } }),
+    build: (_rng, t) => ({
+      requestParameters: { queueUrl: queueUrl(t), receiptHandle: "HIDDEN_DUE_TO_SECURITY_REASONS" },
+    }),
   },
   logsCreateLogStream: {
     source: "logs.amazonaws.com",
@@ -272,7 +276,10 @@ export const ACTIONS = {
     category: "Management",
     dualStack: false,
     build: (rng, t) => ({
-      requestParameters: { logGroupName: `/app/${t.appName}`, logStreamName: `${t.instanceId ?? "task"}-${rng.hex(6)}` },
+      requestParameters: {
+        logGroupName: `/app/${t.appName}`,
+        logStreamName: `${t.instanceId ?? "task"}-${rng.hex(6)}`,
+      },
     }),
   },
   ecrGetAuthorizationToken: {

@@ -138,14 +138,14 @@ export class AddressPlan {
     return (this.publicPools[region] as Pool).next();
   }
   elasticIp(account: number, region: number): string {
-    return (this.eipPools[region]?.[account] as Pool).next();
+    return ((this.eipPools[region] ?? [])[account] as Pool).next();
   }
   /** NAT gateway `n` (0–14) of the account's VPC in the region. */
   natIp(account: number, region: number, n: number): string {
     return v4(AWS_V4_BASE + region * REGION_BLOCK + account * 256 + 1 + (n % 15));
   }
   privateIp(account: number, region: number): string {
-    return (this.privatePools[region]?.[account] as Pool).next();
+    return ((this.privatePools[region] ?? [])[account] as Pool).next();
   }
   /** An address in AWS's EC2 space that belongs to someone else's account. */
   otherAwsIp(region: number): string {
@@ -197,7 +197,12 @@ export function buildIpRanges(regions: readonly string[], createdAt: Date): IpRa
     }
   });
   prefixes.push({ ip_prefix: "198.19.240.0/20", region: "GLOBAL", service: "AMAZON", network_border_group: "GLOBAL" });
-  prefixes.push({ ip_prefix: "198.19.240.0/20", region: "GLOBAL", service: "CLOUDFRONT", network_border_group: "GLOBAL" });
+  prefixes.push({
+    ip_prefix: "198.19.240.0/20",
+    region: "GLOBAL",
+    service: "CLOUDFRONT",
+    network_border_group: "GLOBAL",
+  });
   const p = (n: number) => String(n).padStart(2, "0");
   const d = createdAt;
   return {

@@ -12,8 +12,8 @@ import { ACTIONS, type Action } from "./actions.js";
 import {
   type Actor,
   type EcsTask,
-  HOUR,
   type HeldCredential,
+  HOUR,
   type Instance,
   type LambdaEnvironment,
   MINUTE,
@@ -206,7 +206,11 @@ const LOOTING: readonly Action[] = [
   ACTIONS.kmsDecrypt,
 ];
 /** What an SSRF can replay: query-string (GET) APIs signed in advance. */
-const SSRF_CALLS: readonly Action[] = [ACTIONS.ec2DescribeInstances, ACTIONS.ec2DescribeSecurityGroups, ACTIONS.ec2DescribeTags];
+const SSRF_CALLS: readonly Action[] = [
+  ACTIONS.ec2DescribeInstances,
+  ACTIONS.ec2DescribeSecurityGroups,
+  ACTIONS.ec2DescribeTags,
+];
 const RECON_CALLS: readonly Action[] = [
   ACTIONS.stsGetCallerIdentity,
   ACTIONS.iamListRoles,
@@ -234,8 +238,16 @@ function series(
 }
 
 /** Chooses victims and builds the attackers. Reserves victims, so call before `assignLifecycles`. */
-export function planAttacks(rng: Rng, world: SimWorld, workloads: Workloads, requests: readonly AttackRequest[]): AttackActor[] {
+export function planAttacks(
+  rng: Rng,
+  world: SimWorld,
+  workloads: Workloads,
+  requests: readonly AttackRequest[],
+): AttackActor[] {
   const { start, end } = world;
+  // Thefts start no earlier than an hour in and end an hour before the period does; short periods
+  // (tests) scale the margins down.
+  const margin = Math.min(HOUR, (end - start) / 4);
   const thiefAccount = String(rng.between(100000000000, 999999999999));
   const thiefEndpoint = `vpce-${rng.hex(17)}`;
   const actors: AttackActor[] = [];
@@ -257,8 +269,8 @@ export function planAttacks(rng: Rng, world: SimWorld, workloads: Workloads, req
   };
   /** An attack window after the victim's first call, ending an hour before the period does. */
   const attackTime = (firstCallAt: number, until = end): number | undefined => {
-    const from = Math.max(start + HOUR, firstCallAt + 10 * MINUTE);
-    const to = Math.min(until, end) - HOUR;
+    const from = Math.max(start + margin, firstCallAt + 10 * MINUTE);
+    const to = Math.min(until, end) - margin;
     return to > from ? secondIn(rng, from, to) : undefined;
   };
 
@@ -274,7 +286,13 @@ export function planAttacks(rng: Rng, world: SimWorld, workloads: Workloads, req
   function planOne(kind: AttackKind, k: number, id: string): AttackPlan | undefined {
     const loot = (n: number, t0: number, ip: string, spacing: [number, number] = [20, 300]) =>
       series(rng, t0, n, LOOTING, spacing, (at, action) => ({ at, action, sourceIp: ip }));
-    const base = { id, kind, imds: "2.0" as const, match: "session-and-address" as const, notDetectableBy: [] as RuleId[] };
+    const base = {
+      id,
+      kind,
+      imds: "2.0" as const,
+      match: "session-and-address" as const,
+      notDetectableBy: [] as RuleId[],
+    };
     switch (kind) {
       case "outside-aws":
       case "other-aws-account": {
@@ -321,14 +339,19 @@ export function planAttacks(rng: Rng, world: SimWorld, workloads: Workloads, req
       case "attacker-first": {
         // A fresh instance whose credentials are used before the instance itself makes a call.
         const later = workloads.instances.filter(
-          (i) => !i.reserved && i.profile !== "eks" && !i.ipv6 && !i.traits.includes("terminated") && i.launchAt >= start + 30 * MINUTE,
+          (i) =>
+            !i.reserved &&
+            i.profile !== "eks" &&
+            !i.ipv6 &&
+            !i.traits.includes("terminated") &&
+            i.launchAt >= start + 30 * MINUTE,
         );
         let v: Instance | undefined = later.length ? rng.pick(later) : undefined;
         if (!v) {
           // Small fleets may have no late launches: relaunch an ordinary instance mid-period.
           v = pickInstance();
           if (!v) return undefined;
-          const launch = secondIn(rng, start + HOUR, end - 2 * HOUR);
+          const launch = secondIn(rng, start + margin, end - 2 * margin);
           v.launchAt = launch;
           v.issueAt = launch + rng.between(15, 45) * SECOND;
         }
@@ -398,7 +421,15 @@ export function planAttacks(rng: Rng, world: SimWorld, workloads: Workloads, req
         const v = pickInstance();
         const T = v && attackTime(v.firstCallAt);
         if (!v || T === undefined) return undefined;
-        const calls = series(rng, T, rng.between(3, 6), RECON_CALLS, [3, 60], (at, action) => ({ at, action }), ACTIONS.stsGetCallerIdentity);
+        const calls = series(
+          rng,
+          T,
+          rng.between(3, 6),
+          RECON_CALLS,
+          [3, 60],
+          (at, action) => ({ at, action }),
+          ACTIONS.stsGetCallerIdentity,
+        );
         return {
           ...base,
           victim: v,
@@ -429,9 +460,9 @@ export function planAttacks(rng: Rng, world: SimWorld, workloads: Workloads, req
         };
       }
       case "ecs-task-theft": {
-        const candidates = workloads.tasks.filter((t) => !reservedTasks.has(t) && t.endAt - t.firstCallAt > 2 * HOUR);
+        const candidates = workloads.tasks.filter((t) => !reservedTasks.has(t) && t.endAt - t.firstCallAt > 2 * margin);
         const v: EcsTask | undefined = candidates.length ? rng.pick(candidates) : undefined;
-        const T = v && attackTime(v.firstCallAt, v.endAt + HOUR);
+        const T = v && attackTime(v.firstCallAt, v.endAt + margin);
         if (!v || T === undefined) return undefined;
         reservedTasks.add(v);
         const outside = k % 2 === 0;
@@ -449,12 +480,12 @@ export function planAttacks(rng: Rng, world: SimWorld, workloads: Workloads, req
       }
       case "lambda-theft": {
         const candidates = workloads.lambdas.filter(
-          (l) => !reservedLambdas.has(l) && l.endAt - l.firstCallAt > 15 * MINUTE && l.firstCallAt < end - 2 * HOUR,
+          (l) => !reservedLambdas.has(l) && l.endAt - l.firstCallAt > 15 * MINUTE && l.firstCallAt < end - 2 * margin,
         );
         const v: LambdaEnvironment | undefined = candidates.length ? rng.pick(candidates) : undefined;
         if (!v) return undefined;
         reservedLambdas.add(v);
-        const stolenAt = secondIn(rng, v.firstCallAt + SECOND, Math.min(v.endAt, end - 90 * MINUTE));
+        const stolenAt = secondIn(rng, v.firstCallAt + SECOND, Math.min(v.endAt, end - 1.5 * margin));
         const T = stolenAt + rng.between(60, 600) * SECOND;
         return {
           ...base,

@@ -240,13 +240,7 @@ function endpointRoute(vpc: VpcModel, action: Action, privateIp: string): Route 
 }
 
 /** An S3 read of an SSE-KMS object makes S3 call KMS with the reader's identity, from no address. */
-function kmsOnBehalf(
-  rng: Rng,
-  out: Out,
-  t: number,
-  vpc: VpcModel,
-  identity: (invokedBy: string) => JsonObject,
-): void {
+function kmsOnBehalf(rng: Rng, out: Out, t: number, vpc: VpcModel, identity: (invokedBy: string) => JsonObject): void {
   const via = rng.chance(0.5) ? "s3.amazonaws.com" : "AWS Internal";
   out.emit(
     vpc.account.id,
@@ -760,15 +754,27 @@ export class Instance implements Actor, Victim {
     }
   }
 
-  private autoscalingCall(rng: Rng, t: number, name: string, requestParameters: JsonObject, responseElements?: JsonObject): JsonObject {
+  private autoscalingCall(
+    rng: Rng,
+    t: number,
+    name: string,
+    requestParameters: JsonObject,
+    responseElements?: JsonObject,
+  ): JsonObject {
     const a = this.vpc.account;
     return apiCall(rng, {
       time: t,
       account: a.id,
       region: this.vpc.region,
-      identity: roleSessionIdentity(a.roles.autoscaling, "AutoScaling", a.autoscalingKey, isoSeconds(this.world.start), {
-        invokedBy: "autoscaling.amazonaws.com",
-      }),
+      identity: roleSessionIdentity(
+        a.roles.autoscaling,
+        "AutoScaling",
+        a.autoscalingKey,
+        isoSeconds(this.world.start),
+        {
+          invokedBy: "autoscaling.amazonaws.com",
+        },
+      ),
       source: "ec2.amazonaws.com",
       name,
       sourceIp: "autoscaling.amazonaws.com",
@@ -1045,7 +1051,8 @@ export class LambdaEnvironment implements Actor, Victim {
         }),
       );
     }
-    if (this.firstCallAt >= ws && this.firstCallAt < we) this.call(rng, out, this.firstCallAt, rng.weighted(this.actions));
+    if (this.firstCallAt >= ws && this.firstCallAt < we)
+      this.call(rng, out, this.firstCallAt, rng.weighted(this.actions));
     if (we <= this.firstCallAt || ws >= this.endAt) return;
     const from = Math.max(ws, this.firstCallAt);
     const to = Math.min(we, this.endAt);
@@ -1257,7 +1264,11 @@ export class AccountActivity implements Actor {
     for (let i = 0; i < calls; i++) {
       const t = at + rng.between(10, 45 * 60) * SECOND;
       const region = rng.pick(this.world.regions);
-      const action = rng.pick([ACTIONS.ec2DescribeInstances, ACTIONS.ec2DescribeSecurityGroups, ACTIONS.ssmGetParameter]);
+      const action = rng.pick([
+        ACTIONS.ec2DescribeInstances,
+        ACTIONS.ec2DescribeSecurityGroups,
+        ACTIONS.ssmGetParameter,
+      ]);
       this.later(
         t,
         region,
@@ -1304,7 +1315,12 @@ export class AccountActivity implements Actor {
     const calls = rng.between(4, 15);
     for (let i = 0; i < calls; i++) {
       const t = at + rng.between(5, 15 * 60) * SECOND;
-      const action = rng.pick([ACTIONS.s3PutObject, ACTIONS.s3GetObject, ACTIONS.ec2DescribeInstances, ACTIONS.ssmGetParameter]);
+      const action = rng.pick([
+        ACTIONS.s3PutObject,
+        ACTIONS.s3GetObject,
+        ACTIONS.ec2DescribeInstances,
+        ACTIONS.ssmGetParameter,
+      ]);
       this.later(
         t,
         region,
@@ -1376,7 +1392,11 @@ export class AccountActivity implements Actor {
     for (let i = 0; i < n; i++) {
       const t = secondIn(rng, Math.max(ws, Date.parse(key.creationDate) + SECOND), we);
       const region = rng.pick(this.world.regions);
-      const action = rng.pick([ACTIONS.ec2DescribeInstances, ACTIONS.ec2DescribeSecurityGroups, ACTIONS.ec2DescribeNetworkInterfaces]);
+      const action = rng.pick([
+        ACTIONS.ec2DescribeInstances,
+        ACTIONS.ec2DescribeSecurityGroups,
+        ACTIONS.ec2DescribeNetworkInterfaces,
+      ]);
       out.emit(
         a.id,
         region,
@@ -1414,7 +1434,10 @@ export class AccountActivity implements Actor {
 
 /** Workload counts for a fleet of `instances` instances. */
 export function workloadCounts(instances: number): { tasks: number; lambdaEnvironments: number } {
-  return { tasks: Math.max(3, Math.round(instances * 0.15)), lambdaEnvironments: Math.max(3, Math.round(instances * 0.12)) };
+  return {
+    tasks: Math.max(3, Math.round(instances * 0.15)),
+    lambdaEnvironments: Math.max(3, Math.round(instances * 0.12)),
+  };
 }
 
 export interface Workloads {

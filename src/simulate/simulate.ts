@@ -15,7 +15,7 @@ import { existsSync } from "node:fs";
 import { mkdir, rm, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { stringify as toYaml } from "yaml";
-import { accountEgressCidr, AddressPlan, buildIpRanges, OFFICE_CIDR, vpcV6Cidr } from "./addresses.js";
+import { AddressPlan, accountEgressCidr, buildIpRanges, OFFICE_CIDR, vpcV6Cidr } from "./addresses.js";
 import { type AttackActor, type AttackRequest, parseAttackList, planAttacks } from "./attacks.js";
 import {
   type Actor,
@@ -119,7 +119,9 @@ export async function simulate(options: SimulateOptions): Promise<SimulateResult
   const attackers = planAttacks(attackRng, world, workloads, requests);
   assignLifecycles(fleetRng.fork("lifecycle"), workloads);
 
-  const organizationId = options.organizationTrail ? `o-${root.fork("org").chars(10, "abcdefghijklmnopqrstuvwxyz0123456789")}` : undefined;
+  const organizationId = options.organizationTrail
+    ? `o-${root.fork("org").chars(10, "abcdefghijklmnopqrstuvwxyz0123456789")}`
+    : undefined;
   const writer = new TrailWriter(writerRng, {
     outDir: options.outDir,
     ...(organizationId ? { organizationId } : {}),
@@ -202,14 +204,19 @@ async function writeSideFiles(
   ];
   // A victim's line says so, which helps when reading an unexplained finding.
   const victimKeys = new Set(
-    [...victims].map((v) => (v.kind === "lambda" ? (v as LambdaEnvironment).key.accessKeyId : sessionArn(v.role, v.sessionName))),
+    [...victims].map((v) =>
+      v.kind === "lambda" ? (v as LambdaEnvironment).key.accessKeyId : sessionArn(v.role, v.sessionName),
+    ),
   );
   await writeFile(
     join(outDir, "fleet.jsonl"),
     jsonLines(fleet.map((f) => (victimKeys.has(f.key) ? { ...f, traits: [...f.traits, "victim"] } : f))),
   );
 
-  await writeFile(join(outDir, "ip-ranges.json"), `${JSON.stringify(buildIpRanges(world.regions, new Date(world.start - 24 * HOUR)), null, 2)}\n`);
+  await writeFile(
+    join(outDir, "ip-ranges.json"),
+    `${JSON.stringify(buildIpRanges(world.regions, new Date(world.start - 24 * HOUR)), null, 2)}\n`,
+  );
 
   const ownNetworks: string[] = [OFFICE_CIDR];
   const vpcEndpoints: string[] = [];

@@ -16,9 +16,18 @@ export function ssmAgent(rng: Rng): string {
 export function instanceAppAgent(rng: Rng): string {
   const kernel = rng.pick(KERNELS);
   return rng.weighted<string>([
-    [`aws-sdk-java/1.12.701 Linux/${kernel} OpenJDK_64-Bit_Server_VM/17.0.11+9-LTS java/17.0.11 vendor/Amazon.com_Inc. cfg/retry-mode/standard`, 3],
-    [`aws-sdk-java/2.25.40 Linux/${kernel} OpenJDK_64-Bit_Server_VM/21.0.3+9-LTS Java/21.0.3 vendor/Amazon.com_Inc. io/sync http/Apache cfg/retry-mode/legacy`, 2],
-    [`Boto3/1.34.106 md/Botocore#1.34.106 ua/2.0 os/linux#${kernel} md/arch#x86_64 lang/python#3.11.9 md/pyimpl#CPython cfg/retry-mode#legacy Botocore/1.34.106`, 3],
+    [
+      `aws-sdk-java/1.12.701 Linux/${kernel} OpenJDK_64-Bit_Server_VM/17.0.11+9-LTS java/17.0.11 vendor/Amazon.com_Inc. cfg/retry-mode/standard`,
+      3,
+    ],
+    [
+      `aws-sdk-java/2.25.40 Linux/${kernel} OpenJDK_64-Bit_Server_VM/21.0.3+9-LTS Java/21.0.3 vendor/Amazon.com_Inc. io/sync http/Apache cfg/retry-mode/legacy`,
+      2,
+    ],
+    [
+      `Boto3/1.34.106 md/Botocore#1.34.106 ua/2.0 os/linux#${kernel} md/arch#x86_64 lang/python#3.11.9 md/pyimpl#CPython cfg/retry-mode#legacy Botocore/1.34.106`,
+      3,
+    ],
     [`aws-cli/2.15.58 Python/3.11.8 Linux/${kernel} exec-env/EC2 exe/x86_64.amzn.2023 prompt/off command/s3.cp`, 1],
     [`aws-sdk-go-v2/1.26.1 os/linux lang/go#1.22.3 md/GOOS#linux md/GOARCH#amd64 api/s3#1.54.3`, 2],
     [`aws-sdk-nodejs/2.1620.0 linux/v20.13.1 exec-env/AWS_EC2 promise`, 1],

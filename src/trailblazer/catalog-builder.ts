@@ -321,7 +321,9 @@ export function serializeCatalog(catalog: Catalog): string {
     lines.push(`    ${JSON.stringify(id)}: ${JSON.stringify(meta).slice(0, -1)}, "operations": {`);
     const names = Object.keys(operations);
     names.forEach((name, j) => {
-      lines.push(`      ${JSON.stringify(name)}: ${JSON.stringify(operations[name])}${j < names.length - 1 ? "," : ""}`);
+      lines.push(
+        `      ${JSON.stringify(name)}: ${JSON.stringify(operations[name])}${j < names.length - 1 ? "," : ""}`,
+      );
     });
     lines.push(`    }}${i < ids.length - 1 ? "," : ""}`);
   });

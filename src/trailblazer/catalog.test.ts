@@ -3,9 +3,17 @@ import { existsSync, readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { describe, it } from "node:test";
 import { UsageError } from "../errors.js";
+import {
+  CATALOG_FILE,
+  catalogCandidates,
+  listOperations,
+  loadCatalog,
+  parseServiceList,
+  renderCatalogText,
+  selectServices,
+} from "./catalog.js";
 import { buildCatalog, looksReadOnly, serializeCatalog } from "./catalog-builder.js";
 import { PROTOCOLS } from "./catalog-types.js";
-import { CATALOG_FILE, catalogCandidates, listOperations, loadCatalog, parseServiceList, renderCatalogText, selectServices } from "./catalog.js";
 
 const apis = join(process.cwd(), "node_modules", "aws-sdk", "apis");
 
@@ -85,7 +93,10 @@ describe("trailblazer catalog", () => {
       selectServices(catalog, ["IAM", "sts"]).map((s) => s.id),
       ["iam", "sts"],
     );
-    assert.throws(() => selectServices(catalog, ["nope", "iam"]), (e: unknown) => e instanceof UsageError && /nope/.test(e.message));
+    assert.throws(
+      () => selectServices(catalog, ["nope", "iam"]),
+      (e: unknown) => e instanceof UsageError && /nope/.test(e.message),
+    );
     assert.equal(selectServices(catalog).length, catalog.counts.services);
     assert.deepEqual(parseServiceList(" iam, ,sts "), ["iam", "sts"]);
     assert.equal(parseServiceList(""), undefined);
@@ -99,13 +110,18 @@ describe("trailblazer catalog", () => {
 
   it("renders a listing with operations when services are picked", () => {
     const text = renderCatalogText(catalog, selectServices(catalog, ["sts"]), true);
-    assert.match(text, /^sts {2}query {2}\d+ operations {2}AWS Security Token Service {2}global: sts\.us-east-1\.amazonaws\.com \(us-east-1\)$/m);
+    assert.match(
+      text,
+      /^sts {2}query {2}\d+ operations {2}AWS Security Token Service {2}global: sts\.us-east-1\.amazonaws\.com \(us-east-1\)$/m,
+    );
     assert.match(text, /^ {2}AssumeRole {2}POST \/ {2}required: RoleArn, RoleSessionName$/m);
     assert.match(text, /^ {2}GetCallerIdentity {2}POST \/ {2}\[read-only\]$/m);
   });
 
   it("is found from the source tree, and the loader rejects a file of another schema", () => {
-    assert.ok(catalogCandidates().some((c) => c.endsWith(join("src", "trailblazer", "catalog", CATALOG_FILE)) && existsSync(c)));
+    assert.ok(
+      catalogCandidates().some((c) => c.endsWith(join("src", "trailblazer", "catalog", CATALOG_FILE)) && existsSync(c)),
+    );
     assert.throws(() => loadCatalog(join(process.cwd(), "package.json")), /expected firstcall\.trailblazer\.catalog/);
   });
 });

@@ -52,7 +52,11 @@ export function loadCatalog(path?: string): Catalog {
     throw new FirstcallError("E_CATALOG", `${found}: not a readable catalog`, { cause: error });
   }
   const catalog = parsed as Partial<Catalog>;
-  if (catalog.schema !== CATALOG_SCHEMA || catalog.version !== CATALOG_VERSION || typeof catalog.services !== "object") {
+  if (
+    catalog.schema !== CATALOG_SCHEMA ||
+    catalog.version !== CATALOG_VERSION ||
+    typeof catalog.services !== "object"
+  ) {
     throw new FirstcallError(
       "E_CATALOG",
       `${found}: expected ${CATALOG_SCHEMA} version ${CATALOG_VERSION}, found ${String(catalog.schema)} ${String(catalog.version)}`,
@@ -122,7 +126,11 @@ export function parseServiceList(value: string | undefined): string[] | undefine
  * Text listing for `trailblazer catalog`: one line per service (with a filter, one per
  * operation: HTTP method and path, required members, read-only guess), then the counts.
  */
-export function renderCatalogText(catalog: Catalog, services: readonly CatalogService[], showOperations: boolean): string {
+export function renderCatalogText(
+  catalog: Catalog,
+  services: readonly CatalogService[],
+  showOperations: boolean,
+): string {
   const lines: string[] = [];
   for (const s of services) {
     const ops = Object.values(s.operations);
@@ -131,7 +139,11 @@ export function renderCatalogText(catalog: Catalog, services: readonly CatalogSe
     if (!showOperations) continue;
     for (const o of ops) {
       const required = o.required.length > 0 ? `  required: ${o.required.join(", ")}` : "";
-      const flags = [o.looksReadOnly ? "read-only" : "", o.deprecated ? "deprecated" : "", o.authType ? `auth=${o.authType}` : ""]
+      const flags = [
+        o.looksReadOnly ? "read-only" : "",
+        o.deprecated ? "deprecated" : "",
+        o.authType ? `auth=${o.authType}` : "",
+      ]
         .filter((f) => f !== "")
         .join(" ");
       lines.push(`  ${o.name}  ${o.method} ${o.path}${required}${flags ? `  [${flags}]` : ""}`);

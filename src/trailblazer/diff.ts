@@ -64,7 +64,13 @@ export function diffMappings(older: Mapping, newer: Mapping): MappingDiff {
     }
   }
   changes.sort((a, b) => a.key.localeCompare(b.key));
-  const counts: Record<ChangeKind, number> = { added: 0, removed: 0, "now-logged": 0, "no-longer-logged": 0, changed: 0 };
+  const counts: Record<ChangeKind, number> = {
+    added: 0,
+    removed: 0,
+    "now-logged": 0,
+    "no-longer-logged": 0,
+    changed: 0,
+  };
   for (const c of changes) counts[c.kind]++;
   return { oldRunId: older.runId, newRunId: newer.runId, changes, counts };
 }

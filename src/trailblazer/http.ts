@@ -4,8 +4,8 @@
  */
 import { request as httpRequest } from "node:http";
 import { request as httpsRequest } from "node:https";
-import type { SignedRequest } from "./signer.js";
 import { queryString } from "./request-builder.js";
+import type { SignedRequest } from "./signer.js";
 
 export interface HttpAnswer {
   readonly status: number;
@@ -20,7 +20,12 @@ const MAX_ANSWER_BYTES = 64 * 1024;
 export function sendRequest(request: SignedRequest, timeoutMs: number): Promise<HttpAnswer> {
   const send = request.protocol === "http:" ? httpRequest : httpsRequest;
   const query = queryString(request.query);
-  const body = request.body === undefined ? undefined : typeof request.body === "string" ? Buffer.from(request.body) : request.body;
+  const body =
+    request.body === undefined
+      ? undefined
+      : typeof request.body === "string"
+        ? Buffer.from(request.body)
+        : request.body;
   const headers: Record<string, string> = { ...request.headers };
   if (body !== undefined) headers["content-length"] = String(body.byteLength);
   return new Promise((resolve, reject) => {

@@ -136,7 +136,10 @@ export class RunMatcher {
 
   result(): Mapping {
     const operations = this.run.calls.map((call) => this.mapCall(call, this.matched.get(call.seq) ?? []));
-    const all = [...this.matched.values()].flat().map((m) => timeOf(m.record)).filter((t) => t > 0);
+    const all = [...this.matched.values()]
+      .flat()
+      .map((m) => timeOf(m.record))
+      .filter((t) => t > 0);
     const sent = operations.filter((o) => o.sent);
     const logged = sent.filter((o) => o.logged);
     const { header } = this.run;
@@ -202,7 +205,14 @@ export class RunMatcher {
         others.add(`${m.record.eventSource ?? "?"}:${m.record.eventName ?? "?"}`);
       }
     }
-    const readOnly = typeof r.readOnly === "boolean" ? r.readOnly : r.readOnly === "true" ? true : r.readOnly === "false" ? false : undefined;
+    const readOnly =
+      typeof r.readOnly === "boolean"
+        ? r.readOnly
+        : r.readOnly === "true"
+          ? true
+          : r.readOnly === "false"
+            ? false
+            : undefined;
     return {
       ...base,
       logged: true,
@@ -225,14 +235,18 @@ export class RunMatcher {
 /**
  * Maps a run against records from any iterable (tests) or async iterable (the reader).
  */
-export async function mapRun(run: RunFile, records: AsyncIterable<CloudTrailRecord> | Iterable<CloudTrailRecord>): Promise<Mapping> {
+export async function mapRun(
+  run: RunFile,
+  records: AsyncIterable<CloudTrailRecord> | Iterable<CloudTrailRecord>,
+): Promise<Mapping> {
   const matcher = new RunMatcher(run);
   for await (const record of records) matcher.add(record);
   return matcher.result();
 }
 
 function category(o: OperationMapping): string {
-  const kind = o.eventCategory ?? (o.managementEvent === false ? "Data" : o.managementEvent === true ? "Management" : "?");
+  const kind =
+    o.eventCategory ?? (o.managementEvent === false ? "Data" : o.managementEvent === true ? "Management" : "?");
   const ro = o.readOnly === undefined ? "" : o.readOnly ? " read-only" : " write";
   return `${kind}${ro}`;
 }

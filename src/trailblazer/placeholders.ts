@@ -138,10 +138,16 @@ function singular(name: string): string {
 }
 
 /** The whole input of an operation: `{}` when it has no required members. */
-export function placeholderInput(input: CatalogShape | undefined, ctx: PlaceholderContext): Record<string, PlaceholderValue> {
+export function placeholderInput(
+  input: CatalogShape | undefined,
+  ctx: PlaceholderContext,
+): Record<string, PlaceholderValue> {
   if (input === undefined) return {};
   const value = placeholderValue("", input, ctx);
-  return typeof value === "object" && !Array.isArray(value) && !(value instanceof Date) && !(value instanceof Uint8Array)
+  return typeof value === "object" &&
+    !Array.isArray(value) &&
+    !(value instanceof Date) &&
+    !(value instanceof Uint8Array)
     ? value
     : {};
 }

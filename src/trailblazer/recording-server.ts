@@ -28,6 +28,8 @@ export interface CannedAnswer {
 export interface RecordingServerOptions {
   /** The caller's long-term credentials: the only ones allowed to call AssumeRole. */
   readonly sourceCredentials: SigningCredentials;
+  /** Other credentials whose requests are recorded like a session's (e.g. for replay). */
+  readonly knownCredentials?: readonly SigningCredentials[];
   /** Overrides the answer to a recorded request (e.g. throttle the first try). */
   readonly answer?: (request: RecordedRequest, index: number) => CannedAnswer | undefined;
 }
@@ -98,7 +100,10 @@ export class RecordingServer {
 
   private secretFor = (accessKeyId: string): SigningCredentials | undefined => {
     if (accessKeyId === this.options.sourceCredentials.accessKeyId) return this.options.sourceCredentials;
-    return this.sessions.get(accessKeyId)?.credentials;
+    return (
+      this.sessions.get(accessKeyId)?.credentials ??
+      this.options.knownCredentials?.find((c) => c.accessKeyId === accessKeyId)
+    );
   };
 
   private async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
@@ -108,7 +113,8 @@ export class RecordingServer {
     const rawUrl = req.url ?? "/";
     const q = rawUrl.indexOf("?");
     const headers: Record<string, string> = {};
-    for (const [k, v] of Object.entries(req.headers)) if (v !== undefined) headers[k] = Array.isArray(v) ? v.join(",") : v;
+    for (const [k, v] of Object.entries(req.headers))
+      if (v !== undefined) headers[k] = Array.isArray(v) ? v.join(",") : v;
     const received: ReceivedRequest = {
       method: req.method ?? "GET",
       path: q < 0 ? rawUrl : rawUrl.slice(0, q),
@@ -126,7 +132,9 @@ export class RecordingServer {
         return;
       }
       res.writeHead(403, { "content-type": "text/xml" });
-      res.end(`<ErrorResponse><Error><Code>InvalidClientTokenId</Code><Message>${xmlEscape(signatureProblem ?? "not AssumeRole")}</Message></Error></ErrorResponse>`);
+      res.end(
+        `<ErrorResponse><Error><Code>InvalidClientTokenId</Code><Message>${xmlEscape(signatureProblem ?? "not AssumeRole")}</Message></Error></ErrorResponse>`,
+      );
       return;
     }
     const session = auth ? this.sessions.get(auth.accessKeyId) : undefined;
@@ -137,13 +145,18 @@ export class RecordingServer {
       ...(signatureProblem ? { signatureProblem } : {}),
     };
     const canned = this.options.answer?.({ ...base, status: 0 }, this.requests.length);
-    const answer = canned ?? this.denied(received, session === undefined ? "InvalidClientTokenId" : undefined);
+    const known = session !== undefined || (auth !== undefined && this.secretFor(auth.accessKeyId) !== undefined);
+    const answer = canned ?? this.denied(received, known ? undefined : "InvalidClientTokenId");
     this.requests.push({ ...base, status: answer.status });
     res.writeHead(answer.status, { "x-amzn-requestid": `req-${this.requests.length}`, ...answer.headers });
     res.end(received.method === "HEAD" ? undefined : answer.body);
   }
 
-  private assumeRole(form: Record<string, string | string[]>, userAgent: string | undefined, res: ServerResponse): void {
+  private assumeRole(
+    form: Record<string, string | string[]>,
+    userAgent: string | undefined,
+    res: ServerResponse,
+  ): void {
     const sessionName = String(form.RoleSessionName ?? "");
     const roleArn = String(form.RoleArn ?? "");
     this.counter++;
@@ -154,7 +167,12 @@ export class RecordingServer {
     };
     this.sessions.set(credentials.accessKeyId, { credentials, sessionName, roleArn });
     const policy = typeof form.Policy === "string" ? form.Policy : undefined;
-    this.assumeRoleCalls.push({ sessionName, roleArn, ...(policy ? { policy } : {}), ...(userAgent ? { userAgent } : {}) });
+    this.assumeRoleCalls.push({
+      sessionName,
+      roleArn,
+      ...(policy ? { policy } : {}),
+      ...(userAgent ? { userAgent } : {}),
+    });
     const expiration = new Date(Date.now() + 900_000).toISOString();
     const account = /::(\d{12}):/.exec(roleArn)?.[1] ?? "123456789012";
     const role = roleArn.split("/").pop() ?? "role";
@@ -186,9 +204,20 @@ export class RecordingServer {
         body: `<ErrorResponse><Error><Type>Sender</Type><Code>${code}</Code><Message>${message}</Message></Error><RequestId>r</RequestId></ErrorResponse>`,
       };
     }
-    if ((request.headers["content-type"] ?? "").includes("json") || request.headers["x-amz-content-sha256"] === undefined) {
-      return { status: 403, headers: { "x-amzn-errortype": `${code}Exception`, "content-type": "application/json" }, body: JSON.stringify({ message }) };
+    if (
+      (request.headers["content-type"] ?? "").includes("json") ||
+      request.headers["x-amz-content-sha256"] === undefined
+    ) {
+      return {
+        status: 403,
+        headers: { "x-amzn-errortype": `${code}Exception`, "content-type": "application/json" },
+        body: JSON.stringify({ message }),
+      };
     }
-    return { status: 403, headers: { "content-type": "application/xml" }, body: `<Error><Code>${code}</Code><Message>${message}</Message></Error>` };
+    return {
+      status: 403,
+      headers: { "content-type": "application/xml" },
+      body: `<Error><Code>${code}</Code><Message>${message}</Message></Error>`,
+    };
   }
 }

@@ -92,7 +92,8 @@ export async function recordChain(
   records: AsyncIterable<CloudTrailRecord> | Iterable<CloudTrailRecord>,
 ): Promise<Chain> {
   const mine: CloudTrailRecord[] = [];
-  for await (const r of records) if (principalMatches(r, principal) && r.eventSource && r.eventName && r.eventTime) mine.push(r);
+  for await (const r of records)
+    if (principalMatches(r, principal) && r.eventSource && r.eventName && r.eventTime) mine.push(r);
   mine.sort((a, b) => Date.parse(a.eventTime ?? "") - Date.parse(b.eventTime ?? ""));
   let previous: number | undefined;
   const steps = mine.map((r): ChainStep => {
@@ -109,7 +110,11 @@ export async function recordChain(
       eventTime: r.eventTime as string,
       delaySeconds,
       ...(resolved
-        ? { service: resolved.service.id, operation: resolved.operation.name, looksReadOnly: resolved.operation.looksReadOnly }
+        ? {
+            service: resolved.service.id,
+            operation: resolved.operation.name,
+            looksReadOnly: resolved.operation.looksReadOnly,
+          }
         : {}),
     };
   });
@@ -211,14 +216,34 @@ export async function replayChain(options: ReplayOptions): Promise<ReplayResult[
       emit({ index, step, outcome: "dry-run", method: request.method, url });
       continue;
     }
-    const signed = await signRequest(request, options.credentials, { region: endpoint.signingRegion, service: endpoint.signingName });
+    const signed = await signRequest(request, options.credentials, {
+      region: endpoint.signingRegion,
+      service: endpoint.signingName,
+    });
     const sentAt = new Date().toISOString();
     try {
       const answer = await sendRequest(signed, options.timeoutMs ?? 30_000);
       const code = errorCode(answer);
-      emit({ index, step, outcome: "sent", method: request.method, url, sentAt, status: answer.status, ...(code ? { errorCode: code } : {}) });
+      emit({
+        index,
+        step,
+        outcome: "sent",
+        method: request.method,
+        url,
+        sentAt,
+        status: answer.status,
+        ...(code ? { errorCode: code } : {}),
+      });
     } catch (error) {
-      emit({ index, step, outcome: "network-error", method: request.method, url, sentAt, error: (error as Error).message });
+      emit({
+        index,
+        step,
+        outcome: "network-error",
+        method: request.method,
+        url,
+        sentAt,
+        error: (error as Error).message,
+      });
     }
   }
   return results;

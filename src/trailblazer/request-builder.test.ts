@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
-import type { CatalogService } from "./catalog-types.js";
 import { loadCatalog } from "./catalog.js";
+import type { CatalogService } from "./catalog-types.js";
 import { DENY_ALL_POLICY, type PlaceholderContext, placeholderInput, placeholderString } from "./placeholders.js";
 import { buildRequest, requestUrl, resolveEndpoint, type UnsignedRequest } from "./request-builder.js";
 import { queryParams } from "./serializers.js";
@@ -92,12 +92,18 @@ describe("request builder", () => {
     assert.equal(get.hostname, "s3.us-east-1.amazonaws.com");
     const cors = build("s3", "PutBucketCors");
     assert.deepEqual(cors.query, { cors: "" });
-    assert.match(text(cors.body), /^<CORSConfiguration xmlns="http:\/\/s3\.amazonaws\.com\/doc\/2006-03-01\/"><CORSRule><AllowedMethod>/);
+    assert.match(
+      text(cors.body),
+      /^<CORSConfiguration xmlns="http:\/\/s3\.amazonaws\.com\/doc\/2006-03-01\/"><CORSRule><AllowedMethod>/,
+    );
     assert.ok(cors.headers["content-md5"]);
     assert.match(requestUrl(cors), /\/firstcall-trailblazer-123456789012\?cors$/);
     const r53 = build("route53", "ChangeResourceRecordSets");
     assert.equal(r53.hostname, "route53.amazonaws.com");
-    assert.match(text(r53.body), /^<ChangeResourceRecordSetsRequest xmlns="https:\/\/route53\.amazonaws\.com\/doc\/2013-04-01\/"><ChangeBatch>/);
+    assert.match(
+      text(r53.body),
+      /^<ChangeResourceRecordSetsRequest xmlns="https:\/\/route53\.amazonaws\.com\/doc\/2013-04-01\/"><ChangeBatch>/,
+    );
   });
 
   it("applies host prefixes on AWS endpoints, not on an explicit endpoint URL", () => {
@@ -111,7 +117,10 @@ describe("request builder", () => {
 
   it("picks placeholder strings from the member name, and overrides win", () => {
     const ctx: PlaceholderContext = { accountId: "123456789012", region: "eu-west-1", service: "sns" };
-    assert.equal(placeholderString("TopicArn", ctx), "arn:aws:sns:eu-west-1:123456789012:firstcall-trailblazer/firstcall-trailblazer");
+    assert.equal(
+      placeholderString("TopicArn", ctx),
+      "arn:aws:sns:eu-west-1:123456789012:firstcall-trailblazer/firstcall-trailblazer",
+    );
     assert.equal(placeholderString("RoleArn", ctx), "arn:aws:iam::123456789012:role/firstcall-trailblazer");
     assert.equal(placeholderString("VpcId", ctx), "vpc-0123456789abcdef0");
     assert.equal(placeholderString("Whatever", ctx), "placeholder");
@@ -124,7 +133,11 @@ describe("signer", () => {
 
   it("signs with SigV4 for the service and region, and the signature verifies with the same secret", async () => {
     const r = build("sts", "GetCallerIdentity", "us-east-1", "http://127.0.0.1:1234");
-    const signed = await signRequest(r, creds, { region: "us-east-1", service: "sts", signingDate: new Date("2024-05-01T10:00:00Z") });
+    const signed = await signRequest(r, creds, {
+      region: "us-east-1",
+      service: "sts",
+      signingDate: new Date("2024-05-01T10:00:00Z"),
+    });
     const auth = parseAuthorization(signed.headers.authorization);
     assert.equal(auth?.accessKeyId, "ASIATESTKEY");
     assert.equal(auth?.date, "20240501");
@@ -140,7 +153,10 @@ describe("signer", () => {
       body: new TextEncoder().encode(text(signed.body)),
     };
     assert.equal(await verifySignature(received, () => creds), undefined);
-    assert.equal(await verifySignature(received, () => ({ ...creds, secretAccessKey: "other" })), "signature does not match");
+    assert.equal(
+      await verifySignature(received, () => ({ ...creds, secretAccessKey: "other" })),
+      "signature does not match",
+    );
     const tampered = { ...received, body: new TextEncoder().encode(`${text(signed.body)}&x=1`) };
     assert.equal(await verifySignature(tampered, () => creds), "x-amz-content-sha256 does not match the body");
     const otherPath = { ...received, path: "/other" };

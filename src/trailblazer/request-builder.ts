@@ -59,7 +59,13 @@ export function resolveEndpoint(service: CatalogService, region: string, endpoin
     if (url.protocol !== "http:" && url.protocol !== "https:") {
       throw new FirstcallError("E_ENDPOINT", `endpoint must be http or https: ${endpointUrl}`);
     }
-    const base: ResolvedEndpoint = { protocol: url.protocol, hostname: url.hostname, signingRegion, signingName: service.signingName, overridden: true };
+    const base: ResolvedEndpoint = {
+      protocol: url.protocol,
+      hostname: url.hostname,
+      signingRegion,
+      signingName: service.signingName,
+      overridden: true,
+    };
     return url.port ? { ...base, port: Number(url.port) } : base;
   }
   const suffix = region.startsWith("cn-") ? "amazonaws.com.cn" : "amazonaws.com";
@@ -96,7 +102,8 @@ function expandPath(
     const entry = Object.entries(members).find(([name, m]) => m.location === "uri" && (m.name ?? name) === label);
     const value = entry ? input[entry[0]] : undefined;
     // A label the model does not mark required still has to be filled for the path to parse.
-    const text = value === undefined || entry === undefined ? "firstcall-trailblazer" : scalarText(value, entry[1], "iso8601");
+    const text =
+      value === undefined || entry === undefined ? "firstcall-trailblazer" : scalarText(value, entry[1], "iso8601");
     return greedy ? text.split("/").map(escapeRfc3986).join("/") : escapeRfc3986(text);
   });
 }
@@ -178,8 +185,12 @@ export function buildRequest(
         const wireName = member.name ?? name;
         if (member.location === "uri") continue;
         if (member.location === "querystring") {
-          if (Array.isArray(value)) for (const v of value) addQuery(query, wireName, scalarText(v, member.member ?? { type: "string" }, "iso8601"));
-          else if (isRecord(value) && member.type === "map") for (const [k, v] of Object.entries(value)) addQuery(query, k, scalarText(v, member.value ?? { type: "string" }, "iso8601"));
+          if (Array.isArray(value))
+            for (const v of value)
+              addQuery(query, wireName, scalarText(v, member.member ?? { type: "string" }, "iso8601"));
+          else if (isRecord(value) && member.type === "map")
+            for (const [k, v] of Object.entries(value))
+              addQuery(query, k, scalarText(v, member.value ?? { type: "string" }, "iso8601"));
           else addQuery(query, wireName, scalarText(value, member, "iso8601"));
         } else if (member.location === "header") {
           headers[wireName.toLowerCase()] = member.jsonValue
@@ -188,7 +199,9 @@ export function buildRequest(
               ? value.map((v) => scalarText(v, member.member ?? { type: "string" }, "rfc822")).join(",")
               : scalarText(value, member, "rfc822");
         } else if (member.location === "headers") {
-          if (isRecord(value)) for (const [k, v] of Object.entries(value)) headers[`${wireName}${k}`.toLowerCase()] = scalarText(v, member.value ?? { type: "string" }, "rfc822");
+          if (isRecord(value))
+            for (const [k, v] of Object.entries(value))
+              headers[`${wireName}${k}`.toLowerCase()] = scalarText(v, member.value ?? { type: "string" }, "rfc822");
         } else {
           bodyMembers[name] = member;
         }

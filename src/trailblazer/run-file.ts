@@ -84,7 +84,8 @@ export function redactHeaders(headers: Readonly<Record<string, string>>): Record
   const out: Record<string, string> = {};
   for (const [name, value] of Object.entries(headers)) {
     if (name.toLowerCase() === "x-amz-security-token") out[name] = "[redacted]";
-    else if (name.toLowerCase() === "authorization") out[name] = value.replace(/Signature=[0-9a-f]+/, "Signature=[redacted]");
+    else if (name.toLowerCase() === "authorization")
+      out[name] = value.replace(/Signature=[0-9a-f]+/, "Signature=[redacted]");
     else out[name] = value;
   }
   return out;
@@ -108,7 +109,10 @@ export class RunFileWriter {
   /** Starts a new file with its header; refuses to overwrite an existing one. */
   create(header: RunHeader): void {
     if (existsSync(this.path)) {
-      throw new UsageError("E_USAGE", `${this.path} exists: pass --resume ${this.path} to continue it, or choose another --out`);
+      throw new UsageError(
+        "E_USAGE",
+        `${this.path} exists: pass --resume ${this.path} to continue it, or choose another --out`,
+      );
     }
     writeFileSync(this.path, `${JSON.stringify(header)}\n`);
   }

@@ -10,12 +10,12 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
-import type { CatalogOperation, CatalogService, CatalogShape } from "./catalog-types.js";
 import { loadCatalog } from "./catalog.js";
+import type { CatalogOperation, CatalogService, CatalogShape } from "./catalog-types.js";
 import { DENY_ALL_POLICY } from "./placeholders.js";
 import { type RecordedRequest, RecordingServer } from "./recording-server.js";
 import { homeRegion } from "./request-builder.js";
-import { type CallRecord, readRunFile, type RunFile } from "./run-file.js";
+import { type CallRecord, type RunFile, readRunFile } from "./run-file.js";
 import { type RunSummary, runTrailblazer } from "./runner.js";
 import { SESSION_NAME_PATTERN } from "./session-name.js";
 import { parseAuthorization } from "./signer.js";
@@ -87,7 +87,8 @@ function problemsOf(service: CatalogService, op: CatalogOperation, req: Recorded
     case "query":
     case "ec2": {
       if (req.method !== "POST" || req.path !== "/") problems.push(`${req.method} ${req.path}`);
-      if (!(req.headers["content-type"] ?? "").startsWith("application/x-www-form-urlencoded")) problems.push("content-type");
+      if (!(req.headers["content-type"] ?? "").startsWith("application/x-www-form-urlencoded"))
+        problems.push("content-type");
       const form = formParams(req.body);
       if (form.get("Action") !== op.name) problems.push(`Action=${form.get("Action")}`);
       if (form.get("Version") !== service.apiVersion) problems.push(`Version=${form.get("Version")}`);
@@ -105,8 +106,10 @@ function problemsOf(service: CatalogService, op: CatalogOperation, req: Recorded
     }
     case "json": {
       if (req.method !== "POST" || req.path !== "/") problems.push(`${req.method} ${req.path}`);
-      if (req.headers["x-amz-target"] !== `${service.targetPrefix}.${op.name}`) problems.push(`target ${req.headers["x-amz-target"]}`);
-      if (req.headers["content-type"] !== `application/x-amz-json-${service.jsonVersion ?? "1.0"}`) problems.push("content-type");
+      if (req.headers["x-amz-target"] !== `${service.targetPrefix}.${op.name}`)
+        problems.push(`target ${req.headers["x-amz-target"]}`);
+      if (req.headers["content-type"] !== `application/x-amz-json-${service.jsonVersion ?? "1.0"}`)
+        problems.push("content-type");
       try {
         const body = JSON.parse(bodyText) as Record<string, unknown>;
         for (const [name, m] of members) if (!((m.name ?? name) in body)) problems.push(`missing ${m.name ?? name}`);
@@ -126,9 +129,11 @@ function problemsOf(service: CatalogService, op: CatalogOperation, req: Recorded
       }
       for (const [name, m] of members) {
         const wire = m.name ?? name;
-        if (m.location === "querystring" && m.type !== "map" && !(wire in req.query)) problems.push(`query member ${wire}`);
+        if (m.location === "querystring" && m.type !== "map" && !(wire in req.query))
+          problems.push(`query member ${wire}`);
         if (m.location === "header" && req.headers[wire.toLowerCase()] === undefined) problems.push(`header ${wire}`);
-        if (m.location === "headers" && !Object.keys(req.headers).some((h) => h.startsWith(wire.toLowerCase()))) problems.push(`headers ${wire}`);
+        if (m.location === "headers" && !Object.keys(req.headers).some((h) => h.startsWith(wire.toLowerCase())))
+          problems.push(`headers ${wire}`);
       }
       const bodyMembers = members.filter(([, m]) => m.location === undefined);
       const payload = op.input?.payload;
@@ -138,20 +143,28 @@ function problemsOf(service: CatalogService, op: CatalogOperation, req: Recorded
         if (service.protocol === "rest-json") {
           try {
             const body = JSON.parse(bodyText) as Record<string, unknown>;
-            if (payload === undefined) for (const [name, m] of bodyMembers) if (!((m.name ?? name) in body)) problems.push(`body ${m.name ?? name}`);
+            if (payload === undefined)
+              for (const [name, m] of bodyMembers)
+                if (!((m.name ?? name) in body)) problems.push(`body ${m.name ?? name}`);
           } catch {
             problems.push("body is not JSON");
           }
         } else {
           const bad = xmlProblem(bodyText);
           if (bad) problems.push(`XML: ${bad}`);
-          for (const [name, m] of bodyMembers) if (emits(m) && !bodyText.includes(`<${m.name ?? name}`)) problems.push(`XML ${m.name ?? name}`);
+          for (const [name, m] of bodyMembers)
+            if (emits(m) && !bodyText.includes(`<${m.name ?? name}`)) problems.push(`XML ${m.name ?? name}`);
         }
       }
-      if (bodyMembers.length > 0 && bodyText === "" && (payload === undefined || bodyMembers.some(([n]) => n === payload))) {
+      if (
+        bodyMembers.length > 0 &&
+        bodyText === "" &&
+        (payload === undefined || bodyMembers.some(([n]) => n === payload))
+      ) {
         problems.push("required body members but no body");
       }
-      if (op.checksumRequired && bodyText !== "" && req.headers["content-md5"] === undefined) problems.push("content-md5");
+      if (op.checksumRequired && bodyText !== "" && req.headers["content-md5"] === undefined)
+        problems.push("content-md5");
       break;
     }
   }
@@ -220,11 +233,14 @@ describe("trailblazer run over the whole catalog against a local recording serve
       }
       if (req.signatureProblem) bad.push(`${call.service}.${call.operation}: ${req.signatureProblem}`);
       const auth = parseAuthorization(req.headers.authorization);
-      if (auth?.service !== service.signingName) bad.push(`${call.service}.${call.operation}: signed for ${auth?.service}`);
-      if (auth?.region !== homeRegion(service, "eu-west-1")) bad.push(`${call.service}.${call.operation}: region ${auth?.region}`);
+      if (auth?.service !== service.signingName)
+        bad.push(`${call.service}.${call.operation}: signed for ${auth?.service}`);
+      if (auth?.region !== homeRegion(service, "eu-west-1"))
+        bad.push(`${call.service}.${call.operation}: region ${auth?.region}`);
       if (auth?.accessKeyId !== call.accessKeyId) bad.push(`${call.service}.${call.operation}: key not recorded`);
       const marker = `firstcall-trailblazer/9.9.9 run/${run.header.runId} call/${call.seq.toString(36)}`;
-      if (req.headers["user-agent"] !== marker) bad.push(`${call.service}.${call.operation}: user agent ${req.headers["user-agent"]}`);
+      if (req.headers["user-agent"] !== marker)
+        bad.push(`${call.service}.${call.operation}: user agent ${req.headers["user-agent"]}`);
     }
     assert.deepEqual(bad.slice(0, 20), []);
   });

@@ -5,8 +5,8 @@
  */
 import { AssumeRoleCommand, STSClient } from "@aws-sdk/client-sts";
 import { FirstcallError, UsageError } from "../errors.js";
-import type { Catalog, CatalogOperation, CatalogService } from "./catalog-types.js";
 import { listOperations, type OperationRef, selectServices } from "./catalog.js";
+import type { Catalog, CatalogOperation, CatalogService } from "./catalog-types.js";
 import { errorCode, isThrottled, requestId, sendRequest } from "./http.js";
 import { DENY_ALL_POLICY, placeholderInput } from "./placeholders.js";
 import { buildRequest, homeRegion, requestUrl, resolveEndpoint, type UnsignedRequest } from "./request-builder.js";
@@ -14,12 +14,12 @@ import {
   bodyForRecord,
   type CallAttempt,
   type CallRecord,
-  type RunHeader,
   RUN_SCHEMA,
   RUN_VERSION,
+  RunFileWriter,
+  type RunHeader,
   readRunFile,
   redactHeaders,
-  RunFileWriter,
 } from "./run-file.js";
 import { newRunId, runUserAgent, runUserAgentPairs, sessionName } from "./session-name.js";
 import { type SigningCredentials, signRequest } from "./signer.js";
@@ -97,7 +97,10 @@ const ROLE_ARN = /^arn:(aws|aws-cn|aws-us-gov):iam::(\d{12}):role\/[\w+=,.@/-]+$
 export function accountOfRole(roleArn: string): string {
   const match = ROLE_ARN.exec(roleArn);
   if (!match || match[2] === undefined) {
-    throw new UsageError("E_USAGE", `--role-arn must be an IAM role ARN (arn:aws:iam::123456789012:role/name), got ${roleArn}`);
+    throw new UsageError(
+      "E_USAGE",
+      `--role-arn must be an IAM role ARN (arn:aws:iam::123456789012:role/name), got ${roleArn}`,
+    );
   }
   return match[2];
 }
@@ -168,7 +171,8 @@ function unsignedFor(
  */
 export async function runTrailblazer(options: RunOptions): Promise<RunSummary> {
   const accountId = accountOfRole(options.roleArn);
-  if (!Number.isFinite(options.rate) || options.rate < 0) throw new UsageError("E_USAGE", "--rate must be a number ≥ 0");
+  if (!Number.isFinite(options.rate) || options.rate < 0)
+    throw new UsageError("E_USAGE", "--rate must be a number ≥ 0");
   const services = selectServices(options.catalog, options.services);
   const planned = planCalls(listOperations(services));
   let header: RunHeader;
@@ -198,7 +202,10 @@ export async function runTrailblazer(options: RunOptions): Promise<RunSummary> {
       accountId,
       region: options.region,
       userAgent: runUserAgent(options.toolVersion, runId),
-      catalog: { source: `${options.catalog.source.package}@${options.catalog.source.version}`, operations: planned.length },
+      catalog: {
+        source: `${options.catalog.source.package}@${options.catalog.source.version}`,
+        operations: planned.length,
+      },
       ...(options.endpointUrl ? { endpointUrl: options.endpointUrl } : {}),
       ...(options.services ? { services: options.services } : {}),
     };
@@ -210,7 +217,13 @@ export async function runTrailblazer(options: RunOptions): Promise<RunSummary> {
 
   if (options.dryRun) {
     for (const { seq, ref } of todo) {
-      const built = unsignedFor(ref.service, ref.operation, options, accountId, runUserAgent(options.toolVersion, runId, seq));
+      const built = unsignedFor(
+        ref.service,
+        ref.operation,
+        options,
+        accountId,
+        runUserAgent(options.toolVersion, runId, seq),
+      );
       const body = bodyForRecord(built.request.body).body;
       options.onDryRun?.({
         seq,
@@ -224,7 +237,16 @@ export async function runTrailblazer(options: RunOptions): Promise<RunSummary> {
         ...(body === undefined ? {} : { body }),
       });
     }
-    return { runId, runFile, total: planned.length, skipped: finished.size, sent: 0, byOutcome: {}, byStatus: {}, stopped: false };
+    return {
+      runId,
+      runFile,
+      total: planned.length,
+      skipped: finished.size,
+      sent: 0,
+      byOutcome: {},
+      byStatus: {},
+      stopped: false,
+    };
   }
 
   if (options.resume) writer.resume();
@@ -234,7 +256,9 @@ export async function runTrailblazer(options: RunOptions): Promise<RunSummary> {
     region: options.region,
     maxAttempts: 5,
     customUserAgent: runUserAgentPairs(options.toolVersion, runId),
-    ...(options.stsEndpointUrl || options.endpointUrl ? { endpoint: options.stsEndpointUrl ?? options.endpointUrl } : {}),
+    ...(options.stsEndpointUrl || options.endpointUrl
+      ? { endpoint: options.stsEndpointUrl ?? options.endpointUrl }
+      : {}),
     ...(options.sourceCredentials ? { credentials: options.sourceCredentials } : {}),
   });
   const limiter = new RateLimiter(options.rate);
@@ -275,8 +299,13 @@ export async function runTrailblazer(options: RunOptions): Promise<RunSummary> {
         }),
       );
       const c = answer.Credentials;
-      if (!c?.AccessKeyId || !c.SecretAccessKey) throw new FirstcallError("E_ASSUME_ROLE", "AssumeRole returned no credentials");
-      credentials = { accessKeyId: c.AccessKeyId, secretAccessKey: c.SecretAccessKey, ...(c.SessionToken ? { sessionToken: c.SessionToken } : {}) };
+      if (!c?.AccessKeyId || !c.SecretAccessKey)
+        throw new FirstcallError("E_ASSUME_ROLE", "AssumeRole returned no credentials");
+      credentials = {
+        accessKeyId: c.AccessKeyId,
+        secretAccessKey: c.SecretAccessKey,
+        ...(c.SessionToken ? { sessionToken: c.SessionToken } : {}),
+      };
     } catch (error) {
       return { ...base, attempts: [], outcome: "assume-role-failed", error: describeError(error) };
     }
@@ -284,7 +313,10 @@ export async function runTrailblazer(options: RunOptions): Promise<RunSummary> {
     const maxRetries = options.maxRetries ?? 3;
     let signedHeaders: Record<string, string> = {};
     for (let attempt = 0; ; attempt++) {
-      const signed = await signRequest(built.request, credentials, { region: built.signingRegion, service: built.signingName });
+      const signed = await signRequest(built.request, credentials, {
+        region: built.signingRegion,
+        service: built.signingName,
+      });
       signedHeaders = signed.headers;
       const sentAt = new Date();
       sent++;
@@ -301,7 +333,11 @@ export async function runTrailblazer(options: RunOptions): Promise<RunSummary> {
         });
         if (!isThrottled(answer.status, code) || attempt >= maxRetries) break;
       } catch (error) {
-        attempts.push({ sentAt: sentAt.toISOString(), durationMs: Date.now() - sentAt.getTime(), error: describeError(error) });
+        attempts.push({
+          sentAt: sentAt.toISOString(),
+          durationMs: Date.now() - sentAt.getTime(),
+          error: describeError(error),
+        });
         if (attempt >= maxRetries) break;
       }
       await sleep((options.retryBaseMs ?? 1000) * 2 ** attempt, options.signal);
@@ -334,7 +370,13 @@ export async function runTrailblazer(options: RunOptions): Promise<RunSummary> {
       byOutcome[record.outcome] = (byOutcome[record.outcome] ?? 0) + 1;
       const status = record.attempts[record.attempts.length - 1]?.status;
       if (status !== undefined) byStatus[String(status)] = (byStatus[String(status)] ?? 0) + 1;
-      options.onProgress?.({ done, total: todo.length, service: call.ref.service.id, operation: call.ref.operation.name, outcome: record.outcome });
+      options.onProgress?.({
+        done,
+        total: todo.length,
+        service: call.ref.service.id,
+        operation: call.ref.operation.name,
+        outcome: record.outcome,
+      });
     }
   };
   try {

@@ -12,7 +12,9 @@ export function escapeRfc3986(value: string): string {
 }
 
 function isRecord(value: PlaceholderValue): value is { [member: string]: PlaceholderValue } {
-  return typeof value === "object" && !Array.isArray(value) && !(value instanceof Date) && !(value instanceof Uint8Array);
+  return (
+    typeof value === "object" && !Array.isArray(value) && !(value instanceof Date) && !(value instanceof Uint8Array)
+  );
 }
 
 function base64(bytes: Uint8Array): string {
@@ -27,7 +29,11 @@ export function formatTimestamp(date: Date, format: "iso8601" | "unixTimestamp" 
 }
 
 /** A scalar as text (query parameters, headers, URI labels, XML text). */
-export function scalarText(value: PlaceholderValue, shape: CatalogShape, defaultTimestamp: "iso8601" | "rfc822" | "unixTimestamp"): string {
+export function scalarText(
+  value: PlaceholderValue,
+  shape: CatalogShape,
+  defaultTimestamp: "iso8601" | "rfc822" | "unixTimestamp",
+): string {
   if (value instanceof Date) return formatTimestamp(value, shape.timestampFormat ?? defaultTimestamp);
   if (value instanceof Uint8Array) return base64(value);
   if (typeof value === "string") return value;
@@ -117,7 +123,8 @@ export function jsonValue(value: PlaceholderValue, shape: CatalogShape): unknown
     }
     return out;
   }
-  if (shape.type === "list" && Array.isArray(value)) return value.map((v) => jsonValue(v, shape.member ?? { type: "string" }));
+  if (shape.type === "list" && Array.isArray(value))
+    return value.map((v) => jsonValue(v, shape.member ?? { type: "string" }));
   if (shape.type === "map" && isRecord(value)) {
     const out: Record<string, unknown> = {};
     for (const [k, v] of Object.entries(value)) out[k] = jsonValue(v, shape.value ?? { type: "string" });
