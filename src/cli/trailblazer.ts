@@ -317,8 +317,7 @@ async function runCommand(flags: RunFlags, out: Output): Promise<number> {
         out.write(
           `${line.seq}\t${line.service}.${line.operation}\t${line.region}\t${line.sessionName}\t${line.method} ${line.url}\n`,
         );
-        for (const [k, v] of Object.entries(line.headers))
-          if (k !== "user-agent") out.write(`\t${k}: ${v}\n`);
+        for (const [k, v] of Object.entries(line.headers)) if (k !== "user-agent") out.write(`\t${k}: ${v}\n`);
         if (line.body !== undefined && line.body !== "") out.write(`\t${line.body}\n`);
       },
     });

@@ -48,7 +48,7 @@ export function diffMappings(older: Mapping, newer: Mapping): MappingDiff {
   const before = new Map(older.operations.filter((o) => o.sent).map((o) => [key(o), o]));
   const after = new Map(newer.operations.filter((o) => o.sent).map((o) => [key(o), o]));
   const changes: MappingChange[] = [];
-  for (const [k, o] of before) if (!after.has(k)) changes.push({ key: k, kind: "removed" });
+  for (const k of before.keys()) if (!after.has(k)) changes.push({ key: k, kind: "removed" });
   for (const [k, n] of after) {
     const o = before.get(k);
     if (o === undefined) {
