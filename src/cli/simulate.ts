@@ -105,6 +105,11 @@ export function registerSimulate(program: Command): void {
           `wrote ${result.outDir}: ${result.events} events (${w.records} records with ${w.duplicates} duplicates) in ${w.files} files (${w.lateFiles} late), ${(w.gzBytes / 1e6).toFixed(1)} MB gzipped, ${(w.rawBytes / 1e6).toFixed(1)} MB raw`,
           `fleet: ${result.accounts.length} accounts × ${result.regions.length} regions, ${result.instances} instances, ${result.ecsTasks} ECS tasks, ${result.lambdaEnvironments} Lambda environments, ${result.start} to ${result.end}${result.organizationId ? `, organisation trail ${result.organizationId}` : ""}`,
           `incidents: ${result.incidents.length}${byKind.size ? ` (${[...byKind].map(([k, n]) => `${k} ${n}`).join(", ")})` : ""}`,
+          ...(result.unplaced.length
+            ? [
+                `warning: no suitable victim for ${result.unplaced.map((u) => `${u.count} × ${u.kind}`).join(", ")} (use more instances or hours)`,
+              ]
+            : []),
           `took ${(result.elapsedMs / 1000).toFixed(1)} s`,
           `next: firstcall scan ${result.outDir} --format jsonl --state :memory: --config ${result.outDir}/firstcall.yaml --ip-ranges ${result.outDir}/ip-ranges.json > findings.jsonl`,
           `      firstcall eval --truth ${result.outDir}/truth.jsonl findings.jsonl`,

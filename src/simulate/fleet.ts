@@ -535,13 +535,19 @@ export class Instance implements Actor, Victim {
     }
   }
 
+  /** The identity object of the last key used: records share it (serialising does not change it). */
+  private identityCache: { key: string; identity: JsonObject } | undefined;
+
   private identity(t: number, invokedBy?: string): JsonObject {
     const c = this.credentialAt(t);
-    return roleSessionIdentity(c.role, this.id, c.key.accessKeyId, c.key.creationDate, {
+    if (!invokedBy && this.identityCache?.key === c.key.accessKeyId) return this.identityCache.identity;
+    const identity = roleSessionIdentity(c.role, this.id, c.key.accessKeyId, c.key.creationDate, {
       ec2RoleDelivery: "2.0",
       ...(c.ec2IssuedInVPC ? { ec2IssuedInVPC: c.ec2IssuedInVPC } : {}),
       ...(invokedBy ? { invokedBy } : {}),
     });
+    if (!invokedBy) this.identityCache = { key: c.key.accessKeyId, identity };
+    return identity;
   }
 
   private call(rng: Rng, out: Out, t: number, action: Action, agent: string, forced?: Route): void {

@@ -119,8 +119,11 @@ export class Rng {
   /** `n` lower-case hex digits. */
   hex(n: number): string {
     let s = "";
-    while (s.length < n) s += this.u32().toString(16).padStart(8, "0");
-    return s.slice(0, n);
+    while (s.length < n) {
+      const x = this.u32();
+      s += (HEX_BYTE[x >>> 24] as string) + HEX_BYTE[(x >>> 16) & 255] + HEX_BYTE[(x >>> 8) & 255] + HEX_BYTE[x & 255];
+    }
+    return s.length === n ? s : s.slice(0, n);
   }
 
   /** `n` characters from the alphabet. */
@@ -137,6 +140,8 @@ export class Rng {
     return `${h.slice(0, 8)}-${h.slice(8, 12)}-4${h.slice(13, 16)}-${variant}${h.slice(17, 20)}-${h.slice(20, 32)}`;
   }
 }
+
+const HEX_BYTE = Array.from({ length: 256 }, (_, i) => i.toString(16).padStart(2, "0"));
 
 function rotl(x: number, k: number): number {
   return ((x << k) | (x >>> (32 - k))) >>> 0;

@@ -41,9 +41,22 @@ export function uniqueId(rng: Rng, prefix: "AROA" | "AIDA"): string {
   return prefix + rng.chars(17, BASE32);
 }
 
+let cachedDay = Number.NaN;
+let cachedDayPrefix = "";
+const TWO_DIGITS = Array.from({ length: 60 }, (_, i) => String(i).padStart(2, "0"));
+
 /** `2024-06-03T18:04:05Z`: CloudTrail's eventTime (second precision, UTC). */
 export function isoSeconds(ms: number): string {
-  return `${new Date(ms - (ms % 1000)).toISOString().slice(0, 19)}Z`;
+  // Called for every record: format the date part once per day and the time by arithmetic.
+  const day = Math.floor(ms / 86_400_000);
+  if (day !== cachedDay) {
+    cachedDay = day;
+    cachedDayPrefix = new Date(day * 86_400_000).toISOString().slice(0, 11);
+  }
+  const secs = Math.floor((ms - day * 86_400_000) / 1000);
+  const h = Math.floor(secs / 3600);
+  const m = Math.floor((secs % 3600) / 60);
+  return `${cachedDayPrefix}${TWO_DIGITS[h]}:${TWO_DIGITS[m]}:${TWO_DIGITS[secs % 60]}Z`;
 }
 
 const MONTHS = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"];

@@ -68,6 +68,8 @@ export interface SimulateResult {
   readonly ecsTasks: number;
   readonly lambdaEnvironments: number;
   readonly incidents: readonly Incident[];
+  /** Requested incidents that found no suitable victim (a fleet too small or a period too short). */
+  readonly unplaced: readonly AttackRequest[];
   readonly writer: WriterStats;
   /** Distinct events (records minus duplicates). */
   readonly events: number;
@@ -150,6 +152,9 @@ export async function simulate(options: SimulateOptions): Promise<SimulateResult
   await writer.finish(world.end);
 
   const incidents = attackers.map((a) => a.incident()).filter((i): i is Incident => i !== undefined);
+  const unplaced = requests
+    .map((r) => ({ kind: r.kind, count: r.count - incidents.filter((i) => i.kind === r.kind).length }))
+    .filter((r) => r.count > 0);
   await writeSideFiles(options.outDir, world, workloads, attackers, incidents, seed);
 
   return {
@@ -163,6 +168,7 @@ export async function simulate(options: SimulateOptions): Promise<SimulateResult
     ecsTasks: workloads.tasks.length,
     lambdaEnvironments: workloads.lambdas.length,
     incidents,
+    unplaced,
     writer: { ...writer.stats },
     events: writer.stats.records - writer.stats.duplicates,
     ...(organizationId ? { organizationId } : {}),
