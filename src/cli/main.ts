@@ -5,7 +5,9 @@
  */
 import { Command, CommanderError } from "commander";
 import { FirstcallError, UsageError } from "../errors.js";
+import { registerEval } from "./eval.js";
 import { registerScan } from "./scan.js";
+import { registerSimulate } from "./simulate.js";
 import { registerTrailblazer } from "./trailblazer.js";
 
 export const VERSION = "0.1.0";
@@ -17,6 +19,8 @@ export function buildProgram(): Command {
     .exitOverride()
     .showHelpAfterError();
   registerScan(program);
+  registerSimulate(program);
+  registerEval(program);
   registerTrailblazer(program);
   return program;
 }

@@ -1,0 +1,382 @@
+/**
+ * `npm run bench`: measures `firstcall scan` against naive baselines on the same files, in one run.
+ *
+ *   (a) gunzip every file                         — the floor: nothing can read gzip faster
+ *   (b) gunzip + JSON.parse every file            — the naive reader
+ *   (c) firstcall scan end to end, SQLite state   — the product
+ *   (d) zcat | jq selecting instance sessions     — the shell one-liner (skipped without jq)
+ *
+ * Each is a child process, run `--runs` times (default 3); the median wall time counts and peak RSS
+ * comes from /usr/bin/time -v (or the child's own report). The corpus is written by `simulate` into
+ * bench/corpus/ and reused while its parameters match. Results go to bench/results/<time>.json.
+ *
+ * @example
+ * npm run bench                       # ≥ 1M events, 3 runs each
+ * npm run bench -- --runs 5
+ * npm run bench -- --scaling          # adds 100 / 1k / 10k / 100k instances (1 hour each)
+ * npm run bench -- --scaling --scaling-sizes 100,1000,10000
+ */
+import { execFileSync, spawnSync } from "node:child_process";
+import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
+import os from "node:os";
+import { dirname, join, relative, resolve } from "node:path";
+import { fileURLToPath } from "node:url";
+import { simulate } from "../src/simulate/simulate.js";
+
+const HERE = dirname(fileURLToPath(import.meta.url));
+const REPO = resolve(HERE, "..");
+const CORPUS_ROOT = join(HERE, "corpus");
+const RESULTS = join(HERE, "results");
+
+interface Args {
+  runs: number;
+  instances: number;
+  hours: number;
+  minEvents: number;
+  scaling: boolean;
+  scalingSizes: number[];
+  label: string;
+}
+
+function parseArgs(argv: string[]): Args {
+  const args: Args = {
+    runs: 3,
+    instances: 1700,
+    hours: 12,
+    minEvents: 1_000_000,
+    scaling: false,
+    scalingSizes: [100, 1000, 10_000, 100_000],
+    label: "",
+  };
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i];
+    const next = () => {
+      const v = argv[++i];
+      if (v === undefined) throw new Error(`${a} needs a value`);
+      return v;
+    };
+    if (a === "--runs") args.runs = Number(next());
+    else if (a === "--instances") args.instances = Number(next());
+    else if (a === "--hours") args.hours = Number(next());
+    else if (a === "--min-events") args.minEvents = Number(next());
+    else if (a === "--scaling") args.scaling = true;
+    else if (a === "--scaling-sizes") args.scalingSizes = next().split(",").map(Number);
+    else if (a === "--label") args.label = next();
+    else throw new Error(`unknown option ${a}`);
+  }
+  return args;
+}
+
+interface CorpusInfo {
+  params: Record<string, unknown>;
+  events: number;
+  records: number;
+  files: number;
+  gzBytes: number;
+  rawBytes: number;
+  simulateMs: number;
+}
+
+/** Writes (or reuses) a simulated corpus. */
+async function corpus(
+  name: string,
+  params: Parameters<typeof simulate>[0] extends infer O ? Omit<O, "outDir" | "force"> : never,
+): Promise<{ dir: string; info: CorpusInfo; reused: boolean }> {
+  const dir = join(CORPUS_ROOT, name);
+  const marker = join(dir, ".corpus.json");
+  if (existsSync(marker)) {
+    const info = JSON.parse(readFileSync(marker, "utf8")) as CorpusInfo;
+    if (JSON.stringify(info.params) === JSON.stringify(params)) return { dir, info, reused: true };
+  }
+  process.stderr.write(`bench: writing corpus ${name} (${JSON.stringify(params)})\n`);
+  const r = await simulate({ ...params, outDir: dir, force: true });
+  const info: CorpusInfo = {
+    params,
+    events: r.events,
+    records: r.writer.records,
+    files: r.writer.files,
+    gzBytes: r.writer.gzBytes,
+    rawBytes: r.writer.rawBytes,
+    simulateMs: Math.round(r.elapsedMs),
+  };
+  writeFileSync(marker, `${JSON.stringify(info, null, 2)}\n`);
+  return { dir, info, reused: false };
+}
+
+function listFiles(dir: string): string[] {
+  const out: string[] = [];
+  const walk = (d: string) => {
+    for (const e of readdirSync(d, { withFileTypes: true }).sort((x, y) => (x.name < y.name ? -1 : 1))) {
+      const p = join(d, e.name);
+      if (e.isDirectory()) walk(p);
+      else if (e.name.endsWith(".json.gz")) out.push(p);
+    }
+  };
+  walk(join(dir, "AWSLogs"));
+  return out;
+}
+
+interface Timed {
+  ms: number;
+  maxRssKb: number | null;
+  stdout: string;
+  status: number | null;
+}
+
+const HAS_TIME = existsSync("/usr/bin/time");
+
+/** Runs a command, timing it with the monotonic clock and taking peak RSS from /usr/bin/time -v. */
+function timed(cmd: string, args: string[]): Timed {
+  const full = HAS_TIME ? (["/usr/bin/time", ["-v", cmd, ...args]] as const) : ([cmd, args] as const);
+  const began = process.hrtime.bigint();
+  const r = spawnSync(full[0], [...full[1]], { cwd: REPO, encoding: "utf8", maxBuffer: 1 << 30 });
+  const ms = Number(process.hrtime.bigint() - began) / 1e6;
+  const rss = /Maximum resident set size \(kbytes\): (\d+)/.exec(r.stderr ?? "");
+  if (r.status !== 0 && r.status !== 1)
+    throw new Error(`${cmd} ${args.join(" ")} exited ${r.status}: ${r.stderr?.slice(-2000)}`);
+  return { ms, maxRssKb: rss ? Number(rss[1]) : null, stdout: r.stdout ?? "", status: r.status };
+}
+
+function median(xs: number[]): number {
+  const s = [...xs].sort((a, b) => a - b);
+  const m = Math.floor(s.length / 2);
+  return s.length % 2 ? (s[m] as number) : ((s[m - 1] as number) + (s[m] as number)) / 2;
+}
+
+/** Compiles the CLI once with tsc so the scan runs as shipped, without a TypeScript loader. */
+function buildCli(): { cmd: string; args: string[]; how: string } {
+  const out = join(CORPUS_ROOT, ".build");
+  try {
+    execFileSync(
+      process.execPath,
+      [
+        join(REPO, "node_modules/typescript/bin/tsc"),
+        "-p",
+        "tsconfig.build.json",
+        "--outDir",
+        out,
+        "--sourceMap",
+        "false",
+        "--declaration",
+        "false",
+      ],
+      {
+        cwd: REPO,
+        stdio: ["ignore", "ignore", "pipe"],
+      },
+    );
+    const runner = join(out, "run-cli.mjs");
+    writeFileSync(runner, 'import { main } from "./cli/main.js";\nprocess.exitCode = await main(process.argv);\n');
+    return { cmd: process.execPath, args: [runner], how: "compiled with tsc" };
+  } catch (e) {
+    process.stderr.write(
+      `bench: tsc build failed, running the scan through tsx: ${(e as Error).message.slice(0, 300)}\n`,
+    );
+    return {
+      cmd: process.execPath,
+      args: ["--import", "tsx", join(REPO, "src/cli/main.ts")],
+      how: "tsx (build failed)",
+    };
+  }
+}
+
+interface ScanRun extends Timed {
+  stateBytes: number;
+  sessions: number;
+  findings: number;
+  unique: number;
+}
+
+function runScanOnce(cli: { cmd: string; args: string[] }, dir: string, tag: string): ScanRun {
+  const stateDir = join(CORPUS_ROOT, ".state");
+  mkdirSync(stateDir, { recursive: true });
+  const state = join(stateDir, `${tag}.sqlite`);
+  const summaryFile = join(stateDir, `${tag}.summary.json`);
+  for (const f of [state, `${state}-wal`, `${state}-shm`, summaryFile]) rmSync(f, { force: true });
+  const t = timed(cli.cmd, [
+    ...cli.args,
+    "scan",
+    dir,
+    "--format",
+    "jsonl",
+    "--state",
+    state,
+    "--config",
+    join(dir, "firstcall.yaml"),
+    "--ip-ranges",
+    join(dir, "ip-ranges.json"),
+    "--summary-json",
+    summaryFile,
+  ]);
+  const summary = JSON.parse(readFileSync(summaryFile, "utf8")) as {
+    sessions: { stored: number };
+    findings: { total: number };
+    records: { unique: number };
+  };
+  const stateBytes = [state, `${state}-wal`].reduce((s, f) => s + (existsSync(f) ? statSync(f).size : 0), 0);
+  return {
+    ...t,
+    stateBytes,
+    sessions: summary.sessions.stored,
+    findings: summary.findings.total,
+    unique: summary.records.unique,
+  };
+}
+
+function hasJq(): boolean {
+  return spawnSync("jq", ["--version"], { encoding: "utf8" }).status === 0;
+}
+
+const JQ_FILTER =
+  ".Records[] | select(.userIdentity.sessionContext.ec2RoleDelivery != null) | [.userIdentity.arn, .sourceIPAddress] | @tsv";
+
+interface Measurement {
+  runsMs: number[];
+  medianMs: number;
+  eventsPerSec: number;
+  gzMBps: number;
+  rawMBps: number;
+  maxRssMB: number | null;
+}
+
+function measurement(runs: Timed[], info: CorpusInfo): Measurement {
+  const med = median(runs.map((r) => r.ms));
+  const rss = runs.map((r) => r.maxRssKb).filter((x): x is number => x !== null);
+  return {
+    runsMs: runs.map((r) => Math.round(r.ms)),
+    medianMs: Math.round(med),
+    eventsPerSec: Math.round(info.events / (med / 1000)),
+    gzMBps: Number((info.gzBytes / 1e6 / (med / 1000)).toFixed(1)),
+    rawMBps: Number((info.rawBytes / 1e6 / (med / 1000)).toFixed(1)),
+    maxRssMB: rss.length ? Number((Math.max(...rss) / 1024).toFixed(1)) : null,
+  };
+}
+
+function fmt(n: number): string {
+  return n.toLocaleString("en-US");
+}
+
+async function main(): Promise<void> {
+  const args = parseArgs(process.argv.slice(2));
+  mkdirSync(RESULTS, { recursive: true });
+  const cli = buildCli();
+  const params = { accounts: 3, regions: 2, instances: args.instances, hours: args.hours, seed: 1, attacks: "all" };
+  const { dir, info, reused } = await corpus("main", params);
+  if (info.events < args.minEvents) {
+    process.stderr.write(
+      `bench: warning: the corpus has ${fmt(info.events)} events, fewer than ${fmt(args.minEvents)}; raise --instances\n`,
+    );
+  }
+  const list = join(CORPUS_ROOT, ".files.txt");
+  writeFileSync(list, `${listFiles(dir).join("\n")}\n`);
+  const jq = hasJq();
+
+  const runs = { gunzip: [] as Timed[], parse: [] as Timed[], scan: [] as ScanRun[], jq: [] as Timed[] };
+  for (let i = 0; i < args.runs; i++) {
+    process.stderr.write(`bench: run ${i + 1}/${args.runs}\n`);
+    // Interleaved, so that a noisy neighbour hurts every contender alike.
+    runs.gunzip.push(timed(process.execPath, [join(HERE, "baseline.mjs"), "gunzip", list]));
+    runs.parse.push(timed(process.execPath, [join(HERE, "baseline.mjs"), "parse", list]));
+    runs.scan.push(runScanOnce(cli, dir, `main-${i}`));
+    if (jq) {
+      runs.jq.push(
+        timed("bash", [
+          "-c",
+          `set -o pipefail; tr '\\n' '\\0' < '${list}' | xargs -0 zcat | jq -r '${JQ_FILTER}' | wc -l`,
+        ]),
+      );
+    }
+  }
+  const a = measurement(runs.gunzip, info);
+  const b = measurement(runs.parse, info);
+  const c = measurement(runs.scan, info);
+  const d = jq ? measurement(runs.jq, info) : undefined;
+  const lastScan = runs.scan.at(-1) as ScanRun;
+  const scanExtra = {
+    sessions: lastScan.sessions,
+    stateBytes: lastScan.stateBytes,
+    stateBytesPerSession: lastScan.sessions ? Math.round(lastScan.stateBytes / lastScan.sessions) : null,
+    findings: lastScan.findings,
+    uniqueEventsSeen: lastScan.unique,
+  };
+
+  let scaling: unknown[] | undefined;
+  if (args.scaling) {
+    scaling = [];
+    for (const n of args.scalingSizes) {
+      const p = { accounts: 3, regions: 2, instances: n, hours: 1, seed: 1, attacks: "all", perKind: 1, rate: 12 };
+      const sc = await corpus(`scale-${n}`, p);
+      process.stderr.write(`bench: scaling scan, ${fmt(n)} instances\n`);
+      const s = runScanOnce(cli, sc.dir, `scale-${n}`);
+      scaling.push({
+        instances: n,
+        events: sc.info.events,
+        gzMB: Number((sc.info.gzBytes / 1e6).toFixed(1)),
+        simulateMs: sc.info.simulateMs,
+        scanMs: Math.round(s.ms),
+        eventsPerSec: Math.round(sc.info.events / (s.ms / 1000)),
+        maxRssMB: s.maxRssKb === null ? null : Number((s.maxRssKb / 1024).toFixed(1)),
+        sessions: s.sessions,
+        stateMB: Number((s.stateBytes / 1e6).toFixed(2)),
+        stateBytesPerSession: s.sessions ? Math.round(s.stateBytes / s.sessions) : null,
+        findings: s.findings,
+      });
+    }
+  }
+
+  const cpu = os.cpus();
+  const result = {
+    schema: "firstcall.bench/v1",
+    date: new Date().toISOString(),
+    label: args.label || undefined,
+    host: {
+      cpus: cpu.length,
+      cpuModel: cpu[0]?.model ?? "unknown",
+      memoryGB: Number((os.totalmem() / 2 ** 30).toFixed(1)),
+      node: process.version,
+      platform: `${os.platform()} ${os.release()}`,
+    },
+    scanBinary: cli.how,
+    corpus: { dir: relative(REPO, dir), reused, ...info },
+    runs: args.runs,
+    gunzip: a,
+    parse: b,
+    scan: { ...c, ...scanExtra },
+    jq: d ?? { skipped: "jq is not installed" },
+    ratios: {
+      scanOverGunzip: Number((c.medianMs / a.medianMs).toFixed(2)),
+      scanOverParse: Number((c.medianMs / b.medianMs).toFixed(2)),
+      ...(d ? { jqOverScan: Number((d.medianMs / c.medianMs).toFixed(2)) } : {}),
+    },
+    ...(scaling ? { scaling } : {}),
+  };
+  const stamp = result.date.replace(/[-:]/g, "").replace(/\.\d+Z$/, "Z");
+  const file = join(RESULTS, `${stamp}${args.label ? `-${args.label}` : ""}.json`);
+  writeFileSync(file, `${JSON.stringify(result, null, 2)}\n`);
+
+  const row = (name: string, m: Measurement | undefined) =>
+    m
+      ? `${name.padEnd(28)} ${String(m.medianMs).padStart(8)} ms ${fmt(m.eventsPerSec).padStart(11)} ev/s ${String(m.gzMBps).padStart(7)} MB/s gz ${String(m.rawMBps).padStart(7)} MB/s raw  peak RSS ${m.maxRssMB ?? "?"} MB`
+      : `${name.padEnd(28)} skipped (jq not installed)`;
+  const lines = [
+    `corpus: ${fmt(info.events)} events, ${fmt(info.files)} files, ${(info.gzBytes / 1e6).toFixed(1)} MB gz / ${(info.rawBytes / 1e6).toFixed(1)} MB raw${reused ? " (reused)" : ""}; median of ${args.runs} runs; ${cpu.length} × ${cpu[0]?.model ?? "cpu"}`,
+    row("(a) gunzip", a),
+    row("(b) gunzip + JSON.parse", b),
+    row("(c) firstcall scan (SQLite)", c),
+    row("(d) zcat | jq", d),
+    `ratios: c/a ${result.ratios.scanOverGunzip}  c/b ${result.ratios.scanOverParse}${d ? `  d/c ${result.ratios.jqOverScan}` : ""}`,
+    `state: ${fmt(scanExtra.stateBytes)} bytes for ${fmt(scanExtra.sessions)} sessions = ${scanExtra.stateBytesPerSession ?? "?"} bytes/session; ${scanExtra.findings} findings`,
+  ];
+  if (scaling) {
+    lines.push("scaling (1 hour of traffic, 1 run each):");
+    for (const s of scaling as Record<string, unknown>[]) {
+      lines.push(
+        `  ${String(s.instances).padStart(7)} instances ${fmt(s.events as number).padStart(10)} events  scan ${String(s.scanMs).padStart(7)} ms ${fmt(s.eventsPerSec as number).padStart(9)} ev/s  peak RSS ${s.maxRssMB} MB  state ${s.stateMB} MB (${s.stateBytesPerSession} B/session)`,
+      );
+    }
+  }
+  lines.push(`wrote ${relative(REPO, file)}`);
+  process.stdout.write(`${lines.join("\n")}\n`);
+}
+
+await main();
