@@ -25,6 +25,7 @@ import type { Caller, EngineEvent } from "./event.js";
 import { credentialIpMismatch, eventRules } from "./rules/index.js";
 import { type EventRule, type RuleHit, roleMatches } from "./rules/rule.js";
 import {
+  byFirstCall,
   type FleetState,
   type Lifetime,
   mergeObservation,
@@ -515,7 +516,7 @@ function mergeOverlapping(s: SessionState): void {
 function homesOf(s: SessionState): string[] {
   const out: string[] = [];
   for (const l of s.lifetimes) {
-    const first = Object.values(l.direct).sort((a, b) => a.first.time - b.first.time)[0];
+    const first = byFirstCall(Object.values(l.direct))[0];
     if (first && !out.includes(first.first.ip)) out.push(first.first.ip);
   }
   return out;

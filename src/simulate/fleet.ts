@@ -720,38 +720,11 @@ export class Instance implements Actor, Victim {
           item,
           "StopInstances",
           { instancesSet, force: false },
-          {
-            instancesSet: {
-              items: [
-                {
-                  instanceId: this.id,
-                  currentState: { code: 64, name: "stopping" },
-                  previousState: { code: 16, name: "running" },
-                },
-              ],
-            },
-          },
+          stateChange(this.id, STOPPING, RUNNING),
         );
         return;
       case "start":
-        this.opsCall(
-          rng,
-          out,
-          item,
-          "StartInstances",
-          { instancesSet },
-          {
-            instancesSet: {
-              items: [
-                {
-                  instanceId: this.id,
-                  currentState: { code: 0, name: "pending" },
-                  previousState: { code: 80, name: "stopped" },
-                },
-              ],
-            },
-          },
-        );
+        this.opsCall(rng, out, item, "StartInstances", { instancesSet }, stateChange(this.id, PENDING, STOPPED));
         return;
       case "terminate":
         this.nextRotation = Number.POSITIVE_INFINITY;
@@ -1521,4 +1494,18 @@ export function assignLifecycles(rng: Rng, workloads: Workloads): void {
     inst.assignLifecycle(rng, trait);
   }
   for (const inst of workloads.instances) inst.finalizePlan(rng);
+}
+
+const RUNNING = { code: 16, name: "running" };
+const STOPPING = { code: 64, name: "stopping" };
+const STOPPED = { code: 80, name: "stopped" };
+const PENDING = { code: 0, name: "pending" };
+
+/** The `responseElements` of StopInstances/StartInstances for one instance. */
+function stateChange(
+  instanceId: string,
+  current: { code: number; name: string },
+  previous: { code: number; name: string },
+) {
+  return { instancesSet: { items: [{ instanceId, currentState: current, previousState: previous }] } };
 }
