@@ -39,3 +39,15 @@ export type UsageErrorCode = "E_USAGE" | "E_CONFIG" | "E_STATE";
 
 /** Bad command line, configuration file or state file: exit code 2. */
 export class UsageError extends FirstcallError<UsageErrorCode> {}
+
+export type StateErrorCode =
+  | "E_STATE" // cannot open, create or read the state
+  | "E_STATE_LOCKED" // another firstcall holds the state
+  | "E_STATE_FOREIGN" // the file is another application's database
+  | "E_STATE_VERSION"; // written by another version of firstcall
+
+/** The state store cannot be used as it is. */
+export class StateError extends FirstcallError<StateErrorCode> {}
+
+/** Findings could not be written (disk full, closed pipe): the run stops before marking them delivered. */
+export class OutputError extends FirstcallError<"E_OUTPUT"> {}

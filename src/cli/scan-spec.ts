@@ -56,7 +56,38 @@ export const scanSpec: CommandSpec = {
       description: "largest decompressed log object accepted",
       defaultText: "536870912",
     },
-    { flags: "--progress", description: "show a progress bar on stderr", defaultValue: false },
+    {
+      flags: "-o, --output <file>",
+      description:
+        "append findings to this file instead of stdout; each finding is written exactly once, even when the scan is killed and run again",
+    },
+    {
+      flags: "--lateness <minutes>",
+      description:
+        "how late (in event time) a record may arrive and still be put in order; records later than this are processed out of order and counted in the summary",
+      defaultValue: "60",
+    },
+    {
+      flags: "--checkpoint-objects <n>",
+      description: "commit state and deliver findings after this many objects",
+      defaultValue: "500",
+    },
+    {
+      flags: "--checkpoint-seconds <s>",
+      description: "…or after this many seconds, whichever comes first",
+      defaultValue: "10",
+    },
+    {
+      flags: "--lock-timeout <seconds>",
+      description: "wait this long for another scan using the same state file (0: refuse at once)",
+      defaultValue: "0",
+    },
+    {
+      flags: "--progress",
+      description: "show progress (objects, events/s, ETA) on stderr",
+      defaultText: "on when stderr is a terminal",
+    },
+    { flags: "--no-progress", description: "never show progress" },
     { flags: "-q, --quiet", description: "no text summary on stderr", defaultValue: false },
   ],
   examples: [

@@ -44,3 +44,18 @@ export function skipByName(key: string): string | undefined {
 export function isLogFileName(name: string): boolean {
   return /\.(json|jsonl|ndjson|json\.gz|jsonl\.gz|gz|log)$/i.test(name) && !name.startsWith(".");
 }
+
+const DELIVERY_STAMP = /_(\d{8}T\d{4})Z_/;
+
+/**
+ * A sort key that puts objects in CloudTrail delivery order across accounts and regions: the
+ * `YYYYMMDDTHHMMZ` stamp of the file name, else the date folder of the layout, else "" (first, in
+ * the order given). Reading in this order keeps the event-time watermark advancing smoothly.
+ */
+export function deliveryOrderKey(key: string): string {
+  const name = key.slice(key.replaceAll("\\", "/").lastIndexOf("/") + 1);
+  const stamp = DELIVERY_STAMP.exec(name)?.[1];
+  if (stamp) return stamp;
+  const date = parseTrailKey(key)?.date;
+  return date ? `${date.replaceAll("-", "")}T0000` : "";
+}

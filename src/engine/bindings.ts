@@ -48,33 +48,44 @@ export interface BindingContext {
 export function endpointIsKnown(ctx: BindingContext, session: SessionState, obs: Observation): boolean {
   const vpce = obs.first.vpcEndpointId;
   if (!vpce) return false;
-  if (ctx.config.vpcEndpoints.includes(vpce) || ctx.fleet.createdEndpoints.includes(vpce)) return true;
+  if (ctx.config.vpcEndpoints.includes(vpce) || ctx.fleet.createdEndpoints.has(vpce)) return true;
   const owner = obs.first.vpcEndpointAccountId;
   if (owner && (owner === session.account || ctx.config.accounts.includes(owner))) return true;
-  const users = ctx.fleet.endpointUsers[vpce] ?? [];
+  const users = ctx.fleet.endpointUsers.get(vpce) ?? [];
   const others = users.filter((i) => i !== session.instanceId).length;
   return others >= ctx.config.fleetEndpointThreshold;
 }
 
 export function evaluateLifetime(ctx: BindingContext, session: SessionState, lifetime: Lifetime): Mismatch[] {
   const out: Mismatch[] = [];
-  const direct = byFirstCall(Object.values(lifetime.direct));
+  const direct = byFirstCall(lifetime.direct.values());
   const home = direct[0];
   const accepted: string[] = home ? [home.first.ip] : [];
-  const endpointObs = byFirstCall(Object.values(lifetime.endpoint));
+  const endpointObs = byFirstCall(lifetime.endpoint.values());
 
   if (home) {
     const homeFamily = ipFamily(home.first.ip);
     const otherFamilyAccepted = new Set<number>();
-    const windows = (session.instanceId && ctx.fleet.addressChanges[session.instanceId]) || [];
+    const windows = (session.instanceId && ctx.fleet.addressChanges.get(session.instanceId)) || [];
     const learnMs = ctx.config.learnWindowMinutes * 60_000;
     const usedWindows = new Set<number>();
     const pending: Observation[] = [];
+    // Decisions taken at an earlier checkpoint stand (their evidence may have expired since); the
+    // stream evaluates in event-time order, so they are the decisions a single pass would take.
     for (const o of direct.slice(1)) {
+      if (o.learnedAt !== undefined) usedWindows.add(o.learnedAt);
+      if (o.otherFamily) otherFamilyAccepted.add(ipFamily(o.first.ip) ?? 0);
+    }
+    for (const o of direct.slice(1)) {
+      if (o.learnedAt !== undefined || o.otherFamily) {
+        accepted.push(o.first.ip);
+        continue;
+      }
       const t = o.first.time;
-      const w = windows.findIndex((at, i) => !usedWindows.has(i) && at <= t && t <= at + learnMs);
-      if (w !== -1) {
-        usedWindows.add(w);
+      const at = windows.find((w) => !usedWindows.has(w) && w <= t && t <= w + learnMs);
+      if (at !== undefined) {
+        usedWindows.add(at);
+        o.learnedAt = at;
         accepted.push(o.first.ip);
         continue;
       }
@@ -86,6 +97,7 @@ export function evaluateLifetime(ctx: BindingContext, session: SessionState, lif
         (ctx.inventory.isOwn(o.first.ip) || ctx.inventory.isAwsEc2In(o.first.ip, o.first.region))
       ) {
         otherFamilyAccepted.add(family);
+        o.otherFamily = true;
         accepted.push(o.first.ip);
         continue;
       }

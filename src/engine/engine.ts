@@ -64,10 +64,24 @@ export interface EngineStats {
   untracked: number;
 }
 
-/** A finding's evidence as the engine aggregates it, before rendering. */
+/** A finding with the evidence the engine aggregated for it. */
 export interface StoredFinding {
   readonly finding: Finding;
   readonly obs: Observation;
+  /** The session (or, for untracked credentials, the caller ARN) the finding is about. */
+  readonly session: string;
+  /**
+   * `binding`: computed from the session's observations, replaced whenever the session is evaluated
+   * again; `rule`: a per-call rule's aggregate, to which later calls are added.
+   */
+  readonly origin: "binding" | "rule";
+}
+
+/** A finding after merging with its stored version. */
+export interface MergedFinding {
+  readonly stored: StoredFinding;
+  /** New, or its rendering differs from the stored version. */
+  readonly changed: boolean;
 }
 
 interface RuleAggregate {
@@ -131,6 +145,24 @@ export class Engine {
     return [...this.ruleAggregates.keys()];
   }
 
+  /** Session keys an event may touch: the pipeline loads these from the store before `process`. */
+  static sessionKeysOf(e: EngineEvent, into: Set<string>): void {
+    if (e.issuance) {
+      into.add(e.issuance.sessionArn);
+      into.add(`ak:${e.issuance.accessKeyId}`);
+    }
+    if (e.caller) {
+      into.add(e.caller.arn);
+      if (e.caller.accessKeyId) into.add(`ak:${e.caller.accessKeyId}`);
+    }
+  }
+
+  /** Forgets what the last checkpoint committed: changed sessions and this batch's rule aggregates. */
+  endBatch(): void {
+    this.dirty.clear();
+    this.ruleAggregates.clear();
+  }
+
   process(e: EngineEvent): void {
     this.stats.events++;
     if (e.time > this.state.fleet.watermark) this.state.fleet.watermark = e.time;
@@ -177,7 +209,7 @@ export class Engine {
     let l = s.lifetimes.find((x) => x.start <= t && t <= x.validUntil);
     if (!l && covered) l = s.lifetimes.find((x) => t < x.start && t + this.ttlMs >= x.start);
     if (!l) {
-      l = { start: t, validUntil: t + this.ttlMs, covered, direct: {}, endpoint: {} };
+      l = { start: t, validUntil: t + this.ttlMs, covered, direct: new Map(), endpoint: new Map() };
       s.lifetimes.push(l);
     }
     if (t < l.start) l.start = t;
@@ -192,24 +224,23 @@ export class Engine {
     if (!c) return;
     this.stats.addressChanges++;
     const fleet = this.state.fleet;
-    for (const [eni, instance] of c.eniOwners) fleet.eniOwners[eni] = instance;
+    for (const [eni, instance] of c.eniOwners) fleet.eniOwners.set(eni, instance);
     const instances = new Set(c.instanceIds);
     for (const eni of c.networkInterfaceIds) {
-      const owner = fleet.eniOwners[eni];
+      const owner = fleet.eniOwners.get(eni);
       if (owner) instances.add(owner);
     }
     if (e.name !== "RunInstances" && e.name !== "CreateVpcEndpoint") {
       for (const id of instances) {
-        const times = fleet.addressChanges[id] ?? [];
+        const times = fleet.addressChanges.get(id) ?? [];
         if (!times.includes(e.time)) {
           times.push(e.time);
           times.sort((a, b) => a - b);
         }
-        fleet.addressChanges[id] = times;
+        fleet.addressChanges.set(id, times);
       }
     }
-    for (const vpce of c.createdEndpoints)
-      if (!fleet.createdEndpoints.includes(vpce)) fleet.createdEndpoints.push(vpce);
+    for (const vpce of c.createdEndpoints) fleet.createdEndpoints.add(vpce);
   }
 
   private onCall(e: EngineEvent, c: Caller): void {
@@ -261,17 +292,27 @@ export class Engine {
     if (!config.bindKinds.includes(s.kind)) return;
     if (e.vpcEndpointId) {
       const k = `${e.vpcEndpointId}|${e.sourceIp}|${e.source}`;
-      const obs = lifetime.endpoint[k] ?? newObservation(e);
-      lifetime.endpoint[k] = obs;
+      let obs = lifetime.endpoint.get(k);
+      if (!obs) {
+        obs = newObservation(e);
+        lifetime.endpoint.set(k, obs);
+      }
       observe(obs, e);
       if (s.instanceId) {
-        const users = this.state.fleet.endpointUsers[e.vpcEndpointId] ?? [];
-        this.state.fleet.endpointUsers[e.vpcEndpointId] = users;
+        const endpointUsers = this.state.fleet.endpointUsers;
+        let users = endpointUsers.get(e.vpcEndpointId);
+        if (!users) {
+          users = [];
+          endpointUsers.set(e.vpcEndpointId, users);
+        }
         if (!users.includes(s.instanceId) && users.length <= config.fleetEndpointThreshold) users.push(s.instanceId);
       }
     } else {
-      const obs = lifetime.direct[e.sourceIp] ?? newObservation(e);
-      lifetime.direct[e.sourceIp] = obs;
+      let obs = lifetime.direct.get(e.sourceIp);
+      if (!obs) {
+        obs = newObservation(e);
+        lifetime.direct.set(e.sourceIp, obs);
+      }
       observe(obs, e);
     }
     this.dirty.add(s.key);
@@ -310,15 +351,25 @@ export class Engine {
           const existing = current.get(f.finding.id);
           if (existing) {
             mergeObservation(existing.obs, f.obs);
-            current.set(f.finding.id, { finding: this.rerender(existing), obs: existing.obs });
+            current.set(f.finding.id, { ...existing, finding: this.rerender(existing) });
           } else current.set(f.finding.id, f);
         }
       }
     }
     for (const [id, agg] of this.ruleAggregates) {
-      current.set(id, { finding: this.ruleFinding(id, agg, agg.obs), obs: agg.obs });
+      current.set(id, {
+        finding: this.ruleFinding(id, agg, agg.obs),
+        obs: agg.obs,
+        session: agg.principalKey,
+        origin: "rule",
+      });
     }
     return current;
+  }
+
+  /** Keys of the sessions `evaluate` looked at (binding findings of these are current). */
+  get evaluatedSessions(): string[] {
+    return [...this.dirty].filter((k) => this.state.sessions.has(k));
   }
 
   /**
@@ -326,8 +377,8 @@ export class Engine {
    * changed, in a stable order. Bindings already hold every call of their session, so their findings
    * replace the stored ones; per-call rule findings add this batch's calls to the stored evidence.
    */
-  merge(current: ReadonlyMap<string, StoredFinding>, previous: ReadonlyMap<string, StoredFinding>): StoredFinding[] {
-    const changed: StoredFinding[] = [];
+  merge(current: ReadonlyMap<string, StoredFinding>, previous: ReadonlyMap<string, StoredFinding>): MergedFinding[] {
+    const out: MergedFinding[] = [];
     for (const [id, f] of current) {
       const prev = previous.get(id);
       let next = f;
@@ -335,12 +386,12 @@ export class Engine {
       if (agg && prev) {
         const obs = structuredClone(agg.obs);
         mergeObservation(obs, prev.obs);
-        next = { finding: this.ruleFinding(id, agg, obs), obs };
+        next = { ...f, finding: this.ruleFinding(id, agg, obs), obs };
       }
-      if (!prev || JSON.stringify(prev.finding) !== JSON.stringify(next.finding)) changed.push(next);
+      out.push({ stored: next, changed: !prev || JSON.stringify(prev.finding) !== JSON.stringify(next.finding) });
     }
-    changed.sort((a, b) => compareFindings(a.finding, b.finding));
-    return changed;
+    out.sort((a, b) => compareFindings(a.stored.finding, b.stored.finding));
+    return out;
   }
 
   /** Drops lifetimes (and sessions) whose validity ended long before the watermark; returns dropped keys. */
@@ -355,11 +406,15 @@ export class Engine {
       }
       if (kept.length === 0) dropped.push(key);
     }
+    for (const key of dropped) {
+      this.state.sessions.delete(key);
+      this.dirty.delete(key);
+    }
     const fleet = this.state.fleet;
-    for (const [id, times] of Object.entries(fleet.addressChanges)) {
+    for (const [id, times] of fleet.addressChanges) {
       const recent = times.filter((t) => t >= horizon);
-      if (recent.length) fleet.addressChanges[id] = recent;
-      else delete fleet.addressChanges[id];
+      if (recent.length) fleet.addressChanges.set(id, recent);
+      else fleet.addressChanges.delete(id);
     }
     return dropped;
   }
@@ -401,7 +456,7 @@ export class Engine {
       obs: m.obs,
       reason,
     });
-    return { finding, obs: m.obs };
+    return { finding, obs: m.obs, session: s.key, origin: "binding" };
   }
 
   private rerender(f: StoredFinding): Finding {
@@ -498,15 +553,15 @@ function mergeOverlapping(s: SessionState): void {
     if (b.start <= a.validUntil) {
       a.validUntil = Math.max(a.validUntil, b.validUntil);
       a.covered ||= b.covered;
-      for (const [k, o] of Object.entries(b.direct)) {
-        const mine = a.direct[k];
+      for (const [k, o] of b.direct) {
+        const mine = a.direct.get(k);
         if (mine) mergeObservation(mine, o);
-        else a.direct[k] = o;
+        else a.direct.set(k, o);
       }
-      for (const [k, o] of Object.entries(b.endpoint)) {
-        const mine = a.endpoint[k];
+      for (const [k, o] of b.endpoint) {
+        const mine = a.endpoint.get(k);
         if (mine) mergeObservation(mine, o);
-        else a.endpoint[k] = o;
+        else a.endpoint.set(k, o);
       }
       s.lifetimes.splice(i + 1, 1);
     } else i++;
@@ -516,7 +571,7 @@ function mergeOverlapping(s: SessionState): void {
 function homesOf(s: SessionState): string[] {
   const out: string[] = [];
   for (const l of s.lifetimes) {
-    const first = byFirstCall(Object.values(l.direct))[0];
+    const first = byFirstCall(l.direct.values())[0];
     if (first && !out.includes(first.first.ip)) out.push(first.first.ip);
   }
   return out;

@@ -1,9 +1,14 @@
 /**
- * The engine's state, as plain JSON-serialisable data so that any store (memory, SQLite, …) can keep
- * it. Calls are kept as *observations*: per credential and address, the first and last call, a count
- * and a few samples. Decisions are computed from observations, never from the order calls arrived
- * in, which is what makes findings independent of the order files are read.
+ * The engine's state. Calls are kept as *observations*: per credential and address, the first and
+ * last call, a count and a few samples. Decisions are computed from observations, never from the
+ * order calls arrived in, which is what makes findings independent of the order files are read.
+ *
+ * Everything keyed by a string from the logs is a `Map` (or `Set`), never a plain object: a log can
+ * carry `constructor` or `__proto__` as an endpoint id or instance id, and a plain object would
+ * answer with `Object.prototype`'s members. Stores keep the state through `encodeSession` /
+ * `encodeFleet` (compact, deflated JSON with the maps as entry lists).
  */
+import { deflateRawSync, inflateRawSync } from "node:zlib";
 import type { CredentialKind } from "../findings/finding.js";
 import type { EngineEvent } from "./event.js";
 
@@ -35,6 +40,13 @@ export interface Observation {
   names: string[];
   accessKeys: string[];
   userAgents: string[];
+  /**
+   * Set once this address was accepted by an address change of the instance (the change's time):
+   * the decision stands when the change itself has since expired from the fleet knowledge.
+   */
+  learnedAt?: number;
+  /** Set once this address was accepted as the instance's other IP family. */
+  otherFamily?: boolean;
 }
 
 export const MAX_SAMPLES = 5;
@@ -49,9 +61,9 @@ export interface Lifetime {
   /** Whether an issuance was seen (false: bound from its first call with --bind-uncovered). */
   covered: boolean;
   /** Direct calls (no VPC endpoint), by source address. */
-  direct: Record<string, Observation>;
+  direct: Map<string, Observation>;
   /** Endpoint calls, by `vpce|address|eventSource`. */
-  endpoint: Record<string, Observation>;
+  endpoint: Map<string, Observation>;
 }
 
 export interface SessionState {
@@ -70,18 +82,104 @@ export interface SessionState {
 /** What the fleet as a whole has taught the engine: endpoints, interfaces, address changes. */
 export interface FleetState {
   /** Instances seen calling through each endpoint (capped: only the count up to a threshold matters). */
-  endpointUsers: Record<string, string[]>;
+  endpointUsers: Map<string, string[]>;
   /** Endpoints created by CreateVpcEndpoint in the logs (so: in your accounts). */
-  createdEndpoints: string[];
-  eniOwners: Record<string, string>;
+  createdEndpoints: Set<string>;
+  eniOwners: Map<string, string>;
   /** Times of successful address changes per instance (AssociateAddress, StartInstances, …). */
-  addressChanges: Record<string, number[]>;
+  addressChanges: Map<string, number[]>;
   /** Latest event time seen so far (drives expiry of old state, never the wall clock). */
   watermark: number;
 }
 
 export function emptyFleet(): FleetState {
-  return { endpointUsers: {}, createdEndpoints: [], eniOwners: {}, addressChanges: {}, watermark: 0 };
+  return {
+    endpointUsers: new Map(),
+    createdEndpoints: new Set(),
+    eniOwners: new Map(),
+    addressChanges: new Map(),
+    watermark: 0,
+  };
+}
+
+/*
+ * Encoding. State is written at every checkpoint, so it is kept small: JSON with the maps as entry
+ * lists, deflated with a dictionary of the strings CloudTrail repeats (ARN prefixes, service names,
+ * user agents). A session of an instance with one address encodes to a few hundred bytes.
+ */
+const DICTIONARY = Buffer.from(
+  [
+    '{"key":"arn:aws:sts::","kind":"ec2-instance","arn":"arn:aws:sts::","roleArn":"arn:aws:iam::',
+    ':assumed-role/","sessionName":"i-0","instanceId":"i-0","account":"","accessKeys":["ASIA"],"lifetimes":[{"start":',
+    ',"validUntil":,"covered":true,"direct":[["',
+    '",{"first":{"id":"","time":,"timeIso":"2026-11-01T00:00:00Z","name":"","source":"ec2.amazonaws.com","region":"us-east-1","account":"","ip":"',
+    '","userAgent":"aws-sdk-go-v2/1.30.3 os/linux lang/go#1.22.5 md/GOOS#linux md/GOARCH#amd64 api/ec2#1.173.0","accessKeyId":"ASIA',
+    '"},"last":,"lastIso":"","count":,"samples":[[,""]],"names":["DescribeInstances","GetObject","PutObject"],"accessKeys":["ASIA"],"userAgents":["aws-cli/2 Python/3 Linux/6 exec-env/EC2 Boto3/1 Botocore/1"]}]],"endpoint":[]}]}',
+    "s3.amazonaws.com sts.amazonaws.com ssm.amazonaws.com logs.amazonaws.com eu-west-1 us-west-2 ap-southeast-2",
+  ].join(""),
+);
+
+type Encoded<T> = T extends Map<infer K, infer V> ? [K, V][] : T extends Set<infer V> ? V[] : T;
+
+function replacer(_key: string, value: unknown): unknown {
+  if (value instanceof Map) return [...value.entries()];
+  if (value instanceof Set) return [...value];
+  return value;
+}
+
+function pack(value: unknown): Buffer {
+  return deflateRawSync(JSON.stringify(value, replacer), { dictionary: DICTIONARY, level: 6 });
+}
+
+function unpack<T>(data: Uint8Array): T {
+  return JSON.parse(inflateRawSync(data, { dictionary: DICTIONARY }).toString("utf8")) as T;
+}
+
+/** A session as stored: compact bytes. */
+export function encodeSession(s: SessionState): Buffer {
+  return pack(s);
+}
+
+export function decodeSession(data: Uint8Array): SessionState {
+  const raw = unpack<Omit<SessionState, "lifetimes"> & { lifetimes: Encoded<Lifetime>[] }>(data);
+  return {
+    ...raw,
+    lifetimes: raw.lifetimes.map((l) => ({
+      ...l,
+      direct: new Map(l.direct as unknown as [string, Observation][]),
+      endpoint: new Map(l.endpoint as unknown as [string, Observation][]),
+    })),
+  };
+}
+
+export function encodeFleet(f: FleetState): Buffer {
+  return pack(f);
+}
+
+export function decodeFleet(data: Uint8Array): FleetState {
+  const raw = unpack<{
+    endpointUsers: [string, string[]][];
+    createdEndpoints: string[];
+    eniOwners: [string, string][];
+    addressChanges: [string, number[]][];
+    watermark: number;
+  }>(data);
+  return {
+    endpointUsers: new Map(raw.endpointUsers),
+    createdEndpoints: new Set(raw.createdEndpoints),
+    eniOwners: new Map(raw.eniOwners),
+    addressChanges: new Map(raw.addressChanges),
+    watermark: raw.watermark,
+  };
+}
+
+/** A finding with its aggregated evidence, as stored: compact bytes. */
+export function encodeDocument(value: unknown): Buffer {
+  return pack(value);
+}
+
+export function decodeDocument<T>(data: Uint8Array): T {
+  return unpack<T>(data);
 }
 
 export function briefOf(e: EngineEvent): EventBrief {
@@ -131,8 +229,7 @@ export function observe(obs: Observation, e: EngineEvent): void {
     obs.last = e.time;
     obs.lastIso = e.timeIso;
   }
-  const brief = briefOf(e);
-  if (earlier(brief, obs.first)) obs.first = brief;
+  if (e.time < obs.first.time || (e.time === obs.first.time && e.id < obs.first.id)) obs.first = briefOf(e);
   insertSample(obs.samples, [e.time, e.id]);
   addCapped(obs.names, e.name, MAX_NAMES);
   addCapped(obs.accessKeys, e.caller?.accessKeyId, MAX_KEYS);
@@ -140,6 +237,10 @@ export function observe(obs: Observation, e: EngineEvent): void {
 }
 
 function insertSample(samples: [number, string][], s: [number, string]): void {
+  // Hot path: a full list and a later call (the usual case, calls mostly come in time order).
+  const last = samples[samples.length - 1];
+  if (samples.length >= MAX_SAMPLES && last !== undefined && (s[0] > last[0] || (s[0] === last[0] && s[1] > last[1])))
+    return;
   if (samples.some((x) => x[1] === s[1])) return;
   samples.push(s);
   samples.sort((a, b) => a[0] - b[0] || (a[1] < b[1] ? -1 : a[1] > b[1] ? 1 : 0));

@@ -1,21 +1,53 @@
 /**
- * The scan pipeline: sources → decode → order → engine → findings, with the state store around it.
- * One run is one batch: every readable object is decoded, its records are de-duplicated by eventID,
- * reduced to the engine's view, put in time order, processed, and the changed state and findings are
- * committed in one transaction. Nothing here prints: the CLI renders findings and the summary.
+ * The scan pipeline, as a stream: sources → reader (facts per object) → de-duplication and reorder
+ * buffer (event-time watermark) → engine → findings, with checkpoints to the state store.
+ *
+ * Memory depends on the number of live sessions and on the events of the lateness window, never on
+ * the length of the run: objects are read one after the other, their facts are dropped once their
+ * events are in the buffer, and sessions expire by event time.
+ *
+ * Every `checkpointObjects` objects or `checkpointMs` milliseconds, the findings of the events
+ * released so far are evaluated; the new ones are delivered (written and flushed by `deliver`) and
+ * then the sessions, fleet knowledge, findings, reorder buffer and finished objects are committed in
+ * one transaction. A scan killed at any moment resumes from its last checkpoint: objects committed
+ * there are skipped, the others are read again, and no finding is lost (a finding written just
+ * before a kill may be written again: at-least-once, de-duplicate by `id`). Nothing here prints.
  */
+import { deliveryOrderKey } from "../cloudtrail/layout.js";
 import type { Config } from "../config/config.js";
 import { defaultConfig } from "../config/config.js";
-import { Engine, type Engine as EngineType } from "../engine/engine.js";
-import { compareEvents, type EngineEvent, toEngineEvent } from "../engine/event.js";
+import { Engine, type EngineStats, type StoredFinding } from "../engine/engine.js";
+import type { EngineEvent } from "../engine/event.js";
+import { decodeDocument, encodeDocument } from "../engine/state.js";
 import { type Finding, type Severity, severityRank } from "../findings/finding.js";
 import { NetworkInventory } from "../net/inventory.js";
-import { listLocalObjects } from "../sources/local.js";
-import { type ReadProblem, readLogObject } from "../sources/read.js";
+import type { MalformedReason } from "../reader/facts.js";
+import { type ObjectFacts, readFactsInline } from "../reader/inline.js";
+import { type LogObjectRef, listLocalObjects } from "../sources/local.js";
+import type { ReadProblem } from "../sources/read.js";
 import { openStore } from "../state/open.js";
-import type { ScannedObject } from "../state/store.js";
+import { type ScannedObject, type StateStore, sameObject } from "../state/store.js";
+import { RecentIds, ReorderBuffer } from "./reorder.js";
 
 export type FailOn = Severity | "none";
+
+/** Where new findings go. Resolves once they are written and flushed (then they count as delivered). */
+export interface FindingSink {
+  /** An output file's path: its committed length is kept in the state for exactly-once output. */
+  readonly path?: string;
+  /** Called once before the first write with the committed length of `path` (if any). */
+  open?(committedBytes: number | undefined): Promise<void>;
+  /** Writes and flushes; returns the file's length afterwards when `path` is set. */
+  write(findings: readonly Finding[]): Promise<number | undefined>;
+}
+
+export interface ScanProgress {
+  readonly objectsDone: number;
+  readonly objectsTotal: number;
+  readonly events: number;
+  readonly bytes: number;
+  readonly findings: number;
+}
 
 export interface ScanOptions {
   readonly paths: readonly string[];
@@ -29,12 +61,31 @@ export interface ScanOptions {
   readonly until?: Date;
   readonly bindUncovered?: boolean;
   readonly maxObjectBytes?: number;
-  /** Read objects again even when the state says they were scanned. */
+  /**
+   * Read objects again even when the state says they were scanned, and judge them afresh: the run
+   * starts from empty sessions and fleet knowledge (so nothing is counted twice) and findings already
+   * delivered are not printed again.
+   */
   readonly rescan?: boolean;
   /** Exit code 1 when a finding is at or above this severity (default high). */
   readonly failOn?: FailOn;
-  /** Called after each object is read (for progress bars). */
-  readonly onObject?: (done: number, total: number, object: string) => void;
+  /** How late (event time) a record may arrive and still be put in order; default 60 minutes. */
+  readonly latenessMs?: number;
+  /** Events always held in the reorder buffer before any is released (default 100,000). */
+  readonly minBuffered?: number;
+  /** Commit a checkpoint after this many objects (default 500)… */
+  readonly checkpointObjects?: number;
+  /** …or after this long (default 10 s), whichever comes first. */
+  readonly checkpointMs?: number;
+  /** Receives new findings at each checkpoint; without one they are only returned. */
+  readonly sink?: FindingSink;
+  /** How long to wait for another process's lock on the state file (default 0: refuse). */
+  readonly lockTimeoutMs?: number;
+  readonly onLockWait?: (message: string) => void;
+  /** Stop after the current object, commit, and return (Ctrl-C). */
+  readonly signal?: AbortSignal;
+  /** Called after each object (for progress bars). */
+  readonly onProgress?: (p: ScanProgress) => void;
 }
 
 export interface ScanSummary {
@@ -62,9 +113,15 @@ export interface ScanSummary {
     readonly insight: number;
     readonly outsideTimeWindow: number;
     readonly relevant: number;
+    /** Records that could not be used, by reason (e.g. an eventTime that is not a time). */
+    readonly malformed: Readonly<Partial<Record<MalformedReason, number>>>;
+    /** Relevant records that arrived later than the allowed lateness (processed out of order). */
+    readonly lateBeyondWindow: number;
+    /** Records of partly read objects skipped because an earlier run had already counted them. */
+    readonly alreadyCounted: number;
   };
   readonly timeRange?: { readonly first: string; readonly last: string };
-  readonly engine: EngineType["stats"];
+  readonly engine: EngineStats;
   readonly coverage: {
     readonly instanceEvents: number;
     readonly covered: number;
@@ -77,19 +134,35 @@ export interface ScanSummary {
     readonly byRule: Readonly<Record<string, number>>;
     readonly bySeverity: Readonly<Record<string, number>>;
   };
+  readonly stream: {
+    readonly checkpoints: number;
+    readonly latenessMs: number;
+    /** Milliseconds from the start of the run to the first finding delivered, if any. */
+    readonly firstFindingMs: number | null;
+    readonly interrupted: boolean;
+    /** Events resumed from the previous run's reorder buffer. */
+    readonly resumedEvents: number;
+  };
   readonly durationMs: number;
   readonly exitCode: number;
 }
 
 export interface ScanResult {
-  /** Findings that are new or changed by this run, in time order. */
+  /** Findings delivered by this run (each id once), in the order delivered. */
   readonly findings: Finding[];
   readonly summary: ScanSummary;
   readonly exitCode: number;
 }
 
-/** How long expired sessions are kept after their validity ended (late files still find them). */
-const RETENTION_MS = 24 * 3_600_000;
+const DEFAULT_LATENESS_MS = 60 * 60_000;
+const DEFAULT_MIN_BUFFERED = 100_000;
+
+interface PendingDocument {
+  readonly watermark: number | null;
+  readonly cut: number | null;
+  readonly events: EngineEvent[];
+  readonly ids: [string, number][];
+}
 
 /**
  * Runs a scan.
@@ -101,151 +174,161 @@ export async function runScan(options: ScanOptions): Promise<ScanResult> {
   const started = Date.now();
   const config = options.config ?? defaultConfig();
   const inventory = NetworkInventory.load(config.ownNetworks, options.ipRangesPath);
-  const store = openStore(options.statePath ?? ":memory:");
+  const store = openStore(options.statePath ?? ":memory:", {
+    ...(options.lockTimeoutMs !== undefined ? { lockTimeoutMs: options.lockTimeoutMs } : {}),
+    ...(options.onLockWait ? { onWait: options.onLockWait } : {}),
+  });
   try {
-    const since = options.since?.getTime() ?? Number.NEGATIVE_INFINITY;
-    const until = options.until?.getTime() ?? Number.POSITIVE_INFINITY;
-    const { objects, problems: listProblems, ignored } = await listLocalObjects(options.paths);
-    const problems: ReadProblem[] = listProblems.map((p) => ({
-      object: p.object,
-      code: "E_READ",
-      message: `${p.object}: ${p.message}`,
-    }));
-    const skipped: { object: string; reason: string }[] = [];
-    const scanned: ScannedObject[] = [];
-    const seen = new Set<string>();
-    const events: EngineEvent[] = [];
-    let read = 0;
-    let alreadyScanned = 0;
-    let failed = listProblems.length;
-    let partial = 0;
-    let bytes = 0;
-    let total = 0;
-    let duplicates = 0;
-    let timestampFallbacks = 0;
-    let insight = 0;
-    let outside = 0;
-    let first = Number.POSITIVE_INFINITY;
-    let last = Number.NEGATIVE_INFINITY;
+    return await new StreamingScan(options, config, inventory, store, started).run();
+  } finally {
+    await store.close();
+  }
+}
+
+class StreamingScan {
+  private readonly since: number;
+  private readonly until: number;
+  private readonly lateness: number;
+  private readonly rescan: boolean;
+  private engine!: Engine;
+  private buffer = new ReorderBuffer();
+  private ids = new RecentIds();
+  private watermark = Number.NEGATIVE_INFINITY;
+  private cut = Number.NEGATIVE_INFINITY;
+  private readonly absent = new Set<string>();
+  private readonly pendingObjects: ScannedObject[] = [];
+  private readonly delivered: Finding[] = [];
+  private readonly writtenThisRun = new Set<string>();
+  private readonly touched = new Set<string>();
+  private readonly problems: ReadProblem[] = [];
+  private readonly skipped: { object: string; reason: string }[] = [];
+  private readonly malformed: Partial<Record<MalformedReason, number>> = {};
+  private expired = 0;
+  private checkpoints = 0;
+  private firstFindingMs: number | null = null;
+  private resumedEvents = 0;
+  private lastCheckpoint = Date.now();
+  private counts = {
+    read: 0,
+    alreadyScanned: 0,
+    failed: 0,
+    partial: 0,
+    bytes: 0,
+    total: 0,
+    duplicates: 0,
+    timestampFallbacks: 0,
+    insight: 0,
+    outside: 0,
+    relevant: 0,
+    late: 0,
+    alreadyCounted: 0,
+  };
+  private first = Number.POSITIVE_INFINITY;
+  private last = Number.NEGATIVE_INFINITY;
+
+  constructor(
+    private readonly options: ScanOptions,
+    private readonly config: Config,
+    private readonly inventory: NetworkInventory,
+    private readonly store: StateStore,
+    private readonly started: number,
+  ) {
+    this.since = options.since?.getTime() ?? Number.NEGATIVE_INFINITY;
+    this.until = options.until?.getTime() ?? Number.POSITIVE_INFINITY;
+    this.lateness = options.latenessMs ?? DEFAULT_LATENESS_MS;
+    this.rescan = options.rescan ?? false;
+  }
+
+  async run(): Promise<ScanResult> {
+    const { options, store } = this;
+    const { objects: listed, problems: listProblems, ignored } = await listLocalObjects(options.paths);
+    for (const p of listProblems)
+      this.problems.push({ object: p.object, code: "E_READ", message: `${p.object}: ${p.message}` });
+    this.counts.failed = listProblems.length;
+    // Delivery order across accounts and regions keeps the watermark advancing smoothly (stable sort).
+    const objects = listed
+      .map((ref, i) => ({ ref, key: deliveryOrderKey(ref.id), i }))
+      .sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : a.i - b.i))
+      .map((x) => x.ref);
+
+    const fleet = this.rescan ? (await import("../engine/state.js")).emptyFleet() : await store.loadFleet();
+    this.engine = new Engine(
+      { config: this.config, inventory: this.inventory, bindUncovered: options.bindUncovered ?? false },
+      { sessions: new Map(), fleet },
+    );
+    if (!this.rescan) await this.resumePending();
+    if (options.sink?.path !== undefined) await options.sink.open?.(await store.outputBytes(options.sink.path));
+    else await options.sink?.open?.(undefined);
 
     let done = 0;
+    let interrupted = false;
     for (const ref of objects) {
+      if (options.signal?.aborted) {
+        interrupted = true;
+        break;
+      }
       done++;
-      if (!options.rescan && ref.id !== "-" && (await store.wasScanned(ref))) {
-        alreadyScanned++;
-        options.onObject?.(done, objects.length, ref.id);
-        continue;
+      const prev = ref.id === "-" ? undefined : await store.scannedObject(ref.id);
+      if (!this.rescan && prev?.status === "complete" && sameObject(prev, ref)) {
+        this.counts.alreadyScanned++;
+      } else {
+        // A partly read object was counted up to its damage: skip those records when it is read again.
+        const skip = !this.rescan && prev?.status === "partial" ? prev.records : 0;
+        await this.consume(ref, await readFactsInline(ref, this.readOptions()), skip);
       }
-      const r = await readLogObject(ref, options.maxObjectBytes ? { maxObjectBytes: options.maxObjectBytes } : {});
-      options.onObject?.(done, objects.length, ref.id);
-      bytes += r.bytes;
-      timestampFallbacks += r.timestampFallbacks;
-      insight += r.insightRecords;
-      problems.push(...r.problems);
-      if (r.skipped) {
-        skipped.push({ object: r.object, reason: r.skipped });
-        scanned.push({ id: ref.id, size: ref.size, mtimeMs: ref.mtimeMs, records: 0 });
-        continue;
-      }
-      if (r.problems.length > 0 && r.records.length === 0) {
-        failed++;
-        continue;
-      }
-      read++;
-      if (r.problems.length > 0) partial++;
-      // A damaged object is not marked scanned: the next run reads it again (once repaired).
-      else scanned.push({ id: ref.id, size: ref.size, mtimeMs: ref.mtimeMs, records: r.records.length });
-      for (const rec of r.records) {
-        total++;
-        if (typeof rec.eventID === "string") {
-          if (seen.has(rec.eventID)) {
-            duplicates++;
-            continue;
-          }
-          seen.add(rec.eventID);
-        }
-        const t = Date.parse(rec.eventTime as string);
-        if (t < since || t >= until) {
-          outside++;
-          continue;
-        }
-        if (t < first) first = t;
-        if (t > last) last = t;
-        const e = toEngineEvent(rec);
-        if (e) events.push(e);
-      }
+      this.options.onProgress?.({
+        objectsDone: done,
+        objectsTotal: objects.length,
+        events: this.counts.total,
+        bytes: this.counts.bytes,
+        findings: this.delivered.length,
+      });
+      const due =
+        this.pendingObjects.length >= (options.checkpointObjects ?? 500) ||
+        Date.now() - this.lastCheckpoint >= (options.checkpointMs ?? 10_000);
+      if (due) await this.checkpoint(false);
     }
+    await this.checkpoint(!interrupted);
 
-    events.sort(compareEvents);
-    const keys = new Set<string>();
-    for (const e of events) {
-      if (e.issuance) {
-        keys.add(e.issuance.sessionArn);
-        keys.add(`ak:${e.issuance.accessKeyId}`);
-      }
-      if (e.caller) {
-        keys.add(e.caller.arn);
-        if (e.caller.accessKeyId) keys.add(`ak:${e.caller.accessKeyId}`);
-      }
-    }
-    const sessions = await store.loadSessions([...keys]);
-    const fleet = await store.loadFleet();
-    const engine = new Engine(
-      { config, inventory, bindUncovered: options.bindUncovered ?? false },
-      { sessions, fleet },
-    );
-    for (const e of events) engine.process(e);
-    const expired = engine.expire(config.sessionTtlHours * 3_600_000 + RETENTION_MS);
-    const current = engine.evaluate();
-    const previous = await store.loadFindings([...current.keys()]);
-    const changed = engine.merge(current, previous);
-    const expiredSet = new Set(expired);
-    await store.commit({
-      sessions: [...engine.dirtySessions]
-        .filter((k) => !expiredSet.has(k))
-        .map((k) => sessions.get(k))
-        .filter((s) => s !== undefined),
-      deletedSessions: expired,
-      fleet: engine.state.fleet,
-      findings: changed,
-      objects: scanned,
-    });
-
-    const findings = changed.map((c) => c.finding);
+    const stats = this.engine.stats;
+    const findings = this.delivered;
     const byRule: Record<string, number> = {};
     const bySeverity: Record<string, number> = {};
     for (const f of findings) {
       byRule[f.rule] = (byRule[f.rule] ?? 0) + 1;
       bySeverity[f.severity] = (bySeverity[f.severity] ?? 0) + 1;
     }
-    const exitCode = exitCodeFor(findings, options.failOn ?? "high", failed + partial > 0);
-    const stats = engine.stats;
+    const c = this.counts;
+    const exitCode = exitCodeFor(findings, options.failOn ?? "high", c.failed + c.partial > 0);
     const summary: ScanSummary = {
       schema: "firstcall.summary/v1",
       state: store.location,
       objects: {
         listed: objects.length + listProblems.length,
-        read,
-        alreadyScanned,
-        skipped: skipped.length,
-        failed,
-        partial,
+        read: c.read,
+        alreadyScanned: c.alreadyScanned,
+        skipped: this.skipped.length,
+        failed: c.failed,
+        partial: c.partial,
         ignored,
-        bytes,
+        bytes: c.bytes,
       },
-      skipped,
-      problems,
+      skipped: this.skipped,
+      problems: this.problems,
       records: {
-        total,
-        unique: total - duplicates,
-        duplicates,
-        timestampFallbacks,
-        insight,
-        outsideTimeWindow: outside,
-        relevant: events.length,
+        total: c.total,
+        unique: c.total - c.duplicates,
+        duplicates: c.duplicates,
+        timestampFallbacks: c.timestampFallbacks,
+        insight: c.insight,
+        outsideTimeWindow: c.outside,
+        relevant: c.relevant,
+        malformed: this.malformed,
+        lateBeyondWindow: c.late,
+        alreadyCounted: c.alreadyCounted,
       },
-      ...(first <= last
-        ? { timeRange: { first: new Date(first).toISOString(), last: new Date(last).toISOString() } }
+      ...(this.first <= this.last
+        ? { timeRange: { first: new Date(this.first).toISOString(), last: new Date(this.last).toISOString() } }
         : {}),
       engine: { ...stats },
       coverage: {
@@ -253,14 +336,171 @@ export async function runScan(options: ScanOptions): Promise<ScanResult> {
         covered: stats.coveredInstanceEvents,
         ratio: stats.instanceEvents > 0 ? stats.coveredInstanceEvents / stats.instanceEvents : null,
       },
-      sessions: { touched: engine.dirtySessions.size, stored: await store.sessionCount(), expired: expired.length },
+      sessions: { touched: this.touched.size, stored: await store.sessionCount(), expired: this.expired },
       findings: { total: findings.length, byRule, bySeverity },
-      durationMs: Date.now() - started,
+      stream: {
+        checkpoints: this.checkpoints,
+        latenessMs: this.lateness,
+        firstFindingMs: this.firstFindingMs,
+        interrupted,
+        resumedEvents: this.resumedEvents,
+      },
+      durationMs: Date.now() - this.started,
       exitCode,
     };
     return { findings, summary, exitCode };
-  } finally {
-    await store.close();
+  }
+
+  private readOptions(): { maxObjectBytes?: number } {
+    return this.options.maxObjectBytes ? { maxObjectBytes: this.options.maxObjectBytes } : {};
+  }
+
+  /** Restores the reorder buffer and recent ids a previous run (stopped or killed) committed. */
+  private async resumePending(): Promise<void> {
+    const data = await this.store.loadPending();
+    if (!data) return;
+    const doc = decodeDocument<PendingDocument>(data);
+    this.watermark = doc.watermark ?? Number.NEGATIVE_INFINITY;
+    this.cut = doc.cut ?? Number.NEGATIVE_INFINITY;
+    for (const e of doc.events) this.buffer.push(e);
+    this.ids = RecentIds.from(doc.ids);
+    this.resumedEvents = doc.events.length;
+  }
+
+  private async consume(ref: LogObjectRef, r: ObjectFacts, skip: number): Promise<void> {
+    const c = this.counts;
+    c.bytes += r.bytes;
+    c.timestampFallbacks += r.timestampFallbacks;
+    c.insight += r.insightRecords;
+    for (const [reason, n] of Object.entries(r.malformed) as [MalformedReason, number][]) {
+      this.malformed[reason] = (this.malformed[reason] ?? 0) + n;
+    }
+    this.problems.push(...r.problems);
+    if (r.skipped) {
+      this.skipped.push({ object: r.object, reason: r.skipped });
+      this.pendingObjects.push({ id: ref.id, size: ref.size, mtimeMs: ref.mtimeMs, records: 0, status: "complete" });
+      return;
+    }
+    if (r.problems.length > 0 && r.facts.length === 0) {
+      c.failed++;
+      return;
+    }
+    c.read++;
+    const damaged = r.problems.length > 0;
+    if (damaged) c.partial++;
+    if (ref.id !== "-") {
+      this.pendingObjects.push({
+        id: ref.id,
+        size: ref.size,
+        mtimeMs: ref.mtimeMs,
+        records: r.facts.length,
+        status: damaged ? "partial" : "complete",
+      });
+    }
+    let index = 0;
+    for (const f of r.facts) {
+      if (index++ < skip) {
+        c.alreadyCounted++;
+        continue;
+      }
+      c.total++;
+      if (f.malformed) continue;
+      if (f.eventId !== undefined && this.ids.seen(f.eventId, f.time)) {
+        c.duplicates++;
+        continue;
+      }
+      const t = f.time;
+      if (t < this.since || t >= this.until) {
+        c.outside++;
+        continue;
+      }
+      if (t < this.first) this.first = t;
+      if (t > this.last) this.last = t;
+      const e = f.event;
+      if (!e) continue;
+      c.relevant++;
+      if (e.time > this.watermark) this.watermark = e.time;
+      if (e.time < this.cut) c.late++;
+      this.buffer.push(e);
+    }
+    // Hold at least `minBuffered` events: a small or medium input is then put in order whole, as a
+    // sort would; beyond that, everything older than the watermark minus the lateness goes on.
+    if (this.buffer.size > (this.options.minBuffered ?? DEFAULT_MIN_BUFFERED)) {
+      await this.release(this.watermark - this.lateness);
+    }
+  }
+
+  /** Processes, in order, the buffered events at or before `cut`, with their sessions loaded first. */
+  private async release(cut: number): Promise<void> {
+    const events = this.buffer.release(cut);
+    if (events.length === 0) return;
+    const newest = (events[events.length - 1] as EngineEvent).time;
+    if (newest > this.cut) this.cut = newest;
+    const sessions = this.engine.state.sessions;
+    if (!this.rescan) {
+      const keys = new Set<string>();
+      for (const e of events) Engine.sessionKeysOf(e, keys);
+      const missing = [...keys].filter((k) => !sessions.has(k) && !this.absent.has(k));
+      if (missing.length > 0) {
+        const loaded = await this.store.loadSessions(missing);
+        for (const k of missing) {
+          const s = loaded.get(k);
+          if (s) sessions.set(k, s);
+          else this.absent.add(k);
+        }
+      }
+    }
+    for (const e of events) this.engine.process(e);
+  }
+
+  private async checkpoint(final: boolean): Promise<void> {
+    const { engine, store } = this;
+    if (final) await this.release(Number.POSITIVE_INFINITY);
+    for (const k of engine.dirtySessions) this.touched.add(k);
+    const current = engine.evaluate();
+    const previous = await store.loadFindings([...current.keys()]);
+    // On --rescan the stored evidence of per-call rules was built from these same objects: start over.
+    const mergeWith = this.rescan
+      ? new Map([...previous].filter(([id]) => this.writtenThisRun.has(id)))
+      : (previous as Map<string, StoredFinding>);
+    const merged = engine.merge(current, mergeWith);
+    const fresh = merged.filter((m) => !previous.has(m.stored.finding.id)).map((m) => m.stored.finding);
+
+    let outputs: { path: string; bytes: number }[] | undefined;
+    if (fresh.length > 0) {
+      const bytes = await this.options.sink?.write(fresh);
+      if (this.options.sink?.path !== undefined && bytes !== undefined)
+        outputs = [{ path: this.options.sink.path, bytes }];
+      if (this.firstFindingMs === null) this.firstFindingMs = Date.now() - this.started;
+      this.delivered.push(...fresh);
+    }
+    const changed = merged.filter((m) => m.changed).map((m) => m.stored);
+    // Expire after evaluating: what a lifetime showed is judged before the lifetime is forgotten.
+    const expiredKeys = engine.expire(this.lateness);
+    this.expired += expiredKeys.length;
+    const horizon = engine.state.fleet.watermark - this.lateness;
+    this.ids.forgetBefore(this.cut - this.lateness);
+    for (const f of changed) this.writtenThisRun.add(f.finding.id);
+    const pending: PendingDocument = {
+      watermark: Number.isFinite(this.watermark) ? this.watermark : null,
+      cut: Number.isFinite(this.cut) ? this.cut : null,
+      events: this.buffer.snapshot(),
+      ids: this.ids.entries(),
+    };
+    await store.commit({
+      sessions: [...engine.dirtySessions].map((k) => engine.state.sessions.get(k)).filter((s) => s !== undefined),
+      deletedSessions: expiredKeys,
+      ...(Number.isFinite(horizon) ? { pruneSessionsBefore: horizon } : {}),
+      fleet: engine.state.fleet,
+      findings: changed,
+      objects: this.pendingObjects.splice(0),
+      pending: encodeDocument(pending),
+      ...(outputs ? { outputs } : {}),
+    });
+    engine.endBatch();
+    this.absent.clear();
+    this.checkpoints++;
+    this.lastCheckpoint = Date.now();
   }
 }
 

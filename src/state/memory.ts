@@ -1,67 +1,85 @@
-/** A store that lives and dies with the process (`--state :memory:`, tests). */
+/** A store that lives and dies with the process (`--state :memory:`, tests). Same semantics as SQLite. */
 import type { StoredFinding } from "../engine/engine.js";
-import { emptyFleet, type FleetState, type SessionState } from "../engine/state.js";
+import {
+  decodeDocument,
+  decodeFleet,
+  decodeSession,
+  emptyFleet,
+  encodeDocument,
+  encodeFleet,
+  encodeSession,
+  type FleetState,
+  type SessionState,
+} from "../engine/state.js";
 import type { ScannedObject, StateCommit, StateStore } from "./store.js";
 
 export class MemoryStore implements StateStore {
   readonly location = ":memory:";
-  private readonly sessions = new Map<string, string>();
-  private readonly findings = new Map<string, string>();
+  // Values are kept encoded, as a real store keeps them: the engine must never share objects with it.
+  private readonly sessions = new Map<string, { validUntil: number; data: Buffer }>();
+  private readonly findings = new Map<string, { time: string; data: Buffer }>();
   private readonly objects = new Map<string, ScannedObject>();
-  private fleet = JSON.stringify(emptyFleet());
+  private readonly outputs = new Map<string, number>();
+  private fleet = encodeFleet(emptyFleet());
+  private pending: Uint8Array | undefined;
 
-  // Values are kept serialised, as a real store would: the engine must never share objects with it.
   async loadSessions(keys: readonly string[]): Promise<Map<string, SessionState>> {
     const out = new Map<string, SessionState>();
     for (const k of keys) {
       const v = this.sessions.get(k);
-      if (v) out.set(k, JSON.parse(v));
+      if (v) out.set(k, decodeSession(v.data));
     }
     return out;
   }
 
   async loadFleet(): Promise<FleetState> {
-    return JSON.parse(this.fleet);
+    return decodeFleet(this.fleet);
   }
 
   async loadFindings(ids: readonly string[]): Promise<Map<string, StoredFinding>> {
     const out = new Map<string, StoredFinding>();
     for (const id of ids) {
       const v = this.findings.get(id);
-      if (v) out.set(id, JSON.parse(v));
+      if (v) out.set(id, decodeDocument<StoredFinding>(v.data));
     }
     return out;
   }
 
-  async allFindings(): Promise<StoredFinding[]> {
-    return [...this.findings.values()]
-      .map((v) => JSON.parse(v) as StoredFinding)
-      .sort((a, b) =>
-        a.finding.time < b.finding.time
-          ? -1
-          : a.finding.time > b.finding.time
-            ? 1
-            : a.finding.id < b.finding.id
-              ? -1
-              : 1,
-      );
+  async loadPending(): Promise<Uint8Array | undefined> {
+    return this.pending;
   }
 
-  async wasScanned(o: { id: string; size: number; mtimeMs: number }): Promise<boolean> {
-    const s = this.objects.get(o.id);
-    return s !== undefined && s.size === o.size && s.mtimeMs === o.mtimeMs;
+  async allFindings(): Promise<StoredFinding[]> {
+    return [...this.findings]
+      .sort(([ia, a], [ib, b]) => (a.time < b.time ? -1 : a.time > b.time ? 1 : ia < ib ? -1 : ia > ib ? 1 : 0))
+      .map(([, v]) => decodeDocument<StoredFinding>(v.data));
+  }
+
+  async scannedObject(id: string): Promise<ScannedObject | undefined> {
+    return this.objects.get(id);
   }
 
   async sessionCount(): Promise<number> {
     return this.sessions.size;
   }
 
+  async outputBytes(path: string): Promise<number | undefined> {
+    return this.outputs.get(path);
+  }
+
   async commit(batch: StateCommit): Promise<void> {
-    for (const s of batch.sessions) this.sessions.set(s.key, JSON.stringify(s));
+    for (const s of batch.sessions) {
+      const validUntil = Math.max(0, ...s.lifetimes.map((l) => l.validUntil));
+      this.sessions.set(s.key, { validUntil, data: encodeSession(s) });
+    }
     for (const k of batch.deletedSessions) this.sessions.delete(k);
-    for (const f of batch.findings) this.findings.set(f.finding.id, JSON.stringify(f));
+    const prune = batch.pruneSessionsBefore;
+    if (prune !== undefined) for (const [k, v] of this.sessions) if (v.validUntil < prune) this.sessions.delete(k);
+    for (const f of batch.findings) this.findings.set(f.finding.id, { time: f.finding.time, data: encodeDocument(f) });
     for (const o of batch.objects) this.objects.set(o.id, o);
-    this.fleet = JSON.stringify(batch.fleet);
+    this.fleet = encodeFleet(batch.fleet);
+    this.pending = batch.pending;
+    for (const o of batch.outputs ?? []) this.outputs.set(o.path, o.bytes);
   }
 
   async close(): Promise<void> {}

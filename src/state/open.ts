@@ -2,7 +2,7 @@
 import { homedir } from "node:os";
 import { join } from "node:path";
 import { MemoryStore } from "./memory.js";
-import { SqliteStore } from "./sqlite.js";
+import { type SqliteOpenOptions, SqliteStore } from "./sqlite.js";
 import type { StateStore } from "./store.js";
 
 /** `$XDG_STATE_HOME/firstcall/state.sqlite`, or the platform's equivalent. */
@@ -14,8 +14,10 @@ export function defaultStatePath(env: NodeJS.ProcessEnv = process.env, platform 
   return join(env.XDG_STATE_HOME ?? join(homedir(), ".local", "state"), "firstcall", "state.sqlite");
 }
 
-/** `:memory:` → a throw-away store; anything else → a SQLite file at that path. */
-export function openStore(location: string): StateStore {
+export type OpenStoreOptions = SqliteOpenOptions;
+
+/** `:memory:` → a throw-away store; anything else → a SQLite file at that path (locked while open). */
+export function openStore(location: string, options: OpenStoreOptions = {}): StateStore {
   if (location === ":memory:") return new MemoryStore();
-  return SqliteStore.open(location);
+  return SqliteStore.open(location, options);
 }

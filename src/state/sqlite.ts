@@ -1,56 +1,122 @@
 /**
- * The default store: one SQLite file (better-sqlite3), written in one transaction per batch.
- * Rows hold JSON documents; the columns beside them are what the store queries by.
+ * The default store: one SQLite file (better-sqlite3), one transaction per checkpoint.
+ *
+ * - Private: the file and a folder created for it are owner-only (0600 / 0700): they hold ARNs, key
+ *   ids and addresses.
+ * - Marked: `PRAGMA application_id` says the file is firstcall's; another application's database is
+ *   refused rather than written into, and a state of another schema version is refused with what to do.
+ * - One writer: the connection takes SQLite's exclusive lock for its whole life (`locking_mode =
+ *   EXCLUSIVE`), so a second scan on the same file waits (`lockTimeoutMs`) or is refused; the lock is
+ *   the operating system's and dies with the process, so a killed scan never leaves it behind.
+ * - Compact: sessions, fleet knowledge and findings are stored as deflated documents
+ *   (`encodeSession` …); tables without row ids; only the indexes the store queries by.
  */
-import { mkdirSync } from "node:fs";
+import { closeSync, existsSync, mkdirSync, openSync } from "node:fs";
 import { dirname } from "node:path";
 import Database from "better-sqlite3";
 import type { StoredFinding } from "../engine/engine.js";
-import { emptyFleet, type FleetState, type SessionState } from "../engine/state.js";
-import { UsageError } from "../errors.js";
-import type { StateCommit, StateStore } from "./store.js";
+import {
+  decodeDocument,
+  decodeFleet,
+  decodeSession,
+  emptyFleet,
+  encodeDocument,
+  encodeFleet,
+  encodeSession,
+  type FleetState,
+  type SessionState,
+} from "../engine/state.js";
+import { StateError } from "../errors.js";
+import type { ScannedObject, StateCommit, StateStore } from "./store.js";
 
-const SCHEMA_VERSION = "1";
+/** "fcst" — firstcall state. */
+export const APPLICATION_ID = 0x66637374;
+export const SCHEMA_VERSION = 2;
 
 const SCHEMA = `
-CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
-CREATE TABLE IF NOT EXISTS sessions (key TEXT PRIMARY KEY, instance_id TEXT, valid_until INTEGER, data TEXT NOT NULL);
-CREATE TABLE IF NOT EXISTS findings (id TEXT PRIMARY KEY, rule TEXT NOT NULL, severity TEXT NOT NULL, time TEXT NOT NULL,
-  data TEXT NOT NULL, updated_at TEXT NOT NULL);
-CREATE INDEX IF NOT EXISTS findings_time ON findings (time, id);
-CREATE TABLE IF NOT EXISTS objects (id TEXT PRIMARY KEY, size INTEGER NOT NULL, mtime_ms REAL NOT NULL, records INTEGER NOT NULL,
-  scanned_at TEXT NOT NULL);
+CREATE TABLE meta (key TEXT PRIMARY KEY, value BLOB NOT NULL) WITHOUT ROWID;
+CREATE TABLE sessions (key TEXT PRIMARY KEY, valid_until INTEGER NOT NULL, data BLOB NOT NULL) WITHOUT ROWID;
+CREATE TABLE findings (id TEXT PRIMARY KEY, time TEXT NOT NULL, data BLOB NOT NULL, updated_at TEXT NOT NULL) WITHOUT ROWID;
+CREATE TABLE objects (id TEXT PRIMARY KEY, size INTEGER NOT NULL, mtime_ms REAL NOT NULL, records INTEGER NOT NULL,
+  status TEXT NOT NULL, scanned_at TEXT NOT NULL) WITHOUT ROWID;
 `;
+
+export interface SqliteOpenOptions {
+  /** How long to wait for another process's lock on the file; 0 refuses at once. */
+  readonly lockTimeoutMs?: number;
+  /** Called once when the file is locked by someone else and we are about to wait. */
+  readonly onWait?: (message: string) => void;
+}
 
 export class SqliteStore implements StateStore {
   private readonly db: Database.Database;
 
   /**
-   * Opens (creating if needed) a state file.
-   * @throws UsageError E_STATE naming the file when it cannot be opened or is not a firstcall state file.
-   * @example const store = SqliteStore.open("~/.local/state/firstcall/state.sqlite")
+   * Opens (creating if needed) a state file and takes its lock.
+   * @throws StateError naming the file when it cannot be created or opened, is locked, is not a
+   *   firstcall state file, or has another schema version.
+   * @example const store = SqliteStore.open("~/.local/state/firstcall/state.sqlite", { lockTimeoutMs: 0 })
    */
-  static open(path: string): SqliteStore {
-    return new SqliteStore(path);
+  static open(path: string, options: SqliteOpenOptions = {}): SqliteStore {
+    return new SqliteStore(path, options);
   }
 
-  private constructor(readonly location: string) {
+  private constructor(
+    readonly location: string,
+    options: SqliteOpenOptions,
+  ) {
+    const memory = location === ":memory:";
+    if (!memory) createPrivately(location);
+    let db: Database.Database;
     try {
-      if (location !== ":memory:") mkdirSync(dirname(location), { recursive: true });
-      this.db = new Database(location);
-      this.db.pragma("journal_mode = WAL");
-      this.db.pragma("synchronous = NORMAL");
-      this.db.pragma("busy_timeout = 5000");
-      this.db.exec(SCHEMA);
-      const version = this.db.prepare("SELECT value FROM meta WHERE key = 'schema_version'").get() as
-        | { value: string }
-        | undefined;
-      if (!version) this.db.prepare("INSERT INTO meta (key, value) VALUES ('schema_version', ?)").run(SCHEMA_VERSION);
-      else if (version.value !== SCHEMA_VERSION) {
-        throw new Error(`state schema version ${version.value}, this firstcall reads version ${SCHEMA_VERSION}`);
-      }
+      db = new Database(location);
     } catch (e) {
-      throw new UsageError("E_STATE", `${location}: cannot use as a state file: ${(e as Error).message}`, { cause: e });
+      throw new StateError("E_STATE", `${location}: cannot open the state file: ${(e as Error).message}`, { cause: e });
+    }
+    this.db = db;
+    try {
+      if (!memory) lock(db, location, options);
+      this.prepareSchema();
+    } catch (e) {
+      db.close();
+      if (e instanceof StateError) throw e;
+      const message = (e as Error).message;
+      throw new StateError("E_STATE", `${location}: cannot use as a state file: ${message}`, { cause: e });
+    }
+  }
+
+  private prepareSchema(): void {
+    const db = this.db;
+    const appId = db.pragma("application_id", { simple: true }) as number;
+    const version = db.pragma("user_version", { simple: true }) as number;
+    const tables = (db.prepare("SELECT name FROM sqlite_master WHERE type = 'table'").all() as { name: string }[]).map(
+      (r) => r.name,
+    );
+    if (appId === 0 && tables.length === 0) {
+      db.transaction(() => {
+        db.pragma(`application_id = ${APPLICATION_ID}`);
+        db.pragma(`user_version = ${SCHEMA_VERSION}`);
+        db.exec(SCHEMA);
+      })();
+      return;
+    }
+    if (appId === 0 && tables.includes("meta") && tables.includes("sessions") && tables.includes("objects")) {
+      throw new StateError(
+        "E_STATE_VERSION",
+        `${this.location}: written by firstcall 0.1 (state schema 1); this version keeps state as schema ${SCHEMA_VERSION} and cannot read it. Move the file aside (or delete it) and scan again: findings are recomputed from the logs.`,
+      );
+    }
+    if (appId !== APPLICATION_ID) {
+      throw new StateError(
+        "E_STATE_FOREIGN",
+        `${this.location}: not a firstcall state file (another application's SQLite database); refusing to write into it. Choose another --state path.`,
+      );
+    }
+    if (version !== SCHEMA_VERSION) {
+      throw new StateError(
+        "E_STATE_VERSION",
+        `${this.location}: state schema ${version}, this firstcall reads schema ${SCHEMA_VERSION}${version > SCHEMA_VERSION ? " (written by a newer firstcall: upgrade)" : ""}.`,
+      );
     }
   }
 
@@ -58,73 +124,134 @@ export class SqliteStore implements StateStore {
     const out = new Map<string, SessionState>();
     const stmt = this.db.prepare("SELECT key, data FROM sessions WHERE key IN (SELECT value FROM json_each(?))");
     for (let i = 0; i < keys.length; i += 5000) {
-      const rows = stmt.all(JSON.stringify(keys.slice(i, i + 5000))) as { key: string; data: string }[];
-      for (const r of rows) out.set(r.key, JSON.parse(r.data));
+      const rows = stmt.all(JSON.stringify(keys.slice(i, i + 5000))) as { key: string; data: Buffer }[];
+      for (const r of rows) out.set(r.key, decodeSession(r.data));
     }
     return out;
   }
 
   async loadFleet(): Promise<FleetState> {
-    const row = this.db.prepare("SELECT value FROM meta WHERE key = 'fleet'").get() as { value: string } | undefined;
-    return row ? JSON.parse(row.value) : emptyFleet();
+    const row = this.db.prepare("SELECT value FROM meta WHERE key = 'fleet'").get() as { value: Buffer } | undefined;
+    return row ? decodeFleet(row.value) : emptyFleet();
   }
 
   async loadFindings(ids: readonly string[]): Promise<Map<string, StoredFinding>> {
     const out = new Map<string, StoredFinding>();
     const stmt = this.db.prepare("SELECT id, data FROM findings WHERE id IN (SELECT value FROM json_each(?))");
     for (let i = 0; i < ids.length; i += 5000) {
-      const rows = stmt.all(JSON.stringify(ids.slice(i, i + 5000))) as { id: string; data: string }[];
-      for (const r of rows) out.set(r.id, JSON.parse(r.data));
+      for (const r of stmt.all(JSON.stringify(ids.slice(i, i + 5000))) as { id: string; data: Buffer }[]) {
+        out.set(r.id, decodeDocument<StoredFinding>(r.data));
+      }
     }
     return out;
   }
 
-  async allFindings(): Promise<StoredFinding[]> {
-    const rows = this.db.prepare("SELECT data FROM findings ORDER BY time, id").all() as { data: string }[];
-    return rows.map((r) => JSON.parse(r.data));
+  async loadPending(): Promise<Uint8Array | undefined> {
+    const row = this.db.prepare("SELECT value FROM meta WHERE key = 'pending'").get() as { value: Buffer } | undefined;
+    return row?.value;
   }
 
-  async wasScanned(o: { id: string; size: number; mtimeMs: number }): Promise<boolean> {
-    const row = this.db.prepare("SELECT size, mtime_ms FROM objects WHERE id = ?").get(o.id) as
-      | { size: number; mtime_ms: number }
+  async allFindings(): Promise<StoredFinding[]> {
+    const rows = this.db.prepare("SELECT data FROM findings ORDER BY time, id").all() as { data: Buffer }[];
+    return rows.map((r) => decodeDocument<StoredFinding>(r.data));
+  }
+
+  async scannedObject(id: string): Promise<ScannedObject | undefined> {
+    const row = this.db.prepare("SELECT size, mtime_ms, records, status FROM objects WHERE id = ?").get(id) as
+      | { size: number; mtime_ms: number; records: number; status: "complete" | "partial" }
       | undefined;
-    return row !== undefined && row.size === o.size && row.mtime_ms === o.mtimeMs;
+    return row && { id, size: row.size, mtimeMs: row.mtime_ms, records: row.records, status: row.status };
   }
 
   async sessionCount(): Promise<number> {
     return (this.db.prepare("SELECT count(*) AS n FROM sessions").get() as { n: number }).n;
   }
 
+  async outputBytes(path: string): Promise<number | undefined> {
+    const row = this.db.prepare("SELECT value FROM meta WHERE key = ?").get(`output:${path}`) as
+      | { value: Buffer | number }
+      | undefined;
+    return row === undefined ? undefined : Number(row.value);
+  }
+
   async commit(batch: StateCommit): Promise<void> {
     const now = new Date().toISOString();
-    const putSession = this.db.prepare(
-      "INSERT INTO sessions (key, instance_id, valid_until, data) VALUES (?, ?, ?, ?) ON CONFLICT(key) DO UPDATE SET instance_id = excluded.instance_id, valid_until = excluded.valid_until, data = excluded.data",
+    const db = this.db;
+    const putSession = db.prepare(
+      "INSERT INTO sessions (key, valid_until, data) VALUES (?, ?, ?) ON CONFLICT(key) DO UPDATE SET valid_until = excluded.valid_until, data = excluded.data",
     );
-    const deleteSession = this.db.prepare("DELETE FROM sessions WHERE key = ?");
-    const putFinding = this.db.prepare(
-      "INSERT INTO findings (id, rule, severity, time, data, updated_at) VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT(id) DO UPDATE SET severity = excluded.severity, time = excluded.time, data = excluded.data, updated_at = excluded.updated_at",
+    const deleteSession = db.prepare("DELETE FROM sessions WHERE key = ?");
+    const putFinding = db.prepare(
+      "INSERT INTO findings (id, time, data, updated_at) VALUES (?, ?, ?, ?) ON CONFLICT(id) DO UPDATE SET time = excluded.time, data = excluded.data, updated_at = excluded.updated_at",
     );
-    const putObject = this.db.prepare(
-      "INSERT INTO objects (id, size, mtime_ms, records, scanned_at) VALUES (?, ?, ?, ?, ?) ON CONFLICT(id) DO UPDATE SET size = excluded.size, mtime_ms = excluded.mtime_ms, records = excluded.records, scanned_at = excluded.scanned_at",
+    const putObject = db.prepare(
+      "INSERT INTO objects (id, size, mtime_ms, records, status, scanned_at) VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT(id) DO UPDATE SET size = excluded.size, mtime_ms = excluded.mtime_ms, records = excluded.records, status = excluded.status, scanned_at = excluded.scanned_at",
     );
-    const putFleet = this.db.prepare(
-      "INSERT INTO meta (key, value) VALUES ('fleet', ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value",
+    const putMeta = db.prepare(
+      "INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value",
     );
-    this.db.transaction(() => {
+    db.transaction(() => {
       for (const s of batch.sessions) {
         const validUntil = Math.max(0, ...s.lifetimes.map((l) => l.validUntil));
-        putSession.run(s.key, s.instanceId ?? null, validUntil, JSON.stringify(s));
+        putSession.run(s.key, validUntil, encodeSession(s));
       }
       for (const k of batch.deletedSessions) deleteSession.run(k);
-      for (const f of batch.findings) {
-        putFinding.run(f.finding.id, f.finding.rule, f.finding.severity, f.finding.time, JSON.stringify(f), now);
+      if (batch.pruneSessionsBefore !== undefined && Number.isFinite(batch.pruneSessionsBefore)) {
+        db.prepare("DELETE FROM sessions WHERE valid_until < ?").run(Math.floor(batch.pruneSessionsBefore));
       }
-      for (const o of batch.objects) putObject.run(o.id, o.size, o.mtimeMs, o.records, now);
-      putFleet.run(JSON.stringify(batch.fleet));
+      for (const f of batch.findings) putFinding.run(f.finding.id, f.finding.time, encodeDocument(f), now);
+      for (const o of batch.objects) putObject.run(o.id, o.size, o.mtimeMs, o.records, o.status, now);
+      putMeta.run("fleet", encodeFleet(batch.fleet));
+      putMeta.run("pending", batch.pending);
+      for (const o of batch.outputs ?? []) putMeta.run(`output:${o.path}`, o.bytes);
     })();
   }
 
   async close(): Promise<void> {
-    this.db.close();
+    if (this.db.open) this.db.close();
   }
+}
+
+/** Creates the folder (0700) and the file (0600) when missing, with a clear error when it cannot. */
+function createPrivately(path: string): void {
+  try {
+    if (!existsSync(path)) {
+      mkdirSync(dirname(path), { recursive: true, mode: 0o700 });
+      closeSync(openSync(path, "wx", 0o600));
+    }
+  } catch (e) {
+    const err = e as NodeJS.ErrnoException;
+    if (err.code === "EEXIST") return;
+    throw new StateError("E_STATE", `${path}: cannot create the state file: ${err.message}`, { cause: e });
+  }
+}
+
+/** Takes the exclusive lock for the connection's life, waiting up to the timeout. */
+function lock(db: Database.Database, location: string, options: SqliteOpenOptions): void {
+  db.pragma("locking_mode = EXCLUSIVE");
+  db.pragma("busy_timeout = 0");
+  const deadline = Date.now() + (options.lockTimeoutMs ?? 0);
+  let told = false;
+  for (;;) {
+    try {
+      db.pragma("journal_mode = WAL");
+      db.exec("BEGIN EXCLUSIVE; COMMIT;");
+      break;
+    } catch (e) {
+      const code = (e as { code?: string }).code ?? "";
+      if (!code.startsWith("SQLITE_BUSY") && !code.startsWith("SQLITE_LOCKED")) throw e;
+      if (Date.now() >= deadline) {
+        throw new StateError(
+          "E_STATE_LOCKED",
+          `${location}: the state is in use by another firstcall process${options.lockTimeoutMs ? ` (waited ${Math.round(options.lockTimeoutMs / 1000)} s)` : ""}; wait for it to finish, run with --lock-timeout SECONDS to wait, or use another --state.`,
+        );
+      }
+      if (!told) {
+        options.onWait?.(`${location}: in use by another firstcall process; waiting for it…`);
+        told = true;
+      }
+      Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 100);
+    }
+  }
+  db.pragma("synchronous = NORMAL");
 }
