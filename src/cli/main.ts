@@ -4,7 +4,7 @@
  * its heavy modules only when it runs.
  */
 import { Command, CommanderError } from "commander";
-import { FirstcallError, UsageError } from "../errors.js";
+import { FirstcallError, OutputError, StateError, UsageError } from "../errors.js";
 import { registerEval } from "./eval.js";
 import { registerScan } from "./scan.js";
 import { registerSimulate } from "./simulate.js";
@@ -37,6 +37,14 @@ export async function main(argv: readonly string[]): Promise<number> {
     if (e instanceof UsageError) {
       process.stderr.write(`firstcall: ${e.message}\n`);
       return 2;
+    }
+    if (e instanceof StateError) {
+      process.stderr.write(`firstcall: ${e.message}\n`);
+      return 4;
+    }
+    if (e instanceof OutputError) {
+      process.stderr.write(`firstcall: ${e.message}\n`);
+      return 5;
     }
     if (e instanceof FirstcallError) {
       process.stderr.write(`firstcall: ${e.message}\n`);

@@ -68,6 +68,12 @@ export const scanSpec: CommandSpec = {
       defaultValue: "60",
     },
     {
+      flags: "--reorder-buffer <events>",
+      description:
+        "events always held in the reorder buffer before any is released (a smaller input is put in order whole); memory grows by about 0.5 KB per event",
+      defaultValue: "100000",
+    },
+    {
       flags: "--checkpoint-objects <n>",
       description: "commit state and deliver findings after this many objects",
       defaultValue: "500",

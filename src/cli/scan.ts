@@ -18,6 +18,7 @@ interface ScanFlags {
   maxObjectBytes?: string;
   output?: string;
   lateness: string;
+  reorderBuffer: string;
   checkpointObjects: string;
   checkpointSeconds: string;
   lockTimeout: string;
@@ -73,6 +74,7 @@ async function runScanCommand(paths: string[], flags: ScanFlags): Promise<number
   const since = parseTime(flags.since, "--since");
   const until = parseTime(flags.until, "--until");
   const latenessMs = positive(flags.lateness, "--lateness", true) * 60_000;
+  const minBuffered = Math.floor(positive(flags.reorderBuffer, "--reorder-buffer", true));
   const checkpointObjects = Math.ceil(positive(flags.checkpointObjects, "--checkpoint-objects"));
   const checkpointMs = positive(flags.checkpointSeconds, "--checkpoint-seconds") * 1000;
   const lockTimeoutMs = positive(flags.lockTimeout, "--lock-timeout", true) * 1000;
@@ -119,6 +121,7 @@ async function runScanCommand(paths: string[], flags: ScanFlags): Promise<number
       rescan: flags.rescan,
       failOn: flags.failOn,
       latenessMs,
+      minBuffered,
       checkpointObjects,
       checkpointMs,
       lockTimeoutMs,

@@ -214,14 +214,13 @@ export class SqliteStore implements StateStore {
 
 /** Creates the folder (0700) and the file (0600) when missing, with a clear error when it cannot. */
 function createPrivately(path: string): void {
+  if (existsSync(path)) return;
   try {
-    if (!existsSync(path)) {
-      mkdirSync(dirname(path), { recursive: true, mode: 0o700 });
-      closeSync(openSync(path, "wx", 0o600));
-    }
+    mkdirSync(dirname(path), { recursive: true, mode: 0o700 });
+    closeSync(openSync(path, "wx", 0o600));
   } catch (e) {
     const err = e as NodeJS.ErrnoException;
-    if (err.code === "EEXIST") return;
+    if (err.code === "EEXIST" && existsSync(path)) return; // created by a concurrent run
     throw new StateError("E_STATE", `${path}: cannot create the state file: ${err.message}`, { cause: e });
   }
 }
