@@ -29,7 +29,6 @@ export function registerScan(program: Command): void {
 }
 
 async function runScanCommand(paths: string[], flags: ScanFlags): Promise<number> {
-  const { writeFileSync } = await import("node:fs");
   const { UsageError } = await import("../errors.js");
   const { loadConfig, defaultConfig } = await import("../config/config.js");
   const { runScan } = await import("../pipeline/scan.js");
@@ -90,9 +89,15 @@ async function runScanCommand(paths: string[], flags: ScanFlags): Promise<number
     findings = (await store.allFindings()).map((f) => f.finding);
     await store.close();
   }
-  process.stdout.write(format.render(findings));
-  const summaryJson = `${JSON.stringify(result.summary)}\n`;
-  if (typeof flags.summaryJson === "string") writeFileSync(flags.summaryJson, summaryJson);
+  const { writeOutput, writeFileOutput } = await import("./output.js");
+  const { safeJsonStringify } = await import("../safe-text.js");
+  await writeOutput(process.stdout, format.render(findings), {
+    ...(result.summary.state === ":memory:"
+      ? {}
+      : { hint: "the findings are in the state file: scan --all prints them again" }),
+  });
+  const summaryJson = `${safeJsonStringify(result.summary)}\n`;
+  if (typeof flags.summaryJson === "string") writeFileOutput(flags.summaryJson, summaryJson);
   if (flags.summaryJson === true) process.stderr.write(summaryJson);
   else if (!flags.quiet) process.stderr.write(renderSummaryText(result.summary));
   return result.exitCode;

@@ -5,9 +5,10 @@
  * committed in one transaction. Nothing here prints: the CLI renders findings and the summary.
  */
 import type { Config } from "../config/config.js";
-import { defaultConfig } from "../config/config.js";
+import { defaultConfig, validateConfig } from "../config/config.js";
 import { Engine, type Engine as EngineType } from "../engine/engine.js";
 import { compareEvents, type EngineEvent, toEngineEvent } from "../engine/event.js";
+import { EXIT } from "../exit-codes.js";
 import { type Finding, type Severity, severityRank } from "../findings/finding.js";
 import { NetworkInventory } from "../net/inventory.js";
 import { listLocalObjects } from "../sources/local.js";
@@ -99,7 +100,8 @@ const RETENTION_MS = 24 * 3_600_000;
  */
 export async function runScan(options: ScanOptions): Promise<ScanResult> {
   const started = Date.now();
-  const config = options.config ?? defaultConfig();
+  // The whole configuration is checked before any log is read: a typo must not cost a full read.
+  const config = validateConfig(options.config ?? defaultConfig());
   const inventory = NetworkInventory.load(config.ownNetworks, options.ipRangesPath);
   const store = openStore(options.statePath ?? ":memory:");
   try {
@@ -264,8 +266,8 @@ export async function runScan(options: ScanOptions): Promise<ScanResult> {
   }
 }
 
-/** Exit codes: 1 findings at or above `failOn`; else 3 when some input could not be read; else 0. */
+/** Exit codes (src/exit-codes.ts): findings at or above `failOn`; else input when some input could not be read; else ok. */
 export function exitCodeFor(findings: readonly Finding[], failOn: FailOn, inputProblems: boolean): number {
-  if (failOn !== "none" && findings.some((f) => severityRank(f.severity) >= severityRank(failOn))) return 1;
-  return inputProblems ? 3 : 0;
+  if (failOn !== "none" && findings.some((f) => severityRank(f.severity) >= severityRank(failOn))) return EXIT.findings;
+  return inputProblems ? EXIT.input : EXIT.ok;
 }

@@ -7,7 +7,7 @@ import { dirname } from "node:path";
 import Database from "better-sqlite3";
 import type { StoredFinding } from "../engine/engine.js";
 import { emptyFleet, type FleetState, type SessionState } from "../engine/state.js";
-import { UsageError } from "../errors.js";
+import { StateError } from "../errors.js";
 import type { StateCommit, StateStore } from "./store.js";
 
 const SCHEMA_VERSION = "1";
@@ -50,7 +50,7 @@ export class SqliteStore implements StateStore {
         throw new Error(`state schema version ${version.value}, this firstcall reads version ${SCHEMA_VERSION}`);
       }
     } catch (e) {
-      throw new UsageError("E_STATE", `${location}: cannot use as a state file: ${(e as Error).message}`, { cause: e });
+      throw new StateError("E_STATE", `${location}: cannot use as a state file: ${(e as Error).message}`, { cause: e });
     }
   }
 
