@@ -35,19 +35,39 @@ export class InputError extends FirstcallError<InputErrorCode> {
   }
 }
 
+/**
+ * `E_STATE` is kept for code written before {@link StateError}; it exits like a state error (4), not
+ * like a usage error.
+ */
 export type UsageErrorCode = "E_USAGE" | "E_CONFIG" | "E_STATE";
 
-/** Bad command line, configuration file or state file: exit code 2. */
+/** Bad command line or configuration file: exit code 2. */
 export class UsageError extends FirstcallError<UsageErrorCode> {}
 
 export type StateErrorCode =
-  | "E_STATE" // cannot open, create or read the state
+  | "E_STATE" // cannot open, create or use the state file (details in the message)
+  | "E_STATE_CORRUPT" // the file is damaged or is not a SQLite database
   | "E_STATE_LOCKED" // another firstcall holds the state
   | "E_STATE_FOREIGN" // the file is another application's database
-  | "E_STATE_VERSION"; // written by another version of firstcall
+  | "E_STATE_VERSION" // written by another version of firstcall
+  | "E_STATE_SCHEMA"; // an unexpected schema inside a firstcall state
 
-/** The state store cannot be used as it is. */
+/**
+ * The state store cannot be opened, created, locked or read, or holds something firstcall cannot use:
+ * exit code 4.
+ *
+ * @example
+ * throw new StateError("E_STATE_CORRUPT", "state.sqlite: database disk image is malformed")
+ */
 export class StateError extends FirstcallError<StateErrorCode> {}
 
-/** Findings could not be written (disk full, closed pipe): the run stops before marking them delivered. */
-export class OutputError extends FirstcallError<"E_OUTPUT"> {}
+export type OutputErrorCode = "E_OUTPUT";
+
+/**
+ * Results could not be written (disk full, closed pipe, bad descriptor): exit code 5. The message
+ * names where the output was going.
+ *
+ * @example
+ * throw new OutputError("E_OUTPUT", "standard output: EPIPE (the reading end was closed)")
+ */
+export class OutputError extends FirstcallError<OutputErrorCode> {}

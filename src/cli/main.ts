@@ -1,11 +1,14 @@
 /**
- * The CLI entry: builds the commander program, runs it, and maps errors to exit codes
- * (2 for usage, configuration and state errors). Each command lives in its own file and imports
- * its heavy modules only when it runs.
+ * The CLI entry: builds the commander program, runs it, and maps errors to exit codes through the
+ * shared table (src/exit-codes.ts). Each command lives in its own file and imports its heavy modules
+ * only when it runs. Every message written to stderr is escaped (src/safe-text.ts).
  */
-import { Command, CommanderError } from "commander";
-import { FirstcallError, OutputError, StateError, UsageError } from "../errors.js";
+import { Command } from "commander";
+import { EXIT } from "../exit-codes.js";
+import { safeLines } from "../safe-text.js";
 import { registerEval } from "./eval.js";
+import { renderFailure } from "./failure.js";
+import { watchStream, writeOutput } from "./output.js";
 import { registerScan } from "./scan.js";
 import { registerSimulate } from "./simulate.js";
 import { registerTrailblazer } from "./trailblazer.js";
@@ -14,6 +17,8 @@ export const VERSION = "0.1.0";
 
 export function buildProgram(): Command {
   const program = new Command("firstcall")
+    // Before the subcommands are added, so that they inherit it: commander echoes bad arguments.
+    .configureOutput({ outputError: (message, write) => write(safeLines(message)) })
     .description("Finds stolen AWS temporary credentials in CloudTrail: the first call wins.")
     .version(VERSION)
     .exitOverride()
@@ -25,34 +30,45 @@ export function buildProgram(): Command {
   return program;
 }
 
-/** Runs the CLI; resolves to the process exit code. */
+let crashHandlersInstalled = false;
+
+/**
+ * Errors that escape every `await` (an 'error' event nobody listens to, a rejected promise nobody
+ * awaits) would make Node exit with code 1, which means "findings": report them as internal errors.
+ */
+function installCrashHandlers(): void {
+  if (crashHandlersInstalled) return;
+  crashHandlersInstalled = true;
+  process.on("uncaughtException", (error) => {
+    const failure = renderFailure(error, failureContext());
+    process.stderr.write(failure.text);
+    process.exit(failure.exitCode);
+  });
+}
+
+function failureContext(): { version: string; debug: boolean } {
+  return { version: VERSION, debug: process.env.FIRSTCALL_DEBUG === "1" };
+}
+
+/** Runs the CLI; resolves to the process exit code (see EXIT_CODES in src/exit-codes.ts). */
 export async function main(argv: readonly string[]): Promise<number> {
+  installCrashHandlers();
+  // stderr closed too: nowhere left to report, but no crash on its 'error' event either.
+  watchStream(process.stderr);
   const program = buildProgram();
+  let exitCode: number;
   try {
     await program.parseAsync(argv as string[]);
     const code = program.getOptionValue("exitCode");
-    return typeof code === "number" ? code : 0;
+    exitCode = typeof code === "number" ? code : EXIT.ok;
+    // Commands that print with process.stdout.write directly: wait for it, and notice if it failed.
+    await writeOutput(process.stdout, "");
   } catch (e) {
-    if (e instanceof CommanderError) return e.exitCode === 0 ? 0 : 2;
-    if (e instanceof UsageError) {
-      process.stderr.write(`firstcall: ${e.message}\n`);
-      return 2;
-    }
-    if (e instanceof StateError) {
-      process.stderr.write(`firstcall: ${e.message}\n`);
-      return 4;
-    }
-    if (e instanceof OutputError) {
-      process.stderr.write(`firstcall: ${e.message}\n`);
-      return 5;
-    }
-    if (e instanceof FirstcallError) {
-      process.stderr.write(`firstcall: ${e.message}\n`);
-      return 1;
-    }
-    process.stderr.write(`firstcall: unexpected error: ${(e as Error).stack ?? e}\n`);
-    return 1;
+    const failure = renderFailure(e, failureContext());
+    process.stderr.write(failure.text);
+    exitCode = failure.exitCode;
   }
+  return exitCode;
 }
 
 // Run directly (tsx src/cli/main.ts …): the bin script imports `main` instead.

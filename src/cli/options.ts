@@ -34,21 +34,36 @@ export function toOptions(specs: readonly OptionSpec[]): Option[] {
   });
 }
 
-/** Markdown for one command (used by scripts/gen-cli-docs.ts). */
+/**
+ * A Markdown table with its columns padded to equal width, so that the generated file reads well as
+ * plain text too. A `|` inside a cell is escaped.
+ *
+ * @example
+ * markdownTable(["code", "meaning"], [["0", "ok"]])
+ * // "| code | meaning |\n| ---- | ------- |\n| 0    | ok      |"
+ */
+export function markdownTable(header: readonly string[], rows: readonly (readonly string[])[]): string {
+  const cells = [header, ...rows].map((r) => header.map((_, i) => (r[i] ?? "").replaceAll("|", "\\|")));
+  const widths = header.map((_, i) => Math.max(3, ...cells.map((r) => (r[i] ?? "").length)));
+  const line = (r: readonly string[]) => `| ${r.map((c, i) => c.padEnd(widths[i] ?? 0)).join(" | ")} |`;
+  const [head, ...body] = cells;
+  return [line(head ?? []), line(widths.map((w) => "-".repeat(w))), ...body.map(line)].join("\n");
+}
+
+/** Markdown for one command (used by the generated CLI reference, src/cli/docs.ts). */
 export function renderCommandDoc(spec: CommandSpec): string {
+  const rows = spec.options.map((o) => {
+    const def = o.defaultText ?? (o.defaultValue === undefined ? "" : String(o.defaultValue));
+    const choices = o.choices ? ` (${o.choices.join(", ")})` : "";
+    return [`\`${o.flags}\``, `${o.description}${choices}`, def];
+  });
   const lines = [
     `## firstcall ${spec.name} ${spec.arguments}`.trimEnd(),
     "",
     spec.summary,
     "",
-    "| option | meaning | default |",
-    "| --- | --- | --- |",
+    markdownTable(["option", "meaning", "default"], rows),
   ];
-  for (const o of spec.options) {
-    const def = o.defaultText ?? (o.defaultValue === undefined ? "" : String(o.defaultValue));
-    const choices = o.choices ? ` (${o.choices.join(", ")})` : "";
-    lines.push(`| \`${o.flags}\` | ${o.description}${choices} | ${def} |`);
-  }
   lines.push("", "Examples:", "", "```sh", ...spec.examples, "```", "");
   return lines.join("\n");
 }

@@ -38,7 +38,6 @@ export function registerScan(program: Command): void {
 }
 
 async function runScanCommand(paths: string[], flags: ScanFlags): Promise<number> {
-  const { writeFileSync } = await import("node:fs");
   const { UsageError } = await import("../errors.js");
   const { loadConfig, defaultConfig } = await import("../config/config.js");
   const { runScan } = await import("../pipeline/scan.js");
@@ -46,7 +45,10 @@ async function runScanCommand(paths: string[], flags: ScanFlags): Promise<number
   const { defaultStatePath, openStore } = await import("../state/open.js");
   const { FORMATS } = await import("../findings/formats/index.js");
   const { FileSink } = await import("../findings/sinks/file.js");
-  const { StreamSink, writeFlushed } = await import("../findings/sinks/stream.js");
+  const { StreamSink } = await import("../findings/sinks/stream.js");
+  const { writeOutput, writeFileOutput } = await import("./output.js");
+  const { safeText } = await import("../safe-text.js");
+  const toStdout = (text: string) => writeOutput(process.stdout, text);
 
   const parseTime = (v: string | undefined, flag: string): Date | undefined => {
     if (v === undefined) return undefined;
@@ -106,7 +108,7 @@ async function runScanCommand(paths: string[], flags: ScanFlags): Promise<number
   process.on("SIGINT", onSigint);
 
   const fileSink = flags.output ? new FileSink(flags.output, format) : undefined;
-  const sink = fileSink ?? new StreamSink(process.stdout, format);
+  const sink = fileSink ?? new StreamSink(toStdout, format);
   const started = Date.now();
   let result: Awaited<ReturnType<typeof runScan>>;
   try {
@@ -125,7 +127,7 @@ async function runScanCommand(paths: string[], flags: ScanFlags): Promise<number
       checkpointObjects,
       checkpointMs,
       lockTimeoutMs,
-      onLockWait: (m) => process.stderr.write(`firstcall: ${m}\n`),
+      onLockWait: (m) => process.stderr.write(`firstcall: ${safeText(m)}\n`),
       sink,
       signal: controller.signal,
       ...(maxObjectBytes ? { maxObjectBytes } : {}),
@@ -147,15 +149,16 @@ async function runScanCommand(paths: string[], flags: ScanFlags): Promise<number
     const store = openStore(statePath, { lockTimeoutMs });
     try {
       const all = (await store.allFindings()).map((f) => f.finding);
-      await writeFlushed(process.stdout, format.render(all), "standard output");
+      await toStdout(format.render(all));
     } finally {
       await store.close();
     }
   } else if (result.findings.length === 0 && !fileSink && format.name === "text") {
-    await writeFlushed(process.stdout, format.render([]), "standard output");
+    await toStdout(format.render([]));
   }
-  const summaryJson = `${JSON.stringify(result.summary)}\n`;
-  if (typeof flags.summaryJson === "string") writeFileSync(flags.summaryJson, summaryJson);
+  const { safeJsonStringify } = await import("../safe-text.js");
+  const summaryJson = `${safeJsonStringify(result.summary)}\n`;
+  if (typeof flags.summaryJson === "string") writeFileOutput(flags.summaryJson, summaryJson);
   if (flags.summaryJson === true) process.stderr.write(summaryJson);
   else if (!flags.quiet) process.stderr.write(renderSummaryText(result.summary));
   if (result.summary.stream.interrupted) {

@@ -4,6 +4,7 @@
  * the reader) are imported inside the actions so that the CLI starts fast.
  */
 import type { Command } from "commander";
+import { safeText } from "../safe-text.js";
 import { type CommandSpec, toOptions } from "./options.js";
 
 const servicesOption = {
@@ -311,14 +312,15 @@ async function runCommand(flags: RunFlags, out: Output): Promise<number> {
       onProgress: (p) => {
         if (!bar) return;
         if (p.done === 1) bar.start(p.total, 0, { operation: "" });
-        bar.update(p.done, { operation: `${p.service}.${p.operation}` });
+        bar.update(p.done, { operation: safeText(`${p.service}.${p.operation}`) });
       },
       onDryRun: (line) => {
         out.write(
-          `${line.seq}\t${line.service}.${line.operation}\t${line.region}\t${line.sessionName}\t${line.method} ${line.url}\n`,
+          `${line.seq}\t${safeText(`${line.service}.${line.operation}`)}\t${safeText(line.region)}\t${safeText(line.sessionName)}\t${safeText(line.method)} ${safeText(line.url)}\n`,
         );
-        for (const [k, v] of Object.entries(line.headers)) if (k !== "user-agent") out.write(`\t${k}: ${v}\n`);
-        if (line.body !== undefined && line.body !== "") out.write(`\t${line.body}\n`);
+        for (const [k, v] of Object.entries(line.headers))
+          if (k !== "user-agent") out.write(`\t${safeText(k)}: ${safeText(v)}\n`);
+        if (line.body !== undefined && line.body !== "") out.write(`\t${safeText(line.body)}\n`);
       },
     });
     bar?.stop();
@@ -333,11 +335,11 @@ async function runCommand(flags: RunFlags, out: Output): Promise<number> {
       .map(([k, v]) => `${k}×${v}`)
       .join(" ");
     process.stderr.write(
-      `trailblazer: run ${summary.runId} → ${summary.runFile}: ${summary.total} operations, ${summary.skipped} already done, ` +
+      `trailblazer: run ${summary.runId} → ${safeText(summary.runFile)}: ${summary.total} operations, ${summary.skipped} already done, ` +
         `${outcomes || "nothing sent"}${statuses ? ` (HTTP ${statuses})` : ""}\n`,
     );
     if (summary.stopped) {
-      process.stderr.write(`trailblazer: stopped early; continue with --resume ${summary.runFile}\n`);
+      process.stderr.write(`trailblazer: stopped early; continue with --resume ${safeText(summary.runFile)}\n`);
       return 1;
     }
     const answered = summary.byOutcome.answered ?? 0;
@@ -359,7 +361,7 @@ async function mapCommand(runFile: string, logs: string[], flags: MapFlags, out:
   for await (const object of readLogs(logs)) {
     for (const p of object.problems) {
       problems++;
-      process.stderr.write(`trailblazer map: ${p.message}\n`);
+      process.stderr.write(`trailblazer map: ${safeText(p.message)}\n`);
     }
     for (const record of object.records) matcher.add(record);
   }
@@ -389,7 +391,7 @@ async function replayRecordCommand(logs: string[], flags: ReplayRecordFlags, out
   const { readLogs } = await import("../sources/read.js");
   async function* records(): AsyncGenerator<import("../cloudtrail/record.js").CloudTrailRecord> {
     for await (const object of readLogs(logs)) {
-      for (const p of object.problems) process.stderr.write(`trailblazer replay: ${p.message}\n`);
+      for (const p of object.problems) process.stderr.write(`trailblazer replay: ${safeText(p.message)}\n`);
       yield* object.records;
     }
   }
@@ -463,7 +465,7 @@ async function replayRunCommand(chainPath: string, flags: ReplayRunFlags, out: O
             : r.outcome === "network-error"
               ? (r.error ?? "")
               : "";
-      out.write(`${r.index + 1}\t${what}\t${r.outcome}\t${detail}\n`);
+      out.write(`${r.index + 1}\t${safeText(what)}\t${r.outcome}\t${safeText(detail)}\n`);
     },
   });
   const failed = results.filter((r) => r.outcome === "network-error").length;

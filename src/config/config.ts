@@ -21,15 +21,41 @@ import { readFileSync } from "node:fs";
 import { parse as parseYaml } from "yaml";
 import { z } from "zod";
 import { UsageError } from "../errors.js";
+import { cidrProblem } from "../net/ip.js";
 
-const cidrList = z.array(z.string().min(1)).default([]);
+/** An address or CIDR, checked here so that a typo stops the run before any log is read. */
+const cidrEntry = z.string().superRefine((value, ctx) => {
+  const problem = cidrProblem(value);
+  if (problem)
+    ctx.addIssue({ code: "custom", message: `not an IP address or CIDR: ${JSON.stringify(value)} (${problem})` });
+});
+const cidrList = z.array(cidrEntry).default([]);
+
+/**
+ * A role pattern (`*` matches any run of characters) is compared with the role's name and its IAM ARN
+ * (`arn:aws:iam::ACCOUNT:role/path/NAME`): a session ARN (`arn:aws:sts::…:assumed-role/…`) or a stray
+ * character would never match, silently disabling the allowance, so both are refused.
+ */
+const rolePattern = z.string().superRefine((value, ctx) => {
+  const bad = (why: string) => ctx.addIssue({ code: "custom", message: `${JSON.stringify(value)}: ${why}` });
+  if (value === "") bad("an empty role pattern");
+  else if (!/^[A-Za-z0-9_+=,.@\-/:*]+$/.test(value))
+    bad("a role name or ARN has only letters, digits, _+=,.@-/: and the * wildcard");
+  else if (value.includes(":") && !/^arn:[^:]+:iam::[^:]*:role\/./.test(value))
+    bad("use the role's name or its IAM ARN, arn:aws:iam::ACCOUNT:role/NAME (not a session ARN)");
+});
+
+/** A user-agent substring: an empty one would match every call. */
+const userAgentSubstring = z.string().min(1, "an empty user-agent substring would match every call");
+
+const accountId = z.string().regex(/^\d{12}$/, "an account id is 12 digits");
 
 const credentialKinds = z.enum(["ec2-instance", "ecs-task", "lambda", "service-role", "assumed-role"]);
 
 export const configSchema = z
   .object({
     /** Your AWS account ids. A VPC endpoint owned by one of them (`vpcEndpointAccountId`) is yours. */
-    accounts: z.array(z.string().regex(/^\d{12}$/, "an account id is 12 digits")).default([]),
+    accounts: z.array(accountId).default([]),
     /** Your own egress networks (CIDRs or addresses): NAT gateways, Elastic IPs, offices. */
     ownNetworks: cidrList,
     /** VPC endpoint ids known to be yours. */
@@ -41,11 +67,11 @@ export const configSchema = z
         /** Calls from these addresses never bind a session and never raise a finding. */
         cidrs: cidrList,
         /** Role ARNs or role names (`*` matches any run of characters): their sessions are not checked. */
-        roles: z.array(z.string()).default([]),
+        roles: z.array(rolePattern).default([]),
         /** User-agent substrings: calls carrying one are never reported by the user-agent and recon rules. */
-        userAgents: z.array(z.string()).default([]),
+        userAgents: z.array(userAgentSubstring).default([]),
         /** Accounts whose events are not checked at all. */
-        accounts: z.array(z.string()).default([]),
+        accounts: z.array(accountId).default([]),
       })
       .strict()
       .default({ cidrs: [], roles: [], userAgents: [], accounts: [] }),
@@ -58,9 +84,9 @@ export const configSchema = z
         /** Added to the default (or configured) list. */
         extraCalls: z.array(z.string().regex(/^[a-z0-9-]+:[A-Za-z0-9]+$/)).default([]),
         /** User-agent substrings of software that legitimately makes recon calls (e.g. EKS nodes). */
-        allowUserAgents: z.array(z.string()).default([]),
+        allowUserAgents: z.array(userAgentSubstring).default([]),
         /** Roles (as in allow.roles) whose sessions may make recon calls. */
-        allowRoles: z.array(z.string()).default([]),
+        allowRoles: z.array(rolePattern).default([]),
       })
       .strict()
       .default({ extraCalls: [], allowUserAgents: [], allowRoles: [] }),
@@ -94,9 +120,25 @@ export function parseConfig(text: string, source = "<config>"): Config {
   } catch (e) {
     throw new UsageError("E_CONFIG", `${source}: not valid YAML: ${(e as Error).message}`);
   }
-  const result = configSchema.safeParse(raw);
+  return validateConfig(raw, source);
+}
+
+/** `allow.cidrs[2]`: the key path of a configuration problem, as a person would write it. */
+function keyPath(path: readonly PropertyKey[]): string {
+  return path.map((k, i) => (typeof k === "number" ? `[${k}]` : `${i > 0 ? "." : ""}${String(k)}`)).join("");
+}
+
+/**
+ * Checks a configuration built in code (not read by {@link parseConfig}) the same way a file is
+ * checked; returns it with defaults applied. The scan calls it before reading any log.
+ *
+ * @example
+ * runScan({ paths, config: validateConfig({ ...defaultConfig(), ownNetworks: ["10.0.0.0/8"] }) })
+ */
+export function validateConfig(config: unknown, source = "<config>"): Config {
+  const result = configSchema.safeParse(config);
   if (!result.success) {
-    const problems = result.error.issues.map((i) => `${i.path.join(".") || "(top level)"}: ${i.message}`);
+    const problems = result.error.issues.map((i) => `${keyPath(i.path) || "(top level)"}: ${i.message}`);
     throw new UsageError("E_CONFIG", `${source}: ${problems.join("; ")}`);
   }
   return result.data;

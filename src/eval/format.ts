@@ -1,4 +1,6 @@
 /** Renders an evaluation report as a plain-text table (the JSON form is the report itself). */
+
+import { safeText } from "../safe-text.js";
 import type { EvalReport, KindRow } from "./eval.js";
 
 /** `45s`, `3m05s`, `1h02m`; `-` when there is no value. */
@@ -17,13 +19,15 @@ function ratio(x: number | null): string {
 
 /** Columns are right-aligned (numbers) except those listed in `left`. */
 function table(header: readonly string[], rows: readonly (readonly string[])[], left: readonly number[] = [0]): string {
-  const widths = header.map((h, c) => Math.max(h.length, ...rows.map((r) => (r[c] ?? "").length)));
+  // Cells can carry input text (session names, addresses from a findings file): escaped before measuring.
+  const safeRows = rows.map((r) => r.map(safeText));
+  const widths = header.map((h, c) => Math.max(h.length, ...safeRows.map((r) => (r[c] ?? "").length)));
   const line = (cells: readonly string[]) =>
     cells
       .map((cell, c) => (left.includes(c) ? cell.padEnd(widths[c] ?? 0) : cell.padStart(widths[c] ?? 0)))
       .join("  ")
       .trimEnd();
-  return [line(header), ...rows.map(line)].join("\n");
+  return [line(header), ...safeRows.map(line)].join("\n");
 }
 
 function kindCells(r: KindRow): string[] {
@@ -99,18 +103,22 @@ export function formatEvalText(report: EvalReport): string {
     );
   }
   const missed = report.incidents.filter((i) => i.detectable && !i.detected);
-  if (missed.length) parts.push(`missed:\n${missed.map((i) => `  ${i.id}  ${i.session}`).join("\n")}`);
+  if (missed.length)
+    parts.push(`missed:\n${missed.map((i) => `  ${safeText(i.id)}  ${safeText(i.session)}`).join("\n")}`);
   const partial = report.incidents.filter((i) => i.detected && i.rulesMissing.length > 0);
   if (partial.length) {
     parts.push(
-      `detected, but an expected rule stayed silent:\n${partial.map((i) => `  ${i.id}  missing ${i.rulesMissing.join(", ")}`).join("\n")}`,
+      `detected, but an expected rule stayed silent:\n${partial.map((i) => `  ${safeText(i.id)}  missing ${safeText(i.rulesMissing.join(", "))}`).join("\n")}`,
     );
   }
   const expected = report.incidents.filter((i) => !i.detectable);
   if (expected.length) {
     parts.push(
       `labelled undetectable: ${expected
-        .map((i) => `${i.id} (${i.detected ? `detected anyway by ${i.rulesFired.join(", ")}` : "not detected"})`)
+        .map(
+          (i) =>
+            `${safeText(i.id)} (${i.detected ? `detected anyway by ${safeText(i.rulesFired.join(", "))}` : "not detected"})`,
+        )
         .join("; ")}`,
     );
   }

@@ -16,6 +16,30 @@ export function ipFamily(s: string): IpFamily | undefined {
   return undefined;
 }
 
+/**
+ * Why a configured address or CIDR is not acceptable, or undefined when it is. Accepted: an IPv4
+ * address in dotted four-part decimal (no leading zeros: `010.0.0.1` would be read as octal by some
+ * tools) or an IPv6 address without zone, each with an optional decimal prefix length in range.
+ *
+ * @example
+ * cidrProblem("10.0.0.0/8")   // undefined
+ * cidrProblem("10.0.0.0/33")  // "prefix length 33 is above 32"
+ */
+export function cidrProblem(entry: string): string | undefined {
+  const text = entry.trim();
+  const slash = text.indexOf("/");
+  const address = slash < 0 ? text : text.slice(0, slash);
+  const prefix = slash < 0 ? undefined : text.slice(slash + 1);
+  let max: number;
+  if (ipaddr.IPv4.isValidFourPartDecimal(address)) max = 32;
+  else if (address.includes(":") && !address.includes("%") && ipaddr.IPv6.isValid(address)) max = 128;
+  else return "not an IPv4 or IPv6 address";
+  if (prefix === undefined) return undefined;
+  if (!/^(0|[1-9][0-9]{0,2})$/.test(prefix)) return `prefix length ${JSON.stringify(prefix)} is not a number`;
+  if (Number(prefix) > max) return `prefix length ${prefix} is above ${max}`;
+  return undefined;
+}
+
 /** A parsed CIDR list with a membership test. Bare addresses count as /32 or /128. */
 export class CidrSet {
   private readonly v4: [ipaddr.IPv4, number][] = [];
@@ -28,12 +52,15 @@ export class CidrSet {
 
   add(entry: string): void {
     const text = entry.trim();
-    let range: [ipaddr.IPv4 | ipaddr.IPv6, number];
+    const problem = cidrProblem(text);
+    let range: [ipaddr.IPv4 | ipaddr.IPv6, number] | undefined;
     try {
-      range = text.includes("/") ? ipaddr.parseCIDR(text) : [ipaddr.parse(text), text.includes(":") ? 128 : 32];
+      if (!problem)
+        range = text.includes("/") ? ipaddr.parseCIDR(text) : [ipaddr.parse(text), text.includes(":") ? 128 : 32];
     } catch {
-      throw new Error(`not an IP address or CIDR: ${JSON.stringify(entry)}`);
+      // reported below
     }
+    if (!range) throw new Error(`not an IP address or CIDR: ${JSON.stringify(entry)}${problem ? ` (${problem})` : ""}`);
     const [addr, bits] = range;
     if (addr.kind() === "ipv4") this.v4.push([addr as ipaddr.IPv4, bits]);
     else {

@@ -15,10 +15,11 @@
  */
 import { deliveryOrderKey } from "../cloudtrail/layout.js";
 import type { Config } from "../config/config.js";
-import { defaultConfig } from "../config/config.js";
+import { defaultConfig, validateConfig } from "../config/config.js";
 import { Engine, type EngineStats, type StoredFinding } from "../engine/engine.js";
 import type { EngineEvent } from "../engine/event.js";
 import { decodeDocument, encodeDocument } from "../engine/state.js";
+import { EXIT } from "../exit-codes.js";
 import { type Finding, type Severity, severityRank } from "../findings/finding.js";
 import { NetworkInventory } from "../net/inventory.js";
 import type { MalformedReason } from "../reader/facts.js";
@@ -172,7 +173,8 @@ interface PendingDocument {
  */
 export async function runScan(options: ScanOptions): Promise<ScanResult> {
   const started = Date.now();
-  const config = options.config ?? defaultConfig();
+  // The whole configuration is checked before any log is read: a typo must not cost a full read.
+  const config = validateConfig(options.config ?? defaultConfig());
   const inventory = NetworkInventory.load(config.ownNetworks, options.ipRangesPath);
   const store = openStore(options.statePath ?? ":memory:", {
     ...(options.lockTimeoutMs !== undefined ? { lockTimeoutMs: options.lockTimeoutMs } : {}),
@@ -504,8 +506,8 @@ class StreamingScan {
   }
 }
 
-/** Exit codes: 1 findings at or above `failOn`; else 3 when some input could not be read; else 0. */
+/** Exit codes (src/exit-codes.ts): findings at or above `failOn`; else input when some input could not be read; else ok. */
 export function exitCodeFor(findings: readonly Finding[], failOn: FailOn, inputProblems: boolean): number {
-  if (failOn !== "none" && findings.some((f) => severityRank(f.severity) >= severityRank(failOn))) return 1;
-  return inputProblems ? 3 : 0;
+  if (failOn !== "none" && findings.some((f) => severityRank(f.severity) >= severityRank(failOn))) return EXIT.findings;
+  return inputProblems ? EXIT.input : EXIT.ok;
 }

@@ -1,6 +1,10 @@
+import { safeText } from "../safe-text.js";
 import type { ScanSummary } from "./scan.js";
 
-/** The summary as a person reads it (stderr in text mode). */
+/**
+ * The summary as a person reads it (stderr in text mode). File names, reasons and problem messages
+ * come from the input (a bucket's key names, a file's bytes quoted in an error), so they are escaped.
+ */
 export function renderSummaryText(s: ScanSummary): string {
   const o = s.objects;
   const r = s.records;
@@ -17,14 +21,14 @@ export function renderSummaryText(s: ScanSummary): string {
     `coverage: ${c.ratio === null ? "no instance-credential events" : `${(c.ratio * 100).toFixed(1)}% of ${c.instanceEvents} instance-credential events had their issuance in view`}; ${s.engine.issuances} issuances, ${s.engine.awsOnBehalf} calls by AWS on your behalf, ${s.engine.untracked} untracked role calls`,
   );
   lines.push(
-    `sessions: ${s.sessions.touched} touched, ${s.sessions.stored} in state (${s.state}), ${s.sessions.expired} expired`,
+    `sessions: ${s.sessions.touched} touched, ${s.sessions.stored} in state (${safeText(s.state)}), ${s.sessions.expired} expired`,
   );
   const rules = Object.entries(s.findings.byRule)
-    .map(([k, v]) => `${k} ${v}`)
+    .map(([k, v]) => `${safeText(k)} ${v}`)
     .join(", ");
   lines.push(`findings: ${s.findings.total}${rules ? ` (${rules})` : ""}`);
-  for (const k of s.skipped.slice(0, 20)) lines.push(`skipped: ${k.object}: ${k.reason}`);
+  for (const k of s.skipped.slice(0, 20)) lines.push(`skipped: ${safeText(k.object)}: ${safeText(k.reason)}`);
   if (s.skipped.length > 20) lines.push(`skipped: … and ${s.skipped.length - 20} more (see --summary-json)`);
-  for (const p of s.problems) lines.push(`error [${p.code}] ${p.message}`);
+  for (const p of s.problems) lines.push(`error [${safeText(p.code)}] ${safeText(p.message)}`);
   return `${lines.join("\n")}\n`;
 }

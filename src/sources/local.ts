@@ -2,7 +2,7 @@
  * Local log objects: files, directories walked recursively (sorted, so runs are reproducible), and
  * standard input (`-`).
  */
-import { readdir, readFile, stat } from "node:fs/promises";
+import { lstat, readdir, readFile, readlink, realpath, stat } from "node:fs/promises";
 import { join } from "node:path";
 import { isLogFileName } from "../cloudtrail/layout.js";
 
@@ -24,16 +24,31 @@ export interface ListProblem {
 /**
  * Lists the log objects under the given paths, in a stable order.
  * Files found by walking a directory are taken only when their name looks like a log file
- * (`.json`, `.json.gz`, `.jsonl`, …); the rest are counted in `ignored`.
+ * (`.json`, `.json.gz`, `.jsonl`, …); the rest are counted in `ignored`, as are sockets, FIFOs and
+ * devices (reading a FIFO would block the scan).
+ *
+ * Symbolic links are followed, files and directories alike (a synced bucket often links account
+ * folders in). Loops and repeats are cut by real path (`fs.realpath`): each real directory is walked
+ * once and each real file listed once, under the first path that reaches it. "First" is the walk's
+ * order: the given paths in order, each walked depth-first with the entries of a directory sorted by
+ * name. A link whose target is missing, or that loops onto itself, is a problem naming the link.
+ *
+ * @example
+ * const { objects, problems, ignored } = await listLocalObjects(["AWSLogs/"]);
  */
 export async function listLocalObjects(
   paths: readonly string[],
 ): Promise<{ objects: LogObjectRef[]; problems: ListProblem[]; ignored: number }> {
   const objects: LogObjectRef[] = [];
   const problems: ListProblem[] = [];
+  const walkedDirectories = new Set<string>();
+  const listedFiles = new Set<string>();
   let ignored = 0;
 
-  async function walk(dir: string): Promise<void> {
+  /** Walks a directory once per real path; `realDir` is its real path. */
+  async function walk(dir: string, realDir: string): Promise<void> {
+    if (walkedDirectories.has(realDir)) return;
+    walkedDirectories.add(realDir);
     let entries: import("node:fs").Dirent[];
     try {
       entries = await readdir(dir, { withFileTypes: true });
@@ -44,31 +59,86 @@ export async function listLocalObjects(
     entries.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
     for (const entry of entries) {
       const path = join(dir, entry.name);
-      if (entry.isDirectory()) await walk(path);
-      else if (entry.isFile() || entry.isSymbolicLink()) {
-        if (isLogFileName(entry.name)) await addFile(path, true);
+      // Below a real directory, a plain entry's real path is known without asking the file system.
+      if (entry.isDirectory()) await walk(path, join(realDir, entry.name));
+      else if (entry.isFile()) {
+        if (isLogFileName(entry.name)) await addFile(path, join(realDir, entry.name));
         else ignored++;
-      }
+      } else if (entry.isSymbolicLink()) await followLink(path, entry.name);
+      else ignored++;
     }
   }
 
-  async function addFile(path: string, fromWalk: boolean): Promise<void> {
+  async function followLink(path: string, name: string): Promise<void> {
+    let target: import("node:fs").Stats;
+    let real: string;
     try {
-      const st = await stat(path);
-      if (st.isDirectory()) return walk(path);
+      target = await stat(path);
+      real = await realpath(path);
+    } catch (e) {
+      problems.push({ object: path, message: await brokenLinkMessage(path, e as NodeJS.ErrnoException) });
+      return;
+    }
+    if (target.isDirectory()) await walk(path, real);
+    else if (target.isFile() && isLogFileName(name)) await addFile(path, real, target);
+    else ignored++;
+  }
+
+  async function addFile(path: string, real: string, known?: import("node:fs").Stats): Promise<void> {
+    if (listedFiles.has(real)) return;
+    listedFiles.add(real);
+    try {
+      const st = known ?? (await stat(path));
       objects.push({ id: path, size: st.size, mtimeMs: st.mtimeMs, read: () => readFile(path) });
     } catch (e) {
-      if (fromWalk) problems.push({ object: path, message: `cannot read: ${(e as Error).message}` });
-      else
-        problems.push({ object: path, message: `no such file or directory, or unreadable: ${(e as Error).message}` });
+      problems.push({ object: path, message: `cannot read: ${(e as Error).message}` });
     }
   }
 
   for (const p of paths) {
-    if (p === "-") objects.push({ id: "-", size: 0, mtimeMs: 0, read: readStdin });
-    else await addFile(p, false);
+    if (p === "-") {
+      objects.push({ id: "-", size: 0, mtimeMs: 0, read: readStdin });
+      continue;
+    }
+    let st: import("node:fs").Stats;
+    let real: string;
+    try {
+      st = await stat(p);
+      real = await realpath(p);
+    } catch (e) {
+      const err = e as NodeJS.ErrnoException;
+      const message =
+        err.code === "ENOENT" && (await isLink(p))
+          ? await brokenLinkMessage(p, err)
+          : `no such file or directory, or unreadable: ${err.message}`;
+      problems.push({ object: p, message });
+      continue;
+    }
+    // A path given by name is read whatever its name; only walked files must look like logs.
+    if (st.isDirectory()) await walk(p, real);
+    else await addFile(p, real, st);
   }
   return { objects, problems, ignored };
+}
+
+async function isLink(path: string): Promise<boolean> {
+  try {
+    return (await lstat(path)).isSymbolicLink();
+  } catch {
+    return false;
+  }
+}
+
+async function brokenLinkMessage(path: string, error: NodeJS.ErrnoException): Promise<string> {
+  let target = "?";
+  try {
+    target = await readlink(path);
+  } catch {
+    // the link itself vanished: the error says so
+  }
+  if (error.code === "ENOENT") return `dangling symbolic link: its target ${target} does not exist`;
+  if (error.code === "ELOOP") return `symbolic link loop: ${target} leads back to itself`;
+  return `cannot follow symbolic link to ${target}: ${error.message}`;
 }
 
 async function readStdin(): Promise<Buffer> {

@@ -5,6 +5,7 @@
  */
 import { readFileSync } from "node:fs";
 import { UsageError } from "../errors.js";
+import { safeText } from "../safe-text.js";
 import { MAPPING_SCHEMA, type Mapping, type OperationMapping } from "./mapper.js";
 
 export type ChangeKind = "added" | "removed" | "now-logged" | "no-longer-logged" | "changed";
@@ -93,16 +94,17 @@ export function loadMapping(path: string): Mapping {
 /** One line per change, then the counts. */
 export function renderDiffText(diff: MappingDiff): string {
   const lines = diff.changes.map((c) => {
-    if (c.kind !== "changed") return `${c.kind.padEnd(17)} ${c.key}`;
+    // Keys and values come from two mapping files, and through them from the logs.
+    if (c.kind !== "changed") return `${c.kind.padEnd(17)} ${safeText(c.key)}`;
     const fields = Object.entries(c.fields ?? {})
-      .map(([f, [a, b]]) => `${f}: ${String(a ?? "-")} → ${String(b ?? "-")}`)
+      .map(([f, [a, b]]) => `${safeText(f)}: ${safeText(String(a ?? "-"))} → ${safeText(String(b ?? "-"))}`)
       .join("; ");
-    return `${"changed".padEnd(17)} ${c.key}  ${fields}`;
+    return `${"changed".padEnd(17)} ${safeText(c.key)}  ${fields}`;
   });
   const n = diff.counts;
   lines.push(
     "",
-    `${diff.oldRunId} → ${diff.newRunId}: ${n["now-logged"]} now logged, ${n["no-longer-logged"]} no longer logged, ` +
+    `${safeText(diff.oldRunId)} → ${safeText(diff.newRunId)}: ${n["now-logged"]} now logged, ${n["no-longer-logged"]} no longer logged, ` +
       `${n.changed} logged differently, ${n.added} added, ${n.removed} removed`,
   );
   return `${lines.join("\n")}\n`;

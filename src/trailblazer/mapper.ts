@@ -7,6 +7,7 @@
  * user agent carries the run's marker and the call's number.
  */
 import type { CloudTrailRecord } from "../cloudtrail/record.js";
+import { safeText } from "../safe-text.js";
 import { isThrottled } from "./http.js";
 import type { CallRecord, RunFile } from "./run-file.js";
 import { parseUserAgent } from "./session-name.js";
@@ -255,29 +256,32 @@ function category(o: OperationMapping): string {
 export function renderMappingText(mapping: Mapping, options: { onlyInteresting?: boolean } = {}): string {
   const lines: string[] = [];
   for (const o of mapping.operations) {
-    const name = `${o.service}.${o.operation}`;
+    // Event names, sources and error codes come from the logs; names and the run id from the run file.
+    const name = safeText(`${o.service}.${o.operation}`);
     if (!o.sent) {
       if (!options.onlyInteresting) lines.push(`${name}  not sent`);
       continue;
     }
     if (!o.logged) {
-      lines.push(`${name}  NOT LOGGED  (answer ${o.status ?? "?"} ${o.answerErrorCode ?? ""})`.trimEnd());
+      lines.push(`${name}  NOT LOGGED  (answer ${o.status ?? "?"} ${safeText(o.answerErrorCode ?? "")})`.trimEnd());
       continue;
     }
     if (options.onlyInteresting && !o.renamed && !o.alsoLoggedAs) continue;
     const renamed = o.renamed ? "  RENAMED" : "";
     const delay = o.delaySeconds === undefined ? "" : `  +${o.delaySeconds}s`;
     const retries = o.throttledEvents > 0 ? `  (${o.throttledEvents} throttled tries)` : "";
-    const also = o.alsoLoggedAs ? `  also ${o.alsoLoggedAs.join(", ")}` : "";
+    const also = o.alsoLoggedAs ? `  also ${safeText(o.alsoLoggedAs.join(", "))}` : "";
     lines.push(
-      `${name}  → ${o.eventSource ?? "?"} ${o.eventName ?? "?"}${renamed}  ${category(o)}  ${o.loggedErrorCode ?? "-"}${delay}${retries}${also}`,
+      `${name}  → ${safeText(o.eventSource ?? "?")} ${safeText(o.eventName ?? "?")}${renamed}  ${category(o)}  ${safeText(o.loggedErrorCode ?? "-")}${delay}${retries}${also}`,
     );
   }
   const c = mapping.counts;
-  const window = mapping.window ? `, events ${mapping.window.firstEvent} … ${mapping.window.lastEvent}` : "";
+  const window = mapping.window
+    ? `, events ${safeText(mapping.window.firstEvent)} … ${safeText(mapping.window.lastEvent)}`
+    : "";
   lines.push(
     "",
-    `run ${mapping.runId}: ${c.calls} calls, ${c.sent} sent, ${c.logged} logged, ${c.notLogged} not logged, ${c.renamed} renamed` +
+    `run ${safeText(mapping.runId)}: ${c.calls} calls, ${c.sent} sent, ${c.logged} logged, ${c.notLogged} not logged, ${c.renamed} renamed` +
       ` (${c.matchedRecords} of ${c.records} records matched${window})`,
   );
   return `${lines.join("\n")}\n`;

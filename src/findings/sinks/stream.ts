@@ -1,43 +1,21 @@
 /**
- * Findings to a stream (standard output): each batch is written and flushed before the checkpoint
- * that counts it delivered. A failed write (disk full, closed pipe) rejects with `OutputError`.
+ * Findings to a stream (standard output): each batch is rendered and handed to `write`, which must
+ * resolve only once the text is flushed and reject with `OutputError` when it cannot be written;
+ * the checkpoint that counts the findings delivered comes after.
  */
-import { OutputError } from "../../errors.js";
 import type { FindingSink } from "../../pipeline/scan.js";
 import type { Finding } from "../finding.js";
 import type { FindingFormat } from "../formats/format.js";
 
-/** @example await runScan({ …, sink: new StreamSink(process.stdout, textFormat) }) */
+/** @example await runScan({ …, sink: new StreamSink((text) => writeOutput(process.stdout, text), textFormat) }) */
 export class StreamSink implements FindingSink {
   constructor(
-    private readonly stream: NodeJS.WritableStream,
+    private readonly writeFlushed: (text: string) => Promise<void>,
     private readonly format: FindingFormat,
-    private readonly name = "standard output",
   ) {}
 
-  write(findings: readonly Finding[]): Promise<undefined> {
-    const text = this.format.render(findings);
-    return writeFlushed(this.stream, text, this.name);
+  async write(findings: readonly Finding[]): Promise<undefined> {
+    await this.writeFlushed(this.format.render(findings));
+    return undefined;
   }
-}
-
-/** Writes text and resolves once the stream has flushed it; rejects with OutputError on any error. */
-export function writeFlushed(stream: NodeJS.WritableStream, text: string, name: string): Promise<undefined> {
-  return new Promise((resolve, reject) => {
-    let settled = false;
-    const fail = (e: Error) => {
-      if (settled) return;
-      settled = true;
-      stream.removeListener("error", fail);
-      reject(new OutputError("E_OUTPUT", `cannot write findings to ${name}: ${e.message}`, { cause: e }));
-    };
-    stream.on("error", fail);
-    stream.write(text, (err?: Error | null) => {
-      if (err) return fail(err);
-      if (settled) return;
-      settled = true;
-      stream.removeListener("error", fail);
-      resolve(undefined);
-    });
-  });
 }
