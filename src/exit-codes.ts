@@ -13,6 +13,7 @@ export const EXIT = {
   state: 4,
   output: 5,
   internal: 70,
+  interrupted: 130,
 } as const;
 
 export type ExitCode = (typeof EXIT)[keyof typeof EXIT];
@@ -62,6 +63,11 @@ export const EXIT_CODES: readonly ExitCodeEntry[] = [
     name: "internal",
     meaning:
       "internal error, a bug in firstcall: one line on stderr says where to report it; `FIRSTCALL_DEBUG=1` adds the stack trace",
+  },
+  {
+    code: EXIT.interrupted,
+    name: "interrupted",
+    meaning: "`scan` stopped by Ctrl-C after committing its last checkpoint: run the same command again to continue",
   },
 ];
 

@@ -1,5 +1,6 @@
 /** `firstcall scan`: the main job. */
 import type { Command } from "commander";
+import { EXIT } from "../exit-codes.js";
 import { toOptions } from "./options.js";
 import { scanSpec } from "./scan-spec.js";
 
@@ -25,9 +26,6 @@ interface ScanFlags {
   progress?: boolean;
   quiet: boolean;
 }
-
-/** Exit code of a scan stopped by Ctrl-C (128 + SIGINT), after its last checkpoint was committed. */
-export const EXIT_INTERRUPTED = 130;
 
 export function registerScan(program: Command): void {
   const cmd = program.command(scanSpec.name).description(scanSpec.summary).argument(scanSpec.arguments);
@@ -101,7 +99,7 @@ async function runScanCommand(paths: string[], flags: ScanFlags): Promise<number
   // checkpoint is still there to resume from).
   const controller = new AbortController();
   const onSigint = () => {
-    if (controller.signal.aborted) process.exit(EXIT_INTERRUPTED);
+    if (controller.signal.aborted) process.exit(EXIT.interrupted);
     controller.abort();
     process.stderr.write("\nfirstcall: stopping after the current object (Ctrl-C again to stop at once)…\n");
   };
@@ -163,7 +161,7 @@ async function runScanCommand(paths: string[], flags: ScanFlags): Promise<number
   else if (!flags.quiet) process.stderr.write(renderSummaryText(result.summary));
   if (result.summary.stream.interrupted) {
     process.stderr.write("firstcall: interrupted; the state is committed: run the same scan again to continue.\n");
-    return EXIT_INTERRUPTED;
+    return EXIT.interrupted;
   }
   return result.exitCode;
 }

@@ -75,6 +75,9 @@ describe("kill and resume", () => {
     "30",
     "--checkpoint-objects",
     "4",
+    // Checkpoints by object count only, so every run commits at the same points.
+    "--checkpoint-seconds",
+    "3600",
     "--quiet",
     "--no-progress",
   ];
