@@ -21,7 +21,7 @@ import {
 import type { NetworkInventory } from "../net/inventory.js";
 import { CidrSet, ipFamily } from "../net/ip.js";
 import { evaluateLifetime, type Mismatch } from "./bindings.js";
-import type { Caller, EngineEvent } from "./event.js";
+import { type Caller, type EngineEvent, isAwsSource } from "./event.js";
 import { credentialIpMismatch, eventRules } from "./rules/index.js";
 import { type EventRule, type RuleHit, roleMatches } from "./rules/rule.js";
 import {
@@ -58,6 +58,8 @@ export interface EngineStats {
   coveredInstanceEvents: number;
   /** Calls AWS made on your behalf (service name as source, or invokedBy): never bind, never alert. */
   awsOnBehalf: number;
+  /** Role-session calls whose sourceIPAddress is neither an IP address nor AWS: judged as addresses. */
+  malformedSource: number;
   /** Calls skipped by the allowlists (addresses, roles, accounts). */
   allowlisted: number;
   /** Role-session calls whose credential was not tracked (issuance not seen, not bound). */
@@ -117,6 +119,7 @@ export class Engine {
     instanceEvents: 0,
     coveredInstanceEvents: 0,
     awsOnBehalf: 0,
+    malformedSource: 0,
     allowlisted: 0,
     untracked: 0,
   };
@@ -252,10 +255,11 @@ export class Engine {
       this.stats.instanceEvents++;
       if (lifetime?.covered) this.stats.coveredInstanceEvents++;
     }
-    if (ipFamily(e.sourceIp) === undefined || c.invokedBy) {
+    if (c.invokedBy || isAwsSource(e.sourceIp)) {
       this.stats.awsOnBehalf++;
       return;
     }
+    if (ipFamily(e.sourceIp) === undefined) this.stats.malformedSource++;
     const { config } = this.options;
     if (this.allowCidrs.has(e.sourceIp) || roleMatches(config.allow.roles, s?.roleArn ?? c.roleArn)) {
       this.stats.allowlisted++;

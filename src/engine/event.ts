@@ -225,11 +225,11 @@ export function toEngineEvent(r: CloudTrailRecord): EngineEvent | undefined {
     time,
     timeIso,
     id: str(r.eventID) ?? `${timeIso}/${r.eventSource}/${r.eventName}/${str(r.requestID) ?? ""}`,
-    name: r.eventName ?? "",
-    source: r.eventSource ?? "",
-    region: r.awsRegion ?? "",
+    name: str(r.eventName) ?? "",
+    source: str(r.eventSource) ?? "",
+    region: str(r.awsRegion) ?? "",
     account: str(r.recipientAccountId) ?? str(ui?.accountId) ?? "",
-    sourceIp: str(r.sourceIPAddress) ?? "",
+    sourceIp: sourceAddressOf(r.sourceIPAddress),
     ...(str(r.userAgent) ? { userAgent: r.userAgent } : {}),
     ...(str(r.errorCode) ? { errorCode: r.errorCode } : {}),
     ...(str(r.vpcEndpointId) ? { vpcEndpointId: r.vpcEndpointId } : {}),
@@ -238,6 +238,27 @@ export function toEngineEvent(r: CloudTrailRecord): EngineEvent | undefined {
     ...(issuance ? { issuance } : {}),
     ...(addressChange ? { addressChange } : {}),
   };
+}
+
+/**
+ * `sourceIPAddress` as the engine keeps it: the string itself, or a short JSON rendering of a value
+ * that is not a string (so a malformed address is still an address to judge, never "AWS").
+ */
+function sourceAddressOf(v: unknown): string {
+  if (typeof v === "string") return v.length > 256 ? v.slice(0, 256) : v;
+  if (v === undefined || v === null) return "";
+  return (JSON.stringify(v) ?? String(v)).slice(0, 256);
+}
+
+const AWS_SERVICE_SOURCE = /^(?:[a-z0-9-]+\.)+amazonaws\.com(?:\.cn)?$|^AWS Internal$/i;
+
+/**
+ * Whether `sourceIPAddress` names AWS itself (a service principal such as `ec2.amazonaws.com`, or
+ * `AWS Internal`): such calls are made on your behalf and never bind or alert. Anything else that is
+ * not an IP literal is malformed — and judged like an address, never excused.
+ */
+export function isAwsSource(sourceIp: string): boolean {
+  return AWS_SERVICE_SOURCE.test(sourceIp);
 }
 
 /** Processing order for events with the same time: issuance, then address changes, then calls. */

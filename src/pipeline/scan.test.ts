@@ -2,7 +2,7 @@
  * Pipeline properties: order invariance, state carried across runs, bad input, exit codes, time window.
  */
 import assert from "node:assert/strict";
-import { mkdirSync, symlinkSync, writeFileSync } from "node:fs";
+import { mkdirSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { describe, test } from "node:test";
 import { gzipSync } from "node:zlib";
@@ -100,8 +100,12 @@ function canonical(findings: Finding[]): string {
 
 async function scanGroups(groups: CloudTrailRecord[][], statePath = ":memory:"): Promise<Finding[]> {
   const dir = tempDir();
-  writeLogFiles(dir, groups);
-  return (await runScan({ paths: [dir], statePath })).findings;
+  try {
+    writeLogFiles(dir, groups);
+    return (await runScan({ paths: [dir], statePath })).findings;
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
 }
 
 describe("order invariance", () => {

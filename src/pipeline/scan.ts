@@ -22,7 +22,7 @@ import { decodeDocument, encodeDocument } from "../engine/state.js";
 import { EXIT } from "../exit-codes.js";
 import { type Finding, type Severity, severityRank } from "../findings/finding.js";
 import { NetworkInventory } from "../net/inventory.js";
-import type { MalformedReason } from "../reader/facts.js";
+import { MALFORMED_TEXT, type MalformedReason } from "../reader/facts.js";
 import { type ObjectFacts, readFactsInline } from "../reader/inline.js";
 import { type LogObjectRef, listLocalObjects } from "../sources/local.js";
 import type { ReadProblem } from "../sources/read.js";
@@ -377,18 +377,28 @@ class StreamingScan {
     for (const [reason, n] of Object.entries(r.malformed) as [MalformedReason, number][]) {
       this.malformed[reason] = (this.malformed[reason] ?? 0) + n;
     }
-    this.problems.push(...r.problems);
+    const problems = [...r.problems];
+    for (const [reason, n] of Object.entries(r.malformed) as [MalformedReason, number][]) {
+      if (n > 0) {
+        problems.push({
+          object: r.object,
+          code: "E_RECORD",
+          message: `${r.object}: ${n} records ${MALFORMED_TEXT[reason]}; not judged`,
+        });
+      }
+    }
+    this.problems.push(...problems);
     if (r.skipped) {
       this.skipped.push({ object: r.object, reason: r.skipped });
       this.pendingObjects.push({ id: ref.id, size: ref.size, mtimeMs: ref.mtimeMs, records: 0, status: "complete" });
       return;
     }
-    if (r.problems.length > 0 && r.facts.length === 0) {
+    if (problems.length > 0 && r.facts.length === 0) {
       c.failed++;
       return;
     }
     c.read++;
-    const damaged = r.problems.length > 0;
+    const damaged = problems.length > 0;
     if (damaged) c.partial++;
     if (ref.id !== "-") {
       this.pendingObjects.push({
@@ -406,7 +416,7 @@ class StreamingScan {
         continue;
       }
       c.total++;
-      if (f.malformed) continue;
+      if (Number.isNaN(f.time)) continue;
       if (f.eventId !== undefined && this.ids.seen(f.eventId, f.time)) {
         c.duplicates++;
         continue;

@@ -13,12 +13,12 @@ export function renderSummaryText(s: ScanSummary): string {
     `files: ${o.listed} listed, ${o.read} read, ${o.alreadyScanned} already scanned, ${o.skipped} skipped, ${o.failed} unreadable, ${o.partial} partly read${o.ignored ? `, ${o.ignored} non-log files ignored` : ""}`,
   );
   lines.push(
-    `records: ${r.total} read, ${r.unique} unique (${r.duplicates} duplicate eventIDs), ${r.relevant} relevant to detection${r.timestampFallbacks ? `, ${r.timestampFallbacks} timed by @timestamp (no eventTime)` : ""}${r.outsideTimeWindow ? `, ${r.outsideTimeWindow} outside --since/--until` : ""}${r.insight ? `, ${r.insight} Insights records skipped` : ""}`,
+    `records: ${r.total} read, ${r.unique} unique (${r.duplicates} duplicate eventIDs), ${r.relevant} relevant to detection${r.timestampFallbacks ? `, ${r.timestampFallbacks} timed by @timestamp (no eventTime)` : ""}${r.outsideTimeWindow ? `, ${r.outsideTimeWindow} outside --since/--until` : ""}${r.insight ? `, ${r.insight} Insights records skipped` : ""}${malformedText(r.malformed)}${r.lateBeyondWindow ? `, ${r.lateBeyondWindow} arrived later than --lateness (processed out of order)` : ""}${r.alreadyCounted ? `, ${r.alreadyCounted} already counted by an earlier run` : ""}`,
   );
   if (s.timeRange) lines.push(`event time: ${s.timeRange.first} .. ${s.timeRange.last}`);
   const c = s.coverage;
   lines.push(
-    `coverage: ${c.ratio === null ? "no instance-credential events" : `${(c.ratio * 100).toFixed(1)}% of ${c.instanceEvents} instance-credential events had their issuance in view`}; ${s.engine.issuances} issuances, ${s.engine.awsOnBehalf} calls by AWS on your behalf, ${s.engine.untracked} untracked role calls`,
+    `coverage: ${c.ratio === null ? "no instance-credential events" : `${(c.ratio * 100).toFixed(1)}% of ${c.instanceEvents} instance-credential events had their issuance in view`}; ${s.engine.issuances} issuances, ${s.engine.awsOnBehalf} calls by AWS on your behalf, ${s.engine.malformedSource ? `${s.engine.malformedSource} calls whose sourceIPAddress is not an address (judged as one), ` : ""}${s.engine.untracked} untracked role calls`,
   );
   lines.push(
     `sessions: ${s.sessions.touched} touched, ${s.sessions.stored} in state (${safeText(s.state)}), ${s.sessions.expired} expired`,
@@ -31,4 +31,11 @@ export function renderSummaryText(s: ScanSummary): string {
   if (s.skipped.length > 20) lines.push(`skipped: … and ${s.skipped.length - 20} more (see --summary-json)`);
   for (const p of s.problems) lines.push(`error [${safeText(p.code)}] ${safeText(p.message)}`);
   return `${lines.join("\n")}\n`;
+}
+
+function malformedText(m: ScanSummary["records"]["malformed"]): string {
+  const parts = Object.entries(m)
+    .filter(([, n]) => (n ?? 0) > 0)
+    .map(([reason, n]) => `${n} malformed (${reason})`);
+  return parts.length ? `, ${parts.join(", ")}` : "";
 }

@@ -10,7 +10,15 @@ import { type EngineEvent, toEngineEvent } from "../engine/event.js";
 /** Why a record could not be used as it is. Counted per reason in the summary; never silently dropped. */
 export type MalformedReason =
   | "no-time" // neither eventTime nor @timestamp
-  | "bad-time"; // eventTime (or @timestamp) is not a time
+  | "bad-time" // eventTime (or @timestamp) is not a time
+  | "bad-identity"; // an AssumedRole call without a session ARN: whose credential it was is unknown
+
+/** How the summary and the problem list describe each reason. */
+export const MALFORMED_TEXT: Record<MalformedReason, string> = {
+  "no-time": "have neither eventTime nor @timestamp",
+  "bad-time": "have an eventTime that is not a time",
+  "bad-identity": "are AssumedRole calls without a session ARN (userIdentity.arn)",
+};
 
 export interface RecordFacts {
   /** `eventID` when it is a non-empty string: records with the same id are counted once. */
@@ -19,7 +27,10 @@ export interface RecordFacts {
   readonly time: number;
   /** Set when the time came from `@timestamp`. */
   readonly timestampFallback: boolean;
-  /** Set when the record cannot be placed in time (then `event` is undefined). */
+  /**
+   * Set when a field the detection needs is malformed. `no-time`/`bad-time`: the record cannot be
+   * placed in time and `event` is undefined; `bad-identity`: the call cannot be tied to a credential.
+   */
   readonly malformed?: MalformedReason;
   /** The engine's view, or undefined when the engine has no use for the record. */
   readonly event: EngineEvent | undefined;
@@ -46,5 +57,14 @@ export function factsOf(record: CloudTrailRecord): RecordFacts {
   const time = Date.parse(timeIso as string);
   if (Number.isNaN(time)) return { eventId, time, timestampFallback, malformed: "bad-time", event: undefined };
   const event = toEngineEvent(timestampFallback ? { ...record, eventTime: timeIso as string } : record);
+  const ui = record.userIdentity;
+  if (
+    ui !== null &&
+    typeof ui === "object" &&
+    ui.type === "AssumedRole" &&
+    (typeof ui.arn !== "string" || ui.arn === "")
+  ) {
+    return { eventId, time, timestampFallback, malformed: "bad-identity", event };
+  }
   return { eventId, time, timestampFallback, event };
 }

@@ -1,4 +1,4 @@
-import { mkdtempSync, writeFileSync } from "node:fs";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { gzipSync } from "node:zlib";
@@ -27,9 +27,13 @@ export async function scanRecords(
   options: Partial<ScanOptions> & { yaml?: string } = {},
 ): Promise<ScanResult> {
   const dir = tempDir();
-  writeLogFiles(dir, [records]);
-  const config: Config | undefined = options.yaml !== undefined ? parseConfig(options.yaml) : options.config;
-  return runScan({ statePath: ":memory:", ...options, ...(config ? { config } : {}), paths: [dir] });
+  try {
+    writeLogFiles(dir, [records]);
+    const config: Config | undefined = options.yaml !== undefined ? parseConfig(options.yaml) : options.config;
+    return await runScan({ statePath: ":memory:", ...options, ...(config ? { config } : {}), paths: [dir] });
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
 }
 
 /** The parts of a finding a scenario test asserts on. */
