@@ -40,6 +40,12 @@ export interface EngineOptions {
   readonly inventory: NetworkInventory;
   /** Bind credentials whose issuance was not seen (the scan began mid-life) to their first call. */
   readonly bindUncovered: boolean;
+  /**
+   * A session whose every lifetime ended more than this long before a call's time is forgotten when
+   * that call arrives (and by `expire`). Expiry by event time, not by when checkpoints happen, keeps
+   * the results independent of checkpoint timing. Default: never.
+   */
+  readonly retentionMs?: number;
 }
 
 export interface EngineState {
@@ -124,6 +130,7 @@ export class Engine {
     untracked: 0,
   };
   private readonly dirty = new Set<string>();
+  private readonly expiredKeys = new Set<string>();
   private readonly ruleAggregates = new Map<string, RuleAggregate>();
   private readonly rules: EventRule[];
   private readonly allowCidrs: CidrSet;
@@ -166,6 +173,18 @@ export class Engine {
     this.ruleAggregates.clear();
   }
 
+  /** The live session under `key` at event time `t`: one that ended long before `t` is forgotten. */
+  private session(key: string, t: number): SessionState | undefined {
+    const s = this.state.sessions.get(key);
+    const retention = this.options.retentionMs;
+    if (!s || retention === undefined) return s;
+    if (endOf(s) >= t - retention) return s;
+    this.state.sessions.delete(key);
+    this.dirty.delete(key);
+    this.expiredKeys.add(key);
+    return undefined;
+  }
+
   process(e: EngineEvent): void {
     this.stats.events++;
     if (e.time > this.state.fleet.watermark) this.state.fleet.watermark = e.time;
@@ -184,7 +203,7 @@ export class Engine {
     this.stats.issuances++;
     const byArn = i.kind === "ec2-instance" || i.kind === "ecs-task";
     const key = byArn ? i.sessionArn : `ak:${i.accessKeyId}`;
-    let s = this.state.sessions.get(key);
+    let s = this.session(key, e.time);
     if (!s) {
       s = {
         key,
@@ -248,7 +267,7 @@ export class Engine {
 
   private onCall(e: EngineEvent, c: Caller): void {
     const sessions = this.state.sessions;
-    let s = (c.accessKeyId && sessions.get(`ak:${c.accessKeyId}`)) || sessions.get(c.arn);
+    let s = (c.accessKeyId && this.session(`ak:${c.accessKeyId}`, e.time)) || this.session(c.arn, e.time);
     const isInstance = s ? s.kind === "ec2-instance" : c.instanceHint;
     let lifetime = s?.lifetimes.find((l) => l.start <= e.time && e.time <= l.validUntil);
     if (isInstance) {
@@ -277,7 +296,7 @@ export class Engine {
         this.stats.untracked++;
         return;
       }
-      s = sessions.get(key) ?? {
+      s = this.session(key, e.time) ?? {
         key,
         kind: isInstance ? "ec2-instance" : "assumed-role",
         arn: c.arn,
@@ -401,22 +420,21 @@ export class Engine {
   /** Drops lifetimes (and sessions) whose validity ended long before the watermark; returns dropped keys. */
   expire(retentionMs: number): string[] {
     const horizon = this.state.fleet.watermark - retentionMs;
-    const dropped: string[] = [];
-    for (const [key, s] of this.state.sessions) {
-      const kept = s.lifetimes.filter((l) => l.validUntil >= horizon);
-      if (kept.length !== s.lifetimes.length) {
-        s.lifetimes = kept;
-        this.dirty.add(key);
-      }
-      if (kept.length === 0) dropped.push(key);
-    }
+    const dropped = [...this.expiredKeys];
+    this.expiredKeys.clear();
+    // Whole sessions only: a live session keeps its older lifetimes, so what a finding shows (its
+    // expected addresses) never depends on when a checkpoint happened.
+    for (const [key, s] of this.state.sessions) if (endOf(s) < horizon) dropped.push(key);
     for (const key of dropped) {
       this.state.sessions.delete(key);
       this.dirty.delete(key);
     }
+    // Address changes are kept at least one learning window, so a call they explain still finds them.
+    const changesHorizon =
+      this.state.fleet.watermark - Math.max(retentionMs, this.options.config.learnWindowMinutes * 60_000);
     const fleet = this.state.fleet;
     for (const [id, times] of fleet.addressChanges) {
-      const recent = times.filter((t) => t >= horizon);
+      const recent = times.filter((t) => t >= changesHorizon);
       if (recent.length) fleet.addressChanges.set(id, recent);
       else fleet.addressChanges.delete(id);
     }
@@ -547,6 +565,13 @@ function render(d: {
 /** Findings in a stable order: time, rule, id. */
 export function compareFindings(a: Finding, b: Finding): number {
   return a.time < b.time ? -1 : a.time > b.time ? 1 : a.rule < b.rule ? -1 : a.rule > b.rule ? 1 : a.id < b.id ? -1 : 1;
+}
+
+/** When the session's last lifetime ends. */
+function endOf(s: SessionState): number {
+  let end = Number.NEGATIVE_INFINITY;
+  for (const l of s.lifetimes) if (l.validUntil > end) end = l.validUntil;
+  return end;
 }
 
 function mergeOverlapping(s: SessionState): void {

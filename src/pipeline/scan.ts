@@ -255,7 +255,12 @@ class StreamingScan {
 
     const fleet = this.rescan ? (await import("../engine/state.js")).emptyFleet() : await store.loadFleet();
     this.engine = new Engine(
-      { config: this.config, inventory: this.inventory, bindUncovered: options.bindUncovered ?? false },
+      {
+        config: this.config,
+        inventory: this.inventory,
+        bindUncovered: options.bindUncovered ?? false,
+        retentionMs: this.lateness,
+      },
       { sessions: new Map(), fleet },
     );
     if (!this.rescan) await this.resumePending();
