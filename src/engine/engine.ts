@@ -213,14 +213,9 @@ export class Engine {
         sessionName: i.sessionName,
         ...(i.instanceId ? { instanceId: i.instanceId } : {}),
         account: accountOf(i.roleArn) ?? e.account,
-        accessKeys: [],
         lifetimes: [],
       };
       this.state.sessions.set(key, s);
-    }
-    if (!s.accessKeys.includes(i.accessKeyId)) {
-      s.accessKeys.push(i.accessKeyId);
-      if (s.accessKeys.length > 10) s.accessKeys.shift();
     }
     this.extendLifetime(s, e.time, true);
     this.dirty.add(key);
@@ -304,7 +299,6 @@ export class Engine {
         sessionName: c.sessionName,
         ...(isInstance ? { instanceId: c.sessionName } : {}),
         account: accountOf(c.arn) ?? e.account,
-        accessKeys: [],
         lifetimes: [],
       };
       sessions.set(key, s);

@@ -75,7 +75,6 @@ export interface SessionState {
   sessionName: string;
   instanceId?: string;
   account: string;
-  accessKeys: string[];
   lifetimes: Lifetime[];
 }
 
@@ -110,7 +109,7 @@ export function emptyFleet(): FleetState {
 const DICTIONARY = Buffer.from(
   [
     '{"key":"arn:aws:sts::","kind":"ec2-instance","arn":"arn:aws:sts::","roleArn":"arn:aws:iam::',
-    ':assumed-role/","sessionName":"i-0","instanceId":"i-0","account":"","accessKeys":["ASIA"],"lifetimes":[{"start":',
+    ':assumed-role/","sessionName":"i-0","instanceId":"i-0","account":"","lifetimes":[{"start":',
     ',"validUntil":,"covered":true,"direct":[["',
     '",{"first":{"id":"","time":,"timeIso":"2026-11-01T00:00:00Z","name":"","source":"ec2.amazonaws.com","region":"us-east-1","account":"","ip":"',
     '","userAgent":"aws-sdk-go-v2/1.30.3 os/linux lang/go#1.22.5 md/GOOS#linux md/GOARCH#amd64 api/ec2#1.173.0","accessKeyId":"ASIA',
