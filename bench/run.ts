@@ -7,12 +7,16 @@
  *   (d) zcat | jq selecting instance sessions     — the shell one-liner (skipped without jq)
  *
  * Each is a child process, run `--runs` times (default 3); the median wall time counts and peak RSS
- * comes from /usr/bin/time -v (or the child's own report). The corpus is written by `simulate` into
- * bench/corpus/ and reused while its parameters match. Results go to bench/results/<time>.json.
+ * comes from /usr/bin/time -v (or the child's own report). Then a long run: the same fleet over
+ * `--long-factor` (default 4) times the hours, scanned once, to show that memory stays flat while
+ * events grow. Corpora are written by `simulate` into the cache folder
+ * (`$FIRSTCALL_BENCH_DIR`, else `$XDG_CACHE_HOME/firstcall/bench`) and reused while their parameters
+ * match. Results are printed and written to that folder; `--save` also writes them to bench/results/.
  *
  * @example
- * npm run bench                       # ≥ 1M events, 3 runs each
- * npm run bench -- --runs 5
+ * npm run bench                       # ≥ 1M events, 3 runs each, and the long run
+ * npm run bench -- --runs 5 --save
+ * npm run bench -- --long-factor 0    # no long run
  * npm run bench -- --scaling          # adds 100 / 1k / 10k / 100k instances (1 hour each)
  * npm run bench -- --scaling --scaling-sizes 100,1000,10000
  */
@@ -25,7 +29,9 @@ import { simulate } from "../src/simulate/simulate.js";
 
 const HERE = dirname(fileURLToPath(import.meta.url));
 const REPO = resolve(HERE, "..");
-const CORPUS_ROOT = join(HERE, "corpus");
+const CORPUS_ROOT =
+  process.env.FIRSTCALL_BENCH_DIR ??
+  join(process.env.XDG_CACHE_HOME ?? join(os.homedir(), ".cache"), "firstcall", "bench");
 const RESULTS = join(HERE, "results");
 
 interface Args {
@@ -36,6 +42,9 @@ interface Args {
   scaling: boolean;
   scalingSizes: number[];
   label: string;
+  longFactor: number;
+  save: boolean;
+  jobs: string | undefined;
 }
 
 function parseArgs(argv: string[]): Args {
@@ -47,6 +56,9 @@ function parseArgs(argv: string[]): Args {
     scaling: false,
     scalingSizes: [100, 1000, 10_000, 100_000],
     label: "",
+    longFactor: 4,
+    save: false,
+    jobs: undefined,
   };
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i];
@@ -62,6 +74,9 @@ function parseArgs(argv: string[]): Args {
     else if (a === "--scaling") args.scaling = true;
     else if (a === "--scaling-sizes") args.scalingSizes = next().split(",").map(Number);
     else if (a === "--label") args.label = next();
+    else if (a === "--long-factor") args.longFactor = Number(next());
+    else if (a === "--save") args.save = true;
+    else if (a === "--jobs") args.jobs = next();
     else throw new Error(`unknown option ${a}`);
   }
   return args;
@@ -185,7 +200,12 @@ interface ScanRun extends Timed {
   sessions: number;
   findings: number;
   unique: number;
+  /** From the start of the scan to the first finding written. */
+  firstFindingMs: number | null;
+  checkpoints: number;
 }
+
+let scanExtraArgs: string[] = [];
 
 function runScanOnce(cli: { cmd: string; args: string[] }, dir: string, tag: string): ScanRun {
   const stateDir = join(CORPUS_ROOT, ".state");
@@ -207,11 +227,14 @@ function runScanOnce(cli: { cmd: string; args: string[] }, dir: string, tag: str
     join(dir, "ip-ranges.json"),
     "--summary-json",
     summaryFile,
+    "--no-progress",
+    ...scanExtraArgs,
   ]);
   const summary = JSON.parse(readFileSync(summaryFile, "utf8")) as {
     sessions: { stored: number };
     findings: { total: number };
     records: { unique: number };
+    stream?: { firstFindingMs: number | null; checkpoints: number };
   };
   const stateBytes = [state, `${state}-wal`].reduce((s, f) => s + (existsSync(f) ? statSync(f).size : 0), 0);
   return {
@@ -220,6 +243,8 @@ function runScanOnce(cli: { cmd: string; args: string[] }, dir: string, tag: str
     sessions: summary.sessions.stored,
     findings: summary.findings.total,
     unique: summary.records.unique,
+    firstFindingMs: summary.stream?.firstFindingMs ?? null,
+    checkpoints: summary.stream?.checkpoints ?? 0,
   };
 }
 
@@ -258,7 +283,8 @@ function fmt(n: number): string {
 
 async function main(): Promise<void> {
   const args = parseArgs(process.argv.slice(2));
-  mkdirSync(RESULTS, { recursive: true });
+  mkdirSync(CORPUS_ROOT, { recursive: true });
+  if (args.jobs !== undefined) scanExtraArgs = ["--jobs", args.jobs];
   const cli = buildCli();
   const params = { accounts: 3, regions: 2, instances: args.instances, hours: args.hours, seed: 1, attacks: "all" };
   const { dir, info, reused } = await corpus("main", params);
@@ -298,7 +324,33 @@ async function main(): Promise<void> {
     stateBytesPerSession: lastScan.sessions ? Math.round(lastScan.stateBytes / lastScan.sessions) : null,
     findings: lastScan.findings,
     uniqueEventsSeen: lastScan.unique,
+    firstFindingMs: median(runs.scan.map((r) => r.firstFindingMs ?? Number.NaN)),
+    checkpoints: lastScan.checkpoints,
   };
+
+  // The long run: same fleet, `longFactor` times the hours. Memory must stay flat.
+  let long: Record<string, unknown> | undefined;
+  if (args.longFactor > 1) {
+    const lp = { ...params, hours: args.hours * args.longFactor };
+    const lc = await corpus(`long-x${args.longFactor}`, lp);
+    process.stderr.write(`bench: long run, ${fmt(lc.info.events)} events\n`);
+    const l = runScanOnce(cli, lc.dir, "long");
+    const lm = measurement([l], lc.info);
+    long = {
+      factor: args.longFactor,
+      events: lc.info.events,
+      files: lc.info.files,
+      gzBytes: lc.info.gzBytes,
+      rawBytes: lc.info.rawBytes,
+      ...lm,
+      sessions: l.sessions,
+      stateBytes: l.stateBytes,
+      stateBytesPerSession: l.sessions ? Math.round(l.stateBytes / l.sessions) : null,
+      findings: l.findings,
+      firstFindingMs: l.firstFindingMs,
+      rssOverMain: lm.maxRssMB !== null && c.maxRssMB !== null ? Number((lm.maxRssMB / c.maxRssMB).toFixed(2)) : null,
+    };
+  }
 
   let scaling: unknown[] | undefined;
   if (args.scaling) {
@@ -337,7 +389,7 @@ async function main(): Promise<void> {
       platform: `${os.platform()} ${os.release()}`,
     },
     scanBinary: cli.how,
-    corpus: { dir: relative(REPO, dir), reused, ...info },
+    corpus: { dir, reused, ...info },
     runs: args.runs,
     gunzip: a,
     parse: b,
@@ -348,11 +400,20 @@ async function main(): Promise<void> {
       scanOverParse: Number((c.medianMs / b.medianMs).toFixed(2)),
       ...(d ? { jqOverScan: Number((d.medianMs / c.medianMs).toFixed(2)) } : {}),
     },
+    ...(long ? { long } : {}),
     ...(scaling ? { scaling } : {}),
   };
   const stamp = result.date.replace(/[-:]/g, "").replace(/\.\d+Z$/, "Z");
-  const file = join(RESULTS, `${stamp}${args.label ? `-${args.label}` : ""}.json`);
-  writeFileSync(file, `${JSON.stringify(result, null, 2)}\n`);
+  const name = `${stamp}${args.label ? `-${args.label}` : ""}.json`;
+  const text = `${JSON.stringify(result, null, 2)}\n`;
+  let file = join(CORPUS_ROOT, "results", name);
+  mkdirSync(dirname(file), { recursive: true });
+  writeFileSync(file, text);
+  if (args.save) {
+    mkdirSync(RESULTS, { recursive: true });
+    file = join(RESULTS, name);
+    writeFileSync(file, text);
+  }
 
   const row = (name: string, m: Measurement | undefined) =>
     m
@@ -365,8 +426,13 @@ async function main(): Promise<void> {
     row("(c) firstcall scan (SQLite)", c),
     row("(d) zcat | jq", d),
     `ratios: c/a ${result.ratios.scanOverGunzip}  c/b ${result.ratios.scanOverParse}${d ? `  d/c ${result.ratios.jqOverScan}` : ""}`,
-    `state: ${fmt(scanExtra.stateBytes)} bytes for ${fmt(scanExtra.sessions)} sessions = ${scanExtra.stateBytesPerSession ?? "?"} bytes/session; ${scanExtra.findings} findings`,
+    `state: ${fmt(scanExtra.stateBytes)} bytes for ${fmt(scanExtra.sessions)} sessions = ${scanExtra.stateBytesPerSession ?? "?"} bytes/session; ${scanExtra.findings} findings; first finding after ${scanExtra.firstFindingMs} ms`,
   ];
+  if (long) {
+    lines.push(
+      `long run (${long.factor}× the hours): ${fmt(long.events as number)} events in ${long.medianMs} ms, ${fmt(long.eventsPerSec as number)} ev/s, peak RSS ${long.maxRssMB} MB (${long.rssOverMain}× the main run), state ${fmt(long.stateBytes as number)} bytes for ${fmt(long.sessions as number)} sessions`,
+    );
+  }
   if (scaling) {
     lines.push("scaling (1 hour of traffic, 1 run each):");
     for (const s of scaling as Record<string, unknown>[]) {
@@ -375,7 +441,7 @@ async function main(): Promise<void> {
       );
     }
   }
-  lines.push(`wrote ${relative(REPO, file)}`);
+  lines.push(`wrote ${file.startsWith(REPO) ? relative(REPO, file) : file}`);
   process.stdout.write(`${lines.join("\n")}\n`);
 }
 
