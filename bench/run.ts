@@ -160,7 +160,8 @@ function median(xs: number[]): number {
 
 /** Compiles the CLI once with tsc so the scan runs as shipped, without a TypeScript loader. */
 function buildCli(): { cmd: string; args: string[]; how: string } {
-  const out = join(CORPUS_ROOT, ".build");
+  // Inside node_modules, so the compiled files resolve the project's dependencies (and git ignores it).
+  const out = join(REPO, "node_modules", ".cache", "firstcall-bench-build");
   try {
     execFileSync(
       process.execPath,
