@@ -14,9 +14,9 @@
  *   stand-in record holding exactly the values `JSON.parse` would give for the fields read, and
  *   `toEngineEvent` itself runs on it.
  *
- * How it is fast: one pass with no allocation while scanning; strings are skipped with `indexOf` when
- * the record holds no backslash and no control character (checked first with one native
- * regular-expression scan); only the strings returned are copied.
+ * How it is fast: one pass with no allocation while scanning; strings are skipped with `indexOf` (a
+ * native search) unless they hold a backslash, when the record holds no control character (checked
+ * first with one native regular-expression scan); only the strings returned are copied.
  */
 import type { CloudTrailRecord } from "../cloudtrail/record.js";
 import {
@@ -224,7 +224,7 @@ const slotKind = new Int8Array(FIELDS.length);
 const slotStart = new Int32Array(FIELDS.length);
 const slotEnd = new Int32Array(FIELDS.length);
 
-/** Set by `closingQuote`: the string just scanned held a backslash escape. */
+/** Set by `closingQuote` and `quickClosingQuote`: the string just scanned held a backslash escape. */
 let sawEscape = false;
 
 /** Deepest nesting the skippers follow; deeper records go to `JSON.parse` (which has no such limit). */
@@ -233,15 +233,47 @@ const containerStack = new Uint8Array(MAX_DEPTH);
 const IN_OBJECT = 1;
 const IN_ARRAY = 2;
 
+/** The longest run without a backslash or a control character, from `lastIndex`. */
 // biome-ignore lint/suspicious/noControlCharactersInRegex: finding control characters is the point.
-const ESCAPE_OR_CONTROL = /[\\\u0000-\u001f]/;
+const PLAIN_RUN = /[^\\\u0000-\u001f]*/y;
+/** The longest run without a control character, from `lastIndex`. */
+// biome-ignore lint/suspicious/noControlCharactersInRegex: finding control characters is the point.
+const NO_CONTROL_RUN = /[^\u0000-\u001f]*/y;
 
 /**
- * True when `text[start, end)` holds no backslash and no control character (so no escapes, and no
- * whitespace but spaces). One native scan of the record; the slice is a view, not a copy.
+ * Matched against an empty string after the scans above: a successful match makes V8 keep its subject
+ * (for the legacy `RegExp.input`), and that subject is a view of the whole text.
  */
-function isPlain(text: string, start: number, end: number): boolean {
-  return !ESCAPE_OR_CONTROL.test(text.slice(start, end));
+const FORGET_SUBJECT = /^/;
+
+/** No backslash in the rest of the record. */
+const NO_BACKSLASH = 0x7fffffff;
+/** Index of the next backslash in the record being read by the quick scanner, or NO_BACKSLASH. */
+let nextBackslash = NO_BACKSLASH;
+/** End of the record being read (for bounded searches). */
+let recordEnd = 0;
+
+/**
+ * Prepares the quick scanner for `text[start, end)` and returns true when the record holds no control
+ * character (so no whitespace but spaces); otherwise the general scanner must read it. One native
+ * scan of the record (two when it holds a backslash); the slice is a view, not a copy.
+ */
+function prepareQuickScan(text: string, start: number, end: number): boolean {
+  const record = text.slice(start, end);
+  PLAIN_RUN.lastIndex = 0;
+  PLAIN_RUN.test(record);
+  const special = PLAIN_RUN.lastIndex;
+  recordEnd = end;
+  nextBackslash = NO_BACKSLASH;
+  let quick = special === record.length;
+  if (!quick && record.charCodeAt(special) === BACKSLASH) {
+    NO_CONTROL_RUN.lastIndex = special;
+    NO_CONTROL_RUN.test(record);
+    nextBackslash = start + special;
+    quick = NO_CONTROL_RUN.lastIndex === record.length;
+  }
+  FORGET_SUBJECT.test("");
+  return quick;
 }
 
 function skipDigits(t: string, i: number): number {
@@ -300,11 +332,36 @@ function plainKeyField(t: string, start: number, end: number, level: number): nu
   return t.startsWith(FIELD_NAME[id] as string, start) ? id : -1;
 }
 
-// ---------------------------------------------------------------------------------------------------
-// The plain scanner, for records with no backslash and no control character (nearly all): a string
-// ends at the next quote (found natively with `indexOf`), and the only whitespace is the space.
+/** The wanted field at `level` whose key is the escaped string with quotes at `open` and `close`, or -1. */
+function escapedKeyField(t: string, open: number, close: number, level: number): number {
+  return (KEYS_BY_LEVEL[level] as Map<string, number>).get(JSON.parse(t.slice(open, close + 1)) as string) ?? -1;
+}
 
-function skipPlainSpaces(t: string, i: number): number {
+// ---------------------------------------------------------------------------------------------------
+// The quick scanner, for records without control characters (nearly all): a string ends at the next
+// quote, found natively with `indexOf`, unless a backslash comes first — then that string (a rare
+// one) is read character by character. The only whitespace possible is the space.
+
+/**
+ * Index of the quote closing the string that opens at `i`, or -1 when the string is not valid JSON.
+ * Sets `sawEscape`.
+ */
+function quickClosingQuote(t: string, i: number): number {
+  const q = t.indexOf('"', i + 1);
+  if (q < nextBackslash) {
+    sawEscape = false;
+    return q; // -1 as well when the text ends first
+  }
+  // A backslash comes first: it is in this string (outside strings it would not have been skipped).
+  const end = closingQuote(t, i);
+  if (end !== -1) {
+    const next = t.slice(end + 1, recordEnd).indexOf("\\");
+    nextBackslash = next === -1 ? NO_BACKSLASH : end + 1 + next;
+  }
+  return end;
+}
+
+function skipQuickSpaces(t: string, i: number): number {
   while (t.charCodeAt(i) === SPACE) i++;
   return i;
 }
@@ -313,31 +370,31 @@ function skipPlainSpaces(t: string, i: number): number {
  * Index of the first character of the value of the object member whose key opens at `i` (after the
  * key, the colon and any spaces), or -1.
  */
-function plainMemberValue(t: string, i: number): number {
+function quickMemberValue(t: string, i: number): number {
   if (t.charCodeAt(i) !== QUOTE) return -1;
-  const keyEnd = t.indexOf('"', i + 1);
+  const keyEnd = quickClosingQuote(t, i);
   if (keyEnd === -1) return -1;
   let j = keyEnd + 1;
   let c = t.charCodeAt(j);
   if (c === SPACE) {
-    j = skipPlainSpaces(t, j);
+    j = skipQuickSpaces(t, j);
     c = t.charCodeAt(j);
   }
   if (c !== COLON) return -1;
-  return t.charCodeAt(j + 1) === SPACE ? skipPlainSpaces(t, j + 1) : j + 1;
+  return t.charCodeAt(j + 1) === SPACE ? skipQuickSpaces(t, j + 1) : j + 1;
 }
 
 /**
  * Index after the JSON value starting at `i` with `c`, validating it, or -1. Nesting is followed
  * with an explicit stack, not recursion.
  */
-function skipPlainValue(t: string, i: number, c: number): number {
+function skipQuickValue(t: string, i: number, c: number): number {
   if (c !== OPEN_BRACE && c !== OPEN_BRACKET && c !== QUOTE) return skipNumberOrLiteral(t, i, c);
   let depth = 0;
   for (;;) {
     // `i` is at the first character of a value, `c`.
     if (c === QUOTE) {
-      const q = t.indexOf('"', i + 1);
+      const q = quickClosingQuote(t, i);
       if (q === -1) return -1;
       i = q + 1;
     } else if (c === OPEN_BRACE || c === OPEN_BRACKET) {
@@ -347,12 +404,12 @@ function skipPlainValue(t: string, i: number, c: number): number {
       i++;
       c = t.charCodeAt(i);
       if (c === SPACE) {
-        i = skipPlainSpaces(t, i);
+        i = skipQuickSpaces(t, i);
         c = t.charCodeAt(i);
       }
       if (c !== (inObject ? CLOSE_BRACE : CLOSE_BRACKET)) {
         if (inObject) {
-          i = plainMemberValue(t, i);
+          i = quickMemberValue(t, i);
           if (i < 0) return -1;
           c = t.charCodeAt(i);
         }
@@ -369,15 +426,15 @@ function skipPlainValue(t: string, i: number, c: number): number {
       if (depth === 0) return i;
       c = t.charCodeAt(i);
       if (c === SPACE) {
-        i = skipPlainSpaces(t, i);
+        i = skipQuickSpaces(t, i);
         c = t.charCodeAt(i);
       }
       const inObject = containerStack[depth - 1] === IN_OBJECT;
       if (c === COMMA) {
         i++;
-        if (t.charCodeAt(i) === SPACE) i = skipPlainSpaces(t, i);
+        if (t.charCodeAt(i) === SPACE) i = skipQuickSpaces(t, i);
         if (inObject) {
-          i = plainMemberValue(t, i);
+          i = quickMemberValue(t, i);
           if (i < 0) return -1;
         }
         c = t.charCodeAt(i);
@@ -394,58 +451,58 @@ function skipPlainValue(t: string, i: number, c: number): number {
  * Scans the object opening at `i` (a `{`) whose wanted fields belong to `level`, filling their slots;
  * returns the index after the object, or -1.
  */
-function scanPlainObject(t: string, i: number, level: number): number {
+function scanQuickObject(t: string, i: number, level: number): number {
   const levelEnd = LEVEL_END[level] as number;
   for (let id = LEVEL_FIRST[level] as number; id < levelEnd; id++) slotKind[id] = ABSENT;
   i++;
   let c = t.charCodeAt(i);
   if (c === SPACE) {
-    i = skipPlainSpaces(t, i);
+    i = skipQuickSpaces(t, i);
     c = t.charCodeAt(i);
   }
   if (c === CLOSE_BRACE) return i + 1;
   for (;;) {
     if (c !== QUOTE) return -1;
-    const keyEnd = t.indexOf('"', i + 1);
+    const keyEnd = quickClosingQuote(t, i);
     if (keyEnd === -1) return -1;
-    const id = plainKeyField(t, i + 1, keyEnd, level);
+    const id = sawEscape ? escapedKeyField(t, i, keyEnd, level) : plainKeyField(t, i + 1, keyEnd, level);
     i = keyEnd + 1;
     c = t.charCodeAt(i);
     if (c === SPACE) {
-      i = skipPlainSpaces(t, i);
+      i = skipQuickSpaces(t, i);
       c = t.charCodeAt(i);
     }
     if (c !== COLON) return -1;
     i++;
     c = t.charCodeAt(i);
     if (c === SPACE) {
-      i = skipPlainSpaces(t, i);
+      i = skipQuickSpaces(t, i);
       c = t.charCodeAt(i);
     }
     if (c === QUOTE) {
-      const valueEnd = t.indexOf('"', i + 1);
+      const valueEnd = quickClosingQuote(t, i);
       if (valueEnd === -1) return -1;
       if (id !== -1) {
-        slotKind[id] = PLAIN_STRING;
+        slotKind[id] = sawEscape ? ESCAPED_STRING : PLAIN_STRING;
         slotStart[id] = i + 1;
         slotEnd[id] = valueEnd;
       }
       i = valueEnd + 1;
     } else if (id === -1) {
-      i = skipPlainValue(t, i, c);
+      i = skipQuickValue(t, i, c);
     } else if (c === OPEN_BRACE && FIELD_CHILD[id] !== NO_CHILD) {
       slotKind[id] = DESCENDED_OBJECT;
-      i = scanPlainObject(t, i, FIELD_CHILD[id] as number);
+      i = scanQuickObject(t, i, FIELD_CHILD[id] as number);
     } else {
       slotKind[id] = OTHER_VALUE;
       slotStart[id] = i;
-      i = skipPlainValue(t, i, c);
+      i = skipQuickValue(t, i, c);
       slotEnd[id] = i;
     }
     if (i < 0) return -1;
     c = t.charCodeAt(i);
     if (c === SPACE) {
-      i = skipPlainSpaces(t, i);
+      i = skipQuickSpaces(t, i);
       c = t.charCodeAt(i);
     }
     if (c === CLOSE_BRACE) return i + 1;
@@ -453,7 +510,7 @@ function scanPlainObject(t: string, i: number, level: number): number {
     i++;
     c = t.charCodeAt(i);
     if (c === SPACE) {
-      i = skipPlainSpaces(t, i);
+      i = skipQuickSpaces(t, i);
       c = t.charCodeAt(i);
     }
   }
@@ -461,7 +518,7 @@ function scanPlainObject(t: string, i: number, level: number): number {
 
 // ---------------------------------------------------------------------------------------------------
 // The general scanner, for records with escapes or other whitespace: strings are read character by
-// character, checking escapes and rejecting control characters. Same structure as the plain scanner.
+// character, checking escapes and rejecting control characters. Same structure as the quick scanner.
 
 /** Index of the first character at or after `i` that is not JSON whitespace. */
 function skipSpaces(t: string, i: number): number {
@@ -519,7 +576,7 @@ function closingQuote(t: string, i: number): number {
   }
 }
 
-/** As `plainMemberValue`. */
+/** As `quickMemberValue`. */
 function memberValue(t: string, i: number): number {
   if (t.charCodeAt(i) !== QUOTE) return -1;
   const q = closingQuote(t, i);
@@ -529,7 +586,7 @@ function memberValue(t: string, i: number): number {
   return skipSpaces(t, colon + 1);
 }
 
-/** As `skipPlainValue`. */
+/** As `skipQuickValue`. */
 function skipValue(t: string, i: number, c: number): number {
   if (c === QUOTE) {
     const q = closingQuote(t, i);
@@ -583,7 +640,7 @@ function skipValue(t: string, i: number, c: number): number {
   }
 }
 
-/** As `scanPlainObject`; keys written with escapes are decoded before they are looked up. */
+/** As `scanQuickObject`; keys written with escapes are decoded before they are looked up. */
 function scanObject(t: string, i: number, level: number): number {
   const levelEnd = LEVEL_END[level] as number;
   for (let id = LEVEL_FIRST[level] as number; id < levelEnd; id++) slotKind[id] = ABSENT;
@@ -594,9 +651,7 @@ function scanObject(t: string, i: number, level: number): number {
     if (c !== QUOTE) return -1;
     const keyEnd = closingQuote(t, i);
     if (keyEnd < 0) return -1;
-    const id = sawEscape
-      ? ((KEYS_BY_LEVEL[level] as Map<string, number>).get(JSON.parse(t.slice(i, keyEnd + 1)) as string) ?? -1)
-      : plainKeyField(t, i + 1, keyEnd, level);
+    const id = sawEscape ? escapedKeyField(t, i, keyEnd, level) : plainKeyField(t, i + 1, keyEnd, level);
     i = skipSpaces(t, keyEnd + 1);
     if (t.charCodeAt(i) !== COLON) return -1;
     i = skipSpaces(t, i + 1);
@@ -640,46 +695,45 @@ function scanObject(t: string, i: number, level: number): number {
 // and other values are parsed, which copies them.
 
 let arena = "";
-/** Where each slot's string starts in the arena, for the slots it holds. */
+/** Where each slot's string starts in the arena, or -1 when it is short enough to be copied by `slice`. */
 const arenaOffset = new Int32Array(FIELDS.length);
+/** V8 copies a slice shorter than this instead of making it a view (SlicedString::kMinLength). */
+const SHORTEST_VIEW = 13;
 
 /** A copy of `t[start, end)` that does not keep `t` alive. */
 function detached(t: string, start: number, end: number): string {
-  return end - start < 13 ? t.slice(start, end) : ` ${t.slice(start, end)}`.slice(1);
+  return end - start < SHORTEST_VIEW ? t.slice(start, end) : ` ${t.slice(start, end)}`.slice(1);
 }
 
-/** Whether the slots of `level` describe the record at hand (every object above them was descended into). */
-function isLevelValid(level: number): boolean {
-  switch (level) {
-    case LEVEL_RECORD:
-      return true;
-    case LEVEL_IDENTITY:
-      return slotKind[USER_IDENTITY] === DESCENDED_OBJECT;
-    case LEVEL_SESSION:
-      return isLevelValid(LEVEL_IDENTITY) && slotKind[SESSION_CONTEXT] === DESCENDED_OBJECT;
-    case LEVEL_ISSUER:
-      return isLevelValid(LEVEL_SESSION) && slotKind[SESSION_ISSUER] === DESCENDED_OBJECT;
-    case LEVEL_SCOPE:
-      return isLevelValid(LEVEL_IDENTITY) && slotKind[IN_SCOPE_OF] === DESCENDED_OBJECT;
-    default:
-      return false;
-  }
+/** Bit `level` set when the slots of that level describe the record at hand (every object above was descended into). */
+function validLevels(): number {
+  let levels = 1 << LEVEL_RECORD;
+  if (slotKind[USER_IDENTITY] !== DESCENDED_OBJECT) return levels;
+  levels |= 1 << LEVEL_IDENTITY;
+  if (slotKind[IN_SCOPE_OF] === DESCENDED_OBJECT) levels |= 1 << LEVEL_SCOPE;
+  if (slotKind[SESSION_CONTEXT] !== DESCENDED_OBJECT) return levels;
+  levels |= 1 << LEVEL_SESSION;
+  if (slotKind[SESSION_ISSUER] === DESCENDED_OBJECT) levels |= 1 << LEVEL_ISSUER;
+  return levels;
 }
 
-/** Fills the arena with the plain strings of `fields` (those of valid levels). */
+/** Fills the arena with the plain strings of `fields` (those of valid levels) that `slice` would not copy. */
 function fillArena(t: string, fields: Int8Array): void {
+  const levels = validLevels();
   let joined = " "; // sliced off below: slicing the joined string flattens it into a fresh one
   let offset = 0;
   for (let k = 0; k < fields.length; k++) {
     const id = fields[k] as number;
-    if (slotKind[id] !== PLAIN_STRING || !isLevelValid(FIELD_LEVEL[id] as number)) continue;
+    arenaOffset[id] = -1;
+    if (slotKind[id] !== PLAIN_STRING || ((levels >> (FIELD_LEVEL[id] as number)) & 1) === 0) continue;
     const start = slotStart[id] as number;
     const end = slotEnd[id] as number;
+    if (end - start < SHORTEST_VIEW) continue;
     arenaOffset[id] = offset;
     offset += end - start;
     joined += t.slice(start, end);
   }
-  arena = joined.slice(1);
+  arena = offset === 0 ? "" : joined.slice(1);
 }
 
 function isString(id: number): boolean {
@@ -698,11 +752,13 @@ function decodedStringOf(t: string, id: number): string {
   return JSON.parse(t.slice((slotStart[id] as number) - 1, (slotEnd[id] as number) + 1)) as string;
 }
 
-/** A string slot's value, from the arena (which must hold it) or decoded. */
+/** A string slot's value, from the arena (filled for it), copied when short, or decoded. */
 function stringOf(t: string, id: number): string {
   if (slotKind[id] !== PLAIN_STRING) return decodedStringOf(t, id);
   const offset = arenaOffset[id] as number;
-  return arena.slice(offset, offset + (slotEnd[id] as number) - (slotStart[id] as number));
+  return offset === -1
+    ? t.slice(slotStart[id], slotEnd[id])
+    : arena.slice(offset, offset + (slotEnd[id] as number) - (slotStart[id] as number));
 }
 
 /** A string slot's value for a look, not to be kept (it may be a slice of `t`). */
@@ -1037,8 +1093,8 @@ function factsOfSlots(t: string): RecordFacts | undefined {
  */
 export function fastFacts(text: string, start: number, end: number): RecordFacts | undefined {
   if (start < 0 || end > text.length || text.charCodeAt(start) !== OPEN_BRACE) return undefined;
-  const close = isPlain(text, start, end)
-    ? scanPlainObject(text, start, LEVEL_RECORD)
+  const close = prepareQuickScan(text, start, end)
+    ? scanQuickObject(text, start, LEVEL_RECORD)
     : scanObject(text, start, LEVEL_RECORD);
   if (close < 0 || close > end || skipSpaces(text, close) < end) return undefined;
   return factsOfSlots(text);
