@@ -9,7 +9,8 @@
  * (`{"Records":[…]}` files, gzipped or not). The files are gunzipped and split into record spans with
  * `splitValues` before timing, so only the per-record work is measured. Variants run interleaved for
  * `--rounds` rounds after a warm-up; CPU time (user + system) is used, which other processes on a busy
- * machine disturb less than wall time. Medians are printed.
+ * machine disturb less than wall time. Medians are printed, and the speed-up against (a) as the median
+ * (and range) of the per-round ratios, which the machine's changing load disturbs least.
  *
  * @example
  * node --import tsx bench/extract.ts
@@ -163,16 +164,20 @@ async function main(): Promise<void> {
         times[i]?.push(timeOnce(corpus, v.run));
       });
     }
-    const base = median(times[0] as number[]);
-    console.log(`CPU time, median of ${args.rounds} interleaved rounds (node ${process.version}):`);
+    const base = times[0] as number[];
+    console.log(
+      `CPU time of ${args.rounds} interleaved rounds (node ${process.version}); speed-up against (a) per round:`,
+    );
     VARIANTS.forEach((v, i) => {
-      const us = median(times[i] as number[]);
-      const perRecord = (us * 1000) / n;
+      const own = times[i] as number[];
+      const us = median(own);
+      const ratios = own.map((t, round) => (base[round] as number) / t);
       console.log(
         `  ${v.name.padEnd(28)} ${Math.round(n / (us / 1e6))
           .toLocaleString("en")
-          .padStart(11)} records/s  ${(corpus.bytes / us).toFixed(0).padStart(5)} MB/s  ` +
-          `${perRecord.toFixed(0).padStart(6)} ns/record  ${(base / us).toFixed(2)}× (a)`,
+          .padStart(9)} records/s  ${(corpus.bytes / us).toFixed(0).padStart(4)} MB/s  ` +
+          `${((us * 1000) / n).toFixed(0).padStart(6)} ns/record (median; best ${((Math.min(...own) * 1000) / n).toFixed(0)})  ` +
+          `${median(ratios).toFixed(2)}× (${Math.min(...ratios).toFixed(2)}–${Math.max(...ratios).toFixed(2)})`,
       );
     });
   } finally {
