@@ -63,7 +63,7 @@ export interface Caller {
 const INSTANCE_ID = /^i-[0-9a-f]{8}(?:[0-9a-f]{9})?$/i;
 
 /** EC2 events that give an instance a new address or tell which ENI is whose. */
-const ADDRESS_EVENTS = new Set([
+export const ADDRESS_EVENTS: ReadonlySet<string> = new Set([
   "AssociateAddress",
   "AttachNetworkInterface",
   "AssignPrivateIpAddresses",
@@ -73,7 +73,12 @@ const ADDRESS_EVENTS = new Set([
   "CreateVpcEndpoint",
 ]);
 
-const ISSUING_CALLS = new Set(["AssumeRole", "AssumeRoleWithWebIdentity", "AssumeRoleWithSAML"]);
+/** STS calls that issue temporary credentials. */
+export const ISSUING_CALLS: ReadonlySet<string> = new Set([
+  "AssumeRole",
+  "AssumeRoleWithWebIdentity",
+  "AssumeRoleWithSAML",
+]);
 
 export function isInstanceId(s: string): boolean {
   return INSTANCE_ID.test(s);
@@ -211,6 +216,11 @@ function callerOf(r: CloudTrailRecord): Caller | undefined {
 /**
  * Extracts the engine's view of a record, or undefined when the engine has no use for it.
  * The record must have an `eventTime` (the reader guarantees it).
+ *
+ * The reader's fast path (`src/reader/fast-extract.ts`) copies only the fields read here
+ * (`EXTRACTED_PATHS`, which its test checks against this function) and builds the events of
+ * role-session calls itself: a change here needs the same change there, and its differential test
+ * fails until it is made.
  */
 export function toEngineEvent(r: CloudTrailRecord): EngineEvent | undefined {
   const caller = callerOf(r);
