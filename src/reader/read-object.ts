@@ -36,7 +36,12 @@ import {
  * already in memory (standard input, an S3 body).
  */
 export type ObjectSource =
-  | { readonly id: string; readonly path: string }
+  | {
+      readonly id: string;
+      readonly path: string;
+      /** Stored size when known (a listing gives it); only used to share work out, never trusted. */
+      readonly size?: number;
+    }
   | { readonly id: string; readonly bytes: Uint8Array };
 
 export interface ReadObjectOptions {
