@@ -115,6 +115,10 @@ describe("ObjectScanner", () => {
       ['{"eventVersion":"1","eventID":"x"}', true],
       ['{"eventVersion":"1"}', false],
       ['{"eventName":"a","detail":{}}', false],
+      ['{"eventName":"a","a\\u0077slogs":{"data":"x"}}', false], // awslogs, escaped
+      ['{"eventName":"a","\\u0052ecords":[]}', false], // Records, escaped from the first character
+      ['{"eventName":"a","additionalEventData":{"x":"\\""}}', true],
+      ['{"eventName":"a","x\\u0065":1}', true], // cannot be a key of interest: it does not start like one
     ];
     for (const [text, plain] of cases) {
       assert.equal(isPlainRecord(scanWhole(text).flags), plain, text);

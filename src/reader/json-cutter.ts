@@ -61,43 +61,97 @@ export function isPlainRecord(flags: number): boolean {
 
 // Keys of interest; 1..5 are the string-valued keys behind the HAS_* bits (bit = 1 << (id - 1)).
 const KEY_OTHER = 0;
+const KEY_NAME = 1;
+const KEY_SOURCE = 2;
+const KEY_VERSION = 3;
+const KEY_TIME = 4;
+const KEY_ID = 5;
 const KEY_CATEGORY = 6;
 const KEY_TYPE = 7;
+/** A key that makes the decoder read an object as something other than a record (`Records`, `detail`, …). */
 const KEY_ENVELOPE = 8;
-const KEY_IDS = new Map<string, number>([
-  ["eventName", 1],
-  ["eventSource", 2],
-  ["eventVersion", 3],
-  ["eventTime", 4],
-  ["eventID", 5],
-  ["eventCategory", KEY_CATEGORY],
-  ["eventType", KEY_TYPE],
-  // Keys that make the decoder read an object as something other than a record.
-  ["Records", KEY_ENVELOPE],
-  ["detail-type", KEY_ENVELOPE],
-  ["detail", KEY_ENVELOPE],
-  ["messageType", KEY_ENVELOPE],
-  ["logEvents", KEY_ENVELOPE],
-  ["awslogs", KEY_ENVELOPE],
-  ["Events", KEY_ENVELOPE],
-  ["CloudTrailEvent", KEY_ENVELOPE],
-  ["digestStartTime", KEY_ENVELOPE],
-  ["logFiles", KEY_ENVELOPE],
-  ["digestS3Object", KEY_ENVELOPE],
-]);
+
+/**
+ * The key written at `text[start, end)` (without quotes, escapes not decoded), by length first so
+ * that most keys are told apart without comparing a character.
+ */
+function keyIdOf(text: string, start: number, end: number): number {
+  // (No helper closure here: this runs for every top-level key.)
+  switch (end - start) {
+    case 6:
+      return text.startsWith("detail", start) || text.startsWith("Events", start) ? KEY_ENVELOPE : KEY_OTHER;
+    case 7:
+      if (text.startsWith("eventID", start)) return KEY_ID;
+      return text.startsWith("Records", start) || text.startsWith("awslogs", start) ? KEY_ENVELOPE : KEY_OTHER;
+    case 8:
+      return text.startsWith("logFiles", start) ? KEY_ENVELOPE : KEY_OTHER;
+    case 9:
+      if (text.charCodeAt(start) === 101 /* e */ && text.startsWith("event", start)) {
+        if (text.startsWith("Name", start + 5)) return KEY_NAME;
+        if (text.startsWith("Time", start + 5)) return KEY_TIME;
+        if (text.startsWith("Type", start + 5)) return KEY_TYPE;
+        return KEY_OTHER;
+      }
+      return text.startsWith("logEvents", start) ? KEY_ENVELOPE : KEY_OTHER;
+    case 11:
+      if (text.startsWith("eventSource", start)) return KEY_SOURCE;
+      return text.startsWith("detail-type", start) || text.startsWith("messageType", start) ? KEY_ENVELOPE : KEY_OTHER;
+    case 12:
+      return text.startsWith("eventVersion", start) ? KEY_VERSION : KEY_OTHER;
+    case 13:
+      return text.startsWith("eventCategory", start) ? KEY_CATEGORY : KEY_OTHER;
+    case 14:
+      return text.startsWith("digestS3Object", start) ? KEY_ENVELOPE : KEY_OTHER;
+    case 15:
+      return text.startsWith("CloudTrailEvent", start) || text.startsWith("digestStartTime", start)
+        ? KEY_ENVELOPE
+        : KEY_OTHER;
+    default:
+      return KEY_OTHER;
+  }
+}
+
+/**
+ * True when an unrecognised key might still be one of the keys of interest written with escapes.
+ * Decoding keeps a first character that is not a backslash, and every key of interest starts with
+ * one of `eRdmlaEC`; only those keys are searched for a backslash.
+ */
+function mayHideKey(text: string, start: number, end: number): boolean {
+  switch (text.charCodeAt(start)) {
+    case 92: // \
+      return true;
+    case 101: // e
+    case 82: // R
+    case 100: // d
+    case 109: // m
+    case 108: // l
+    case 97: // a
+    case 69: // E
+    case 67: // C
+      for (let i = start + 1; i < end; i++) if (text.charCodeAt(i) === BACKSLASH) return true;
+      return false;
+    default:
+      return false;
+  }
+}
+
+function hasBackslash(text: string, start: number, end: number): boolean {
+  for (let i = start; i < end; i++) if (text.charCodeAt(i) === BACKSLASH) return true;
+  return false;
+}
+
+/** True when the backslashes just before `q` (none before `bound`) are an odd run: `q` is escaped. */
+function escapedAt(text: string, q: number, bound: number): boolean {
+  let j = q - 1;
+  while (j >= bound && text.charCodeAt(j) === BACKSLASH) j--;
+  return ((q - 1 - j) & 1) === 1;
+}
 
 // Where the scanner is among the members of the element's top level.
 const EXPECT_KEY = 0;
-const IN_KEY = 1;
-const AFTER_KEY = 2;
-const EXPECT_VALUE = 3;
-const IN_VALUE = 4;
-
-// What a string being captured is.
-const CAPTURE_NONE = 0;
-const CAPTURE_KEY = 1;
-const CAPTURE_CATEGORY = 2;
-const CAPTURE_TYPE = 3;
+const AFTER_KEY = 1;
+const EXPECT_VALUE = 2;
+const IN_VALUE = 3;
 
 /**
  * Finds the end of one JSON object given in pieces, and notes its top-level keys on the way.
@@ -115,9 +169,8 @@ export class ObjectScanner {
   private escapeNext = false;
   private role = EXPECT_KEY;
   private keyId = KEY_OTHER;
-  private capture = CAPTURE_NONE;
-  private captureStart = 0;
-  private capturePrefix = "";
+  /** The raw text so far of a top-level string that continues from an earlier piece. */
+  private carried = "";
 
   reset(): void {
     this.flags = 0;
@@ -126,8 +179,7 @@ export class ObjectScanner {
     this.escapeNext = false;
     this.role = EXPECT_KEY;
     this.keyId = KEY_OTHER;
-    this.capture = CAPTURE_NONE;
-    this.capturePrefix = "";
+    this.carried = "";
   }
 
   /**
@@ -138,42 +190,52 @@ export class ObjectScanner {
     let i = from;
     let depth = this.depth;
     if (this.inString) {
-      if (this.capture !== CAPTURE_NONE) this.captureStart = from;
-      if (this.escapeNext && i < to) {
+      // A string that began in an earlier piece.
+      let bound = from;
+      if (this.escapeNext) {
+        if (from >= to) return -1;
         this.escapeNext = false;
-        i++;
+        bound++;
       }
+      let q = text.indexOf('"', bound);
+      while (q !== -1 && q < to && escapedAt(text, q, bound)) q = text.indexOf('"', q + 1);
+      if (q === -1 || q >= to) {
+        this.escapeNext = escapedAt(text, to, bound);
+        if (depth === 1) this.carried += text.slice(from, to);
+        return -1;
+      }
+      this.inString = false;
+      if (depth === 1) {
+        const raw = this.carried + text.slice(from, q);
+        this.carried = "";
+        this.member(raw, 0, raw.length);
+      }
+      i = q + 1;
     }
     while (i < to) {
-      if (this.inString) {
-        const q = text.indexOf('"', i);
-        if (q === -1 || q >= to) {
-          let j = to - 1;
-          while (j >= i && text.charCodeAt(j) === BACKSLASH) j--;
-          this.escapeNext = ((to - 1 - j) & 1) === 1;
-          if (this.capture !== CAPTURE_NONE) this.capturePrefix += text.slice(this.captureStart, to);
-          i = to;
-          break;
-        }
-        let j = q - 1;
-        while (j >= i && text.charCodeAt(j) === BACKSLASH) j--;
-        i = q + 1;
-        if (((q - 1 - j) & 1) === 1) continue; // an escaped quote
-        this.inString = false;
-        if (this.capture !== CAPTURE_NONE) this.closeCapture(text, q);
-        continue;
-      }
       const c = text.charCodeAt(i++);
       if (c === QUOTE) {
-        this.inString = true;
-        if (depth === 1) this.openString(i);
+        const start = i;
+        let q = text.indexOf('"', i);
+        while (q !== -1 && q < to && text.charCodeAt(q - 1) === BACKSLASH && escapedAt(text, q, start)) {
+          q = text.indexOf('"', q + 1);
+        }
+        if (q === -1 || q >= to) {
+          this.inString = true;
+          this.escapeNext = escapedAt(text, to, start);
+          if (depth === 1) this.carried = text.slice(start, to);
+          this.depth = depth;
+          return -1;
+        }
+        i = q + 1;
+        if (depth === 1) this.member(text, start, q);
       } else if (c === OPEN_BRACE || c === OPEN_BRACKET) {
-        if (depth === 0) this.role = EXPECT_KEY;
-        else if (depth === 1 && this.role === EXPECT_VALUE) this.openValue(false);
+        if (depth === 1) {
+          if (this.role === EXPECT_VALUE) this.openValue(false);
+        } else if (depth === 0) this.role = EXPECT_KEY;
         depth++;
       } else if (c === CLOSE_BRACE || c === CLOSE_BRACKET) {
-        depth--;
-        if (depth === 0) {
+        if (--depth === 0) {
           this.depth = 0;
           return i;
         }
@@ -191,48 +253,35 @@ export class ObjectScanner {
     return -1;
   }
 
-  private openString(start: number): void {
+  /** A whole string at the top level, `text[start, end)` without its quotes: a key or a value. */
+  private member(text: string, start: number, end: number): void {
     if (this.role === EXPECT_KEY) {
-      this.role = IN_KEY;
-      this.capture = CAPTURE_KEY;
-      this.captureStart = start;
-      this.capturePrefix = "";
+      const key = keyIdOf(text, start, end);
+      this.keyId = key;
+      this.role = AFTER_KEY;
+      if (key === KEY_ENVELOPE || (key === KEY_OTHER && mayHideKey(text, start, end))) this.flags |= SUSPECT;
     } else if (this.role === EXPECT_VALUE) {
       const key = this.keyId;
       this.openValue(true);
-      if (key === KEY_CATEGORY || key === KEY_TYPE) {
-        this.capture = key === KEY_CATEGORY ? CAPTURE_CATEGORY : CAPTURE_TYPE;
-        this.captureStart = start;
-        this.capturePrefix = "";
+      if (key === KEY_CATEGORY) {
+        if ((end - start === 7 && text.startsWith("Insight", start)) || hasBackslash(text, start, end)) {
+          this.flags |= SUSPECT;
+        }
+      } else if (key === KEY_TYPE) {
+        if ((end - start === 20 && text.startsWith("AwsCloudTrailInsight", start)) || hasBackslash(text, start, end)) {
+          this.flags |= SUSPECT;
+        }
       }
     }
   }
 
   private openValue(isString: boolean): void {
     const key = this.keyId;
-    if (key >= 1 && key <= 5) {
+    if (key >= KEY_NAME && key <= KEY_ID) {
       const bit = 1 << (key - 1);
       this.flags = isString ? this.flags | bit : this.flags & ~bit;
     }
     this.role = IN_VALUE;
-  }
-
-  private closeCapture(text: string, end: number): void {
-    const raw =
-      this.capturePrefix === "" ? text.slice(this.captureStart, end) : this.capturePrefix + text.slice(0, end);
-    const kind = this.capture;
-    this.capture = CAPTURE_NONE;
-    this.capturePrefix = "";
-    const escaped = raw.includes("\\");
-    if (kind === CAPTURE_KEY) {
-      this.role = AFTER_KEY;
-      this.keyId = KEY_IDS.get(raw) ?? KEY_OTHER;
-      if (escaped || this.keyId === KEY_ENVELOPE) this.flags |= SUSPECT;
-    } else if (kind === CAPTURE_CATEGORY) {
-      if (escaped || raw === "Insight") this.flags |= SUSPECT;
-    } else if (escaped || raw === "AwsCloudTrailInsight") {
-      this.flags |= SUSPECT;
-    }
   }
 }
 
