@@ -115,12 +115,14 @@ export class FactsReader {
 
   /**
    * Reads objects and yields the results in the order of `sources`, several objects per task: a task
-   * takes up to `batch` objects (default 32) and up to `batchBytes` of stored size (default 8 MiB, for
+   * takes up to `batch` objects (default 16) and up to `batchBytes` of stored size (default 1 MiB, for
    * sources that give a `size`), and up to `ahead` tasks run at a time (default twice the workers).
+   * Small tasks share the work out evenly; several small objects per task spare the receiving thread
+   * the fixed cost of a task each. Give sources their `size` so that big objects go one per task.
    */
   async *readInOrder(sources: Iterable<ObjectSource>, options: ReadInOrderOptions = {}): AsyncGenerator<ObjectFacts> {
-    const batch = this.pool === undefined ? 1 : Math.max(1, options.batch ?? 32);
-    const batchBytes = options.batchBytes ?? 8 * 1024 * 1024;
+    const batch = this.pool === undefined ? 1 : Math.max(1, options.batch ?? 16);
+    const batchBytes = options.batchBytes ?? 1024 * 1024;
     const ahead = Math.max(1, options.ahead ?? this.jobs * 2);
     const pending: Promise<ObjectFacts[]>[] = [];
     const it = sources[Symbol.iterator]();
@@ -171,9 +173,9 @@ export class FactsReader {
 }
 
 export interface ReadInOrderOptions {
-  /** Most objects per task (default 32). */
+  /** Most objects per task (default 16). */
   readonly batch?: number;
-  /** Most stored bytes per task, for sources that give a `size` (default 8 MiB). */
+  /** Most stored bytes per task, for sources that give a `size` (default 1 MiB). */
   readonly batchBytes?: number;
   /** Tasks at a time (default twice the workers). */
   readonly ahead?: number;
