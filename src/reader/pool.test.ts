@@ -134,6 +134,33 @@ describe("FactsReader", () => {
     }
   });
 
+  test("workers that cannot even start do not hang the reader: it reads on the calling thread", async () => {
+    // A 1 MiB heap is too small for a worker to load the reader at all.
+    const reader = new FactsReader({ jobs: 2, workerHeapMb: 1 });
+    try {
+      const sources = files.slice(0, 5);
+      const got: ObjectFacts[] = [];
+      for await (const r of reader.readInOrder(sources, { batch: 2 })) got.push(r);
+      assert.deepEqual(got, await Promise.all(sources.map((s) => readObjectFacts(s))));
+      assert.match(reader.workerFailure?.message ?? "", /memory/);
+    } finally {
+      await reader.close();
+    }
+  });
+
+  test("reads after close fail on their objects instead of waiting", async () => {
+    for (const jobs of [0, 1]) {
+      const reader = new FactsReader({ jobs });
+      await reader.close();
+      const r = await reader.read(files[0] as ObjectSource);
+      assert.deepEqual(
+        r.problems.map((p) => p.code),
+        ["E_READ"],
+      );
+      assert.match(r.problems[0]?.message ?? "", /the reader is closed/);
+    }
+  });
+
   test("an error thrown while reading is reported on its object, with and without workers", async () => {
     // awslogs.data holding gzip of something that is not JSON makes the decoder throw a SyntaxError.
     const broken = Buffer.from(JSON.stringify({ awslogs: { data: gzipSync("{not json").toString("base64") } }));

@@ -5,6 +5,8 @@
  *
  * Nothing a worker does can break a read: a worker that crashes or runs out of memory, or a file that
  * vanishes, becomes a problem on that object's result, and the pool carries on with a fresh worker.
+ * If no worker can run at all (they fail while starting), the objects are read on the calling thread
+ * and `workerFailure` says why; reads never hang.
  */
 import { availableParallelism } from "node:os";
 import { extname } from "node:path";
@@ -52,8 +54,18 @@ export class FactsReader {
   /** Worker threads in use (0: reading on the calling thread). */
   readonly jobs: number;
   private readonly options: ReadObjectOptions;
+  /**
+   * Set when the workers could not run at all (none alive, e.g. they fail while starting): reads are
+   * then done on the calling thread, with the same results, and the caller may want to say why.
+   */
+  workerFailure: Error | undefined;
   private readonly pool: Piscina | undefined;
   private readonly workerHeapMb: number | undefined;
+  /** Aborts the tasks piscina would otherwise keep queued forever once no worker can start. */
+  private readonly stop = new AbortController();
+  /** A task has come back from a worker: workers can run, so a failed task is the objects' doing. */
+  private workersProven = false;
+  private closed = false;
 
   constructor(options: FactsReaderOptions = {}) {
     this.jobs = Math.max(0, Math.floor(options.jobs ?? availableParallelism()));
@@ -72,8 +84,12 @@ export class FactsReader {
           ? { resourceLimits: { maxOldGenerationSizeMb: options.workerHeapMb } }
           : {}),
       });
-      // A worker that dies between tasks is replaced; without a listener the event would end the process.
-      this.pool.on("error", () => {});
+      // A worker that dies between tasks is replaced (without a listener the event would end the
+      // process). When none is left, piscina starts no other and keeps queued tasks forever.
+      const pool = this.pool;
+      pool.on("error", (e: Error) => {
+        if (pool.threads.length === 0 && this.workerFailure === undefined) this.giveUpWorkers(e);
+      });
     }
   }
 
@@ -87,22 +103,42 @@ export class FactsReader {
    * Reads several objects as one task (a worker reads them one after the other and sends the results
    * in one message), which spares the receiving thread the fixed cost of a task per object. Results
    * are in the order of `sources`. If the task fails (a worker crash), each object is read again on
-   * its own, so that only the object at fault is reported.
+   * its own, so that only the object at fault is reported. Never rejects.
    */
   async readMany(sources: readonly ObjectSource[]): Promise<ObjectFacts[]> {
-    if (this.pool === undefined) {
-      const out: ObjectFacts[] = [];
-      for (const source of sources) out.push(await this.readHere(source));
-      return out;
-    }
+    return this.readTask(sources, 0);
+  }
+
+  private async readTask(sources: readonly ObjectSource[], attempt: number): Promise<ObjectFacts[]> {
+    const pool = this.pool;
+    if (this.closed) return sources.map((s) => failed(s.id, new Error("the reader is closed"), undefined));
+    if (pool === undefined || this.workerFailure !== undefined) return this.readAllHere(sources);
     try {
       const task: ReadTask = { sources, options: this.options };
-      const results = (await this.pool.run(task)) as ReadResult[];
+      const results = (await pool.run(task, { signal: this.stop.signal })) as ReadResult[];
+      this.workersProven = true;
       return results.map((r) => (isPacked(r) ? unpackObjectFacts(r) : r));
     } catch (e) {
+      if (this.closed) return sources.map((s) => failed(s.id, e, undefined));
+      if (this.workerFailure === undefined && pool.threads.length === 0) this.giveUpWorkers(e as Error);
+      if (this.workerFailure !== undefined) return this.readAllHere(sources);
+      // Until a task has come back, a failure may be a worker failing to start (piscina hands tasks to
+      // workers still starting): try again, and the objects are blamed only once workers are proven.
+      if (!this.workersProven && attempt < this.jobs) return this.readTask(sources, attempt + 1);
       if (sources.length === 1) return [failed((sources[0] as ObjectSource).id, e, this.workerHeapMb)];
-      return Promise.all(sources.map((s) => this.read(s)));
+      return (await Promise.all(sources.map((s) => this.readTask([s], this.jobs)))).flat();
     }
+  }
+
+  private giveUpWorkers(e: Error): void {
+    this.workerFailure = e;
+    this.stop.abort(e);
+  }
+
+  private async readAllHere(sources: readonly ObjectSource[]): Promise<ObjectFacts[]> {
+    const out: ObjectFacts[] = [];
+    for (const source of sources) out.push(await this.readHere(source));
+    return out;
   }
 
   private async readHere(source: ObjectSource): Promise<ObjectFacts> {
@@ -168,6 +204,7 @@ export class FactsReader {
 
   /** Stops the workers. Reads still running are reported as failed. */
   async close(): Promise<void> {
+    this.closed = true;
     await this.pool?.destroy();
   }
 }
