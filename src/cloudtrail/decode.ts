@@ -36,6 +36,12 @@ export type ObjectShape =
 export interface DecodeOptions {
   /** Largest decompressed size accepted, in bytes (default 512 MiB, capped by the engine's string limit). */
   readonly maxObjectBytes?: number;
+  /**
+   * Called with every CloudTrail record found (Insights records excepted), in file order, before the
+   * decoder fills `eventTime` from `@timestamp` or drops the record for having no time: lets a caller
+   * see exactly what the object holds, including the records `records` leaves out.
+   */
+  readonly onRecord?: (record: CloudTrailRecord) => void;
 }
 
 export interface DecodeResult {
@@ -51,6 +57,8 @@ export interface DecodeResult {
   readonly insightRecords: number;
   readonly compressed: boolean;
   readonly bytes: number;
+  /** Size once decompressed. */
+  readonly rawBytes: number;
 }
 
 export const DEFAULT_MAX_OBJECT_BYTES = 512 * 1024 * 1024;
@@ -75,9 +83,9 @@ export function decodeLogObject(bytes: Uint8Array, object: string, options: Deco
     throw new InputError("E_BINARY", object, "binary data, not JSON text (is this really a CloudTrail log?)");
   }
   const text = raw.toString("utf8");
-  const sink = new RecordSink(object, problems);
+  const sink = new RecordSink(object, problems, options.onRecord);
   const shape = decodeText(text, object, sink, limit);
-  return sink.finish(shape, compressed, bytes.length);
+  return sink.finish(shape, compressed, bytes.length, raw.length);
 }
 
 function tooLarge(object: string, size: number, limit: number): InputError {
@@ -266,6 +274,7 @@ class RecordSink {
   constructor(
     private readonly object: string,
     private readonly problems: InputError[],
+    private readonly onRecord?: (record: CloudTrailRecord) => void,
   ) {}
 
   problem(code: "E_JSON" | "E_RECORD", message: string): void {
@@ -357,6 +366,7 @@ class RecordSink {
       this.insightRecords++;
       return;
     }
+    this.onRecord?.(r);
     if (typeof r.eventTime !== "string") {
       const ts = r["@timestamp"];
       if (typeof ts === "string" && !Number.isNaN(Date.parse(ts))) {
@@ -370,7 +380,7 @@ class RecordSink {
     this.records.push(r);
   }
 
-  finish(shape: ObjectShape, compressed: boolean, bytes: number): DecodeResult {
+  finish(shape: ObjectShape, compressed: boolean, bytes: number, rawBytes: number): DecodeResult {
     if (this.withoutTime > 0) {
       this.problem("E_RECORD", `${this.withoutTime} records have neither eventTime nor @timestamp; skipped`);
     }
@@ -381,6 +391,7 @@ class RecordSink {
       insightRecords: this.insightRecords,
       compressed,
       bytes,
+      rawBytes,
     };
     if (this.records.length === 0 && this.problems.length === 0) {
       if (this.digests > 0) return { ...base, shape: "digest", skipped: "CloudTrail digest file (no events)" };
