@@ -68,6 +68,12 @@ export const scanSpec: CommandSpec = {
       defaultValue: "60",
     },
     {
+      flags: "-j, --jobs <n>",
+      description:
+        "threads that decompress and read log objects (0: read on the main thread); results do not depend on it",
+      defaultText: "the number of cores",
+    },
+    {
       flags: "--reorder-buffer <events>",
       description:
         "events always held in the reorder buffer before any is released (a smaller input is put in order whole); memory grows by about 0.5 KB per event",

@@ -20,6 +20,7 @@ interface ScanFlags {
   output?: string;
   lateness: string;
   reorderBuffer: string;
+  jobs?: string;
   checkpointObjects: string;
   checkpointSeconds: string;
   lockTimeout: string;
@@ -75,6 +76,7 @@ async function runScanCommand(paths: string[], flags: ScanFlags): Promise<number
   const until = parseTime(flags.until, "--until");
   const latenessMs = positive(flags.lateness, "--lateness", true) * 60_000;
   const minBuffered = Math.floor(positive(flags.reorderBuffer, "--reorder-buffer", true));
+  const jobs = flags.jobs === undefined ? undefined : Math.floor(positive(flags.jobs, "--jobs", true));
   const checkpointObjects = Math.ceil(positive(flags.checkpointObjects, "--checkpoint-objects"));
   const checkpointMs = positive(flags.checkpointSeconds, "--checkpoint-seconds") * 1000;
   const lockTimeoutMs = positive(flags.lockTimeout, "--lock-timeout", true) * 1000;
@@ -122,6 +124,7 @@ async function runScanCommand(paths: string[], flags: ScanFlags): Promise<number
       failOn: flags.failOn,
       latenessMs,
       minBuffered,
+      ...(jobs !== undefined ? { jobs } : {}),
       checkpointObjects,
       checkpointMs,
       lockTimeoutMs,

@@ -255,7 +255,7 @@ export function toEngineEvent(r: CloudTrailRecord): EngineEvent | undefined {
  * that is not a string (so a malformed address is still an address to judge, never "AWS").
  */
 function sourceAddressOf(v: unknown): string {
-  if (typeof v === "string") return v.length > 256 ? v.slice(0, 256) : v;
+  if (typeof v === "string") return v;
   if (v === undefined || v === null) return "";
   return (JSON.stringify(v) ?? String(v)).slice(0, 256);
 }

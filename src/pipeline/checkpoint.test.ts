@@ -9,9 +9,11 @@ import { existsSync, readFileSync, rmSync, statSync, writeFileSync } from "node:
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
 import Database from "better-sqlite3";
+import { loadConfig } from "../config/config.js";
 import { simulate } from "../simulate/simulate.js";
 import { openStore } from "../state/open.js";
 import { tempDir } from "../test-helpers/scan.js";
+import { runScan } from "./scan.js";
 
 const MAIN = join(import.meta.dirname, "..", "cli", "main.ts");
 
@@ -81,6 +83,22 @@ describe("kill and resume", () => {
     "--quiet",
     "--no-progress",
   ];
+
+  test("the same findings whatever the number of reader threads", async () => {
+    const canonical = async (jobs: number) => {
+      const r = await runScan({
+        paths: [fleet],
+        statePath: ":memory:",
+        config: loadConfig(join(fleet, "firstcall.yaml")),
+        ipRangesPath: join(fleet, "ip-ranges.json"),
+        jobs,
+      });
+      return JSON.stringify([...r.findings].sort((a, b) => (a.id < b.id ? -1 : 1)));
+    };
+    const reference = await canonical(0);
+    assert.ok((JSON.parse(reference) as unknown[]).length >= 5);
+    for (const jobs of [1, 2, 3]) assert.equal(await canonical(jobs), reference, `--jobs ${jobs}`);
+  });
 
   test("kill -9 at random moments, run again: every finding exactly once, the same state as one run", async () => {
     const refState = join(dir, "ref.sqlite");

@@ -23,7 +23,8 @@ import { EXIT } from "../exit-codes.js";
 import { type Finding, type Severity, severityRank } from "../findings/finding.js";
 import { NetworkInventory } from "../net/inventory.js";
 import { MALFORMED_TEXT, type MalformedReason } from "../reader/facts.js";
-import { type ObjectFacts, readFactsInline } from "../reader/inline.js";
+import { FactsReader } from "../reader/pool.js";
+import type { ObjectFacts, ObjectSource } from "../reader/read-object.js";
 import { type LogObjectRef, listLocalObjects } from "../sources/local.js";
 import type { ReadProblem } from "../sources/read.js";
 import { openStore } from "../state/open.js";
@@ -85,6 +86,8 @@ export interface ScanOptions {
   readonly onLockWait?: (message: string) => void;
   /** Stop after the current object, commit, and return (Ctrl-C). */
   readonly signal?: AbortSignal;
+  /** Reader threads (default: the machine's cores); 0 reads on this thread. Results do not depend on it. */
+  readonly jobs?: number;
   /** Called after each object (for progress bars). */
   readonly onProgress?: (p: ScanProgress) => void;
 }
@@ -267,33 +270,53 @@ class StreamingScan {
     if (options.sink?.path !== undefined) await options.sink.open?.(await store.outputBytes(options.sink.path));
     else await options.sink?.open?.(undefined);
 
-    let done = 0;
-    let interrupted = false;
+    // Decide what to read first (one look-up per object), then read it on the worker threads in order.
+    const toRead: { ref: LogObjectRef; skip: number }[] = [];
     for (const ref of objects) {
-      if (options.signal?.aborted) {
-        interrupted = true;
-        break;
-      }
-      done++;
       const prev = ref.id === "-" ? undefined : await store.scannedObject(ref.id);
       if (!this.rescan && prev?.status === "complete" && sameObject(prev, ref)) {
         this.counts.alreadyScanned++;
-      } else {
-        // A partly read object was counted up to its damage: skip those records when it is read again.
-        const skip = !this.rescan && prev?.status === "partial" ? prev.records : 0;
-        await this.consume(ref, await readFactsInline(ref, this.readOptions()), skip);
+        continue;
       }
-      this.options.onProgress?.({
-        objectsDone: done,
-        objectsTotal: objects.length,
-        events: this.counts.total,
-        bytes: this.counts.bytes,
-        findings: this.delivered.length,
-      });
-      const due =
-        this.pendingObjects.length >= (options.checkpointObjects ?? 500) ||
-        Date.now() - this.lastCheckpoint >= (options.checkpointMs ?? 10_000);
-      if (due) await this.checkpoint(false);
+      // A partly read object was counted up to its damage: skip those records when it is read again.
+      toRead.push({ ref, skip: !this.rescan && prev?.status === "partial" ? prev.records : 0 });
+    }
+    const sources: ObjectSource[] = [];
+    for (const { ref } of toRead) {
+      sources.push(
+        ref.id === "-" ? { id: "-", bytes: await ref.read() } : { id: ref.id, path: ref.id, size: ref.size },
+      );
+    }
+    const reader = new FactsReader({
+      ...(options.jobs !== undefined ? { jobs: options.jobs } : {}),
+      ...(options.maxObjectBytes ? { maxObjectBytes: options.maxObjectBytes } : {}),
+    });
+    let done = this.counts.alreadyScanned;
+    let index = 0;
+    let interrupted = false;
+    try {
+      for await (const facts of reader.readInOrder(sources)) {
+        const { ref, skip } = toRead[index++] as { ref: LogObjectRef; skip: number };
+        await this.consume(ref, facts, skip);
+        done++;
+        this.options.onProgress?.({
+          objectsDone: done,
+          objectsTotal: objects.length,
+          events: this.counts.total,
+          bytes: this.counts.bytes,
+          findings: this.delivered.length,
+        });
+        const due =
+          this.pendingObjects.length >= (options.checkpointObjects ?? 500) ||
+          Date.now() - this.lastCheckpoint >= (options.checkpointMs ?? 10_000);
+        if (due) await this.checkpoint(false);
+        if (options.signal?.aborted) {
+          interrupted = index < toRead.length;
+          break;
+        }
+      }
+    } finally {
+      await reader.close();
     }
     await this.checkpoint(!interrupted);
 
@@ -358,10 +381,6 @@ class StreamingScan {
     return { findings, summary, exitCode };
   }
 
-  private readOptions(): { maxObjectBytes?: number } {
-    return this.options.maxObjectBytes ? { maxObjectBytes: this.options.maxObjectBytes } : {};
-  }
-
   /** Restores the reorder buffer and recent ids a previous run (stopped or killed) committed. */
   private async resumePending(): Promise<void> {
     const data = await this.store.loadPending();
@@ -384,7 +403,8 @@ class StreamingScan {
     }
     const problems = [...r.problems];
     for (const [reason, n] of Object.entries(r.malformed) as [MalformedReason, number][]) {
-      if (n > 0) {
+      // Records with no time at all are already reported by the reader, as they always were.
+      if (n > 0 && reason !== "no-time") {
         problems.push({
           object: r.object,
           code: "E_RECORD",

@@ -1077,7 +1077,15 @@ function factsOfSlots(t: string): RecordFacts | undefined {
   if (Number.isNaN(time)) time = Date.parse(transientStringOf(t, timeField));
   if (Number.isNaN(time)) return { eventId, time, timestampFallback, malformed: "bad-time", event: undefined };
   const event = engineEventOf(t, time, timeField, eventId);
-  return event === THREW ? undefined : { eventId, time, timestampFallback, event };
+  if (event === THREW) return undefined;
+  if (
+    slotKind[USER_IDENTITY] === DESCENDED_OBJECT &&
+    stringEquals(t, IDENTITY_TYPE, "AssumedRole") &&
+    !isNonEmptyString(IDENTITY_ARN)
+  ) {
+    return { eventId, time, timestampFallback, malformed: "bad-identity", event };
+  }
+  return { eventId, time, timestampFallback, event };
 }
 
 /**

@@ -238,7 +238,7 @@ function failed(object: string, e: unknown, heapMb: number | undefined): ObjectF
     records: 0,
     timestampFallbacks: 0,
     insightRecords: 0,
-    malformed: { "no-time": 0, "bad-time": 0 },
+    malformed: { "no-time": 0, "bad-time": 0, "bad-identity": 0 },
     problems: [problem],
     bytes: 0,
     rawBytes: 0,

@@ -117,7 +117,7 @@ function nothing(object: string, bytes: number): ObjectFacts {
     records: 0,
     timestampFallbacks: 0,
     insightRecords: 0,
-    malformed: { "no-time": 0, "bad-time": 0 },
+    malformed: { "no-time": 0, "bad-time": 0, "bad-identity": 0 },
     problems: [],
     bytes,
     rawBytes: 0,
@@ -180,7 +180,7 @@ class ReadFailure extends Error {}
  */
 class FactsSink {
   readonly facts: RecordFacts[] = [];
-  readonly malformed: Record<MalformedReason, number> = { "no-time": 0, "bad-time": 0 };
+  readonly malformed: Record<MalformedReason, number> = { "no-time": 0, "bad-time": 0, "bad-identity": 0 };
   readonly problems: ReadProblem[] = [];
   /** Records the decoder keeps (it drops those with no usable time). */
   kept = 0;

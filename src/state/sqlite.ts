@@ -77,9 +77,6 @@ export class SqliteStore implements StateStore {
     }
     this.db = db;
     try {
-      // Pages freed by a smaller reorder buffer or expired sessions go back to the file system
-      // (takes effect only on a new, empty file; a no-op otherwise).
-      db.pragma("auto_vacuum = FULL");
       if (!memory) lock(db, location, options);
       this.prepareSchema();
     } catch (e) {
@@ -238,6 +235,9 @@ function lock(db: Database.Database, location: string, options: SqliteOpenOption
   let told = false;
   for (;;) {
     try {
+      // Pages freed by a smaller reorder buffer or expired sessions go back to the file system
+      // (takes effect only on a new, empty file, so before WAL writes its header; a no-op otherwise).
+      db.pragma("auto_vacuum = FULL");
       db.pragma("journal_mode = WAL");
       db.exec("BEGIN EXCLUSIVE; COMMIT;");
       break;
