@@ -38,11 +38,6 @@ export class ReorderBuffer {
     return out;
   }
 
-  /** Every event still held, in order (the buffer keeps them). */
-  snapshot(): EngineEvent[] {
-    return [...this.heap].sort(compareEvents);
-  }
-
   private pop(): EngineEvent {
     const h = this.heap;
     const top = h[0] as EngineEvent;

@@ -9,21 +9,13 @@ import { gzipSync } from "node:zlib";
 import type { CloudTrailRecord } from "../cloudtrail/record.js";
 import type { Finding } from "../findings/finding.js";
 import { openStore } from "../state/open.js";
+import { generator } from "../test-helpers/json-writer.js";
 import { at, call, ec2Issuance, userCall } from "../test-helpers/records.js";
 import { tempDir, writeLogFiles } from "../test-helpers/scan.js";
 import { runScan } from "./scan.js";
 
 /** A small seeded PRNG so that generated log sets and shuffles are reproducible. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+const prng = generator;
 
 function shuffle<T>(list: T[], rnd: () => number): T[] {
   const out = [...list];

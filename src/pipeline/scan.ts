@@ -144,8 +144,8 @@ export interface ScanSummary {
     /** Milliseconds from the start of the run to the first finding delivered, if any. */
     readonly firstFindingMs: number | null;
     readonly interrupted: boolean;
-    /** Events resumed from the previous run's reorder buffer. */
-    readonly resumedEvents: number;
+    /** Record ids restored from the previous run's last checkpoint (a resumed scan). */
+    readonly resumedIds: number;
   };
   readonly durationMs: number;
   readonly exitCode: number;
@@ -161,11 +161,23 @@ export interface ScanResult {
 const DEFAULT_LATENESS_MS = 60 * 60_000;
 const DEFAULT_MIN_BUFFERED = 100_000;
 
+/**
+ * What a checkpoint keeps of the stream besides the engine's state: the watermark, the released cut,
+ * and the ids of the records at or before the cut (so that an object read again after a kill does
+ * not count what was already processed). The events still in the reorder buffer are not kept: the
+ * objects they came from are not committed until all their events are processed, so a resumed run
+ * reads those objects again.
+ */
 interface PendingDocument {
   readonly watermark: number | null;
   readonly cut: number | null;
-  readonly events: EngineEvent[];
   readonly ids: [string, number][];
+}
+
+/** A read object waiting for its checkpoint, and the newest of its events the engine must see first. */
+interface PendingObject {
+  readonly object: ScannedObject;
+  readonly newestEvent: number;
 }
 
 /**
@@ -201,7 +213,7 @@ class StreamingScan {
   private watermark = Number.NEGATIVE_INFINITY;
   private cut = Number.NEGATIVE_INFINITY;
   private readonly absent = new Set<string>();
-  private readonly pendingObjects: ScannedObject[] = [];
+  private readonly pendingObjects: PendingObject[] = [];
   private readonly delivered: Finding[] = [];
   private readonly writtenThisRun = new Set<string>();
   private readonly touched = new Set<string>();
@@ -211,7 +223,7 @@ class StreamingScan {
   private expired = 0;
   private checkpoints = 0;
   private firstFindingMs: number | null = null;
-  private resumedEvents = 0;
+  private resumedIds = 0;
   private lastCheckpoint = Date.now();
   private counts = {
     read: 0,
@@ -373,7 +385,7 @@ class StreamingScan {
         latenessMs: this.lateness,
         firstFindingMs: this.firstFindingMs,
         interrupted,
-        resumedEvents: this.resumedEvents,
+        resumedIds: this.resumedIds,
       },
       durationMs: Date.now() - this.started,
       exitCode,
@@ -388,9 +400,8 @@ class StreamingScan {
     const doc = decodeDocument<PendingDocument>(data);
     this.watermark = doc.watermark ?? Number.NEGATIVE_INFINITY;
     this.cut = doc.cut ?? Number.NEGATIVE_INFINITY;
-    for (const e of doc.events) this.buffer.push(e);
     this.ids = RecentIds.from(doc.ids);
-    this.resumedEvents = doc.events.length;
+    this.resumedIds = doc.ids.length;
   }
 
   private async consume(ref: LogObjectRef, r: ObjectFacts, skip: number): Promise<void> {
@@ -415,7 +426,14 @@ class StreamingScan {
     this.problems.push(...problems);
     if (r.skipped) {
       this.skipped.push({ object: r.object, reason: r.skipped });
-      this.pendingObjects.push({ id: ref.id, size: ref.size, mtimeMs: ref.mtimeMs, records: 0, status: "complete" });
+      const object: ScannedObject = {
+        id: ref.id,
+        size: ref.size,
+        mtimeMs: ref.mtimeMs,
+        records: 0,
+        status: "complete",
+      };
+      this.pendingObjects.push({ object, newestEvent: Number.NEGATIVE_INFINITY });
       return;
     }
     if (problems.length > 0 && r.facts.length === 0) {
@@ -425,15 +443,7 @@ class StreamingScan {
     c.read++;
     const damaged = problems.length > 0;
     if (damaged) c.partial++;
-    if (ref.id !== "-") {
-      this.pendingObjects.push({
-        id: ref.id,
-        size: ref.size,
-        mtimeMs: ref.mtimeMs,
-        records: r.facts.length,
-        status: damaged ? "partial" : "complete",
-      });
-    }
+    let newestEvent = Number.NEGATIVE_INFINITY;
     let index = 0;
     for (const f of r.facts) {
       if (index++ < skip) {
@@ -458,7 +468,18 @@ class StreamingScan {
       c.relevant++;
       if (e.time > this.watermark) this.watermark = e.time;
       if (e.time < this.cut) c.late++;
+      if (e.time > newestEvent) newestEvent = e.time;
       this.buffer.push(e);
+    }
+    if (ref.id !== "-") {
+      const object: ScannedObject = {
+        id: ref.id,
+        size: ref.size,
+        mtimeMs: ref.mtimeMs,
+        records: r.facts.length,
+        status: damaged ? "partial" : "complete",
+      };
+      this.pendingObjects.push({ object, newestEvent });
     }
     // Hold at least `minBuffered` events: a small or medium input is then put in order whole, as a
     // sort would; beyond that, everything older than the watermark minus the lateness goes on.
@@ -521,16 +542,19 @@ class StreamingScan {
     const pending: PendingDocument = {
       watermark: Number.isFinite(this.watermark) ? this.watermark : null,
       cut: Number.isFinite(this.cut) ? this.cut : null,
-      events: this.buffer.snapshot(),
-      ids: this.ids.entries(),
+      ids: this.ids.entries().filter(([, t]) => t <= this.cut),
     };
+    // An object is committed once every event it brought has been processed (is at or before the cut).
+    const done = this.pendingObjects.filter((p) => p.newestEvent <= this.cut);
+    const waiting = this.pendingObjects.filter((p) => p.newestEvent > this.cut);
+    this.pendingObjects.splice(0, this.pendingObjects.length, ...waiting);
     await store.commit({
       sessions: [...engine.dirtySessions].map((k) => engine.state.sessions.get(k)).filter((s) => s !== undefined),
       deletedSessions: expiredKeys,
       ...(Number.isFinite(horizon) ? { pruneSessionsBefore: horizon } : {}),
       fleet: engine.state.fleet,
       findings: changed,
-      objects: this.pendingObjects.splice(0),
+      objects: done.map((p) => p.object),
       pending: encodeDocument(pending),
       ...(outputs ? { outputs } : {}),
     });

@@ -14,7 +14,13 @@ import { fileURLToPath } from "node:url";
 import { Piscina } from "piscina";
 import type { ReadProblem } from "../sources/read.js";
 import { isPacked, unpackObjectFacts } from "./packed-facts.js";
-import { type ObjectFacts, type ObjectSource, type ReadObjectOptions, readObjectFacts } from "./read-object.js";
+import {
+  nothing,
+  type ObjectFacts,
+  type ObjectSource,
+  type ReadObjectOptions,
+  readObjectFacts,
+} from "./read-object.js";
 import type { ReadResult, ReadTask } from "./worker.js";
 
 export interface FactsReaderOptions {
@@ -232,15 +238,5 @@ function failed(object: string, e: unknown, heapMb: number | undefined): ObjectF
           message: `${object}: the reader ran out of memory on this object${heapMb ? ` (worker heap limit ${heapMb} MiB)` : ""}`,
         }
       : { object, code: "E_READ", message: `${object}: the reader failed: ${error?.message ?? String(e)}` };
-  return {
-    object,
-    facts: [],
-    records: 0,
-    timestampFallbacks: 0,
-    insightRecords: 0,
-    malformed: { "no-time": 0, "bad-time": 0, "bad-identity": 0 },
-    problems: [problem],
-    bytes: 0,
-    rawBytes: 0,
-  };
+  return { ...nothing(object, 0), problems: [problem] };
 }

@@ -110,7 +110,8 @@ export async function readObjectFacts(source: ObjectSource, options: ReadObjectO
   }
 }
 
-function nothing(object: string, bytes: number): ObjectFacts {
+/** The result of an object that gave no records (yet): the base of every failed or skipped read. */
+export function nothing(object: string, bytes: number): ObjectFacts {
   return {
     object,
     facts: [],

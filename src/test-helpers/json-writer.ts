@@ -21,7 +21,7 @@ export interface JsonStyle {
 export const PLAIN_STYLE: JsonStyle = { seed: 1, escapes: 0, whitespace: "none", shuffleKeys: false, duplicates: 0 };
 
 /** A small seeded generator (mulberry32): the writer's choices are a pure function of the style. */
-function generator(seed: number): () => number {
+export function generator(seed: number): () => number {
   let a = seed >>> 0;
   return () => {
     a = (a + 0x6d2b79f5) >>> 0;
