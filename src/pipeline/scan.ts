@@ -7,9 +7,9 @@
  * events are in the buffer, and sessions expire by event time.
  *
  * Every `checkpointObjects` objects or `checkpointMs` milliseconds, the findings of the events
- * released so far are evaluated; the new ones are delivered (written and flushed by `deliver`) and
- * then the sessions, fleet knowledge, findings, reorder buffer and finished objects are committed in
- * one transaction. A scan killed at any moment resumes from its last checkpoint: objects committed
+ * released so far are evaluated; the new ones are delivered (written and flushed by the sink) and
+ * then the sessions, fleet knowledge, findings, the stream's position and the objects whose events
+ * are all processed are committed in one transaction. A scan killed at any moment resumes from its last checkpoint: objects committed
  * there are skipped, the others are read again, and no finding is lost (a finding written just
  * before a kill may be written again: at-least-once, de-duplicate by `id`). Nothing here prints.
  */
@@ -393,7 +393,7 @@ class StreamingScan {
     return { findings, summary, exitCode };
   }
 
-  /** Restores the reorder buffer and recent ids a previous run (stopped or killed) committed. */
+  /** Restores the stream's position (watermark, cut, processed ids) a previous run committed. */
   private async resumePending(): Promise<void> {
     const data = await this.store.loadPending();
     if (!data) return;

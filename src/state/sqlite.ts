@@ -235,7 +235,7 @@ function lock(db: Database.Database, location: string, options: SqliteOpenOption
   let told = false;
   for (;;) {
     try {
-      // Pages freed by a smaller reorder buffer or expired sessions go back to the file system
+      // Pages freed by a smaller stream position or expired sessions go back to the file system
       // (takes effect only on a new, empty file, so before WAL writes its header; a no-op otherwise).
       db.pragma("auto_vacuum = FULL");
       db.pragma("journal_mode = WAL");

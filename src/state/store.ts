@@ -5,9 +5,10 @@
  * event.
  *
  * A checkpoint commits together: the sessions and fleet knowledge changed since the last one, the
- * findings (new ones were written and flushed to the output just before), the events still waiting
- * in the reorder buffer, and the objects whose effects these are. An object counts as scanned only
- * once its checkpoint is committed, which is what lets a killed scan resume exactly.
+ * findings (new ones were written and flushed to the output just before), the stream's position
+ * (watermark and the ids already processed), and the objects all of whose events these include. An
+ * object counts as scanned only once its checkpoint is committed, which is what lets a killed scan
+ * resume exactly.
  */
 import type { StoredFinding } from "../engine/engine.js";
 import type { FleetState, SessionState } from "../engine/state.js";
@@ -32,7 +33,7 @@ export interface StateCommit {
   /** New or changed findings. New ones were delivered (written and flushed) before this commit. */
   readonly findings: readonly StoredFinding[];
   readonly objects: readonly ScannedObject[];
-  /** The reorder buffer and recent event ids (`encodeDocument`), so a resumed scan goes on exactly. */
+  /** The stream's position: watermark and processed record ids (`encodeDocument`), for an exact resume. */
   readonly pending: Uint8Array;
   /** Bytes of each output file that hold delivered findings (for exactly-once file output). */
   readonly outputs?: readonly { readonly path: string; readonly bytes: number }[];
@@ -44,7 +45,7 @@ export interface StateStore {
   loadSessions(keys: readonly string[]): Promise<Map<string, SessionState>>;
   loadFleet(): Promise<FleetState>;
   loadFindings(ids: readonly string[]): Promise<Map<string, StoredFinding>>;
-  /** The reorder buffer committed by the last checkpoint, if any. */
+  /** The stream's position committed by the last checkpoint, if any. */
   loadPending(): Promise<Uint8Array | undefined>;
   /** Every stored finding, in time order. */
   allFindings(): Promise<StoredFinding[]>;
