@@ -384,11 +384,6 @@ export class Engine {
     return current;
   }
 
-  /** Keys of the sessions `evaluate` looked at (binding findings of these are current). */
-  get evaluatedSessions(): string[] {
-    return [...this.dirty].filter((k) => this.state.sessions.has(k));
-  }
-
   /**
    * Merges this batch's findings with their stored versions and returns the ones that are new or
    * changed, in a stable order. Bindings already hold every call of their session, so their findings

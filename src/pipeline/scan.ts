@@ -18,7 +18,7 @@ import type { Config } from "../config/config.js";
 import { defaultConfig, validateConfig } from "../config/config.js";
 import { Engine, type EngineStats, type StoredFinding } from "../engine/engine.js";
 import type { EngineEvent } from "../engine/event.js";
-import { decodeDocument, encodeDocument } from "../engine/state.js";
+import { decodeDocument, emptyFleet, encodeDocument } from "../engine/state.js";
 import { EXIT } from "../exit-codes.js";
 import { type Finding, type Severity, severityRank } from "../findings/finding.js";
 import { NetworkInventory } from "../net/inventory.js";
@@ -268,7 +268,7 @@ class StreamingScan {
       .sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : a.i - b.i))
       .map((x) => x.ref);
 
-    const fleet = this.rescan ? (await import("../engine/state.js")).emptyFleet() : await store.loadFleet();
+    const fleet = this.rescan ? emptyFleet() : await store.loadFleet();
     this.engine = new Engine(
       {
         config: this.config,
@@ -409,11 +409,9 @@ class StreamingScan {
     c.bytes += r.bytes;
     c.timestampFallbacks += r.timestampFallbacks;
     c.insight += r.insightRecords;
-    for (const [reason, n] of Object.entries(r.malformed) as [MalformedReason, number][]) {
-      this.malformed[reason] = (this.malformed[reason] ?? 0) + n;
-    }
     const problems = [...r.problems];
     for (const [reason, n] of Object.entries(r.malformed) as [MalformedReason, number][]) {
+      this.malformed[reason] = (this.malformed[reason] ?? 0) + n;
       // Records with no time at all are already reported by the reader, as they always were.
       if (n > 0 && reason !== "no-time") {
         problems.push({
