@@ -3,11 +3,22 @@
  * negative, run through the real pipeline with an in-memory store.
  */
 import assert from "node:assert/strict";
-import { writeFileSync } from "node:fs";
+import { rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { describe, test } from "node:test";
+import { after, describe, test } from "node:test";
 import { ACCOUNT, at, call, ec2Issuance, eventId, userCall } from "../test-helpers/records.js";
 import { brief, scanRecords, tempDir } from "../test-helpers/scan.js";
+
+/** Folders made by these tests, removed when the file's tests are done. */
+const scratchDirs: string[] = [];
+function scratchDir(): string {
+  const dir = tempDir();
+  scratchDirs.push(dir);
+  return dir;
+}
+after(() => {
+  for (const dir of scratchDirs) rmSync(dir, { recursive: true, force: true });
+});
 
 const I = "i-0123456789abcdef0";
 const K1 = "ASIAKEYV2AAAAAAAAAA1";
@@ -390,7 +401,7 @@ describe("allowlists, networks and severity", () => {
     assert.match(m?.reason ?? "", /someone else probably used it first/);
   });
   test("ip-ranges.json classifies addresses and admits the instance's IPv6 address in the region's EC2 ranges", async () => {
-    const dir = tempDir();
+    const dir = scratchDir();
     const ranges = join(dir, "ip-ranges.json");
     writeFileSync(
       ranges,

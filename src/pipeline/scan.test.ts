@@ -4,7 +4,7 @@
 import assert from "node:assert/strict";
 import { mkdirSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { describe, test } from "node:test";
+import { after, describe, test } from "node:test";
 import { gzipSync } from "node:zlib";
 import type { CloudTrailRecord } from "../cloudtrail/record.js";
 import type { Finding } from "../findings/finding.js";
@@ -13,6 +13,17 @@ import { generator } from "../test-helpers/json-writer.js";
 import { at, call, ec2Issuance, userCall } from "../test-helpers/records.js";
 import { tempDir, writeLogFiles } from "../test-helpers/scan.js";
 import { runScan } from "./scan.js";
+
+/** Folders made by these tests, removed when the file's tests are done. */
+const scratchDirs: string[] = [];
+function scratchDir(): string {
+  const dir = tempDir();
+  scratchDirs.push(dir);
+  return dir;
+}
+after(() => {
+  for (const dir of scratchDirs) rmSync(dir, { recursive: true, force: true });
+});
 
 /** A small seeded PRNG so that generated log sets and shuffles are reproducible. */
 const prng = generator;
@@ -119,7 +130,7 @@ describe("state carried across runs", () => {
   test("two runs over the two halves of a log set give the same findings as one run", async () => {
     const records = generateLogSet(11).sort((a, b) => (String(a.eventTime) < String(b.eventTime) ? -1 : 1));
     const once = canonical(await scanGroups([records]));
-    const dir = tempDir();
+    const dir = scratchDir();
     const state = join(dir, "state.sqlite");
     const half = Math.floor(records.length / 2);
     const first = await scanGroups([records.slice(0, half)], state);
@@ -143,7 +154,7 @@ describe("state carried across runs", () => {
       call(I, "ASIALATE000000000001", "54.2.2.2", at(5)),
     ];
     const once = canonical(await scanGroups([inOrder]));
-    const dir = tempDir();
+    const dir = scratchDir();
     const state = join(dir, "state.sqlite");
     const a = await scanGroups([[inOrder[0] as CloudTrailRecord, inOrder[2] as CloudTrailRecord]], state);
     assert.deepEqual(
@@ -155,9 +166,9 @@ describe("state carried across runs", () => {
   });
 
   test("a second scan of the same files reads nothing again and reports nothing new", async () => {
-    const dir = tempDir();
+    const dir = scratchDir();
     writeLogFiles(dir, [generateLogSet(3)]);
-    const state = join(tempDir(), "state.sqlite");
+    const state = join(scratchDir(), "state.sqlite");
     const first = await runScan({ paths: [dir], statePath: state });
     assert.ok(first.findings.length > 0);
     const second = await runScan({ paths: [dir], statePath: state });
@@ -176,7 +187,7 @@ describe("bad input never stops the scan", () => {
   ];
 
   test("corrupt, truncated, binary, empty, non-CloudTrail and unreadable files are each reported; findings still come out", async () => {
-    const dir = tempDir();
+    const dir = scratchDir();
     writeLogFiles(dir, [theft()]);
     const good = gzipSync(JSON.stringify({ Records: theft() }));
     writeFileSync(
@@ -217,7 +228,7 @@ describe("bad input never stops the scan", () => {
   });
 
   test("a truncated file keeps its complete records: the theft in it is still found", async () => {
-    const dir = tempDir();
+    const dir = scratchDir();
     const records = [...theft(), call("i-0bbbbbbbbbbbbbbb1", "ASIABAD0000000000001", "6.6.6.6", at(3))];
     writeFileSync(join(dir, "cut.json"), JSON.stringify({ Records: records }).slice(0, -100));
     const { findings, summary } = await runScan({ paths: [dir], statePath: ":memory:" });
@@ -234,7 +245,7 @@ describe("counts, time window and exit codes", () => {
       call("i-0ccccccccccccccc1", "ASIADUP0000000000001", "54.1.1.1", at(1)),
       call("i-0ccccccccccccccc1", "ASIADUP0000000000001", "6.6.6.6", at(2)),
     ];
-    const dir = tempDir();
+    const dir = scratchDir();
     writeLogFiles(dir, [records, records]);
     const { findings, summary } = await runScan({ paths: [dir], statePath: ":memory:" });
     assert.equal(summary.records.total, 6);
@@ -249,7 +260,7 @@ describe("counts, time window and exit codes", () => {
       call(I, "ASIAWIN0000000000001", "54.1.1.1", at(1)),
       call(I, "ASIAWIN0000000000001", "6.6.6.6", at(30)),
     ];
-    const dir = tempDir();
+    const dir = scratchDir();
     writeLogFiles(dir, [records]);
     const cut = await runScan({ paths: [dir], statePath: ":memory:", until: new Date(at(10)) });
     assert.deepEqual(cut.findings, []);
@@ -260,7 +271,7 @@ describe("counts, time window and exit codes", () => {
 
   test("--fail-on sets which severities make exit code 1", async () => {
     const I = "i-0eeeeeeeeeeeeeee1";
-    const dir = tempDir();
+    const dir = scratchDir();
     writeLogFiles(dir, [
       [
         ec2Issuance(I, "ASIAFAIL000000000001", at(0)),
