@@ -8,7 +8,12 @@
 import { randomBytes } from "node:crypto";
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
-import { parseAuthorization, type ReceivedRequest, type SigningCredentials, verifySignature } from "./signer.js";
+import {
+  parseAuthorization,
+  type ReceivedRequest,
+  type SigningCredentials,
+  verifySignature,
+} from "../trailblazer/signer.js";
 
 export interface RecordedRequest extends ReceivedRequest {
   /** The session name the signing credentials were issued for (undefined: not ours). */
