@@ -13,6 +13,11 @@ const servicesOption = {
   flags: "--services <list>",
   description: "comma-separated service ids (ec2,iam,s3…), endpoint prefixes or signing names",
 } as const;
+const profileOption = {
+  flags: "--profile <name>",
+  description: "AWS profile for credentials and region",
+  defaultText: "$AWS_PROFILE, else the SDK's default chain",
+} as const;
 const placeholderOption = {
   flags: "--placeholder <member=value>",
   description: "value for every required member of that name (e.g. Bucket=my-test-bucket); repeatable",
@@ -39,9 +44,18 @@ export const trailblazerRunSpec: CommandSpec = {
     "Calls every operation once, each under its own session of the deny-all role, with placeholder values for required members, and records what was sent and answered in a run file (JSON Lines). Resumable.",
   options: [
     { flags: "--role-arn <arn>", description: "the deny-all role to assume (see docs/trailblazer.md)" },
-    { flags: "--region <region>", description: "region for regional services (global ones go to their home region)" },
+    profileOption,
+    {
+      flags: "--region <region>",
+      description: "region for regional services (global ones go to their home region)",
+      defaultText: "$AWS_REGION, $AWS_DEFAULT_REGION, the profile's region",
+    },
     servicesOption,
-    { flags: "--endpoint-url <url>", description: "send every request (and AssumeRole) here instead of AWS" },
+    {
+      flags: "--endpoint-url <url>",
+      description: "send every request (and AssumeRole) here instead of AWS",
+      defaultText: "$AWS_ENDPOINT_URL",
+    },
     {
       flags: "--sts-endpoint-url <url>",
       description: "send AssumeRole here (default: --endpoint-url, else regional STS)",
@@ -109,10 +123,19 @@ export const trailblazerReplayRunSpec: CommandSpec = {
   name: "trailblazer replay run",
   arguments: "<chain>",
   summary:
-    "Replays a chain with the credentials of the environment (AWS SDK default chain), keeping its timing. Operations that do not look read-only are skipped unless --allow-writes.",
+    "Replays a chain with the credentials of the profile or the environment (AWS SDK default chain), keeping its timing. Operations that do not look read-only are skipped unless --allow-writes.",
   options: [
-    { flags: "--region <region>", description: "region for steps recorded without one", defaultValue: "us-east-1" },
-    { flags: "--endpoint-url <url>", description: "send the requests here instead of AWS" },
+    profileOption,
+    {
+      flags: "--region <region>",
+      description: "region for steps recorded without one",
+      defaultText: "$AWS_REGION, $AWS_DEFAULT_REGION, the profile's region, else us-east-1",
+    },
+    {
+      flags: "--endpoint-url <url>",
+      description: "send the requests here instead of AWS",
+      defaultText: "$AWS_ENDPOINT_URL",
+    },
     { flags: "--speed <factor>", description: "time factor (2: twice as fast); 0: no waiting", defaultValue: "1" },
     { flags: "--allow-writes", description: "also replay operations that may change something", defaultValue: false },
     { flags: "--dry-run", description: "print the requests, send nothing", defaultValue: false },
@@ -138,6 +161,7 @@ interface CatalogFlags {
   json: boolean;
 }
 interface RunFlags {
+  profile?: string;
   roleArn?: string;
   region?: string;
   services?: string;
@@ -162,7 +186,8 @@ interface ReplayRecordFlags {
   output?: string;
 }
 interface ReplayRunFlags {
-  region: string;
+  profile?: string;
+  region?: string;
   endpointUrl?: string;
   speed: string;
   allowWrites: boolean;
@@ -254,6 +279,7 @@ async function runCommand(flags: RunFlags, out: Output): Promise<number> {
         },
       },
       out,
+      stderrLine("trailblazer"),
     );
     bar?.stop();
     const outcome = tb.runOutcome(summary, flags.dryRun);
@@ -295,6 +321,7 @@ async function replayRunCommand(chainPath: string, flags: ReplayRunFlags, out: O
       ...(placeholders ? { placeholders } : {}),
     },
     out,
+    stderrLine("trailblazer replay"),
   );
   const failed = results.filter((r) => r.outcome === "network-error").length;
   process.stderr.write(`trailblazer replay: ${results.length} steps, user agent marker replay/${replayId}\n`);

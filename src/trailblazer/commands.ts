@@ -5,6 +5,7 @@
  * that `trailblazer catalog` and `--help` start fast.
  */
 import { readFileSync, writeFileSync } from "node:fs";
+import { type AwsFlags, awsSettings, proxyWarning, resolveAws } from "../aws/client-config.js";
 import type { CloudTrailRecord } from "../cloudtrail/record.js";
 import { UsageError } from "../errors.js";
 import { safeText } from "../safe-text.js";
@@ -72,11 +73,9 @@ export function catalogReport(options: { readonly services?: string; readonly js
   return `${JSON.stringify(selected)}\n`;
 }
 
-export interface RunCommandOptions {
+export interface RunCommandOptions extends AwsFlags {
   readonly roleArn?: string;
-  readonly region?: string;
   readonly services?: string;
-  readonly endpointUrl?: string;
   readonly stsEndpointUrl?: string;
   readonly rate: number;
   readonly concurrency: number;
@@ -88,22 +87,35 @@ export interface RunCommandOptions {
   readonly onProgress?: (progress: RunProgress) => void;
 }
 
-/** `trailblazer run`: checks the flags that go together, then calls every selected operation once. */
-export async function runCommand(options: RunCommandOptions, out: Output): Promise<RunSummary> {
+/**
+ * `trailblazer run`: checks the flags that go together, finds the region (flag, environment or the
+ * profile's, see src/aws/client-config.ts), then calls every selected operation once.
+ */
+export async function runCommand(options: RunCommandOptions, out: Output, notice: Notice): Promise<RunSummary> {
   if (!options.roleArn) throw new UsageError("E_USAGE", "trailblazer run: --role-arn is required");
-  if (!options.region) throw new UsageError("E_USAGE", "trailblazer run: --region is required");
   if (options.resume && options.out) {
     throw new UsageError("E_USAGE", "trailblazer run: give --resume or --out, not both");
   }
+  const settings = awsSettings(options);
+  const { region } = settings.region ? settings : await resolveAws(settings, { credentials: false });
+  if (!region) {
+    throw new UsageError(
+      "E_USAGE",
+      "trailblazer run: no region: give --region, set AWS_REGION or AWS_DEFAULT_REGION, or set one in the profile",
+    );
+  }
+  const proxy = proxyWarning(settings);
+  if (proxy && !options.dryRun) notice(proxy);
   const { runTrailblazer } = await import("./runner.js");
   const services = parseServiceList(options.services);
   const runFile = options.resume ?? options.out;
   return runTrailblazer({
     catalog: loadCatalog(),
     roleArn: options.roleArn,
-    region: options.region,
+    region,
+    ...(settings.profile ? { profile: settings.profile } : {}),
     ...(services ? { services } : {}),
-    ...(options.endpointUrl ? { endpointUrl: options.endpointUrl } : {}),
+    ...(settings.endpointUrl ? { endpointUrl: settings.endpointUrl } : {}),
     ...(options.stsEndpointUrl ? { stsEndpointUrl: options.stsEndpointUrl } : {}),
     rate: options.rate,
     concurrency: options.concurrency,
@@ -220,9 +232,7 @@ export function writeTo(file: string | undefined, text: string, out: Output): vo
   else out.write(text);
 }
 
-export interface ReplayRunCommandOptions {
-  readonly region: string;
-  readonly endpointUrl?: string;
+export interface ReplayRunCommandOptions extends AwsFlags {
   /** Time factor; 0 means no waiting. */
   readonly speed: number;
   readonly allowWrites: boolean;
@@ -230,27 +240,18 @@ export interface ReplayRunCommandOptions {
   readonly placeholders?: Readonly<Record<string, string>>;
 }
 
-/** Credentials from the AWS SDK's default chain (environment, profile, …); nothing is sent. */
-async function defaultCredentials(region: string): Promise<SigningCredentials> {
-  const { STSClient } = await import("@aws-sdk/client-sts");
-  const client = new STSClient({ region });
-  try {
-    const resolved = await client.config.credentials();
-    return {
-      accessKeyId: resolved.accessKeyId,
-      secretAccessKey: resolved.secretAccessKey,
-      ...(resolved.sessionToken ? { sessionToken: resolved.sessionToken } : {}),
-    };
-  } finally {
-    client.destroy();
-  }
-}
+/** The region of steps recorded without one, when flags, environment and profile name none. */
+export const REPLAY_FALLBACK_REGION = "us-east-1";
 
-/** `trailblazer replay run`: replays a chain file, printing one line per step. */
+/**
+ * `trailblazer replay run`: replays a chain file with the credentials of the profile or the
+ * environment (the SDK's default chain), printing one line per step.
+ */
 export async function replayRunCommand(
   chainPath: string,
   options: ReplayRunCommandOptions,
   out: Output,
+  notice: Notice,
 ): Promise<{ results: ReplayResult[]; replayId: string }> {
   const { parseChain, replayChain } = await import("./replay.js");
   const { newRunId, USER_AGENT_PRODUCT } = await import("./session-name.js");
@@ -262,17 +263,23 @@ export async function replayRunCommand(
   }
   const chain = parseChain(raw, chainPath);
   const accountId = /^arn:[^:]+:[^:]+::(\d{12}):/.exec(chain.principal)?.[1] ?? "123456789012";
-  const credentials: SigningCredentials = options.dryRun
-    ? { accessKeyId: "DRYRUNKEY", secretAccessKey: "dry-run" }
-    : await defaultCredentials(options.region);
+  const settings = awsSettings(options);
+  const resolved = await resolveAws(settings, { credentials: !options.dryRun });
+  const region = resolved.region ?? REPLAY_FALLBACK_REGION;
+  const credentials: SigningCredentials = resolved.credentials ?? {
+    accessKeyId: "DRYRUNKEY",
+    secretAccessKey: "dry-run",
+  };
+  const proxy = proxyWarning(settings);
+  if (proxy && !options.dryRun) notice(proxy);
   const replayId = newRunId();
   const results = await replayChain({
     catalog: loadCatalog(),
     chain,
     credentials,
-    region: options.region,
+    region,
     accountId,
-    ...(options.endpointUrl ? { endpointUrl: options.endpointUrl } : {}),
+    ...(settings.endpointUrl ? { endpointUrl: settings.endpointUrl } : {}),
     speed: options.speed === 0 ? Number.POSITIVE_INFINITY : options.speed,
     allowWrites: options.allowWrites,
     dryRun: options.dryRun,
