@@ -7,7 +7,7 @@
 import type { Command } from "commander";
 import { safeText } from "../safe-text.js";
 import type { Output } from "../trailblazer/commands.js";
-import { type CommandSpec, toOptions } from "./options.js";
+import { type CommandSpec, commandFromSpec } from "./options.js";
 
 const servicesOption = {
   flags: "--services <list>",
@@ -195,13 +195,6 @@ interface ReplayRunFlags {
   placeholder?: string[];
 }
 
-function addSpec(parent: Command, spec: CommandSpec, name: string): Command {
-  const cmd = parent.command(name).description(spec.summary);
-  if (spec.arguments) cmd.arguments(spec.arguments);
-  for (const o of toOptions(spec.options)) cmd.addOption(o);
-  return cmd;
-}
-
 /** Where command output goes: stdout, or a buffer in tests. */
 export type { Output };
 
@@ -210,22 +203,22 @@ export function registerTrailblazer(program: Command, out: Output = process.stdo
   const tb = program
     .command("trailblazer")
     .description("Learn which AWS API calls CloudTrail logs, and as what (see docs/trailblazer.md).");
-  addSpec(tb, trailblazerCatalogSpec, "catalog").action(async (flags: CatalogFlags) => {
+  commandFromSpec(tb, trailblazerCatalogSpec).action(async (flags: CatalogFlags) => {
     program.setOptionValue("exitCode", await catalogCommand(flags, out));
   });
-  addSpec(tb, trailblazerRunSpec, "run").action(async (flags: RunFlags) => {
+  commandFromSpec(tb, trailblazerRunSpec).action(async (flags: RunFlags) => {
     program.setOptionValue("exitCode", await runCommand(flags, out));
   });
-  addSpec(tb, trailblazerMapSpec, "map").action(async (runFile: string, logs: string[], flags: MapFlags) => {
+  commandFromSpec(tb, trailblazerMapSpec).action(async (runFile: string, logs: string[], flags: MapFlags) => {
     program.setOptionValue("exitCode", await mapCommand(runFile, logs, flags, out));
   });
   const replay = tb
     .command("replay")
     .description("Attack simulation: record a principal's calls from CloudTrail, replay them.");
-  addSpec(replay, trailblazerReplayRecordSpec, "record").action(async (logs: string[], flags: ReplayRecordFlags) => {
+  commandFromSpec(replay, trailblazerReplayRecordSpec).action(async (logs: string[], flags: ReplayRecordFlags) => {
     program.setOptionValue("exitCode", await replayRecordCommand(logs, flags, out));
   });
-  addSpec(replay, trailblazerReplayRunSpec, "run").action(async (chain: string, flags: ReplayRunFlags) => {
+  commandFromSpec(replay, trailblazerReplayRunSpec).action(async (chain: string, flags: ReplayRunFlags) => {
     program.setOptionValue("exitCode", await replayRunCommand(chain, flags, out));
   });
 }
