@@ -14,8 +14,10 @@ import { fileURLToPath } from "node:url";
 import { AssumeRoleCommand, STSClient } from "@aws-sdk/client-sts";
 import { RecordingServer } from "../test-helpers/aws-recording-server.js";
 import { loadCatalog } from "../trailblazer/catalog.js";
-import { runCommand } from "../trailblazer/commands.js";
+import { replayRunCommand, runCommand } from "../trailblazer/commands.js";
+import { CHAIN_SCHEMA, CHAIN_VERSION } from "../trailblazer/replay.js";
 import { readRunFile } from "../trailblazer/run-file.js";
+import { parseAuthorization } from "../trailblazer/signer.js";
 import { type AwsSettings, awsSettings, proxyWarning, resolveAws, sdkClientConfig } from "./client-config.js";
 
 const DEFAULT_KEYS = { accessKeyId: "AKIADEFAULTPROFILE01", secretAccessKey: "default-profile-secret" };
@@ -195,6 +197,51 @@ describe("AWS settings through the SDK (profile files, endpoint on 127.0.0.1)", 
     const calls = audit.assumeRoleCalls.slice(before);
     assert.equal(calls.length, summary.total);
     assert.ok(calls.every((c) => c.signingRegion === "eu-central-1"));
+  });
+
+  test("trailblazer replay run signs with the profile's keys for its region, sent to AWS_ENDPOINT_URL", async () => {
+    // Knows the audit keys as a session's: records what they sign (the other server refuses them).
+    const replayServer = await RecordingServer.start({
+      sourceCredentials: ENV_KEYS,
+      knownCredentials: [AUDIT_KEYS],
+    });
+    try {
+      process.env.AWS_ENDPOINT_URL = replayServer.url;
+      const chainFile = join(dir, "chain.json");
+      writeFileSync(
+        chainFile,
+        JSON.stringify({
+          schema: CHAIN_SCHEMA,
+          version: CHAIN_VERSION,
+          principal: "arn:aws:sts::123456789012:assumed-role/web/i-0abc",
+          steps: [
+            {
+              eventSource: "sqs.amazonaws.com",
+              eventName: "ListQueues",
+              eventTime: "2024-06-03T18:00:00Z",
+              delaySeconds: 0,
+              service: "sqs",
+              operation: "ListQueues",
+              looksReadOnly: true,
+            },
+          ],
+        }),
+      );
+      const { results } = await replayRunCommand(
+        chainFile,
+        { profile: "audit", speed: 0, allowWrites: false, dryRun: false },
+        { write: () => undefined },
+        () => undefined,
+      );
+      assert.equal(results[0]?.outcome, "sent");
+      const request = replayServer.requests.at(-1);
+      assert.equal(request?.signatureProblem, undefined);
+      const auth = parseAuthorization(request?.headers.authorization);
+      assert.equal(auth?.accessKeyId, AUDIT_KEYS.accessKeyId);
+      assert.equal(auth?.region, "eu-central-1");
+    } finally {
+      await replayServer.close();
+    }
   });
 
   test("trailblazer run without any region is a usage error that names the ways to give one", async () => {
