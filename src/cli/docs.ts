@@ -1,10 +1,50 @@
 /**
- * The generated CLI reference (docs/cli.md): the commands' option tables and the exit codes, from the
- * same tables the program runs on. `npm run docs:cli` writes it; a test checks the committed file.
+ * The generated CLI reference (docs/cli.md): every command of the program, in the program's order,
+ * with its option table from the same spec the command's flags are built from, and the exit codes.
+ * `npm run docs:cli` writes it; a test checks the committed file.
  */
+import type { Command } from "commander";
 import { EXIT_CODES } from "../exit-codes.js";
-import { markdownTable, renderCommandDoc } from "./options.js";
+import { evalSpec } from "./eval-spec.js";
+import { buildProgram } from "./main.js";
+import { type CommandSpec, markdownTable, renderCommandDoc } from "./options.js";
 import { scanSpec } from "./scan-spec.js";
+import { simulateSpec } from "./simulate-spec.js";
+import { trailblazerSpecs } from "./trailblazer.js";
+
+/** Every command's spec. A new command adds its spec here (a test checks that none is missing). */
+export const COMMAND_SPECS: readonly CommandSpec[] = [scanSpec, simulateSpec, evalSpec, ...trailblazerSpecs];
+
+/** A command's name below the program, e.g. `trailblazer replay run`. */
+function commandPath(cmd: Command): string {
+  const names: string[] = [];
+  for (let c: Command | null = cmd; c?.parent; c = c.parent) names.unshift(c.name());
+  return names.join(" ");
+}
+
+/** The program's commands, depth first in the order they were added (help commands left out). */
+export function programCommands(program: Command = buildProgram()): Command[] {
+  return program.commands.flatMap((c) => [c, ...programCommands(c)]);
+}
+
+/** Markdown for a command that only groups subcommands. */
+function renderGroupDoc(cmd: Command): string {
+  const subcommands = cmd.commands.map((c) => `\`${c.name()}\``).join(", ");
+  return [`## firstcall ${commandPath(cmd)}`, "", cmd.description(), "", `Subcommands: ${subcommands}.`, ""].join("\n");
+}
+
+/** Markdown for every command of the program, from its spec; a command without one is an error. */
+export function renderCommandsDoc(program: Command = buildProgram()): string {
+  return programCommands(program)
+    .map((cmd) => {
+      if (cmd.commands.length > 0) return renderGroupDoc(cmd);
+      const path = commandPath(cmd);
+      const spec = COMMAND_SPECS.find((s) => s.name === path);
+      if (!spec) throw new Error(`no option spec for command ${path}: add it to COMMAND_SPECS in src/cli/docs.ts`);
+      return renderCommandDoc(spec);
+    })
+    .join("\n");
+}
 
 /** Markdown for the exit codes (from EXIT_CODES in src/exit-codes.ts). */
 export function renderExitCodesDoc(): string {
@@ -29,6 +69,6 @@ export function renderExitCodesDoc(): string {
  */
 export function renderCliReference(): string {
   const header =
-    "# CLI reference\n\nGenerated from the option tables in `src/cli/*-spec.ts` and the exit codes in `src/exit-codes.ts` by `npm run docs:cli`; do not edit by hand.\n\n";
-  return header + [renderCommandDoc(scanSpec), renderExitCodesDoc()].join("\n");
+    "# CLI reference\n\nGenerated from the commands' option tables (`src/cli/*-spec.ts`, `src/cli/trailblazer.ts`) and the exit codes in `src/exit-codes.ts` by `npm run docs:cli`; do not edit by hand.\n\n";
+  return header + [renderCommandsDoc(), renderExitCodesDoc()].join("\n");
 }

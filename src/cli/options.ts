@@ -2,7 +2,7 @@
  * One typed table of options per command drives both the commander flags and the generated CLI
  * reference (docs/cli.md, `npm run docs:cli`), so the two cannot drift apart.
  */
-import { Option } from "commander";
+import { type Command, Option } from "commander";
 
 export interface OptionSpec {
   /** commander flags, e.g. `--state <path>`. */
@@ -13,6 +13,10 @@ export interface OptionSpec {
   readonly defaultText?: string;
   readonly choices?: readonly string[];
   readonly repeatable?: boolean;
+  /** The command fails without it. */
+  readonly required?: boolean;
+  /** Left out of --help and the reference (a knob for tests and benchmarks). */
+  readonly hidden?: boolean;
 }
 
 export interface CommandSpec {
@@ -23,6 +27,17 @@ export interface CommandSpec {
   readonly examples: readonly string[];
 }
 
+/**
+ * Adds a command under `parent` from its spec: the last word of the spec's name, its arguments and
+ * options. The caller adds the action.
+ */
+export function commandFromSpec(parent: Command, spec: CommandSpec): Command {
+  const cmd = parent.command(spec.name.split(" ").at(-1) ?? spec.name).description(spec.summary);
+  if (spec.arguments) cmd.arguments(spec.arguments);
+  for (const o of toOptions(spec.options)) cmd.addOption(o);
+  return cmd;
+}
+
 /** Builds commander options from specs. */
 export function toOptions(specs: readonly OptionSpec[]): Option[] {
   return specs.map((s) => {
@@ -30,6 +45,8 @@ export function toOptions(specs: readonly OptionSpec[]): Option[] {
     if (s.choices) o.choices(s.choices as string[]);
     if (s.defaultValue !== undefined) o.default(s.defaultValue, s.defaultText);
     if (s.repeatable) o.argParser((v: string, prev: string[] | undefined) => [...(prev ?? []), v]);
+    if (s.required) o.makeOptionMandatory();
+    if (s.hidden) o.hideHelp();
     return o;
   });
 }
@@ -52,11 +69,15 @@ export function markdownTable(header: readonly string[], rows: readonly (readonl
 
 /** Markdown for one command (used by the generated CLI reference, src/cli/docs.ts). */
 export function renderCommandDoc(spec: CommandSpec): string {
-  const rows = spec.options.map((o) => {
-    const def = o.defaultText ?? (o.defaultValue === undefined ? "" : String(o.defaultValue));
-    const choices = o.choices ? ` (${o.choices.join(", ")})` : "";
-    return [`\`${o.flags}\``, `${o.description}${choices}`, def];
-  });
+  const rows = spec.options
+    .filter((o) => !o.hidden)
+    .map((o) => {
+      const def = o.required
+        ? "required"
+        : (o.defaultText ?? (o.defaultValue === undefined ? "" : String(o.defaultValue)));
+      const choices = o.choices ? ` (${o.choices.join(", ")})` : "";
+      return [`\`${o.flags}\``, `${o.description}${choices}`, def];
+    });
   const lines = [
     `## firstcall ${spec.name} ${spec.arguments}`.trimEnd(),
     "",

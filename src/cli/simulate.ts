@@ -1,5 +1,7 @@
 /** `firstcall simulate`: writes a realistic fleet's CloudTrail with injected thefts and the ground truth. */
-import { type Command, Option } from "commander";
+import type { Command } from "commander";
+import { commandFromSpec } from "./options.js";
+import { simulateSpec } from "./simulate-spec.js";
 
 interface SimulateFlags {
   out: string;
@@ -18,103 +20,74 @@ interface SimulateFlags {
   quiet: boolean;
 }
 
-/**
- * Registers `simulate` on the program.
- *
- * @example
- * firstcall simulate --out sim --accounts 3 --regions 2 --instances 500 --hours 12 --seed 7
- * firstcall simulate --out sim --attacks outside-aws:5,recon --org-trail
- */
+/** Registers `simulate` on the program (options and examples: src/cli/simulate-spec.ts). */
 export function registerSimulate(program: Command): void {
-  program
-    .command("simulate")
-    .description(
-      "Write a simulated fleet's CloudTrail (S3 layout, gzipped, late and duplicate deliveries) with injected credential thefts, plus truth.jsonl, fleet.jsonl, firstcall.yaml and ip-ranges.json.",
-    )
-    .requiredOption("--out <dir>", "output directory")
-    .option("--accounts <n>", "AWS accounts (1-16)", "3")
-    .option("--regions <n>", "regions (1-8)", "2")
-    .option("--instances <n>", "EC2 instances (ECS tasks and Lambda environments scale with it)", "500")
-    .option("--hours <n>", "length of the period", "12")
-    .option("--seed <n>", "seed: the same seed writes the same bytes", "7")
-    .option("--start <iso>", "start of the period (UTC, whole minute)", "2024-06-03T18:00:00Z")
-    .option(
-      "--attacks <list>",
-      "all, none, or kind[:count],… (outside-aws, other-aws-account, attacker-vpc-endpoint, attacker-first, ssrf-replay, recon, imdsv1-theft, ecs-task-theft, lambda-theft)",
-      "all",
-    )
-    .option("--per-kind <n>", "incidents per attack kind when the list gives no count", "3")
-    .option("--rate <n>", "application calls per workload-hour (instances add 12 SSM heartbeats)", "36")
-    .option("--org-trail", "write an organisation trail's layout (AWSLogs/o-…/ACCOUNT/…)", false)
-    .addOption(new Option("--gzip-level <n>", "gzip compression level").default("6").hideHelp())
-    .option("--force", "replace a simulation already in --out", false)
-    .option("-q, --quiet", "no progress on stderr", false)
-    .action(async (flags: SimulateFlags) => {
-      const { UsageError } = await import("../errors.js");
-      const { simulate } = await import("../simulate/simulate.js");
-      const int = (value: string, flag: string, min: number, max: number): number => {
-        const n = Number(value);
-        if (!Number.isInteger(n) || n < min || n > max) {
-          throw new UsageError("E_USAGE", `${flag}: expected an integer from ${min} to ${max}, got ${value}`);
-        }
-        return n;
-      };
-      const hours = Number(flags.hours);
-      if (!(hours > 0 && hours <= 24 * 31))
-        throw new UsageError("E_USAGE", `--hours: expected 0 < hours <= 744, got ${flags.hours}`);
-      const rate = Number(flags.rate);
-      if (!(rate > 0 && rate <= 100_000))
-        throw new UsageError("E_USAGE", `--rate: expected a positive number, got ${flags.rate}`);
-      let result: Awaited<ReturnType<typeof simulate>>;
-      try {
-        result = await simulate({
-          outDir: flags.out,
-          accounts: int(flags.accounts, "--accounts", 1, 16),
-          regions: int(flags.regions, "--regions", 1, 8),
-          instances: int(flags.instances, "--instances", 1, 10_000_000),
-          hours,
-          seed: int(flags.seed, "--seed", 0, 2 ** 32 - 1),
-          start: flags.start,
-          attacks: flags.attacks,
-          perKind: int(flags.perKind, "--per-kind", 0, 1000),
-          rate,
-          organizationTrail: flags.orgTrail,
-          gzipLevel: int(flags.gzipLevel, "--gzip-level", 0, 9),
-          force: flags.force,
-          ...(flags.quiet
-            ? {}
-            : {
-                onProgress: (done: number, total: number, records: number) =>
-                  process.stderr.write(`simulate: hour ${done}/${total}, ${records} records\n`),
-              }),
-        });
-      } catch (e) {
-        if (
-          e instanceof RangeError ||
-          (e instanceof Error && /already holds|unknown attack kind|bad count/.test(e.message))
-        ) {
-          throw new UsageError("E_USAGE", e.message);
-        }
-        throw e;
+  commandFromSpec(program, simulateSpec).action(async (flags: SimulateFlags) => {
+    const { UsageError } = await import("../errors.js");
+    const { simulate } = await import("../simulate/simulate.js");
+    const int = (value: string, flag: string, min: number, max: number): number => {
+      const n = Number(value);
+      if (!Number.isInteger(n) || n < min || n > max) {
+        throw new UsageError("E_USAGE", `${flag}: expected an integer from ${min} to ${max}, got ${value}`);
       }
-      const w = result.writer;
-      const byKind = new Map<string, number>();
-      for (const i of result.incidents) byKind.set(i.kind, (byKind.get(i.kind) ?? 0) + 1);
-      process.stdout.write(
-        [
-          `wrote ${result.outDir}: ${result.events} events (${w.records} records with ${w.duplicates} duplicates) in ${w.files} files (${w.lateFiles} late), ${(w.gzBytes / 1e6).toFixed(1)} MB gzipped, ${(w.rawBytes / 1e6).toFixed(1)} MB raw`,
-          `fleet: ${result.accounts.length} accounts × ${result.regions.length} regions, ${result.instances} instances, ${result.ecsTasks} ECS tasks, ${result.lambdaEnvironments} Lambda environments, ${result.start} to ${result.end}${result.organizationId ? `, organisation trail ${result.organizationId}` : ""}`,
-          `incidents: ${result.incidents.length}${byKind.size ? ` (${[...byKind].map(([k, n]) => `${k} ${n}`).join(", ")})` : ""}`,
-          ...(result.unplaced.length
-            ? [
-                `warning: no suitable victim for ${result.unplaced.map((u) => `${u.count} × ${u.kind}`).join(", ")} (use more instances or hours)`,
-              ]
-            : []),
-          `took ${(result.elapsedMs / 1000).toFixed(1)} s`,
-          `next: firstcall scan ${result.outDir} --format jsonl --state :memory: --config ${result.outDir}/firstcall.yaml --ip-ranges ${result.outDir}/ip-ranges.json > findings.jsonl`,
-          `      firstcall eval --truth ${result.outDir}/truth.jsonl findings.jsonl`,
-          "",
-        ].join("\n"),
-      );
-    });
+      return n;
+    };
+    const hours = Number(flags.hours);
+    if (!(hours > 0 && hours <= 24 * 31))
+      throw new UsageError("E_USAGE", `--hours: expected 0 < hours <= 744, got ${flags.hours}`);
+    const rate = Number(flags.rate);
+    if (!(rate > 0 && rate <= 100_000))
+      throw new UsageError("E_USAGE", `--rate: expected a positive number, got ${flags.rate}`);
+    let result: Awaited<ReturnType<typeof simulate>>;
+    try {
+      result = await simulate({
+        outDir: flags.out,
+        accounts: int(flags.accounts, "--accounts", 1, 16),
+        regions: int(flags.regions, "--regions", 1, 8),
+        instances: int(flags.instances, "--instances", 1, 10_000_000),
+        hours,
+        seed: int(flags.seed, "--seed", 0, 2 ** 32 - 1),
+        start: flags.start,
+        attacks: flags.attacks,
+        perKind: int(flags.perKind, "--per-kind", 0, 1000),
+        rate,
+        organizationTrail: flags.orgTrail,
+        gzipLevel: int(flags.gzipLevel, "--gzip-level", 0, 9),
+        force: flags.force,
+        ...(flags.quiet
+          ? {}
+          : {
+              onProgress: (done: number, total: number, records: number) =>
+                process.stderr.write(`simulate: hour ${done}/${total}, ${records} records\n`),
+            }),
+      });
+    } catch (e) {
+      if (
+        e instanceof RangeError ||
+        (e instanceof Error && /already holds|unknown attack kind|bad count/.test(e.message))
+      ) {
+        throw new UsageError("E_USAGE", e.message);
+      }
+      throw e;
+    }
+    const w = result.writer;
+    const byKind = new Map<string, number>();
+    for (const i of result.incidents) byKind.set(i.kind, (byKind.get(i.kind) ?? 0) + 1);
+    process.stdout.write(
+      [
+        `wrote ${result.outDir}: ${result.events} events (${w.records} records with ${w.duplicates} duplicates) in ${w.files} files (${w.lateFiles} late), ${(w.gzBytes / 1e6).toFixed(1)} MB gzipped, ${(w.rawBytes / 1e6).toFixed(1)} MB raw`,
+        `fleet: ${result.accounts.length} accounts × ${result.regions.length} regions, ${result.instances} instances, ${result.ecsTasks} ECS tasks, ${result.lambdaEnvironments} Lambda environments, ${result.start} to ${result.end}${result.organizationId ? `, organisation trail ${result.organizationId}` : ""}`,
+        `incidents: ${result.incidents.length}${byKind.size ? ` (${[...byKind].map(([k, n]) => `${k} ${n}`).join(", ")})` : ""}`,
+        ...(result.unplaced.length
+          ? [
+              `warning: no suitable victim for ${result.unplaced.map((u) => `${u.count} × ${u.kind}`).join(", ")} (use more instances or hours)`,
+            ]
+          : []),
+        `took ${(result.elapsedMs / 1000).toFixed(1)} s`,
+        `next: firstcall scan ${result.outDir} --format jsonl --state :memory: --config ${result.outDir}/firstcall.yaml --ip-ranges ${result.outDir}/ip-ranges.json > findings.jsonl`,
+        `      firstcall eval --truth ${result.outDir}/truth.jsonl findings.jsonl`,
+        "",
+      ].join("\n"),
+    );
+  });
 }

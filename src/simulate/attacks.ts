@@ -8,23 +8,12 @@
  * one later: a thief's first call inside an instance's address-learning window would be learned as
  * the instance's new address, which is a known and documented limit, not what these kinds test.
  */
+
 import { ACTIONS, type Action } from "./actions.js";
-import {
-  type Actor,
-  type EcsTask,
-  type HeldCredential,
-  HOUR,
-  type Instance,
-  type LambdaEnvironment,
-  MINUTE,
-  type Out,
-  type Route,
-  SECOND,
-  type SimWorld,
-  secondIn,
-  type Victim,
-  type Workloads,
-} from "./fleet.js";
+import type { EcsTask } from "./ecs-task.js";
+import type { Workloads } from "./fleet.js";
+import type { Instance } from "./instance.js";
+import type { LambdaEnvironment } from "./lambda-environment.js";
 import type { Rng } from "./prng.js";
 import { apiCall, roleSessionIdentity, sessionArn } from "./records.js";
 import {
@@ -38,6 +27,8 @@ import {
   type TruthEventRef,
 } from "./truth.js";
 import * as ua from "./user-agents.js";
+import type { HeldCredential, Route, Victim } from "./workload.js";
+import { type Actor, HOUR, MINUTE, type Out, SECOND, type SimWorld, secondIn } from "./world.js";
 
 export interface AttackRequest {
   readonly kind: AttackKind;

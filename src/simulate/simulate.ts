@@ -11,26 +11,19 @@
  *
  * The output is a pure function of the options: the same seed gives the same bytes.
  */
+
 import { existsSync } from "node:fs";
 import { mkdir, rm, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { stringify as toYaml } from "yaml";
 import { AddressPlan, accountEgressCidr, buildIpRanges, OFFICE_CIDR, vpcV6Cidr } from "./addresses.js";
 import { type AttackActor, type AttackRequest, parseAttackList, planAttacks } from "./attacks.js";
-import {
-  type Actor,
-  assignLifecycles,
-  buildWorkloads,
-  buildWorld,
-  HOUR,
-  type LambdaEnvironment,
-  MINUTE,
-  type SimWorld,
-  type Workloads,
-} from "./fleet.js";
+import { assignLifecycles, buildWorkloads, type Workloads } from "./fleet.js";
+import type { LambdaEnvironment } from "./lambda-environment.js";
 import { Rng } from "./prng.js";
 import { type JsonObject, sessionArn } from "./records.js";
 import type { FleetSession, Incident } from "./truth.js";
+import { type Actor, buildWorld, HOUR, MINUTE, type SimWorld } from "./world.js";
 import { TrailWriter, type WriterStats } from "./writer.js";
 
 export interface SimulateOptions {

@@ -10,7 +10,7 @@ import { after, before, describe, it } from "node:test";
 import { Command } from "commander";
 import { registerTrailblazer } from "../cli/trailblazer.js";
 import { UsageError } from "../errors.js";
-import { RecordingServer } from "./recording-server.js";
+import { RecordingServer } from "../test-helpers/aws-recording-server.js";
 import { readRunFile } from "./run-file.js";
 
 const SOURCE = { accessKeyId: "AKIASOURCETESTKEY004", secretAccessKey: "cli-source-secret" };

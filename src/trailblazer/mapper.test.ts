@@ -13,10 +13,10 @@ import { after, before, describe, it } from "node:test";
 import { gzipSync } from "node:zlib";
 import type { CloudTrailRecord } from "../cloudtrail/record.js";
 import { readLogs } from "../sources/read.js";
+import { RecordingServer } from "../test-helpers/aws-recording-server.js";
 import { loadCatalog } from "./catalog.js";
 import { diffMappings, loadMapping, renderDiffText } from "./diff.js";
 import { type Mapping, type OperationMapping, RunMatcher, renderMappingText } from "./mapper.js";
-import { RecordingServer } from "./recording-server.js";
 import { type CallRecord, type RunFile, readRunFile } from "./run-file.js";
 import { runTrailblazer } from "./runner.js";
 

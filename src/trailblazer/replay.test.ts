@@ -6,8 +6,8 @@ import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
 import type { CloudTrailRecord } from "../cloudtrail/record.js";
 import { UsageError } from "../errors.js";
+import { RecordingServer } from "../test-helpers/aws-recording-server.js";
 import { loadCatalog } from "./catalog.js";
-import { RecordingServer } from "./recording-server.js";
 import { parseChain, recordChain, replayChain, resolveEvent } from "./replay.js";
 import { parseAuthorization } from "./signer.js";
 

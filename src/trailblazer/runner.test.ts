@@ -9,8 +9,8 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import { UsageError } from "../errors.js";
+import { RecordingServer } from "../test-helpers/aws-recording-server.js";
 import { loadCatalog } from "./catalog.js";
-import { RecordingServer } from "./recording-server.js";
 import { readRunFile } from "./run-file.js";
 import { accountOfRole, type DryRunLine, runTrailblazer } from "./runner.js";
 import {

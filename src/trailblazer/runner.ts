@@ -4,6 +4,7 @@
  * credentials, and append what was sent and answered to the run file.
  */
 import { AssumeRoleCommand, STSClient } from "@aws-sdk/client-sts";
+import { sdkClientConfig } from "../aws/client-config.js";
 import { FirstcallError, UsageError } from "../errors.js";
 import { listOperations, type OperationRef, selectServices } from "./catalog.js";
 import type { Catalog, CatalogOperation, CatalogService } from "./catalog-types.js";
@@ -53,6 +54,8 @@ export interface RunOptions {
   readonly dryRun?: boolean;
   /** `--placeholder Member=value` overrides. */
   readonly placeholders?: Readonly<Record<string, string>>;
+  /** The AWS profile whose credentials call AssumeRole (default: AWS_PROFILE, else the SDK's default chain). */
+  readonly profile?: string;
   /** Credentials for AssumeRole; default: the SDK's default chain (environment, profile, …). */
   readonly sourceCredentials?: SigningCredentials;
   readonly toolVersion: string;
@@ -252,13 +255,15 @@ export async function runTrailblazer(options: RunOptions): Promise<RunSummary> {
   if (options.resume) writer.resume();
   else writer.create(header);
 
+  const stsEndpointUrl = options.stsEndpointUrl ?? options.endpointUrl;
   const sts = new STSClient({
-    region: options.region,
+    ...sdkClientConfig({
+      region: options.region,
+      ...(options.profile ? { profile: options.profile } : {}),
+      ...(stsEndpointUrl ? { endpointUrl: stsEndpointUrl } : {}),
+    }),
     maxAttempts: 5,
     customUserAgent: runUserAgentPairs(options.toolVersion, runId),
-    ...(options.stsEndpointUrl || options.endpointUrl
-      ? { endpoint: options.stsEndpointUrl ?? options.endpointUrl }
-      : {}),
     ...(options.sourceCredentials ? { credentials: options.sourceCredentials } : {}),
   });
   const limiter = new RateLimiter(options.rate);

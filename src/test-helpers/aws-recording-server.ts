@@ -8,7 +8,12 @@
 import { randomBytes } from "node:crypto";
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
-import { parseAuthorization, type ReceivedRequest, type SigningCredentials, verifySignature } from "./signer.js";
+import {
+  parseAuthorization,
+  type ReceivedRequest,
+  type SigningCredentials,
+  verifySignature,
+} from "../trailblazer/signer.js";
 
 export interface RecordedRequest extends ReceivedRequest {
   /** The session name the signing credentials were issued for (undefined: not ours). */
@@ -63,7 +68,14 @@ function xmlEscape(s: string): string {
 /** A running recording server. Close it when done. */
 export class RecordingServer {
   readonly requests: RecordedRequest[] = [];
-  readonly assumeRoleCalls: Array<{ sessionName: string; roleArn: string; policy?: string; userAgent?: string }> = [];
+  readonly assumeRoleCalls: Array<{
+    sessionName: string;
+    roleArn: string;
+    policy?: string;
+    userAgent?: string;
+    /** The region of the signature's credential scope. */
+    signingRegion?: string;
+  }> = [];
   private readonly sessions = new Map<string, IssuedSession>();
   private readonly server: Server;
   private counter = 0;
@@ -128,7 +140,7 @@ export class RecordingServer {
     if (auth?.accessKeyId === this.options.sourceCredentials.accessKeyId) {
       const form = parseQuery(Buffer.from(body).toString("utf8").replace(/\+/g, "%20"));
       if (form.Action === "AssumeRole" && signatureProblem === undefined) {
-        this.assumeRole(form, headers["user-agent"], res);
+        this.assumeRole(form, headers["user-agent"], auth.region, res);
         return;
       }
       res.writeHead(403, { "content-type": "text/xml" });
@@ -155,6 +167,7 @@ export class RecordingServer {
   private assumeRole(
     form: Record<string, string | string[]>,
     userAgent: string | undefined,
+    signingRegion: string,
     res: ServerResponse,
   ): void {
     const sessionName = String(form.RoleSessionName ?? "");
@@ -172,6 +185,7 @@ export class RecordingServer {
       roleArn,
       ...(policy ? { policy } : {}),
       ...(userAgent ? { userAgent } : {}),
+      signingRegion,
     });
     const expiration = new Date(Date.now() + 900_000).toISOString();
     const account = /::(\d{12}):/.exec(roleArn)?.[1] ?? "123456789012";
