@@ -24,8 +24,12 @@ export const scanSpec: CommandSpec = {
       description: "YAML configuration (allowlists, your networks, accounts, endpoints)",
     },
     { flags: "--ip-ranges <file>", description: "AWS ip-ranges.json, to classify addresses as inside or outside AWS" },
-    { flags: "--since <time>", description: "only events at or after this ISO-8601 time" },
-    { flags: "--until <time>", description: "only events before this ISO-8601 time" },
+    {
+      flags: "--since <time>",
+      description:
+        "only events at or after this time: ISO-8601 (2026-11-01T03:00Z; without a zone it is UTC), a date (2026-11-01, midnight UTC) or a duration before now (30m, 24h, 7d, 2w)",
+    },
+    { flags: "--until <time>", description: "only events before this time (same forms as --since)" },
     {
       flags: "--fail-on <severity>",
       description: "exit 1 when a finding is at or above this severity",
