@@ -1,6 +1,8 @@
 /** `firstcall scan`: the main job. */
 import type { Command } from "commander";
 import { EXIT } from "../exit-codes.js";
+import { safeText } from "../safe-text.js";
+import { defaultStatePath } from "../state/default-path.js";
 import { toOptions } from "./options.js";
 import { scanSpec } from "./scan-spec.js";
 
@@ -31,9 +33,21 @@ interface ScanFlags {
 export function registerScan(program: Command): void {
   const cmd = program.command(scanSpec.name).description(scanSpec.summary).argument(scanSpec.arguments);
   for (const o of toOptions(scanSpec.options)) cmd.addOption(o);
+  cmd.addHelpText("after", stateHelpText);
   cmd.action(async (paths: string[], flags: ScanFlags) => {
     program.setOptionValue("exitCode", await runScanCommand(paths, flags));
   });
+}
+
+/**
+ * `scan --help`: the state file this run would use, and where that path comes from. The option table
+ * (and so docs/cli.md) says only how the default is chosen, since the path differs per machine.
+ */
+function stateHelpText(): string {
+  const from = process.env.FIRSTCALL_STATE
+    ? "from FIRSTCALL_STATE"
+    : "the default; set FIRSTCALL_STATE or pass --state to use another";
+  return `\nState file in use without --state: ${safeText(defaultStatePath())} (${from}).\n`;
 }
 
 async function runScanCommand(paths: string[], flags: ScanFlags): Promise<number> {
@@ -46,7 +60,6 @@ async function runScanCommand(paths: string[], flags: ScanFlags): Promise<number
   const { FileSink } = await import("../findings/sinks/file.js");
   const { StreamSink } = await import("../findings/sinks/stream.js");
   const { writeOutput } = await import("./output.js");
-  const { safeText } = await import("../safe-text.js");
   const toStdout = (text: string) => writeOutput(process.stdout, text);
 
   const positive = (v: string, flag: string, allowZero = false): number => {
