@@ -55,7 +55,6 @@ async function runScanCommand(paths: string[], flags: ScanFlags): Promise<number
   const { loadConfig, defaultConfig } = await import("../config/config.js");
   const { runScan } = await import("../pipeline/scan.js");
   const { renderNotice } = await import("../pipeline/summary-text.js");
-  const { defaultStatePath } = await import("../state/open.js");
   const { FORMATS } = await import("../findings/formats/index.js");
   const { FileSink } = await import("../findings/sinks/file.js");
   const { StreamSink } = await import("../findings/sinks/stream.js");
