@@ -45,7 +45,7 @@ export const EXIT_CODES: readonly ExitCodeEntry[] = [
     code: EXIT.input,
     name: "input",
     meaning:
-      "some input could not be read (unreadable, corrupt, truncated or missing files, dangling links), and no finding at or above `--fail-on`",
+      "some input could not be read (unreadable, corrupt, truncated or missing files, dangling links), or no CloudTrail log was found at all (nothing was scanned), and no finding at or above `--fail-on`",
   },
   {
     code: EXIT.state,

@@ -25,6 +25,8 @@ export interface CommandSpec {
   readonly summary: string;
   readonly options: readonly OptionSpec[];
   readonly examples: readonly string[];
+  /** Behaviours the option table cannot say (messages, exit codes), one paragraph each, in the generated reference. */
+  readonly notes?: readonly string[];
 }
 
 /**
@@ -85,6 +87,7 @@ export function renderCommandDoc(spec: CommandSpec): string {
     "",
     markdownTable(["option", "meaning", "default"], rows),
   ];
+  for (const note of spec.notes ?? []) lines.push("", note);
   lines.push("", "Examples:", "", "```sh", ...spec.examples, "```", "");
   return lines.join("\n");
 }

@@ -24,8 +24,12 @@ export const scanSpec: CommandSpec = {
       description: "YAML configuration (allowlists, your networks, accounts, endpoints)",
     },
     { flags: "--ip-ranges <file>", description: "AWS ip-ranges.json, to classify addresses as inside or outside AWS" },
-    { flags: "--since <time>", description: "only events at or after this ISO-8601 time" },
-    { flags: "--until <time>", description: "only events before this ISO-8601 time" },
+    {
+      flags: "--since <time>",
+      description:
+        "only events at or after this time: ISO-8601 (2026-11-01T03:00Z; without a zone it is UTC), a date (2026-11-01, midnight UTC) or a duration before now (30m, 24h, 7d, 2w)",
+    },
+    { flags: "--until <time>", description: "only events before this time (same forms as --since)" },
     {
       flags: "--fail-on <severity>",
       description: "exit 1 when a finding is at or above this severity",
@@ -106,5 +110,15 @@ export const scanSpec: CommandSpec = {
     "firstcall scan AWSLogs/ --format jsonl > findings.jsonl",
     "firstcall scan s3-copy/AWSLogs/o-abc123/ --config firstcall.yaml --ip-ranges ip-ranges.json",
     "zcat file.json.gz | firstcall scan - --state :memory:",
+    "firstcall scan AWSLogs/ --since 24h",
+    'firstcall scan AWSLogs/ --since 2026-11-01 --until "2026-11-01 06:00"',
+  ],
+  notes: [
+    "**Time window.** `--since` and `--until` take an ISO-8601 time with `Z` or an offset (`2026-11-01T03:00Z`, `2026-11-01T05:00+02:00`; `T` or a space between date and time); a time without a zone is UTC, as CloudTrail's `eventTime` is, whatever the machine's zone; a date is midnight UTC at its start (`2026-11-01`); a duration counts back from now, as in `aws logs tail --since` (`30m`, `24h`, `7d`, `2w`; units `s` `m` `h` `d` `w`). Anything else (`\"Jan 1 2024\"`, a bare number) and a `--since` that is not before `--until` are usage errors: one line naming the flag, exit 2.",
+    '**Nothing scanned is not "no findings".** When no CloudTrail log is found under any path given (an empty folder, a folder of other files such as `docs/`), stderr says so for each path (`firstcall: docs/: no CloudTrail log found: 4 files ignored, not named like log files (…); nothing was scanned`), nothing else is printed (no "No findings.", no summary) and the exit code is 3. When only some of the paths hold none, a warning names each of them after the summary and the exit code is unchanged.',
+    "**A path that does not exist** (or cannot be listed) is reported first, before any finding: `firstcall: logs/: no such file or directory`. When nothing else could be read it is the only line, and the exit code is 3; otherwise the scan goes on, the summary lists it again and the exit code is 3 unless a finding sets 1.",
+    "**Symbolic links** are followed, to folders and to files, also when they point outside the path given (a synced bucket often links account folders in): each real folder is walked once and each real file read once, under the first path that reaches it, so link loops end. A dangling link or a link that loops onto itself is an error naming the link (exit 3).",
+    "**`--all`** prints every finding in the state; the exit code follows `--fail-on` over the findings printed, not only this run's new ones.",
+    "**State.** A scan skips the files its state (`--state`, `FIRSTCALL_STATE`, or the default path that `firstcall scan --help` prints) has already scanned, and prints only new findings. When nothing new was read, stderr says so: `N files skipped as already scanned in STATE; --all shows the stored findings, --rescan reads them again, or use another --state`. The state keeps a fingerprint of the settings its files were judged with (the configuration with defaults filled in, the content of the `--ip-ranges` file, `--bind-uncovered`); a scan with other settings warns before reading that the files already scanned are not judged again, and that `--rescan` (or a fresh `--state`) judges them with the current ones. A state path that cannot be created (its folder cannot be made, a parent is a file) is a state error, exit 4, at once.",
   ],
 };

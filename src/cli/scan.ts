@@ -1,6 +1,8 @@
 /** `firstcall scan`: the main job. */
 import type { Command } from "commander";
 import { EXIT } from "../exit-codes.js";
+import { safeText } from "../safe-text.js";
+import { defaultStatePath } from "../state/default-path.js";
 import { toOptions } from "./options.js";
 import { scanSpec } from "./scan-spec.js";
 
@@ -31,30 +33,34 @@ interface ScanFlags {
 export function registerScan(program: Command): void {
   const cmd = program.command(scanSpec.name).description(scanSpec.summary).argument(scanSpec.arguments);
   for (const o of toOptions(scanSpec.options)) cmd.addOption(o);
+  cmd.addHelpText("after", stateHelpText);
   cmd.action(async (paths: string[], flags: ScanFlags) => {
     program.setOptionValue("exitCode", await runScanCommand(paths, flags));
   });
+}
+
+/**
+ * `scan --help`: the state file this run would use, and where that path comes from. The option table
+ * (and so docs/cli.md) says only how the default is chosen, since the path differs per machine.
+ */
+function stateHelpText(): string {
+  const from = process.env.FIRSTCALL_STATE
+    ? "from FIRSTCALL_STATE"
+    : "the default; set FIRSTCALL_STATE or pass --state to use another";
+  return `\nState file in use without --state: ${safeText(defaultStatePath())} (${from}).\n`;
 }
 
 async function runScanCommand(paths: string[], flags: ScanFlags): Promise<number> {
   const { UsageError } = await import("../errors.js");
   const { loadConfig, defaultConfig } = await import("../config/config.js");
   const { runScan } = await import("../pipeline/scan.js");
-  const { renderSummaryText } = await import("../pipeline/summary-text.js");
-  const { defaultStatePath, openStore } = await import("../state/open.js");
+  const { renderNotice } = await import("../pipeline/summary-text.js");
   const { FORMATS } = await import("../findings/formats/index.js");
   const { FileSink } = await import("../findings/sinks/file.js");
   const { StreamSink } = await import("../findings/sinks/stream.js");
-  const { writeOutput, writeFileOutput } = await import("./output.js");
-  const { safeText } = await import("../safe-text.js");
+  const { writeOutput } = await import("./output.js");
   const toStdout = (text: string) => writeOutput(process.stdout, text);
 
-  const parseTime = (v: string | undefined, flag: string): Date | undefined => {
-    if (v === undefined) return undefined;
-    const d = new Date(v);
-    if (Number.isNaN(d.getTime())) throw new UsageError("E_USAGE", `${flag}: not an ISO-8601 time: ${v}`);
-    return d;
-  };
   const positive = (v: string, flag: string, allowZero = false): number => {
     const n = Number(v);
     if (!Number.isFinite(n) || n < 0 || (!allowZero && n === 0)) {
@@ -72,8 +78,8 @@ async function runScanCommand(paths: string[], flags: ScanFlags): Promise<number
   const format = FORMATS.get(flags.format);
   if (!format) throw new UsageError("E_USAGE", `--format: unknown format ${flags.format}`);
   const config = flags.config ? loadConfig(flags.config) : defaultConfig();
-  const since = parseTime(flags.since, "--since");
-  const until = parseTime(flags.until, "--until");
+  const { parseTimeWindow } = await import("../pipeline/time-window.js");
+  const { since, until } = parseTimeWindow(flags);
   const latenessMs = positive(flags.lateness, "--lateness", true) * 60_000;
   const minBuffered = Math.floor(positive(flags.reorderBuffer, "--reorder-buffer", true));
   const jobs = flags.jobs === undefined ? undefined : Math.floor(positive(flags.jobs, "--jobs", true));
@@ -110,6 +116,8 @@ async function runScanCommand(paths: string[], flags: ScanFlags): Promise<number
   const fileSink = flags.output ? new FileSink(flags.output, format) : undefined;
   const sink = fileSink ?? new StreamSink(toStdout, format);
   const started = Date.now();
+  // Problems told before the scan reads, so that the end does not repeat them.
+  const told = new Set<string>();
   let result: Awaited<ReturnType<typeof runScan>>;
   try {
     result = await runScan({
@@ -132,6 +140,10 @@ async function runScanCommand(paths: string[], flags: ScanFlags): Promise<number
       sink,
       signal: controller.signal,
       ...(maxObjectBytes ? { maxObjectBytes } : {}),
+      onNotice: (notice) => {
+        if (notice.kind === "path-problem") told.add(notice.problem.message);
+        process.stderr.write(renderNotice(notice));
+      },
       onProgress: (p) => {
         if (!bar) return;
         const seconds = Math.max(0.001, (Date.now() - started) / 1000);
@@ -146,25 +158,60 @@ async function runScanCommand(paths: string[], flags: ScanFlags): Promise<number
     process.removeListener("SIGINT", onSigint);
   }
 
+  return reportScan(result, flags, { format, toFile: fileSink !== undefined, statePath, lockTimeoutMs, told });
+}
+
+/**
+ * Everything printed after the scan: `--all`'s findings or "No findings.", the summary and the
+ * notices, and the exit code. When no CloudTrail log was found at all, stderr holds only the errors
+ * and the paths that held none (no summary, no "No findings."), and the exit code is 3.
+ */
+async function reportScan(
+  result: import("../pipeline/scan.js").ScanResult,
+  flags: ScanFlags,
+  context: {
+    format: import("../findings/formats/index.js").FindingFormat;
+    toFile: boolean;
+    statePath: string;
+    lockTimeoutMs: number;
+    told: ReadonlySet<string>;
+  },
+): Promise<number> {
+  const { openStore } = await import("../state/open.js");
+  const { exitCodeFor } = await import("../pipeline/scan.js");
+  const text = await import("../pipeline/summary-text.js");
+  const { writeOutput, writeFileOutput } = await import("./output.js");
+  const { safeJsonStringify } = await import("../safe-text.js");
+  const toStdout = (t: string) => writeOutput(process.stdout, t);
+  const { summary } = result;
+  const nothingScanned = summary.objects.cloudTrail === 0 && !summary.stream.interrupted;
+  let exitCode = result.exitCode;
+
   if (flags.all) {
-    const store = openStore(statePath, { lockTimeoutMs });
+    const store = openStore(context.statePath, { lockTimeoutMs: context.lockTimeoutMs });
     try {
       const all = (await store.allFindings()).map((f) => f.finding);
-      await toStdout(format.render(all));
+      await toStdout(context.format.render(all));
+      // The exit code is about what is printed: the stored findings, not only this run's new ones.
+      exitCode = exitCodeFor(all, flags.failOn, result.exitCode === EXIT.input);
     } finally {
       await store.close();
     }
-  } else if (result.findings.length === 0 && !fileSink && format.name === "text") {
-    await toStdout(format.render([]));
+  } else if (result.findings.length === 0 && !context.toFile && context.format.name === "text" && !nothingScanned) {
+    await toStdout(context.format.render([]));
   }
-  const { safeJsonStringify } = await import("../safe-text.js");
-  const summaryJson = `${safeJsonStringify(result.summary)}\n`;
+  const summaryJson = `${safeJsonStringify(summary)}\n`;
   if (typeof flags.summaryJson === "string") writeFileOutput(flags.summaryJson, summaryJson);
   if (flags.summaryJson === true) process.stderr.write(summaryJson);
-  else if (!flags.quiet) process.stderr.write(renderSummaryText(result.summary));
-  if (result.summary.stream.interrupted) {
+  if (nothingScanned) process.stderr.write(text.renderNothingScanned(summary, context.told));
+  else {
+    if (flags.summaryJson !== true && !flags.quiet) process.stderr.write(text.renderSummaryText(summary));
+    process.stderr.write(text.renderPathsWithoutLogs(summary));
+    if (!flags.all && !flags.quiet) process.stderr.write(text.renderAlreadyScannedHint(summary));
+  }
+  if (summary.stream.interrupted) {
     process.stderr.write("firstcall: interrupted; the state is committed: run the same scan again to continue.\n");
     return EXIT.interrupted;
   }
-  return result.exitCode;
+  return exitCode;
 }

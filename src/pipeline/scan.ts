@@ -30,6 +30,7 @@ import type { ReadProblem } from "../sources/read.js";
 import { openStore } from "../state/open.js";
 import { type ScannedObject, type StateStore, sameObject } from "../state/store.js";
 import { RecentIds, ReorderBuffer } from "./reorder.js";
+import { settingsFingerprint } from "./settings-fingerprint.js";
 
 export type FailOn = Severity | "none";
 
@@ -90,6 +91,34 @@ export interface ScanOptions {
   readonly jobs?: number;
   /** Called after each object (for progress bars). */
   readonly onProgress?: (p: ScanProgress) => void;
+  /**
+   * Told, before any log is read, what a person should know first: each path that could not be listed
+   * (missing, unreadable) and a state built with other settings. The same facts are in the summary.
+   */
+  readonly onNotice?: (notice: ScanNotice) => void;
+}
+
+/** Something said before the scan reads: a path that cannot be listed, or settings the state was not built with. */
+export type ScanNotice =
+  | { readonly kind: "path-problem"; readonly problem: ReadProblem }
+  | { readonly kind: "settings-changed"; readonly state: string };
+
+/** What one path given to the scan held. */
+export interface PathSummary {
+  /** As given. */
+  readonly path: string;
+  /** CloudTrail log objects found: read now (wholly or partly) or already scanned by an earlier run. */
+  readonly cloudTrail: number;
+  /** Objects with log file names listed under it. */
+  readonly listed: number;
+  /** …of which skipped as not CloudTrail (digests, Insights, other JSON). */
+  readonly notCloudTrail: number;
+  /** …of which could not be read at all. */
+  readonly unreadable: number;
+  /** Files whose names are not log file names, and sockets, FIFOs, devices. */
+  readonly ignored: number;
+  /** The path itself (or a link or folder under it) could not be listed. */
+  readonly listingProblems: number;
 }
 
 export interface ScanSummary {
@@ -105,7 +134,19 @@ export interface ScanSummary {
     /** Files in walked directories whose names are not log file names. */
     readonly ignored: number;
     readonly bytes: number;
+    /**
+     * CloudTrail log objects found (read now, or already scanned by an earlier run). 0 means nothing
+     * was scanned at all: the exit code is then 3, not 0.
+     */
+    readonly cloudTrail: number;
   };
+  /** Per path given, what it held (to name the paths where no CloudTrail log was found). */
+  readonly paths: readonly PathSummary[];
+  /**
+   * Whether the configuration, `--ip-ranges` or `--bind-uncovered` differ from those the state's
+   * already-scanned objects were judged with (they are not judged again without `--rescan`).
+   */
+  readonly settingsChanged: boolean;
   readonly skipped: readonly { readonly object: string; readonly reason: string }[];
   readonly problems: readonly ReadProblem[];
   readonly records: {
@@ -242,6 +283,12 @@ class StreamingScan {
   };
   private first = Number.POSITIVE_INFINITY;
   private last = Number.NEGATIVE_INFINITY;
+  /** Index into `options.paths` of the path each object was listed under. */
+  private readonly pathOf = new Map<LogObjectRef, number>();
+  private pathCounts: { cloudTrail: number; notCloudTrail: number; unreadable: number }[] = [];
+  /** The settings fingerprint to commit with the next checkpoint (first run on a state, or --rescan). */
+  private fingerprintToStore: string | undefined;
+  private settingsChanged = false;
 
   constructor(
     private readonly options: ScanOptions,
@@ -258,10 +305,25 @@ class StreamingScan {
 
   async run(): Promise<ScanResult> {
     const { options, store } = this;
-    const { objects: listed, problems: listProblems, ignored } = await listLocalObjects(options.paths);
-    for (const p of listProblems)
-      this.problems.push({ object: p.object, code: "E_READ", message: `${p.object}: ${p.message}` });
+    const {
+      objects: listed,
+      problems: listProblems,
+      ignored,
+      paths: pathListings,
+    } = await listLocalObjects(options.paths);
+    for (const p of listProblems) {
+      const problem: ReadProblem = { object: p.object, code: "E_READ", message: `${p.object}: ${p.message}` };
+      this.problems.push(problem);
+      options.onNotice?.({ kind: "path-problem", problem });
+    }
     this.counts.failed = listProblems.length;
+    let next = 0;
+    pathListings.forEach((listing, pathIndex) => {
+      for (const ref of listed.slice(next, next + listing.objects)) this.pathOf.set(ref, pathIndex);
+      next += listing.objects;
+    });
+    this.pathCounts = pathListings.map(() => ({ cloudTrail: 0, notCloudTrail: 0, unreadable: 0 }));
+    await this.checkSettings();
     // Delivery order across accounts and regions keeps the watermark advancing smoothly (stable sort).
     const objects = listed
       .map((ref, i) => ({ ref, key: deliveryOrderKey(ref.id), i }))
@@ -288,6 +350,8 @@ class StreamingScan {
       const prev = ref.id === "-" ? undefined : await store.scannedObject(ref.id);
       if (!this.rescan && prev?.status === "complete" && sameObject(prev, ref)) {
         this.counts.alreadyScanned++;
+        // A skipped non-CloudTrail object is stored as scanned too, with no records.
+        if (prev.records > 0) this.countFor(ref).cloudTrail++;
         continue;
       }
       // A partly read object was counted up to its damage: skip those records when it is read again.
@@ -341,7 +405,17 @@ class StreamingScan {
       bySeverity[f.severity] = (bySeverity[f.severity] ?? 0) + 1;
     }
     const c = this.counts;
-    const exitCode = exitCodeFor(findings, options.failOn ?? "high", c.failed + c.partial > 0);
+    const paths: PathSummary[] = pathListings.map((listing, i) => ({
+      path: listing.path,
+      ...(this.pathCounts[i] as { cloudTrail: number; notCloudTrail: number; unreadable: number }),
+      listed: listing.objects,
+      ignored: listing.ignored,
+      listingProblems: listing.problems,
+    }));
+    const cloudTrail = paths.reduce((n, p) => n + p.cloudTrail, 0);
+    // Nothing scanned is not "no findings": it is an input problem (unless the run was stopped first).
+    const nothingScanned = cloudTrail === 0 && !interrupted;
+    const exitCode = exitCodeFor(findings, options.failOn ?? "high", c.failed + c.partial > 0 || nothingScanned);
     const summary: ScanSummary = {
       schema: "firstcall.summary/v1",
       state: store.location,
@@ -354,7 +428,10 @@ class StreamingScan {
         partial: c.partial,
         ignored,
         bytes: c.bytes,
+        cloudTrail,
       },
+      paths,
+      settingsChanged: this.settingsChanged,
       skipped: this.skipped,
       problems: this.problems,
       records: {
@@ -393,6 +470,28 @@ class StreamingScan {
     return { findings, summary, exitCode };
   }
 
+  private countFor(ref: LogObjectRef): { cloudTrail: number; notCloudTrail: number; unreadable: number } {
+    const fallback = { cloudTrail: 0, notCloudTrail: 0, unreadable: 0 };
+    const index = this.pathOf.get(ref);
+    return index === undefined ? fallback : (this.pathCounts[index] ?? fallback);
+  }
+
+  /**
+   * Compares the settings with those the state's scanned objects were judged with. Files already
+   * scanned are skipped, so other settings would silently not apply to them: say so. The state keeps
+   * the settings of its first run (or of the last --rescan), since that is what its objects were
+   * judged with; a state from before fingerprints were kept takes the current ones.
+   */
+  private async checkSettings(): Promise<void> {
+    const current = settingsFingerprint(this.config, this.options.ipRangesPath, this.options.bindUncovered ?? false);
+    const stored = await this.store.settingsFingerprint();
+    if (stored === undefined || this.rescan) this.fingerprintToStore = current;
+    else if (stored !== current) {
+      this.settingsChanged = true;
+      this.options.onNotice?.({ kind: "settings-changed", state: this.store.location });
+    }
+  }
+
   /** Restores the stream's position (watermark, cut, processed ids) a previous run committed. */
   private async resumePending(): Promise<void> {
     const data = await this.store.loadPending();
@@ -423,6 +522,7 @@ class StreamingScan {
     }
     this.problems.push(...problems);
     if (r.skipped) {
+      this.countFor(ref).notCloudTrail++;
       this.skipped.push({ object: r.object, reason: r.skipped });
       const object: ScannedObject = {
         id: ref.id,
@@ -436,9 +536,11 @@ class StreamingScan {
     }
     if (problems.length > 0 && r.facts.length === 0) {
       c.failed++;
+      this.countFor(ref).unreadable++;
       return;
     }
     c.read++;
+    this.countFor(ref).cloudTrail++;
     const damaged = problems.length > 0;
     if (damaged) c.partial++;
     let newestEvent = Number.NEGATIVE_INFINITY;
@@ -555,6 +657,7 @@ class StreamingScan {
       objects: done.map((p) => p.object),
       pending: encodeDocument(pending),
       ...(outputs ? { outputs } : {}),
+      ...(this.fingerprintToStore !== undefined ? { settingsFingerprint: this.fingerprintToStore } : {}),
     });
     engine.endBatch();
     this.absent.clear();

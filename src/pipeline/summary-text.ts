@@ -1,5 +1,5 @@
 import { safeText } from "../safe-text.js";
-import type { ScanSummary } from "./scan.js";
+import type { PathSummary, ScanNotice, ScanSummary } from "./scan.js";
 
 /**
  * The summary as a person reads it (stderr in text mode). File names, reasons and problem messages
@@ -38,4 +38,65 @@ function malformedText(m: ScanSummary["records"]["malformed"]): string {
     .filter(([, n]) => (n ?? 0) > 0)
     .map(([reason, n]) => `${n} malformed (${reason})`);
   return parts.length ? `, ${parts.join(", ")}` : "";
+}
+
+/**
+ * A notice told before the scan reads (ScanOptions.onNotice), as one line for stderr.
+ *
+ * @example
+ * renderNotice({ kind: "path-problem", problem }) // "firstcall: logs/: no such file or directory\n"
+ */
+export function renderNotice(notice: ScanNotice): string {
+  if (notice.kind === "path-problem") return `firstcall: ${safeText(notice.problem.message)}\n`;
+  return `firstcall: warning: the configuration, --ip-ranges or --bind-uncovered differ from those the files already scanned in ${safeText(notice.state)} were judged with; those files are not judged again: run with --rescan to judge them with the current settings, or use a fresh --state\n`;
+}
+
+/** Why a path held no CloudTrail log, from its counts. */
+function whyNoLogs(p: PathSummary): string {
+  const parts: string[] = [];
+  if (p.notCloudTrail > 0)
+    parts.push(`${p.notCloudTrail} ${p.notCloudTrail === 1 ? "file is" : "files are"} not CloudTrail`);
+  if (p.ignored > 0)
+    parts.push(
+      `${p.ignored} ${p.ignored === 1 ? "file" : "files"} ignored, not named like log files (*.json, *.json.gz, *.jsonl, *.gz, *.log)`,
+    );
+  return parts.length > 0 ? parts.join(", ") : "the folder is empty";
+}
+
+/** Paths that held no CloudTrail log and whose listing or reading reported no error (which says why itself). */
+function pathsWithoutLogs(s: ScanSummary): PathSummary[] {
+  return s.paths.filter((p) => p.cloudTrail === 0 && p.listingProblems === 0 && p.unreadable === 0);
+}
+
+/**
+ * What stderr says when the scan found no CloudTrail log at all (`summary.objects.cloudTrail` is 0):
+ * the errors, and each path with no log and why, and nothing else: no summary, since nothing was
+ * scanned. Problems already told as notices (`told`, their messages) are not repeated, so a missing
+ * path gives exactly one line.
+ */
+export function renderNothingScanned(s: ScanSummary, told: ReadonlySet<string> = new Set()): string {
+  const lines: string[] = [];
+  for (const p of s.problems)
+    if (!told.has(p.message)) lines.push(`firstcall: error [${safeText(p.code)}] ${safeText(p.message)}`);
+  for (const p of pathsWithoutLogs(s))
+    lines.push(`firstcall: ${safeText(p.path)}: no CloudTrail log found: ${whyNoLogs(p)}; nothing was scanned`);
+  if (lines.length === 0 && told.size === 0) lines.push("firstcall: no CloudTrail log found; nothing was scanned");
+  return lines.length > 0 ? `${lines.join("\n")}\n` : "";
+}
+
+/** After a scan that found logs: a warning naming each path given that held none. */
+export function renderPathsWithoutLogs(s: ScanSummary): string {
+  return pathsWithoutLogs(s)
+    .map((p) => `firstcall: warning: ${safeText(p.path)}: no CloudTrail log found: ${whyNoLogs(p)}\n`)
+    .join("");
+}
+
+/**
+ * When nothing new was read because the state had scanned every file before (a second run of the
+ * same command), "No findings." would read as "clean": say why, and how to see or redo everything.
+ */
+export function renderAlreadyScannedHint(s: ScanSummary): string {
+  const o = s.objects;
+  if (s.findings.total > 0 || o.alreadyScanned === 0 || o.read > 0 || o.failed > 0) return "";
+  return `firstcall: ${o.alreadyScanned} ${o.alreadyScanned === 1 ? "file" : "files"} skipped as already scanned in ${safeText(s.state)}; --all shows the stored findings, --rescan reads them again, or use another --state\n`;
 }

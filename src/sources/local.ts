@@ -21,6 +21,18 @@ export interface ListProblem {
   readonly message: string;
 }
 
+/** What one path given on the command line held, for "this path had no logs" messages. */
+export interface PathListing {
+  /** The path as given. */
+  readonly path: string;
+  /** Log objects listed under it (a file reached earlier under another path counts there). */
+  readonly objects: number;
+  /** Files under it whose names are not log file names (and sockets, FIFOs, devices). */
+  readonly ignored: number;
+  /** Problems while listing it (missing, unreadable directory, dangling link). */
+  readonly problems: number;
+}
+
 /**
  * Lists the log objects under the given paths, in a stable order.
  * Files found by walking a directory are taken only when their name looks like a log file
@@ -34,11 +46,11 @@ export interface ListProblem {
  * name. A link whose target is missing, or that loops onto itself, is a problem naming the link.
  *
  * @example
- * const { objects, problems, ignored } = await listLocalObjects(["AWSLogs/"]);
+ * const { objects, problems, ignored, paths } = await listLocalObjects(["AWSLogs/"]);
  */
 export async function listLocalObjects(
   paths: readonly string[],
-): Promise<{ objects: LogObjectRef[]; problems: ListProblem[]; ignored: number }> {
+): Promise<{ objects: LogObjectRef[]; problems: ListProblem[]; ignored: number; paths: PathListing[] }> {
   const objects: LogObjectRef[] = [];
   const problems: ListProblem[] = [];
   const walkedDirectories = new Set<string>();
@@ -95,10 +107,23 @@ export async function listLocalObjects(
     }
   }
 
+  const listings: PathListing[] = [];
   for (const p of paths) {
+    const before = { objects: objects.length, ignored, problems: problems.length };
+    await listPath(p);
+    listings.push({
+      path: p,
+      objects: objects.length - before.objects,
+      ignored: ignored - before.ignored,
+      problems: problems.length - before.problems,
+    });
+  }
+  return { objects, problems, ignored, paths: listings };
+
+  async function listPath(p: string): Promise<void> {
     if (p === "-") {
       objects.push({ id: "-", size: 0, mtimeMs: 0, read: readStdin });
-      continue;
+      return;
     }
     let st: import("node:fs").Stats;
     let real: string;
@@ -110,15 +135,16 @@ export async function listLocalObjects(
       const message =
         err.code === "ENOENT" && (await isLink(p))
           ? await brokenLinkMessage(p, err)
-          : `no such file or directory, or unreadable: ${err.message}`;
+          : err.code === "ENOENT"
+            ? "no such file or directory"
+            : `cannot read: ${err.message}`;
       problems.push({ object: p, message });
-      continue;
+      return;
     }
     // A path given by name is read whatever its name; only walked files must look like logs.
     if (st.isDirectory()) await walk(p, real);
     else await addFile(p, real, st);
   }
-  return { objects, problems, ignored };
 }
 
 async function isLink(path: string): Promise<boolean> {

@@ -22,6 +22,7 @@ export class MemoryStore implements StateStore {
   private readonly outputs = new Map<string, number>();
   private fleet = encodeFleet(emptyFleet());
   private pending: Uint8Array | undefined;
+  private settings: string | undefined;
 
   async loadSessions(keys: readonly string[]): Promise<Map<string, SessionState>> {
     const out = new Map<string, SessionState>();
@@ -63,6 +64,10 @@ export class MemoryStore implements StateStore {
     return this.sessions.size;
   }
 
+  async settingsFingerprint(): Promise<string | undefined> {
+    return this.settings;
+  }
+
   async outputBytes(path: string): Promise<number | undefined> {
     return this.outputs.get(path);
   }
@@ -80,6 +85,7 @@ export class MemoryStore implements StateStore {
     this.fleet = encodeFleet(batch.fleet);
     this.pending = batch.pending;
     for (const o of batch.outputs ?? []) this.outputs.set(o.path, o.bytes);
+    if (batch.settingsFingerprint !== undefined) this.settings = batch.settingsFingerprint;
   }
 
   async close(): Promise<void> {}

@@ -169,6 +169,14 @@ export class SqliteStore implements StateStore {
     return (this.db.prepare("SELECT count(*) AS n FROM sessions").get() as { n: number }).n;
   }
 
+  async settingsFingerprint(): Promise<string | undefined> {
+    // A meta row, not a column: states written before it existed read as "unknown", no schema change.
+    const row = this.db.prepare("SELECT value FROM meta WHERE key = 'settings'").get() as
+      | { value: Buffer | string }
+      | undefined;
+    return row === undefined ? undefined : String(row.value);
+  }
+
   async outputBytes(path: string): Promise<number | undefined> {
     const row = this.db.prepare("SELECT value FROM meta WHERE key = ?").get(`output:${path}`) as
       | { value: Buffer | number }
@@ -206,6 +214,7 @@ export class SqliteStore implements StateStore {
       putMeta.run("fleet", encodeFleet(batch.fleet));
       putMeta.run("pending", batch.pending);
       for (const o of batch.outputs ?? []) putMeta.run(`output:${o.path}`, o.bytes);
+      if (batch.settingsFingerprint !== undefined) putMeta.run("settings", batch.settingsFingerprint);
     })();
   }
 
@@ -217,13 +226,39 @@ export class SqliteStore implements StateStore {
 /** Creates the folder (0700) and the file (0600) when missing, with a clear error when it cannot. */
 function createPrivately(path: string): void {
   if (existsSync(path)) return;
+  makeFolders(path, dirname(path));
   try {
-    mkdirSync(dirname(path), { recursive: true, mode: 0o700 });
     closeSync(openSync(path, "wx", 0o600));
   } catch (e) {
     const err = e as NodeJS.ErrnoException;
     if (err.code === "EEXIST" && existsSync(path)) return; // created by a concurrent run
     throw new StateError("E_STATE", `${path}: cannot create the state file: ${err.message}`, { cause: e });
+  }
+}
+
+/**
+ * `mkdir -p`, one level at a time. Node's own `mkdirSync(…, { recursive: true })` retries forever
+ * when the file system answers ENOENT to a folder whose parent exists (`/proc/nope`): that spun at
+ * full CPU instead of failing.
+ */
+function makeFolders(statePath: string, dir: string): void {
+  const missing: string[] = [];
+  for (let d = dir; !existsSync(d); d = dirname(d)) {
+    missing.unshift(d);
+    if (dirname(d) === d) break;
+  }
+  for (const d of missing) {
+    try {
+      mkdirSync(d, { mode: 0o700 });
+    } catch (e) {
+      const err = e as NodeJS.ErrnoException;
+      if (err.code === "EEXIST" && existsSync(d)) continue; // created by a concurrent run
+      throw new StateError(
+        "E_STATE",
+        `${statePath}: cannot create the state file: cannot create its folder ${d}: ${err.code ?? err.message}; choose another --state (or set FIRSTCALL_STATE)`,
+        { cause: e },
+      );
+    }
   }
 }
 

@@ -37,6 +37,8 @@ export interface StateCommit {
   readonly pending: Uint8Array;
   /** Bytes of each output file that hold delivered findings (for exactly-once file output). */
   readonly outputs?: readonly { readonly path: string; readonly bytes: number }[];
+  /** Replaces the fingerprint of the settings the scanned objects were judged with (settings-fingerprint.ts). */
+  readonly settingsFingerprint?: string;
 }
 
 export interface StateStore {
@@ -52,6 +54,8 @@ export interface StateStore {
   /** The stored record of an object, if it was scanned before. */
   scannedObject(id: string): Promise<ScannedObject | undefined>;
   sessionCount(): Promise<number>;
+  /** The fingerprint of the settings the scanned objects were judged with, if one was committed. */
+  settingsFingerprint(): Promise<string | undefined>;
   /** Committed length of an output file, if this state delivered findings to it. */
   outputBytes(path: string): Promise<number | undefined>;
   /** Writes a checkpoint atomically: all of it or nothing. */
