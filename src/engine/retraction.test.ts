@@ -202,6 +202,38 @@ describe("evidence that arrives later", () => {
   });
 });
 
+describe("a start delivered later (slow start)", () => {
+  test("StartInstances read in a later scan retracts the finding on the instance's slow first new address", async () => {
+    const K2 = "ASIARETRACT000000002";
+    const state = join(scratchDir(), "state.sqlite");
+    const first = await runScan({
+      paths: [
+        folder([
+          ec2Issuance(I, K1, at(0)),
+          call(I, K1, HOME, at(1)),
+          ec2Issuance(I, K2, at(90.5)),
+          call(I, K2, EIP, at(200)), // the first call after the start, nearly two hours later
+        ]),
+      ],
+      statePath: state,
+    });
+    assert.deepEqual(
+      mismatches(first.findings).map((f) => [f.sourceIp, f.status]),
+      [[EIP, "open"]],
+    );
+    const start = { ...userCall("StartInstances", at(90), { instancesSet: { items: [{ instanceId: I }] } }) };
+    const second = await runScan({ paths: [folder([start])], statePath: state });
+    assert.deepEqual(
+      second.findings.map((f) => [f.sourceIp, f.status]),
+      [[EIP, "retracted"]],
+    );
+    assert.match(
+      second.findings[0]?.retractionReason ?? "",
+      new RegExp(`^Explained by StartInstances ${start.eventID}`),
+    );
+  });
+});
+
 describe("the status in the SQLite state and at the command line", () => {
   const MAIN = fileURLToPath(new URL("../cli/main.ts", import.meta.url));
   function firstcall(args: readonly string[]): { status: number | null; stdout: string; stderr: string } {
