@@ -325,10 +325,13 @@ export class Engine {
           starts.sort((a, b) => a - b),
         );
       }
+      // Only instances with open findings can see one retracted: the others cost nothing here.
+      const suspects = fleet.suspectSessions.get(id);
+      if (!suspects) continue;
       const changes = this.batchChanges.get(id) ?? [];
       changes.push({ time: e.time, timeIso: e.timeIso, name: e.name, id: e.id });
       this.batchChanges.set(id, changes);
-      for (const [key] of fleet.suspectSessions.get(id) ?? []) this.recheck.add(key);
+      for (const [key] of suspects) this.recheck.add(key);
     }
   }
 
