@@ -12,6 +12,7 @@
 import type { Config } from "../config/config.js";
 import type { NetworkInventory } from "../net/inventory.js";
 import { ipFamily } from "../net/ip.js";
+import { startExplaining } from "./slow-start.js";
 import {
   byFirstCall,
   type FleetState,
@@ -82,7 +83,9 @@ export function evaluateLifetime(ctx: BindingContext, session: SessionState, lif
         continue;
       }
       const t = o.first.time;
-      const at = windows.find((w) => !usedWindows.has(w) && w <= t && t <= w + learnMs);
+      const at =
+        windows.find((w) => !usedWindows.has(w) && w <= t && t <= w + learnMs) ??
+        startExplaining(ctx, session, direct, o, usedWindows);
       if (at !== undefined) {
         usedWindows.add(at);
         o.learnedAt = at;

@@ -17,13 +17,16 @@ import {
   type FindingPrincipal,
   type NetworkClass,
   type Severity,
+  statusOf,
 } from "../findings/finding.js";
 import type { NetworkInventory } from "../net/inventory.js";
 import { CidrSet, ipFamily } from "../net/ip.js";
 import { evaluateLifetime, type Mismatch } from "./bindings.js";
 import { type Caller, type EngineEvent, isAwsSource } from "./event.js";
+import { type ChangeEvidence, indexSuspect, pruneSuspects, retract } from "./retraction.js";
 import { credentialIpMismatch, eventRules } from "./rules/index.js";
 import { type EventRule, type RuleHit, roleMatches } from "./rules/rule.js";
+import { noteIssued } from "./slow-start.js";
 import {
   byFirstCall,
   type FleetState,
@@ -132,6 +135,12 @@ export class Engine {
   private readonly dirty = new Set<string>();
   private readonly expiredKeys = new Set<string>();
   private readonly ruleAggregates = new Map<string, RuleAggregate>();
+  /** Retraction (`retraction.ts`): address changes of this batch per instance, to name them. */
+  private readonly batchChanges = new Map<string, ChangeEvidence[]>();
+  /** Sessions with open findings whose instance changed address in this batch: evaluate them again. */
+  private readonly recheck = new Set<string>();
+  /** Finding id → session of `address` findings that this batch's evaluation no longer produces. */
+  private readonly retractable = new Map<string, string>();
   private readonly rules: EventRule[];
   private readonly allowCidrs: CidrSet;
   private readonly ttlMs: number;
@@ -171,6 +180,48 @@ export class Engine {
   endBatch(): void {
     this.dirty.clear();
     this.ruleAggregates.clear();
+    this.batchChanges.clear();
+    this.recheck.clear();
+    this.retractable.clear();
+  }
+
+  /**
+   * Sessions to evaluate again because their instance changed address in this batch and they have
+   * open findings: the pipeline loads those not in memory and hands them to `recheckSessions`.
+   */
+  get sessionsToRecheck(): string[] {
+    return [...this.recheck].filter((k) => !this.state.sessions.has(k)).sort();
+  }
+
+  /** Marks the sessions to recheck dirty, adding those the pipeline loaded from the store. */
+  recheckSessions(loaded: ReadonlyMap<string, SessionState>): void {
+    for (const key of this.recheck) {
+      const fromStore = loaded.get(key);
+      if (fromStore && !this.state.sessions.has(key)) this.state.sessions.set(key, fromStore);
+      if (this.state.sessions.has(key)) this.dirty.add(key);
+    }
+  }
+
+  /** Ids of stored findings this batch's evaluation no longer produces (the pipeline loads them). */
+  get retractableIds(): string[] {
+    return [...this.retractable.keys()];
+  }
+
+  /**
+   * The retractions of this batch: stored open `address` findings that the evaluation no longer
+   * produces, retracted with the evidence that explains them named, in a stable order.
+   */
+  retractions(previous: ReadonlyMap<string, StoredFinding>): MergedFinding[] {
+    const out: MergedFinding[] = [];
+    for (const [id, key] of this.retractable) {
+      const prev = previous.get(id);
+      const s = this.state.sessions.get(key);
+      if (!prev || !s || prev.origin !== "binding" || statusOf(prev.finding) !== "open") continue;
+      const changes = (s.instanceId && this.batchChanges.get(s.instanceId)) || [];
+      out.push({ stored: retract(prev, s, changes, this.state.fleet.watermark), changed: true });
+    }
+    out.sort((a, b) => compareFindings(a.stored.finding, b.stored.finding));
+    return out;
   }
 
   /** The live session under `key` at event time `t`: one that ended long before `t` is forgotten. */
@@ -218,6 +269,7 @@ export class Engine {
       this.state.sessions.set(key, s);
     }
     this.extendLifetime(s, e.time, true);
+    noteIssued(s, i.accessKeyId, e.time);
     this.dirty.add(key);
   }
 
@@ -256,8 +308,31 @@ export class Engine {
         }
         fleet.addressChanges.set(id, times);
       }
+      this.noteChangeForRetraction(e, instances);
     }
     for (const vpce of c.createdEndpoints) fleet.createdEndpoints.add(vpce);
+  }
+
+  /** Retraction and slow starts: remember the change, and recheck the instance's suspect sessions. */
+  private noteChangeForRetraction(e: EngineEvent, instances: ReadonlySet<string>): void {
+    const fleet = this.state.fleet;
+    for (const id of instances) {
+      if (e.name === "StartInstances") {
+        const starts = fleet.starts.get(id) ?? [];
+        if (!starts.includes(e.time)) starts.push(e.time);
+        fleet.starts.set(
+          id,
+          starts.sort((a, b) => a - b),
+        );
+      }
+      // Only instances with open findings can see one retracted: the others cost nothing here.
+      const suspects = fleet.suspectSessions.get(id);
+      if (!suspects) continue;
+      const changes = this.batchChanges.get(id) ?? [];
+      changes.push({ time: e.time, timeIso: e.timeIso, name: e.name, id: e.id });
+      this.batchChanges.set(id, changes);
+      for (const [key] of suspects) this.recheck.add(key);
+    }
   }
 
   private onCall(e: EngineEvent, c: Caller): void {
@@ -362,8 +437,10 @@ export class Engine {
     for (const key of [...this.dirty].sort()) {
       const s = this.state.sessions.get(key);
       if (!s) continue;
+      const openAddresses = new Set<string>();
       for (const l of s.lifetimes) {
         for (const m of evaluateLifetime({ ...this.options, fleet: this.state.fleet }, s, l)) {
+          if (m.cause === "address") openAddresses.add(m.obs.first.ip);
           const f = this.mismatchFinding(s, l, m);
           const existing = current.get(f.finding.id);
           if (existing) {
@@ -372,6 +449,7 @@ export class Engine {
           } else current.set(f.finding.id, f);
         }
       }
+      this.noteOpenAddresses(s, openAddresses);
     }
     for (const [id, agg] of this.ruleAggregates) {
       current.set(id, {
@@ -406,6 +484,16 @@ export class Engine {
     return out;
   }
 
+  /** Retraction: addresses whose finding this evaluation no longer produces become candidates. */
+  private noteOpenAddresses(s: SessionState, open: ReadonlySet<string>): void {
+    for (const ip of s.openAddresses ?? []) {
+      if (!open.has(ip)) this.retractable.set(findingId(credentialIpMismatch.id, s.key, ip, ""), s.key);
+    }
+    if (open.size > 0) s.openAddresses = [...open].sort();
+    else delete s.openAddresses;
+    indexSuspect(this.state.fleet, s, endOf(s));
+  }
+
   /** Drops lifetimes (and sessions) whose validity ended long before the watermark; returns dropped keys. */
   expire(retentionMs: number): string[] {
     const horizon = this.state.fleet.watermark - retentionMs;
@@ -417,6 +505,13 @@ export class Engine {
     for (const key of dropped) {
       this.state.sessions.delete(key);
       this.dirty.delete(key);
+    }
+    pruneSuspects(this.state.fleet, horizon, dropped);
+    // A start is kept one session TTL: a first call later than that is judged without it.
+    for (const [id, starts] of this.state.fleet.starts) {
+      const recent = starts.filter((t) => t >= this.state.fleet.watermark - this.ttlMs);
+      if (recent.length) this.state.fleet.starts.set(id, recent);
+      else this.state.fleet.starts.delete(id);
     }
     // Address changes are kept at least one learning window, so a call they explain still finds them.
     const changesHorizon =
@@ -548,6 +643,7 @@ function render(d: {
       userAgents: [...d.obs.userAgents],
     },
     reason: d.reason,
+    status: "open",
   };
 }
 

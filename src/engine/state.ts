@@ -76,6 +76,13 @@ export interface SessionState {
   instanceId?: string;
   account: string;
   lifetimes: Lifetime[];
+  /**
+   * Addresses of this session's open `address` findings as last evaluated: when an evaluation no
+   * longer finds one (later evidence explains it), its finding is retracted (`retraction.ts`).
+   */
+  openAddresses?: string[];
+  /** The most recent issuances `[accessKeyId, time]` (capped): tells a credential issued after a start. */
+  issued?: [string, number][];
 }
 
 /** What the fleet as a whole has taught the engine: endpoints, interfaces, address changes. */
@@ -89,6 +96,14 @@ export interface FleetState {
   addressChanges: Map<string, number[]>;
   /** Latest event time seen so far (drives expiry of old state, never the wall clock). */
   watermark: number;
+  /**
+   * Instance id → `[session key, end of its last lifetime]` of live sessions with open `address`
+   * findings: an address change of the instance read later re-evaluates them (retraction). Bounded
+   * by the live sessions with findings; entries go with their sessions' expiry.
+   */
+  suspectSessions: Map<string, [string, number][]>;
+  /** Times of StartInstances per instance, kept a session TTL: a slow first call after a start. */
+  starts: Map<string, number[]>;
 }
 
 export function emptyFleet(): FleetState {
@@ -98,6 +113,8 @@ export function emptyFleet(): FleetState {
     eniOwners: new Map(),
     addressChanges: new Map(),
     watermark: 0,
+    suspectSessions: new Map(),
+    starts: new Map(),
   };
 }
 
@@ -162,6 +179,8 @@ export function decodeFleet(data: Uint8Array): FleetState {
     eniOwners: [string, string][];
     addressChanges: [string, number[]][];
     watermark: number;
+    suspectSessions?: [string, [string, number][]][];
+    starts?: [string, number[]][];
   }>(data);
   return {
     endpointUsers: new Map(raw.endpointUsers),
@@ -169,6 +188,9 @@ export function decodeFleet(data: Uint8Array): FleetState {
     eniOwners: new Map(raw.eniOwners),
     addressChanges: new Map(raw.addressChanges),
     watermark: raw.watermark,
+    // Absent in a state written before retraction and slow starts: empty is the right start.
+    suspectSessions: new Map(raw.suspectSessions ?? []),
+    starts: new Map(raw.starts ?? []),
   };
 }
 

@@ -52,6 +52,17 @@ export interface FindingEvidence {
   readonly userAgents: readonly string[];
 }
 
+/**
+ * `open`: stands. `retracted`: evidence read later explains it (an address change delivered after
+ * the calls it explains, an earlier call that moved the home); printed once more with this status.
+ */
+export type FindingStatus = "open" | "retracted";
+
+/** A finding's status; findings stored before statuses existed are open. */
+export function statusOf(f: Finding): FindingStatus {
+  return f.status ?? "open";
+}
+
 export interface Finding {
   readonly schema: typeof FINDING_SCHEMA;
   /** Stable hash of rule + credential + offending address (+ rule-specific discriminator). */
@@ -71,4 +82,10 @@ export interface Finding {
   readonly event: FindingEvent;
   readonly evidence: FindingEvidence;
   readonly reason: string;
+  /** Always written by this version; optional only for findings stored by an earlier one (open). */
+  readonly status?: FindingStatus;
+  /** For a retracted finding: eventTime of the evidence that explains it. */
+  readonly retractedAt?: string;
+  /** For a retracted finding: one sentence naming that evidence. */
+  readonly retractionReason?: string;
 }

@@ -16,11 +16,11 @@
 import { deliveryOrderKey } from "../cloudtrail/layout.js";
 import type { Config } from "../config/config.js";
 import { defaultConfig, validateConfig } from "../config/config.js";
-import { Engine, type EngineStats, type StoredFinding } from "../engine/engine.js";
+import { compareFindings, Engine, type EngineStats, type StoredFinding } from "../engine/engine.js";
 import type { EngineEvent } from "../engine/event.js";
 import { decodeDocument, emptyFleet, encodeDocument } from "../engine/state.js";
 import { EXIT } from "../exit-codes.js";
-import { type Finding, type Severity, severityRank } from "../findings/finding.js";
+import { type Finding, type Severity, severityRank, statusOf } from "../findings/finding.js";
 import { NetworkInventory } from "../net/inventory.js";
 import { MALFORMED_TEXT, type MalformedReason } from "../reader/facts.js";
 import { FactsReader } from "../reader/pool.js";
@@ -174,10 +174,14 @@ export interface ScanSummary {
     readonly ratio: number | null;
   };
   readonly sessions: { readonly touched: number; readonly stored: number; readonly expired: number };
+  /** Findings this run delivered, by their status at the end of the run. */
   readonly findings: {
+    /** Open findings (a finding delivered and then retracted in the same run is not one). */
     readonly total: number;
     readonly byRule: Readonly<Record<string, number>>;
     readonly bySeverity: Readonly<Record<string, number>>;
+    /** Findings retracted by this run: later evidence explains them (ARCHITECTURE.md §3). */
+    readonly retracted: number;
   };
   readonly stream: {
     readonly checkpoints: number;
@@ -193,7 +197,10 @@ export interface ScanSummary {
 }
 
 export interface ScanResult {
-  /** Findings delivered by this run (each id once), in the order delivered. */
+  /**
+   * Findings delivered by this run, in the order delivered: each id once per status (a retraction
+   * repeats the id of the finding it withdraws, with `status: "retracted"`).
+   */
   readonly findings: Finding[];
   readonly summary: ScanSummary;
   readonly exitCode: number;
@@ -398,9 +405,12 @@ class StreamingScan {
 
     const stats = this.engine.stats;
     const findings = this.delivered;
+    // The summary and the exit code count what stands at the end: the last version of each id.
+    const latest = [...new Map(findings.map((f) => [f.id, f])).values()];
+    const open = latest.filter((f) => statusOf(f) === "open");
     const byRule: Record<string, number> = {};
     const bySeverity: Record<string, number> = {};
-    for (const f of findings) {
+    for (const f of open) {
       byRule[f.rule] = (byRule[f.rule] ?? 0) + 1;
       bySeverity[f.severity] = (bySeverity[f.severity] ?? 0) + 1;
     }
@@ -415,7 +425,7 @@ class StreamingScan {
     const cloudTrail = paths.reduce((n, p) => n + p.cloudTrail, 0);
     // Nothing scanned is not "no findings": it is an input problem (unless the run was stopped first).
     const nothingScanned = cloudTrail === 0 && !interrupted;
-    const exitCode = exitCodeFor(findings, options.failOn ?? "high", c.failed + c.partial > 0 || nothingScanned);
+    const exitCode = exitCodeFor(open, options.failOn ?? "high", c.failed + c.partial > 0 || nothingScanned);
     const summary: ScanSummary = {
       schema: "firstcall.summary/v1",
       state: store.location,
@@ -456,7 +466,7 @@ class StreamingScan {
         ratio: stats.instanceEvents > 0 ? stats.coveredInstanceEvents / stats.instanceEvents : null,
       },
       sessions: { touched: this.touched.size, stored: await store.sessionCount(), expired: this.expired },
-      findings: { total: findings.length, byRule, bySeverity },
+      findings: { total: open.length, byRule, bySeverity, retracted: latest.length - open.length },
       stream: {
         checkpoints: this.checkpoints,
         latenessMs: this.lateness,
@@ -614,15 +624,26 @@ class StreamingScan {
   private async checkpoint(final: boolean): Promise<void> {
     const { engine, store } = this;
     if (final) await this.release(Number.POSITIVE_INFINITY);
+    // Sessions with open findings whose instance changed address in this batch are judged again
+    // (retraction); on --rescan every session of the run is in memory already.
+    const recheck = this.rescan ? [] : engine.sessionsToRecheck;
+    engine.recheckSessions(recheck.length > 0 ? await store.loadSessions(recheck) : new Map());
     for (const k of engine.dirtySessions) this.touched.add(k);
     const current = engine.evaluate();
-    const previous = await store.loadFindings([...current.keys()]);
+    const previous = await store.loadFindings([...current.keys(), ...engine.retractableIds]);
     // On --rescan the stored evidence of per-call rules was built from these same objects: start over.
     const mergeWith = this.rescan
       ? new Map([...previous].filter(([id]) => this.writtenThisRun.has(id)))
       : (previous as Map<string, StoredFinding>);
-    const merged = engine.merge(current, mergeWith);
-    const fresh = merged.filter((m) => !previous.has(m.stored.finding.id)).map((m) => m.stored.finding);
+    const merged = [...engine.merge(current, mergeWith), ...engine.retractions(previous)];
+    // Printed: what is new, and what changed status (a retraction; a retracted finding found again).
+    const fresh = merged
+      .filter((m) => {
+        const prev = previous.get(m.stored.finding.id);
+        return !prev || statusOf(prev.finding) !== statusOf(m.stored.finding);
+      })
+      .map((m) => m.stored.finding)
+      .sort(compareFindings);
 
     let outputs: { path: string; bytes: number }[] | undefined;
     if (fresh.length > 0) {
@@ -666,8 +687,15 @@ class StreamingScan {
   }
 }
 
-/** Exit codes (src/exit-codes.ts): findings at or above `failOn`; else input when some input could not be read; else ok. */
+/**
+ * Exit codes (src/exit-codes.ts): open findings at or above `failOn`; else input when some input
+ * could not be read; else ok. Retracted findings never fail a run.
+ */
 export function exitCodeFor(findings: readonly Finding[], failOn: FailOn, inputProblems: boolean): number {
-  if (failOn !== "none" && findings.some((f) => severityRank(f.severity) >= severityRank(failOn))) return EXIT.findings;
+  if (
+    failOn !== "none" &&
+    findings.some((f) => statusOf(f) === "open" && severityRank(f.severity) >= severityRank(failOn))
+  )
+    return EXIT.findings;
   return inputProblems ? EXIT.input : EXIT.ok;
 }

@@ -26,7 +26,10 @@ export function renderSummaryText(s: ScanSummary): string {
   const rules = Object.entries(s.findings.byRule)
     .map(([k, v]) => `${safeText(k)} ${v}`)
     .join(", ");
-  lines.push(`findings: ${s.findings.total}${rules ? ` (${rules})` : ""}`);
+  const retracted = s.findings.retracted
+    ? `; ${s.findings.retracted} retracted (explained by evidence read later)`
+    : "";
+  lines.push(`findings: ${s.findings.total}${rules ? ` (${rules})` : ""}${retracted}`);
   for (const k of s.skipped.slice(0, 20)) lines.push(`skipped: ${safeText(k.object)}: ${safeText(k.reason)}`);
   if (s.skipped.length > 20) lines.push(`skipped: … and ${s.skipped.length - 20} more (see --summary-json)`);
   for (const p of s.problems) lines.push(`error [${safeText(p.code)}] ${safeText(p.message)}`);

@@ -812,6 +812,13 @@ export function checkFinding(f: Finding): void {
   at("evidence.accessKeyIds", isStringArray(f.evidence.accessKeyIds));
   at("evidence.userAgents", isStringArray(f.evidence.userAgents));
   at("reason", isString(f.reason) && f.reason.length > 0);
+  at("status", f.status === "open" || f.status === "retracted");
+  at(
+    "retraction",
+    f.status === "retracted"
+      ? isString(f.retractedAt) && !Number.isNaN(Date.parse(f.retractedAt)) && isString(f.retractionReason)
+      : f.retractedAt === undefined && f.retractionReason === undefined,
+  );
 }
 
 /**
@@ -824,13 +831,19 @@ export function checkScanResult(result: ScanResult): void {
   const { findings, summary, exitCode } = result;
   violation("exitCode", [0, 1, 3].includes(exitCode), () => String(exitCode));
   violation("summary.exitCode", summary.exitCode === exitCode, () => `${summary.exitCode} vs ${exitCode}`);
-  const high = findings.some((f) => severityRank(f.severity) >= severityRank("high"));
-  violation("exitCode 1 iff a high finding", (exitCode === 1) === high, () => `exit ${exitCode}, high ${high}`);
+  // What stands at the end of the run: the last version of each id (a retraction repeats its id).
+  const open = [...new Map(findings.map((f) => [f.id, f])).values()].filter((f) => f.status === "open");
+  const high = open.some((f) => severityRank(f.severity) >= severityRank("high"));
+  violation("exitCode 1 iff an open high finding", (exitCode === 1) === high, () => `exit ${exitCode}, high ${high}`);
   violation("findings is an array", Array.isArray(findings), () => typeof findings);
   for (const f of findings) checkFinding(f);
-  const ids = new Set(findings.map((f) => f.id));
-  violation("finding ids unique", ids.size === findings.length, () => `${ids.size} of ${findings.length}`);
-  violation("summary.findings.total", summary.findings.total === findings.length, () => `${summary.findings.total}`);
+  const versions = new Set(findings.map((f) => `${f.id} ${f.status}`));
+  violation(
+    "finding ids unique per status",
+    versions.size === findings.length,
+    () => `${versions.size} of ${findings.length}`,
+  );
+  violation("summary.findings.total", summary.findings.total === open.length, () => `${summary.findings.total}`);
   const r = summary.records;
   violation(
     "summary.records counters",

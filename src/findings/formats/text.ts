@@ -1,5 +1,5 @@
 import { safeText } from "../../safe-text.js";
-import type { Finding } from "../finding.js";
+import { type Finding, statusOf } from "../finding.js";
 import type { FindingFormat } from "./format.js";
 
 const SEVERITY_LABEL: Record<string, string> = { high: "HIGH", medium: "MED", low: "LOW", info: "INFO" };
@@ -11,8 +11,10 @@ const SEVERITY_LABEL: Record<string, string> = { high: "HIGH", medium: "MED", lo
 export const textFormat: FindingFormat = {
   name: "text",
   description: "a table for people, with each finding's reason",
-  render(findings: readonly Finding[]): string {
-    if (findings.length === 0) return "No findings.\n";
+  render(all: readonly Finding[]): string {
+    const findings = all.filter((f) => statusOf(f) === "open");
+    const retractions = retractionLines(all.filter((f) => statusOf(f) === "retracted"));
+    if (findings.length === 0) return retractions || "No findings.\n";
     const rows = findings.map((f) =>
       [
         SEVERITY_LABEL[f.severity] ?? f.severity,
@@ -39,6 +41,17 @@ export const textFormat: FindingFormat = {
         `   event ${safeText(e.source)} ${safeText(e.name)} ${safeText(e.id)}${e.userAgent ? ` ua="${safeText(e.userAgent)}"` : ""}`,
       );
     });
-    return `${out.join("\n")}\n`;
+    return `${out.join("\n")}\n${retractions}`;
   },
 };
+
+/** One line per retracted finding: which finding (id, rule, credential, address) and what explains it. */
+function retractionLines(retracted: readonly Finding[]): string {
+  return retracted
+    .map((f) => {
+      const who = f.principal.instanceId ?? f.principal.sessionName ?? f.principal.arn;
+      const head = `RETRACTED ${f.id} [${f.rule}] ${who} ${f.sourceIp}`;
+      return `${safeText(head)}: ${safeText(f.retractionReason ?? "explained by evidence read later")}\n`;
+    })
+    .join("");
+}
