@@ -21,10 +21,12 @@ import type { EngineEvent } from "../engine/event.js";
 import { decodeDocument, emptyFleet, encodeDocument } from "../engine/state.js";
 import { EXIT } from "../exit-codes.js";
 import { type Finding, type Severity, severityRank } from "../findings/finding.js";
+import { log } from "../log.js";
 import { NetworkInventory } from "../net/inventory.js";
 import { MALFORMED_TEXT, type MalformedReason } from "../reader/facts.js";
 import { FactsReader } from "../reader/pool.js";
 import type { ObjectFacts, ObjectSource } from "../reader/read-object.js";
+import { safeText } from "../safe-text.js";
 import { type LogObjectRef, listLocalObjects } from "../sources/local.js";
 import type { ReadProblem } from "../sources/read.js";
 import { openStore } from "../state/open.js";
@@ -195,6 +197,7 @@ export async function runScan(options: ScanOptions): Promise<ScanResult> {
     ...(options.lockTimeoutMs !== undefined ? { lockTimeoutMs: options.lockTimeoutMs } : {}),
     ...(options.onLockWait ? { onWait: options.onLockWait } : {}),
   });
+  log().debug({ state: options.statePath ?? ":memory:", ms: Date.now() - started }, "state opened");
   try {
     return await new StreamingScan(options, config, inventory, store, started).run();
   } finally {
@@ -259,6 +262,7 @@ class StreamingScan {
   async run(): Promise<ScanResult> {
     const { options, store } = this;
     const { objects: listed, problems: listProblems, ignored } = await listLocalObjects(options.paths);
+    log().debug({ objects: listed.length, unreadable: listProblems.length, ignored }, "inputs listed");
     for (const p of listProblems)
       this.problems.push({ object: p.object, code: "E_READ", message: `${p.object}: ${p.message}` });
     this.counts.failed = listProblems.length;
@@ -311,6 +315,7 @@ class StreamingScan {
         const { ref, skip } = toRead[index++] as { ref: LogObjectRef; skip: number };
         await this.consume(ref, facts, skip);
         done++;
+        log().trace({ object: safeText(ref.id), bytes: facts.bytes, problems: facts.problems.length }, "object read");
         this.options.onProgress?.({
           objectsDone: done,
           objectsTotal: objects.length,
@@ -510,6 +515,7 @@ class StreamingScan {
   }
 
   private async checkpoint(final: boolean): Promise<void> {
+    const commitStarted = Date.now();
     const { engine, store } = this;
     if (final) await this.release(Number.POSITIVE_INFINITY);
     for (const k of engine.dirtySessions) this.touched.add(k);
@@ -556,6 +562,18 @@ class StreamingScan {
       pending: encodeDocument(pending),
       ...(outputs ? { outputs } : {}),
     });
+    log().debug(
+      {
+        checkpoint: this.checkpoints + 1,
+        final,
+        objects: done.length,
+        sessions: engine.dirtySessions.size,
+        findings: fresh.length,
+        events: this.counts.total,
+        ms: Date.now() - commitStarted,
+      },
+      "checkpoint committed",
+    );
     engine.endBatch();
     this.absent.clear();
     this.checkpoints++;
