@@ -1,5 +1,6 @@
 /** `firstcall eval`: scores findings against a simulation's ground truth. */
-import type { Command } from "commander";
+import type { Command, Option } from "commander";
+import { formatOption, toOptions } from "./options.js";
 
 interface EvalFlags {
   truth: string;
@@ -24,7 +25,7 @@ export function registerEval(program: Command): void {
     .argument("<findings>", "findings as JSON lines (- for standard input)")
     .requiredOption("--truth <file>", "truth.jsonl written by simulate")
     .option("--fleet <file>", "fleet.jsonl written by simulate (default: next to --truth, when present)")
-    .option("--format <format>", "text or json", "text")
+    .addOption(toOptions([formatOption(["text", "json"])])[0] as Option)
     .option("--json-out <file>", "also write the JSON report to this file")
     .action(async (findingsPath: string, flags: EvalFlags) => {
       const { existsSync, writeFileSync } = await import("node:fs");

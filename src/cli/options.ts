@@ -13,6 +13,8 @@ export interface OptionSpec {
   readonly defaultText?: string;
   readonly choices?: readonly string[];
   readonly repeatable?: boolean;
+  /** An old spelling kept working: accepted, but left out of --help and the docs. */
+  readonly hidden?: boolean;
 }
 
 export interface CommandSpec {
@@ -30,6 +32,7 @@ export function toOptions(specs: readonly OptionSpec[]): Option[] {
     if (s.choices) o.choices(s.choices as string[]);
     if (s.defaultValue !== undefined) o.default(s.defaultValue, s.defaultText);
     if (s.repeatable) o.argParser((v: string, prev: string[] | undefined) => [...(prev ?? []), v]);
+    if (s.hidden) o.hideHelp();
     return o;
   });
 }
@@ -50,13 +53,31 @@ export function markdownTable(header: readonly string[], rows: readonly (readonl
   return [line(head ?? []), line(widths.map((w) => "-".repeat(w))), ...body.map(line)].join("\n");
 }
 
+/**
+ * The output vocabulary every command shares: `--format` with these names. A command offers the
+ * ones it can produce; any other is a usage error naming the valid ones (commander's choices).
+ */
+export const OUTPUT_FORMATS = ["text", "json", "jsonl"] as const;
+
+/**
+ * The `--format` option of a command that can produce `formats`.
+ *
+ * @example
+ * formatOption(["text", "json"]) // --format <format>, choices text and json, default text
+ */
+export function formatOption(formats: readonly string[], description = "output format"): OptionSpec {
+  return { flags: "--format <format>", description, choices: formats, defaultValue: "text" };
+}
+
 /** Markdown for one command (used by the generated CLI reference, src/cli/docs.ts). */
 export function renderCommandDoc(spec: CommandSpec): string {
-  const rows = spec.options.map((o) => {
-    const def = o.defaultText ?? (o.defaultValue === undefined ? "" : String(o.defaultValue));
-    const choices = o.choices ? ` (${o.choices.join(", ")})` : "";
-    return [`\`${o.flags}\``, `${o.description}${choices}`, def];
-  });
+  const rows = spec.options
+    .filter((o) => !o.hidden)
+    .map((o) => {
+      const def = o.defaultText ?? (o.defaultValue === undefined ? "" : String(o.defaultValue));
+      const choices = o.choices ? ` (${o.choices.join(", ")})` : "";
+      return [`\`${o.flags}\``, `${o.description}${choices}`, def];
+    });
   const lines = [
     `## firstcall ${spec.name} ${spec.arguments}`.trimEnd(),
     "",

@@ -6,6 +6,9 @@ import { scanSpec } from "./scan-spec.js";
 
 interface ScanFlags {
   format: string;
+  /** `-f`, the old spelling of --format. */
+  f?: string;
+  minSeverity: "info" | "low" | "medium" | "high";
   state?: string;
   config?: string;
   ipRanges?: string;
@@ -42,9 +45,8 @@ async function runScanCommand(paths: string[], flags: ScanFlags): Promise<number
   const { runScan } = await import("../pipeline/scan.js");
   const { renderSummaryText } = await import("../pipeline/summary-text.js");
   const { defaultStatePath, openStore } = await import("../state/open.js");
-  const { FORMATS } = await import("../findings/formats/index.js");
-  const { FileSink } = await import("../findings/sinks/file.js");
-  const { StreamSink } = await import("../findings/sinks/stream.js");
+  const { findingOutput } = await import("./scan-output.js");
+  const { atOrAbove, effectiveFailOn } = await import("../findings/select.js");
   const { writeOutput, writeFileOutput } = await import("./output.js");
   const { safeText } = await import("../safe-text.js");
   const toStdout = (text: string) => writeOutput(process.stdout, text);
@@ -69,8 +71,13 @@ async function runScanCommand(paths: string[], flags: ScanFlags): Promise<number
       throw new UsageError("E_USAGE", `--max-object-bytes: not a positive integer: ${flags.maxObjectBytes}`);
     }
   }
-  const format = FORMATS.get(flags.format);
-  if (!format) throw new UsageError("E_USAGE", `--format: unknown format ${flags.format}`);
+  const output = findingOutput({
+    format: flags.f ?? flags.format,
+    minSeverity: flags.minSeverity,
+    ...(flags.output ? { outputPath: flags.output } : {}),
+    writeStdout: toStdout,
+  });
+  const format = output.format;
   const config = flags.config ? loadConfig(flags.config) : defaultConfig();
   const since = parseTime(flags.since, "--since");
   const until = parseTime(flags.until, "--until");
@@ -107,8 +114,8 @@ async function runScanCommand(paths: string[], flags: ScanFlags): Promise<number
   };
   process.on("SIGINT", onSigint);
 
-  const fileSink = flags.output ? new FileSink(flags.output, format) : undefined;
-  const sink = fileSink ?? new StreamSink(toStdout, format);
+  const fileSink = flags.output !== undefined;
+  const sink = output.sink;
   const started = Date.now();
   let result: Awaited<ReturnType<typeof runScan>>;
   try {
@@ -121,7 +128,8 @@ async function runScanCommand(paths: string[], flags: ScanFlags): Promise<number
       ...(until ? { until } : {}),
       bindUncovered: flags.bindUncovered,
       rescan: flags.rescan,
-      failOn: flags.failOn,
+      // The exit code considers what is printed: nothing below --min-severity.
+      failOn: effectiveFailOn(flags.failOn, flags.minSeverity),
       latenessMs,
       minBuffered,
       ...(jobs !== undefined ? { jobs } : {}),
@@ -142,19 +150,24 @@ async function runScanCommand(paths: string[], flags: ScanFlags): Promise<number
     });
   } finally {
     bar?.stop();
-    fileSink?.close();
+    output.close();
     process.removeListener("SIGINT", onSigint);
   }
 
   if (flags.all) {
     const store = openStore(statePath, { lockTimeoutMs });
     try {
-      const all = (await store.allFindings()).map((f) => f.finding);
+      const all = atOrAbove(
+        (await store.allFindings()).map((f) => f.finding),
+        flags.minSeverity,
+      );
       await toStdout(format.render(all));
     } finally {
       await store.close();
     }
-  } else if (result.findings.length === 0 && !fileSink && format.name === "text") {
+  } else if (format.document) {
+    await output.finish();
+  } else if (output.printed() === 0 && !fileSink && format.name === "text") {
     await toStdout(format.render([]));
   }
   const { safeJsonStringify } = await import("../safe-text.js");

@@ -5,7 +5,7 @@
  */
 import type { Command } from "commander";
 import { safeText } from "../safe-text.js";
-import { type CommandSpec, toOptions } from "./options.js";
+import { type CommandSpec, formatOption, toOptions } from "./options.js";
 
 const servicesOption = {
   flags: "--services <list>",
@@ -22,11 +22,15 @@ export const trailblazerCatalogSpec: CommandSpec = {
   arguments: "",
   summary:
     "Lists every service and operation the AWS SDK models know, with protocol, HTTP method and path, required members and a read-only guess. With --services, lists their operations.",
-  options: [servicesOption, { flags: "--json", description: "print the catalog entries as JSON", defaultValue: false }],
+  options: [
+    servicesOption,
+    formatOption(["text", "json"], "output format (json: the catalog entries)"),
+    { flags: "--json", description: "the same as --format json", hidden: true },
+  ],
   examples: [
     "firstcall trailblazer catalog",
     "firstcall trailblazer catalog --services iam,sts",
-    "firstcall trailblazer catalog --json > catalog.json",
+    "firstcall trailblazer catalog --format json > catalog.json",
   ],
 };
 
@@ -73,9 +77,10 @@ export const trailblazerMapSpec: CommandSpec = {
   summary:
     "Matches CloudTrail records to a run's calls and reports, per operation: logged or not, eventSource, eventName (and whether it differs from the operation), management/data, read-only, logged error code, delay.",
   options: [
-    { flags: "--json", description: "write the mapping as JSON", defaultValue: false },
+    formatOption(["text", "json"], "output format (json: the mapping, or the diff)"),
+    { flags: "--json", description: "the same as --format json", hidden: true },
     { flags: "-o, --output <file>", description: "write to this file instead of stdout" },
-    { flags: "--diff <old.json>", description: "show what changed since an earlier mapping (from map --json)" },
+    { flags: "--diff <old.json>", description: "show what changed since an earlier mapping (from map --format json)" },
     {
       flags: "--interesting",
       description: "text: only operations not logged, renamed or logged as several events",
@@ -84,7 +89,7 @@ export const trailblazerMapSpec: CommandSpec = {
   ],
   examples: [
     "firstcall trailblazer map trailblazer-run-k3x9ab12.jsonl AWSLogs/123456789012/CloudTrail/",
-    "firstcall trailblazer map run.jsonl logs/ --json -o mapping.json",
+    "firstcall trailblazer map run.jsonl logs/ --format json -o mapping.json",
     "firstcall trailblazer map run2.jsonl logs/ --diff mapping.json",
   ],
 };
@@ -133,7 +138,8 @@ export const trailblazerSpecs: readonly CommandSpec[] = [
 
 interface CatalogFlags {
   services?: string;
-  json: boolean;
+  format: "text" | "json";
+  json?: boolean;
 }
 interface RunFlags {
   roleArn?: string;
@@ -150,7 +156,8 @@ interface RunFlags {
   progress: boolean;
 }
 interface MapFlags {
-  json: boolean;
+  format: "text" | "json";
+  json?: boolean;
   output?: string;
   diff?: string;
   interesting: boolean;
@@ -249,7 +256,7 @@ async function catalogCommand(flags: CatalogFlags, out: Output): Promise<number>
   const catalog = loadCatalog();
   const filter = parseServiceList(flags.services);
   const services = selectServices(catalog, filter);
-  if (flags.json) {
+  if (flags.format === "json" || flags.json) {
     const selected = filter ? { ...catalog, services: Object.fromEntries(services.map((s) => [s.id, s])) } : catalog;
     out.write(`${JSON.stringify(selected)}\n`);
   } else {
@@ -366,13 +373,14 @@ async function mapCommand(runFile: string, logs: string[], flags: MapFlags, out:
     for (const record of object.records) matcher.add(record);
   }
   const mapping = matcher.result();
+  const json = flags.format === "json" || flags.json === true;
   let text: string;
   if (flags.diff) {
     const { diffMappings, loadMapping, renderDiffText } = await import("../trailblazer/diff.js");
     const diff = diffMappings(loadMapping(flags.diff), mapping);
-    text = flags.json ? `${JSON.stringify(diff, null, 2)}\n` : renderDiffText(diff);
+    text = json ? `${JSON.stringify(diff, null, 2)}\n` : renderDiffText(diff);
   } else {
-    text = flags.json
+    text = json
       ? `${JSON.stringify(mapping, null, 2)}\n`
       : renderMappingText(mapping, { onlyInteresting: flags.interesting });
   }
