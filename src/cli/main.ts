@@ -8,6 +8,7 @@ import { EXIT } from "../exit-codes.js";
 import { configureLog, type LogLevel, log } from "../log.js";
 import { safeLines } from "../safe-text.js";
 import { registerEval } from "./eval.js";
+import { registerExplain } from "./explain.js";
 import { renderFailure, usageHint } from "./failure.js";
 import { globalOptions } from "./global-spec.js";
 import { toOptions } from "./options.js";
@@ -34,6 +35,7 @@ export function buildProgram(): Command {
     log().debug({ command: commandName(action), version: VERSION, node: process.version }, "command started");
   });
   registerScan(program);
+  registerExplain(program);
   registerSimulate(program);
   registerEval(program);
   registerTrailblazer(program);

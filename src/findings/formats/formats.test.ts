@@ -58,12 +58,12 @@ describe("text format with hostile fields", () => {
     assert.ok(out.includes("\\u202e"), "the override is shown, escaped");
   });
 
-  test("an embedded newline cannot forge a line: one table row and two lines per finding", () => {
+  test("an embedded newline cannot forge a line: one table row and three lines per finding", () => {
     const lines = out.trimEnd().split("\n");
-    assert.equal(lines.length, 1 + findings.length + 1 + 2 * findings.length);
+    assert.equal(lines.length, 1 + findings.length + 1 + 3 * findings.length);
     assert.ok(!lines.some((l) => l.startsWith("2. [fake]")), "no forged numbered line");
     assert.match(lines[4] ?? "", /^1\. \[rule1:/);
-    assert.match(lines[6] ?? "", /^2\. \[rule2:/);
+    assert.match(lines[7] ?? "", /^2\. \[rule2:/);
   });
 
   test("columns are aligned on the escaped text", () => {
