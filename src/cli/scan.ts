@@ -89,20 +89,10 @@ async function runScanCommand(paths: string[], flags: ScanFlags): Promise<number
   const lockTimeoutMs = positive(flags.lockTimeout, "--lock-timeout", true) * 1000;
   const statePath = flags.state ?? defaultStatePath();
 
-  const showProgress = flags.progress ?? (process.stderr.isTTY === true && !flags.quiet);
-  let bar: import("cli-progress").SingleBar | undefined;
-  if (showProgress) {
-    const { SingleBar, Presets } = await import("cli-progress");
-    bar = new SingleBar(
-      {
-        stream: process.stderr,
-        format: "scan [{bar}] {value}/{total} objects | {rate} events/s | {findings} findings | ETA {eta_formatted}",
-        hideCursor: true,
-        etaBuffer: 50,
-      },
-      Presets.shades_classic,
-    );
-  }
+  const { scanProgress, wantProgress } = await import("./progress.js");
+  const bar = wantProgress(flags.progress, flags.quiet, process.stderr.isTTY === true)
+    ? await scanProgress(process.stderr)
+    : undefined;
 
   // Ctrl-C: finish the current object, commit, stop. A second Ctrl-C stops at once (the last
   // checkpoint is still there to resume from).
@@ -116,7 +106,6 @@ async function runScanCommand(paths: string[], flags: ScanFlags): Promise<number
 
   const fileSink = flags.output !== undefined;
   const sink = output.sink;
-  const started = Date.now();
   let result: Awaited<ReturnType<typeof runScan>>;
   try {
     result = await runScan({
@@ -140,13 +129,7 @@ async function runScanCommand(paths: string[], flags: ScanFlags): Promise<number
       sink,
       signal: controller.signal,
       ...(maxObjectBytes ? { maxObjectBytes } : {}),
-      onProgress: (p) => {
-        if (!bar) return;
-        const seconds = Math.max(0.001, (Date.now() - started) / 1000);
-        const payload = { rate: Math.round(p.events / seconds), findings: p.findings };
-        if (p.objectsDone === 1) bar.start(p.objectsTotal, 0, payload);
-        bar.update(p.objectsDone, payload);
-      },
+      onProgress: (p) => bar?.update(p),
     });
   } finally {
     bar?.stop();
