@@ -3,8 +3,29 @@
  * same tables the program runs on. `npm run docs:cli` writes it; a test checks the committed file.
  */
 import { EXIT_CODES } from "../exit-codes.js";
+import { explainSpec } from "./explain.js";
+import { globalOptions } from "./global-spec.js";
 import { markdownTable, renderCommandDoc } from "./options.js";
 import { scanSpec } from "./scan-spec.js";
+
+/** Markdown for the options every command takes, and the output vocabulary they share. */
+export function renderGlobalOptionsDoc(): string {
+  return [
+    "## Options of every command",
+    "",
+    "Given before or after the command name. Every command that prints something takes `--format` with the same names: `text` (for people), `json` (one document) and `jsonl` (one JSON object per line); a command lists the ones it can produce, and any other is a usage error naming them. A usage error is one line and a pointer to the command's `--help`.",
+    "",
+    markdownTable(
+      ["option", "meaning", "default"],
+      globalOptions.map((o) => [
+        `\`${o.flags}\``,
+        `${o.description}${o.choices ? ` (${o.choices.join(", ")})` : ""}`,
+        o.defaultText ?? "",
+      ]),
+    ),
+    "",
+  ].join("\n");
+}
 
 /** Markdown for the exit codes (from EXIT_CODES in src/exit-codes.ts). */
 export function renderExitCodesDoc(): string {
@@ -30,5 +51,10 @@ export function renderExitCodesDoc(): string {
 export function renderCliReference(): string {
   const header =
     "# CLI reference\n\nGenerated from the option tables in `src/cli/*-spec.ts` and the exit codes in `src/exit-codes.ts` by `npm run docs:cli`; do not edit by hand.\n\n";
-  return header + [renderCommandDoc(scanSpec), renderExitCodesDoc()].join("\n");
+  return (
+    header +
+    [renderGlobalOptionsDoc(), renderCommandDoc(scanSpec), renderCommandDoc(explainSpec), renderExitCodesDoc()].join(
+      "\n",
+    )
+  );
 }

@@ -103,8 +103,8 @@ export const scanSpec: CommandSpec = {
     },
     {
       flags: "--progress",
-      description: "show progress (objects, events/s, ETA) on stderr",
-      defaultText: "on when stderr is a terminal",
+      description: "show progress (objects, events/s, findings, ETA) on stderr; on a pipe, a line every 5 seconds",
+      defaultText: "on when stderr is a terminal (and no -q)",
     },
     { flags: "--no-progress", description: "never show progress" },
     { flags: "-q, --quiet", description: "no text summary on stderr", defaultValue: false },
