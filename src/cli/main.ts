@@ -3,7 +3,7 @@
  * shared table (src/exit-codes.ts). Each command lives in its own file and imports its heavy modules
  * only when it runs. Every message written to stderr is escaped (src/safe-text.ts).
  */
-import { Command, CommanderError } from "commander";
+import { Command } from "commander";
 import { EXIT } from "../exit-codes.js";
 import { configureLog, type LogLevel, log } from "../log.js";
 import { safeLines } from "../safe-text.js";
