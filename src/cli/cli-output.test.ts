@@ -190,6 +190,33 @@ describe("one output vocabulary", () => {
     }
   });
 
+  test("simulate --format json prints what was written as one object", () => {
+    const out = join(root, "sim-json");
+    const r = firstcall([
+      "simulate",
+      "--out",
+      out,
+      "--instances",
+      "1",
+      "--hours",
+      "1",
+      "--accounts",
+      "1",
+      "--regions",
+      "1",
+      "--attacks",
+      "none",
+      "-q",
+      "--format",
+      "json",
+    ]);
+    assert.equal(r.status, EXIT.ok, r.stderr);
+    const report = JSON.parse(r.stdout) as { outDir: string; events: number; incidents: number };
+    assert.ok(report.events > 0);
+    assert.equal(report.incidents, 0);
+    assert.match(report.outDir, /sim-json$/);
+  });
+
   test("trailblazer catalog --format json (and the old --json) print the catalog as JSON", () => {
     const r = firstcall(["trailblazer", "catalog", "--services", "sts", "--format", "json"]);
     assert.equal(r.status, EXIT.ok, r.stderr);

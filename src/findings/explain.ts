@@ -142,7 +142,7 @@ export function explain(
   const notes: string[] = [];
   if (!session)
     notes.push(
-      "the credential's session is no longer in the state (sessions expire after their lifetime): the home is the finding's expected address",
+      "the credential's session is not in the state (never bound: its issuance and first call are not in the logs read; or expired after its lifetime): the home shown is the finding's expected address, if any",
     );
   return {
     schema: "firstcall.explanation/v1",
