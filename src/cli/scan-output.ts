@@ -6,6 +6,7 @@
 import { UsageError } from "../errors.js";
 import type { Finding, Severity } from "../findings/finding.js";
 import { type FindingFormat, FORMATS } from "../findings/formats/index.js";
+import { textFormatWith } from "../findings/formats/text.js";
 import { CollectingSink, MinSeveritySink } from "../findings/select.js";
 import { FileSink } from "../findings/sinks/file.js";
 import { StreamSink } from "../findings/sinks/stream.js";
@@ -46,9 +47,12 @@ export function findingOutput(options: {
   readonly format: string;
   readonly minSeverity: Severity;
   readonly outputPath?: string;
+  /** Text: each finding's evidence under its reason. */
+  readonly verbose?: boolean;
   readonly writeStdout: (text: string) => Promise<void>;
 }): FindingOutput {
-  const format = findingFormat(options.format);
+  const named = findingFormat(options.format);
+  const format = named.name === "text" && options.verbose ? textFormatWith({ verbose: true }) : named;
   if (format.document && options.outputPath !== undefined) {
     throw new UsageError(
       "E_USAGE",

@@ -108,6 +108,11 @@ export const scanSpec: CommandSpec = {
     },
     { flags: "--no-progress", description: "never show progress" },
     { flags: "-q, --quiet", description: "no text summary on stderr", defaultValue: false },
+    {
+      flags: "-v, --verbose",
+      description: "text: each finding's evidence (calls, event ids, names, keys, agents) under its reason",
+      defaultValue: false,
+    },
   ],
   examples: [
     "firstcall scan AWSLogs/ --format jsonl > findings.jsonl",

@@ -29,6 +29,7 @@ interface ScanFlags {
   lockTimeout: string;
   progress?: boolean;
   quiet: boolean;
+  verbose: boolean;
 }
 
 export function registerScan(program: Command): void {
@@ -75,6 +76,7 @@ async function runScanCommand(paths: string[], flags: ScanFlags): Promise<number
     format: flags.f ?? flags.format,
     minSeverity: flags.minSeverity,
     ...(flags.output ? { outputPath: flags.output } : {}),
+    verbose: flags.verbose,
     writeStdout: toStdout,
   });
   const format = output.format;

@@ -4,7 +4,7 @@ import { ALL_ATTACKS, ATTACKS, terminalHazards } from "../../test-helpers/termin
 import type { Finding } from "../finding.js";
 import { jsonFormat } from "./json.js";
 import { jsonlFormat } from "./jsonl.js";
-import { textFormat } from "./text.js";
+import { textFormat, textFormatWith } from "./text.js";
 
 /** A finding whose every string field carries the attacks (as a forged or hostile log could make it). */
 function hostileFinding(n: number): Finding {
@@ -177,5 +177,18 @@ describe("json format", () => {
     assert.deepEqual(terminalHazards(out, { allowLineFeed: true }), []);
     assert.equal(jsonFormat.render([]), "[]\n");
     assert.equal(jsonFormat.document, true);
+  });
+});
+
+describe("text format, verbose", () => {
+  test("each finding's evidence under its reason, escaped", () => {
+    const findings = [hostileFinding(1)];
+    const out = textFormatWith({ verbose: true }).render(findings);
+    assert.deepEqual(terminalHazards(out, { allowLineFeed: true }), []);
+    assert.match(out, /^ {3}calls 2 from ip1:.*first first1:.*last last1:/m);
+    assert.match(out, /^ {3}events e1:/m);
+    assert.match(out, /^ {3}agent u1:/m);
+    const plain = textFormat.render(findings);
+    assert.equal(out.split("\n").length - plain.split("\n").length, 4, "four evidence lines for one agent");
   });
 });

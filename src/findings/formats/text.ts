@@ -49,14 +49,39 @@ export function readingOrder(findings: readonly Finding[]): Finding[] {
   );
 }
 
+/** The evidence a finding carries, a few lines under its reason (`scan --verbose`). */
+function evidenceLines(f: Finding): string[] {
+  const e = f.evidence;
+  const t = safeText;
+  const lines = [
+    `   calls ${e.count} from ${t(f.sourceIp)} (${t(f.network)}), first ${t(e.firstSeen)}, last ${t(e.lastSeen)}; expected ${f.expectedIps.map(t).join(", ") || "none in the logs"}`,
+    `   events ${e.eventIds.map(t).join(", ")}${e.count > e.eventIds.length ? ", …" : ""}`,
+    `   names ${e.eventNames.map(t).join(", ")}${e.accessKeyIds.length ? `; keys ${e.accessKeyIds.map(t).join(", ")}` : ""}`,
+  ];
+  for (const ua of e.userAgents) lines.push(`   agent ${t(ua)}`);
+  return lines;
+}
+
 /**
- * A table a person reads, then each finding's reason. Every field goes through `safeText` (parts of a
- * finding were written by whoever made the call), and column widths are measured on the escaped text.
+ * A table a person reads, then each finding's reason (and, `verbose`, its evidence). Every field
+ * goes through `safeText` (parts of a finding were written by whoever made the call), and column
+ * widths are measured on the escaped text.
+ *
+ * @example
+ * textFormatWith({ verbose: true }).render(findings)
  */
-export const textFormat: FindingFormat = {
-  name: "text",
-  description: "a table for people (most severe first), with each finding's reason",
-  render(unordered: readonly Finding[]): string {
+export function textFormatWith(options: { readonly verbose?: boolean } = {}): FindingFormat {
+  return {
+    name: "text",
+    description: "a table for people (most severe first), with each finding's reason",
+    render: (findings) => renderText(findings, options.verbose === true),
+  };
+}
+
+export const textFormat: FindingFormat = textFormatWith();
+
+function renderText(unordered: readonly Finding[], verbose: boolean): string {
+  {
     if (unordered.length === 0) return "No findings.\n";
     const findings = readingOrder(unordered);
     const rows = findings.map((f) =>
@@ -86,8 +111,9 @@ export const textFormat: FindingFormat = {
       out.push(
         `   event ${safeText(e.source)} ${safeText(e.name)} ${safeText(e.id)}${e.userAgent ? ` ua="${safeText(e.userAgent)}"` : ""}`,
       );
+      if (verbose) out.push(...evidenceLines(f));
       out.push(`   id ${safeText(f.id)} (firstcall explain ${safeText(f.id.slice(0, 12))})`);
     });
     return `${out.join("\n")}\n`;
-  },
-};
+  }
+}
