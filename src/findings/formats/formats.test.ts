@@ -186,8 +186,8 @@ describe("text format, verbose", () => {
     const out = textFormatWith({ verbose: true }).render(findings);
     assert.deepEqual(terminalHazards(out, { allowLineFeed: true }), []);
     assert.match(out, /^ {3}calls 2 from ip1:.*first first1:.*last last1:/m);
-    assert.match(out, /^ {3}events e1:/m);
-    assert.match(out, /^ {3}agent u1:/m);
+    assert.match(out, /^ {3}events e11:/m);
+    assert.match(out, /^ {3}agent u11:/m);
     const plain = textFormat.render(findings);
     assert.equal(out.split("\n").length - plain.split("\n").length, 4, "four evidence lines for one agent");
   });
