@@ -26,6 +26,7 @@ import os from "node:os";
 import { dirname, join, relative, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { simulate } from "../src/simulate/simulate.js";
+import { corpusProgress, step } from "./progress.js";
 
 const HERE = dirname(fileURLToPath(import.meta.url));
 const REPO = resolve(HERE, "..");
@@ -104,7 +105,13 @@ async function corpus(
     if (JSON.stringify(info.params) === JSON.stringify(params)) return { dir, info, reused: true };
   }
   process.stderr.write(`bench: writing corpus ${name} (${JSON.stringify(params)})\n`);
-  const r = await simulate({ ...params, outDir: dir, force: true });
+  const progress = corpusProgress(name);
+  const r = await simulate({
+    ...params,
+    outDir: dir,
+    force: true,
+    ...(progress ? { onProgress: progress.update } : {}),
+  }).finally(() => progress?.stop());
   const info: CorpusInfo = {
     params,
     events: r.events,
@@ -302,15 +309,22 @@ async function main(): Promise<void> {
   for (let i = 0; i < args.runs; i++) {
     process.stderr.write(`bench: run ${i + 1}/${args.runs}\n`);
     // Interleaved, so that a noisy neighbour hurts every contender alike.
-    runs.gunzip.push(timed(process.execPath, [join(HERE, "baseline.mjs"), "gunzip", list]));
-    runs.parse.push(timed(process.execPath, [join(HERE, "baseline.mjs"), "parse", list]));
-    runs.scan.push(runScanOnce(cli, dir, `main-${i}`));
+    const run = `run ${i + 1}/${args.runs}`;
+    runs.gunzip.push(
+      step(`${run}: gunzip`, () => timed(process.execPath, [join(HERE, "baseline.mjs"), "gunzip", list])),
+    );
+    runs.parse.push(
+      step(`${run}: JSON.parse`, () => timed(process.execPath, [join(HERE, "baseline.mjs"), "parse", list])),
+    );
+    runs.scan.push(step(`${run}: firstcall scan`, () => runScanOnce(cli, dir, `main-${i}`)));
     if (jq) {
       runs.jq.push(
-        timed("bash", [
-          "-c",
-          `set -o pipefail; tr '\\n' '\\0' < '${list}' | xargs -0 zcat | jq -r '${JQ_FILTER}' | wc -l`,
-        ]),
+        step(`${run}: zcat | jq`, () =>
+          timed("bash", [
+            "-c",
+            `set -o pipefail; tr '\\n' '\\0' < '${list}' | xargs -0 zcat | jq -r '${JQ_FILTER}' | wc -l`,
+          ]),
+        ),
       );
     }
   }

@@ -6,6 +6,8 @@
 import type { Command } from "commander";
 import { EXIT_CODES } from "../exit-codes.js";
 import { evalSpec } from "./eval-spec.js";
+import { explainSpec } from "./explain.js";
+import { globalOptions } from "./global-spec.js";
 import { buildProgram } from "./main.js";
 import { type CommandSpec, markdownTable, renderCommandDoc } from "./options.js";
 import { scanSpec } from "./scan-spec.js";
@@ -13,7 +15,13 @@ import { simulateSpec } from "./simulate-spec.js";
 import { trailblazerSpecs } from "./trailblazer.js";
 
 /** Every command's spec. A new command adds its spec here (a test checks that none is missing). */
-export const COMMAND_SPECS: readonly CommandSpec[] = [scanSpec, simulateSpec, evalSpec, ...trailblazerSpecs];
+export const COMMAND_SPECS: readonly CommandSpec[] = [
+  scanSpec,
+  explainSpec,
+  simulateSpec,
+  evalSpec,
+  ...trailblazerSpecs,
+];
 
 /** A command's name below the program, e.g. `trailblazer replay run`. */
 function commandPath(cmd: Command): string {
@@ -46,6 +54,25 @@ export function renderCommandsDoc(program: Command = buildProgram()): string {
     .join("\n");
 }
 
+/** Markdown for the options every command takes, and the output vocabulary they share. */
+export function renderGlobalOptionsDoc(): string {
+  return [
+    "## Options of every command",
+    "",
+    "Given before or after the command name. Every command that prints something takes `--format` with the same names: `text` (for people), `json` (one document) and `jsonl` (one JSON object per line); a command lists the ones it can produce, and any other is a usage error naming them. A usage error is one line and a pointer to the command's `--help`.",
+    "",
+    markdownTable(
+      ["option", "meaning", "default"],
+      globalOptions.map((o) => [
+        `\`${o.flags}\``,
+        `${o.description}${o.choices ? ` (${o.choices.join(", ")})` : ""}`,
+        o.defaultText ?? "",
+      ]),
+    ),
+    "",
+  ].join("\n");
+}
+
 /** Markdown for the exit codes (from EXIT_CODES in src/exit-codes.ts). */
 export function renderExitCodesDoc(): string {
   return [
@@ -69,6 +96,6 @@ export function renderExitCodesDoc(): string {
  */
 export function renderCliReference(): string {
   const header =
-    "# CLI reference\n\nGenerated from the commands' option tables (`src/cli/*-spec.ts`, `src/cli/trailblazer.ts`) and the exit codes in `src/exit-codes.ts` by `npm run docs:cli`; do not edit by hand.\n\n";
-  return header + [renderCommandsDoc(), renderExitCodesDoc()].join("\n");
+    "# CLI reference\n\nGenerated from the commands' option tables (`src/cli/*-spec.ts`, `src/cli/trailblazer.ts`, `src/cli/explain.ts`) and the exit codes in `src/exit-codes.ts` by `npm run docs:cli`; do not edit by hand.\n\n";
+  return header + [renderGlobalOptionsDoc(), renderCommandsDoc(), renderExitCodesDoc()].join("\n");
 }

@@ -1,4 +1,4 @@
-import type { CommandSpec } from "./options.js";
+import { type CommandSpec, formatOption } from "./options.js";
 
 /** The `eval` command's options: the single source for its flags and its documentation. */
 export const evalSpec: CommandSpec = {
@@ -13,7 +13,7 @@ export const evalSpec: CommandSpec = {
       description: "fleet.jsonl written by simulate",
       defaultText: "next to --truth, when present",
     },
-    { flags: "--format <format>", description: "text or json", defaultValue: "text" },
+    formatOption(["text", "json"]),
     { flags: "--json-out <file>", description: "also write the JSON report to this file" },
   ],
   examples: [

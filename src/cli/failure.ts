@@ -4,6 +4,7 @@
  * `FIRSTCALL_DEBUG=1`: for an operator a stack is noise, and for a bug report it is asked for.
  */
 import { CommanderError } from "commander";
+import { UsageError } from "../errors.js";
 import { EXIT, type ExitCode, exitCodeForError, isSqliteError, stateErrorFromSqlite } from "../exit-codes.js";
 import { safeLines, safeText } from "../safe-text.js";
 
@@ -37,6 +38,22 @@ function stackOf(error: unknown): string {
         .filter((line) => /^\s+at /.test(line))
         .join("\n");
   return frames ? `${safeLines(frames)}\n` : "";
+}
+
+/**
+ * The line that follows a usage error: where the whole usage is. Nothing for other errors, for
+ * configuration errors (the message names the file and the key) and for `--help`/`--version`.
+ *
+ * @example
+ * usageHint(new UsageError("E_USAGE", "--jobs: not a number"), "firstcall scan")
+ * // "firstcall: see 'firstcall scan --help'\n"
+ */
+export function usageHint(error: unknown, command: string): string {
+  const usage =
+    error instanceof CommanderError
+      ? error.exitCode !== 0 && error.code !== "commander.helpDisplayed" && error.code !== "commander.version"
+      : error instanceof UsageError && error.code === "E_USAGE";
+  return usage ? `firstcall: see '${safeText(command)} --help'\n` : "";
 }
 
 /**

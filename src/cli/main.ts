@@ -5,9 +5,13 @@
  */
 import { Command } from "commander";
 import { EXIT } from "../exit-codes.js";
+import { configureLog, type LogLevel, log } from "../log.js";
 import { safeLines } from "../safe-text.js";
 import { registerEval } from "./eval.js";
-import { renderFailure } from "./failure.js";
+import { registerExplain } from "./explain.js";
+import { renderFailure, usageHint } from "./failure.js";
+import { globalOptions } from "./global-spec.js";
+import { toOptions } from "./options.js";
 import { watchStream, writeOutput } from "./output.js";
 import { registerScan } from "./scan.js";
 import { registerSimulate } from "./simulate.js";
@@ -18,16 +22,43 @@ export const VERSION = "0.1.0";
 export function buildProgram(): Command {
   const program = new Command("firstcall")
     // Before the subcommands are added, so that they inherit it: commander echoes bad arguments.
-    .configureOutput({ outputError: (message, write) => write(safeLines(message)) })
+    .configureOutput({ outputError: (message, write) => write(safeLines(message.replace(/^error: /, "firstcall: "))) })
     .description("Finds stolen AWS temporary credentials in CloudTrail: the first call wins.")
     .version(VERSION)
     .exitOverride()
-    .showHelpAfterError();
+    // A usage error is its message and a pointer to --help (added in main), not the whole help.
+    .showHelpAfterError(false);
+  for (const o of toOptions(globalOptions)) program.addOption(o);
+  program.hook("preAction", (_program, action) => {
+    const { logLevel, debug } = program.opts<{ logLevel?: LogLevel; debug?: boolean }>();
+    if (debug || logLevel) configureLog(debug ? "debug" : (logLevel as LogLevel));
+    log().debug({ command: commandName(action), version: VERSION, node: process.version }, "command started");
+  });
   registerScan(program);
+  registerExplain(program);
   registerSimulate(program);
   registerEval(program);
   registerTrailblazer(program);
   return program;
+}
+
+/** `scan`, `trailblazer replay run`: a command's name as the user types it. */
+function commandName(command: Command): string {
+  const names: string[] = [];
+  for (let c: Command | null = command; c?.parent; c = c.parent) names.unshift(c.name());
+  return names.join(" ");
+}
+
+/** The command the arguments name (as far as they name one), for the pointer to its --help. */
+function commandOf(program: Command, argv: readonly string[]): string {
+  let command = program;
+  for (const arg of argv.slice(2)) {
+    if (arg.startsWith("-")) continue;
+    const sub = command.commands.find((c) => c.name() === arg || c.aliases().includes(arg));
+    if (!sub) break;
+    command = sub;
+  }
+  return ["firstcall", commandName(command)].filter(Boolean).join(" ");
 }
 
 let crashHandlersInstalled = false;
@@ -40,6 +71,7 @@ function installCrashHandlers(): void {
   if (crashHandlersInstalled) return;
   crashHandlersInstalled = true;
   process.on("uncaughtException", (error) => {
+    log().fatal({ err: error }, "uncaught exception");
     const failure = renderFailure(error, failureContext());
     process.stderr.write(failure.text);
     process.exit(failure.exitCode);
@@ -65,7 +97,10 @@ export async function main(argv: readonly string[]): Promise<number> {
     await writeOutput(process.stdout, "");
   } catch (e) {
     const failure = renderFailure(e, failureContext());
-    process.stderr.write(failure.text);
+    log().error({ err: e, exitCode: failure.exitCode }, "command failed");
+    // commander has printed its one-line message; ours is in failure.text.
+    const hint = usageHint(e, commandOf(program, argv));
+    process.stderr.write(failure.text + hint);
     exitCode = failure.exitCode;
   }
   return exitCode;

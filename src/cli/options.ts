@@ -15,7 +15,7 @@ export interface OptionSpec {
   readonly repeatable?: boolean;
   /** The command fails without it. */
   readonly required?: boolean;
-  /** Left out of --help and the reference (a knob for tests and benchmarks). */
+  /** Left out of --help and the reference: a knob for tests and benchmarks, or an old spelling kept working. */
   readonly hidden?: boolean;
 }
 
@@ -67,6 +67,22 @@ export function markdownTable(header: readonly string[], rows: readonly (readonl
   const line = (r: readonly string[]) => `| ${r.map((c, i) => c.padEnd(widths[i] ?? 0)).join(" | ")} |`;
   const [head, ...body] = cells;
   return [line(head ?? []), line(widths.map((w) => "-".repeat(w))), ...body.map(line)].join("\n");
+}
+
+/**
+ * The output vocabulary every command shares: `--format` with these names. A command offers the
+ * ones it can produce; any other is a usage error naming the valid ones (commander's choices).
+ */
+export const OUTPUT_FORMATS = ["text", "json", "jsonl"] as const;
+
+/**
+ * The `--format` option of a command that can produce `formats`.
+ *
+ * @example
+ * formatOption(["text", "json"]) // --format <format>, choices text and json, default text
+ */
+export function formatOption(formats: readonly string[], description = "output format"): OptionSpec {
+  return { flags: "--format <format>", description, choices: formats, defaultValue: "text" };
 }
 
 /** Markdown for one command (used by the generated CLI reference, src/cli/docs.ts). */

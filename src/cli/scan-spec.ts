@@ -1,5 +1,6 @@
+import { SEVERITIES } from "../findings/finding.js";
 import { FORMATS } from "../findings/formats/index.js";
-import type { CommandSpec } from "./options.js";
+import { type CommandSpec, formatOption } from "./options.js";
 
 /** The `scan` command's options: the single source for its flags and its documentation. */
 export const scanSpec: CommandSpec = {
@@ -8,11 +9,17 @@ export const scanSpec: CommandSpec = {
   summary:
     "Reads CloudTrail logs (files, directories in the S3 layout, `-` for stdin), finds temporary credentials used away from their holder, and prints the findings. State (sessions, findings, scanned files) is kept so that a later scan over newer files continues where this one stopped.",
   options: [
+    formatOption(
+      [...FORMATS.keys()],
+      "output format: text (a table for people), json (one array, written when the scan ends), jsonl (one finding per line, as found)",
+    ),
+    { flags: "-f <format>", description: "the same as --format", hidden: true },
     {
-      flags: "-f, --format <format>",
-      description: "output format",
-      choices: [...FORMATS.keys()],
-      defaultValue: "text",
+      flags: "--min-severity <severity>",
+      description:
+        "print only findings at or above this severity; the exit code considers only what is printed (--fail-on below it acts as --fail-on at it)",
+      choices: SEVERITIES,
+      defaultValue: "info",
     },
     {
       flags: "--state <path>",
@@ -100,11 +107,16 @@ export const scanSpec: CommandSpec = {
     },
     {
       flags: "--progress",
-      description: "show progress (objects, events/s, ETA) on stderr",
-      defaultText: "on when stderr is a terminal",
+      description: "show progress (objects, events/s, findings, ETA) on stderr; on a pipe, a line every 5 seconds",
+      defaultText: "on when stderr is a terminal (and no -q)",
     },
     { flags: "--no-progress", description: "never show progress" },
     { flags: "-q, --quiet", description: "no text summary on stderr", defaultValue: false },
+    {
+      flags: "-v, --verbose",
+      description: "text: each finding's evidence (calls, event ids, names, keys, agents) under its reason",
+      defaultValue: false,
+    },
   ],
   examples: [
     "firstcall scan AWSLogs/ --format jsonl > findings.jsonl",

@@ -8,6 +8,9 @@ import { scanSpec } from "./scan-spec.js";
 
 interface ScanFlags {
   format: string;
+  /** `-f`, the old spelling of --format. */
+  f?: string;
+  minSeverity: "info" | "low" | "medium" | "high";
   state?: string;
   config?: string;
   ipRanges?: string;
@@ -28,6 +31,7 @@ interface ScanFlags {
   lockTimeout: string;
   progress?: boolean;
   quiet: boolean;
+  verbose: boolean;
 }
 
 export function registerScan(program: Command): void {
@@ -55,9 +59,8 @@ async function runScanCommand(paths: string[], flags: ScanFlags): Promise<number
   const { loadConfig, defaultConfig } = await import("../config/config.js");
   const { runScan } = await import("../pipeline/scan.js");
   const { renderNotice } = await import("../pipeline/summary-text.js");
-  const { FORMATS } = await import("../findings/formats/index.js");
-  const { FileSink } = await import("../findings/sinks/file.js");
-  const { StreamSink } = await import("../findings/sinks/stream.js");
+  const { findingOutput } = await import("./scan-output.js");
+  const { effectiveFailOn } = await import("../findings/select.js");
   const { writeOutput } = await import("./output.js");
   const toStdout = (text: string) => writeOutput(process.stdout, text);
 
@@ -75,8 +78,14 @@ async function runScanCommand(paths: string[], flags: ScanFlags): Promise<number
       throw new UsageError("E_USAGE", `--max-object-bytes: not a positive integer: ${flags.maxObjectBytes}`);
     }
   }
-  const format = FORMATS.get(flags.format);
-  if (!format) throw new UsageError("E_USAGE", `--format: unknown format ${flags.format}`);
+  const output = findingOutput({
+    format: flags.f ?? flags.format,
+    minSeverity: flags.minSeverity,
+    ...(flags.output ? { outputPath: flags.output } : {}),
+    verbose: flags.verbose,
+    writeStdout: toStdout,
+  });
+  const format = output.format;
   const config = flags.config ? loadConfig(flags.config) : defaultConfig();
   const { parseTimeWindow } = await import("../pipeline/time-window.js");
   const { since, until } = parseTimeWindow(flags);
@@ -88,20 +97,10 @@ async function runScanCommand(paths: string[], flags: ScanFlags): Promise<number
   const lockTimeoutMs = positive(flags.lockTimeout, "--lock-timeout", true) * 1000;
   const statePath = flags.state ?? defaultStatePath();
 
-  const showProgress = flags.progress ?? (process.stderr.isTTY === true && !flags.quiet);
-  let bar: import("cli-progress").SingleBar | undefined;
-  if (showProgress) {
-    const { SingleBar, Presets } = await import("cli-progress");
-    bar = new SingleBar(
-      {
-        stream: process.stderr,
-        format: "scan [{bar}] {value}/{total} objects | {rate} events/s | {findings} findings | ETA {eta_formatted}",
-        hideCursor: true,
-        etaBuffer: 50,
-      },
-      Presets.shades_classic,
-    );
-  }
+  const { scanProgress, wantProgress } = await import("./progress.js");
+  const bar = wantProgress(flags.progress, flags.quiet, process.stderr.isTTY === true)
+    ? await scanProgress(process.stderr)
+    : undefined;
 
   // Ctrl-C: finish the current object, commit, stop. A second Ctrl-C stops at once (the last
   // checkpoint is still there to resume from).
@@ -113,9 +112,8 @@ async function runScanCommand(paths: string[], flags: ScanFlags): Promise<number
   };
   process.on("SIGINT", onSigint);
 
-  const fileSink = flags.output ? new FileSink(flags.output, format) : undefined;
-  const sink = fileSink ?? new StreamSink(toStdout, format);
-  const started = Date.now();
+  const fileSink = flags.output !== undefined;
+  const sink = output.sink;
   // Problems told before the scan reads, so that the end does not repeat them.
   const told = new Set<string>();
   let result: Awaited<ReturnType<typeof runScan>>;
@@ -129,7 +127,8 @@ async function runScanCommand(paths: string[], flags: ScanFlags): Promise<number
       ...(until ? { until } : {}),
       bindUncovered: flags.bindUncovered,
       rescan: flags.rescan,
-      failOn: flags.failOn,
+      // The exit code considers what is printed: nothing below --min-severity.
+      failOn: effectiveFailOn(flags.failOn, flags.minSeverity),
       latenessMs,
       minBuffered,
       ...(jobs !== undefined ? { jobs } : {}),
@@ -144,21 +143,15 @@ async function runScanCommand(paths: string[], flags: ScanFlags): Promise<number
         if (notice.kind === "path-problem") told.add(notice.problem.message);
         process.stderr.write(renderNotice(notice));
       },
-      onProgress: (p) => {
-        if (!bar) return;
-        const seconds = Math.max(0.001, (Date.now() - started) / 1000);
-        const payload = { rate: Math.round(p.events / seconds), findings: p.findings };
-        if (p.objectsDone === 1) bar.start(p.objectsTotal, 0, payload);
-        bar.update(p.objectsDone, payload);
-      },
+      onProgress: (p) => bar?.update(p),
     });
   } finally {
     bar?.stop();
-    fileSink?.close();
+    output.close();
     process.removeListener("SIGINT", onSigint);
   }
 
-  return reportScan(result, flags, { format, toFile: fileSink !== undefined, statePath, lockTimeoutMs, told });
+  return reportScan(result, flags, { format, output, toFile: fileSink, statePath, lockTimeoutMs, told });
 }
 
 /**
@@ -171,6 +164,7 @@ async function reportScan(
   flags: ScanFlags,
   context: {
     format: import("../findings/formats/index.js").FindingFormat;
+    output: import("./scan-output.js").FindingOutput;
     toFile: boolean;
     statePath: string;
     lockTimeoutMs: number;
@@ -179,6 +173,7 @@ async function reportScan(
 ): Promise<number> {
   const { openStore } = await import("../state/open.js");
   const { exitCodeFor } = await import("../pipeline/scan.js");
+  const { atOrAbove, effectiveFailOn } = await import("../findings/select.js");
   const text = await import("../pipeline/summary-text.js");
   const { writeOutput, writeFileOutput } = await import("./output.js");
   const { safeJsonStringify } = await import("../safe-text.js");
@@ -190,14 +185,19 @@ async function reportScan(
   if (flags.all) {
     const store = openStore(context.statePath, { lockTimeoutMs: context.lockTimeoutMs });
     try {
-      const all = (await store.allFindings()).map((f) => f.finding);
+      const all = atOrAbove(
+        (await store.allFindings()).map((f) => f.finding),
+        flags.minSeverity,
+      );
       await toStdout(context.format.render(all));
       // The exit code is about what is printed: the stored findings, not only this run's new ones.
-      exitCode = exitCodeFor(all, flags.failOn, result.exitCode === EXIT.input);
+      exitCode = exitCodeFor(all, effectiveFailOn(flags.failOn, flags.minSeverity), result.exitCode === EXIT.input);
     } finally {
       await store.close();
     }
-  } else if (result.findings.length === 0 && !context.toFile && context.format.name === "text" && !nothingScanned) {
+  } else if (context.format.document) {
+    await context.output.finish();
+  } else if (context.output.printed() === 0 && !context.toFile && context.format.name === "text" && !nothingScanned) {
     await toStdout(context.format.render([]));
   }
   const summaryJson = `${safeJsonStringify(summary)}\n`;

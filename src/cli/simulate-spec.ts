@@ -1,4 +1,4 @@
-import type { CommandSpec } from "./options.js";
+import { type CommandSpec, formatOption } from "./options.js";
 
 /** The `simulate` command's options: the single source for its flags and its documentation. */
 export const simulateSpec: CommandSpec = {
@@ -46,6 +46,7 @@ export const simulateSpec: CommandSpec = {
     { flags: "--gzip-level <n>", description: "gzip compression level", defaultValue: "6", hidden: true },
     { flags: "--force", description: "replace a simulation already in --out", defaultValue: false },
     { flags: "-q, --quiet", description: "no progress on stderr", defaultValue: false },
+    formatOption(["text", "json"], "report format"),
   ],
   examples: [
     "firstcall simulate --out sim --accounts 3 --regions 2 --instances 500 --hours 12 --seed 7",

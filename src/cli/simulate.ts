@@ -18,6 +18,7 @@ interface SimulateFlags {
   gzipLevel: string;
   force: boolean;
   quiet: boolean;
+  format: "text" | "json";
 }
 
 /** Registers `simulate` on the program (options and examples: src/cli/simulate-spec.ts). */
@@ -73,6 +74,10 @@ export function registerSimulate(program: Command): void {
     const w = result.writer;
     const byKind = new Map<string, number>();
     for (const i of result.incidents) byKind.set(i.kind, (byKind.get(i.kind) ?? 0) + 1);
+    if (flags.format === "json") {
+      process.stdout.write(`${JSON.stringify(simulationReport(result, byKind), null, 2)}\n`);
+      return;
+    }
     process.stdout.write(
       [
         `wrote ${result.outDir}: ${result.events} events (${w.records} records with ${w.duplicates} duplicates) in ${w.files} files (${w.lateFiles} late), ${(w.gzBytes / 1e6).toFixed(1)} MB gzipped, ${(w.rawBytes / 1e6).toFixed(1)} MB raw`,
@@ -90,4 +95,34 @@ export function registerSimulate(program: Command): void {
       ].join("\n"),
     );
   });
+}
+
+/** What `simulate --format json` prints: the numbers of the text report, as one object. */
+function simulationReport(
+  result: Awaited<ReturnType<typeof import("../simulate/simulate.js").simulate>>,
+  byKind: ReadonlyMap<string, number>,
+): Record<string, unknown> {
+  const w = result.writer;
+  return {
+    outDir: result.outDir,
+    events: result.events,
+    records: w.records,
+    duplicates: w.duplicates,
+    files: w.files,
+    lateFiles: w.lateFiles,
+    gzBytes: w.gzBytes,
+    rawBytes: w.rawBytes,
+    accounts: result.accounts.length,
+    regions: result.regions.length,
+    instances: result.instances,
+    ecsTasks: result.ecsTasks,
+    lambdaEnvironments: result.lambdaEnvironments,
+    start: result.start,
+    end: result.end,
+    ...(result.organizationId ? { organizationId: result.organizationId } : {}),
+    incidents: result.incidents.length,
+    incidentsByKind: Object.fromEntries(byKind),
+    unplaced: result.unplaced,
+    elapsedMs: result.elapsedMs,
+  };
 }

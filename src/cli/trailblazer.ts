@@ -7,7 +7,7 @@
 import type { Command } from "commander";
 import { safeText } from "../safe-text.js";
 import type { Output } from "../trailblazer/commands.js";
-import { type CommandSpec, commandFromSpec } from "./options.js";
+import { type CommandSpec, commandFromSpec, formatOption } from "./options.js";
 
 const servicesOption = {
   flags: "--services <list>",
@@ -29,11 +29,15 @@ export const trailblazerCatalogSpec: CommandSpec = {
   arguments: "",
   summary:
     "Lists every service and operation the AWS SDK models know, with protocol, HTTP method and path, required members and a read-only guess. With --services, lists their operations.",
-  options: [servicesOption, { flags: "--json", description: "print the catalog entries as JSON", defaultValue: false }],
+  options: [
+    servicesOption,
+    formatOption(["text", "json"], "output format (json: the catalog entries)"),
+    { flags: "--json", description: "the same as --format json", hidden: true },
+  ],
   examples: [
     "firstcall trailblazer catalog",
     "firstcall trailblazer catalog --services iam,sts",
-    "firstcall trailblazer catalog --json > catalog.json",
+    "firstcall trailblazer catalog --format json > catalog.json",
   ],
 };
 
@@ -89,9 +93,10 @@ export const trailblazerMapSpec: CommandSpec = {
   summary:
     "Matches CloudTrail records to a run's calls and reports, per operation: logged or not, eventSource, eventName (and whether it differs from the operation), management/data, read-only, logged error code, delay.",
   options: [
-    { flags: "--json", description: "write the mapping as JSON", defaultValue: false },
+    formatOption(["text", "json"], "output format (json: the mapping, or the diff)"),
+    { flags: "--json", description: "the same as --format json", hidden: true },
     { flags: "-o, --output <file>", description: "write to this file instead of stdout" },
-    { flags: "--diff <old.json>", description: "show what changed since an earlier mapping (from map --json)" },
+    { flags: "--diff <old.json>", description: "show what changed since an earlier mapping (from map --format json)" },
     {
       flags: "--interesting",
       description: "text: only operations not logged, renamed or logged as several events",
@@ -100,7 +105,7 @@ export const trailblazerMapSpec: CommandSpec = {
   ],
   examples: [
     "firstcall trailblazer map trailblazer-run-k3x9ab12.jsonl AWSLogs/123456789012/CloudTrail/",
-    "firstcall trailblazer map run.jsonl logs/ --json -o mapping.json",
+    "firstcall trailblazer map run.jsonl logs/ --format json -o mapping.json",
     "firstcall trailblazer map run2.jsonl logs/ --diff mapping.json",
   ],
 };
@@ -158,7 +163,8 @@ export const trailblazerSpecs: readonly CommandSpec[] = [
 
 interface CatalogFlags {
   services?: string;
-  json: boolean;
+  format: "text" | "json";
+  json?: boolean;
 }
 interface RunFlags {
   profile?: string;
@@ -176,7 +182,8 @@ interface RunFlags {
   progress: boolean;
 }
 interface MapFlags {
-  json: boolean;
+  format: "text" | "json";
+  json?: boolean;
   output?: string;
   diff?: string;
   interesting: boolean;
@@ -227,7 +234,7 @@ const stderrLine = (prefix: string) => (line: string) => process.stderr.write(`$
 
 async function catalogCommand(flags: CatalogFlags, out: Output): Promise<number> {
   const { catalogReport } = await import("../trailblazer/commands.js");
-  out.write(catalogReport(flags));
+  out.write(catalogReport({ ...flags, json: flags.format === "json" || flags.json === true }));
   return 0;
 }
 
@@ -286,7 +293,12 @@ async function runCommand(flags: RunFlags, out: Output): Promise<number> {
 
 async function mapCommand(runFile: string, logs: string[], flags: MapFlags, out: Output): Promise<number> {
   const tb = await import("../trailblazer/commands.js");
-  const { text, problems } = await tb.mapCommand(runFile, logs, flags, stderrLine("trailblazer map"));
+  const { text, problems } = await tb.mapCommand(
+    runFile,
+    logs,
+    { ...flags, json: flags.format === "json" || flags.json === true },
+    stderrLine("trailblazer map"),
+  );
   tb.writeTo(flags.output, text, out);
   if (problems > 0) process.stderr.write(`trailblazer map: ${problems} problem(s) reading the logs\n`);
   return 0;

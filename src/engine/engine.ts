@@ -112,6 +112,25 @@ const KIND_SEVERITY: Record<string, Severity> = {
   "assumed-role": "medium",
 };
 
+/**
+ * A per-call rule's severity on an instance credential. An instance's own calls leave from AWS
+ * addresses (its public address, a NAT gateway, an Elastic IP) or from your networks, so a call from
+ * an address shown to be outside both means the credential has left the fleet: high, even when the
+ * instance's own calls are not in the logs and there is no home to compare with. Without
+ * `--ip-ranges` an address cannot be shown to be outside AWS; a desktop or attack tool's agent is
+ * evidence enough there, so the foreign-agent rule is high unless the address is known to be AWS's or
+ * yours. IMDSv1 delivery (one finding per session) keeps its severity: it says how, not where.
+ */
+export function perCallSeverity(
+  rule: Pick<EventRule, "id" | "scope" | "defaultSeverity">,
+  network: NetworkClass,
+): Severity {
+  if (rule.scope !== "address") return rule.defaultSeverity;
+  if (network === "outside-aws") return "high";
+  if (network === "unknown" && rule.id === "instance-credential-foreign-agent") return "high";
+  return rule.defaultSeverity;
+}
+
 /** Stable finding id: the same credential, rule, address and discriminator always give the same id. */
 export function findingId(rule: string, principalKey: string, sourceIp: string, discriminator: string): string {
   return createHash("sha256")
@@ -587,7 +606,7 @@ export class Engine {
     return render({
       id,
       rule: agg.rule.id,
-      severity: agg.rule.defaultSeverity,
+      severity: perCallSeverity(agg.rule, network),
       principal: agg.principal,
       sourceIp: obs.first.ip,
       expectedIps: expected,

@@ -21,10 +21,12 @@ import type { EngineEvent } from "../engine/event.js";
 import { decodeDocument, emptyFleet, encodeDocument } from "../engine/state.js";
 import { EXIT } from "../exit-codes.js";
 import { type Finding, type Severity, severityRank, statusOf } from "../findings/finding.js";
+import { log } from "../log.js";
 import { NetworkInventory } from "../net/inventory.js";
 import { MALFORMED_TEXT, type MalformedReason } from "../reader/facts.js";
 import { FactsReader } from "../reader/pool.js";
 import type { ObjectFacts, ObjectSource } from "../reader/read-object.js";
+import { safeText } from "../safe-text.js";
 import { type LogObjectRef, listLocalObjects } from "../sources/local.js";
 import type { ReadProblem } from "../sources/read.js";
 import { openStore } from "../state/open.js";
@@ -243,6 +245,7 @@ export async function runScan(options: ScanOptions): Promise<ScanResult> {
     ...(options.lockTimeoutMs !== undefined ? { lockTimeoutMs: options.lockTimeoutMs } : {}),
     ...(options.onLockWait ? { onWait: options.onLockWait } : {}),
   });
+  log().debug({ state: options.statePath ?? ":memory:", ms: Date.now() - started }, "state opened");
   try {
     return await new StreamingScan(options, config, inventory, store, started).run();
   } finally {
@@ -318,6 +321,7 @@ class StreamingScan {
       ignored,
       paths: pathListings,
     } = await listLocalObjects(options.paths);
+    log().debug({ objects: listed.length, unreadable: listProblems.length, ignored }, "inputs listed");
     for (const p of listProblems) {
       const problem: ReadProblem = { object: p.object, code: "E_READ", message: `${p.object}: ${p.message}` };
       this.problems.push(problem);
@@ -382,6 +386,7 @@ class StreamingScan {
         const { ref, skip } = toRead[index++] as { ref: LogObjectRef; skip: number };
         await this.consume(ref, facts, skip);
         done++;
+        log().trace({ object: safeText(ref.id), bytes: facts.bytes, problems: facts.problems.length }, "object read");
         this.options.onProgress?.({
           objectsDone: done,
           objectsTotal: objects.length,
@@ -622,6 +627,7 @@ class StreamingScan {
   }
 
   private async checkpoint(final: boolean): Promise<void> {
+    const commitStarted = Date.now();
     const { engine, store } = this;
     if (final) await this.release(Number.POSITIVE_INFINITY);
     // Sessions with open findings whose instance changed address in this batch are judged again
@@ -680,6 +686,18 @@ class StreamingScan {
       ...(outputs ? { outputs } : {}),
       ...(this.fingerprintToStore !== undefined ? { settingsFingerprint: this.fingerprintToStore } : {}),
     });
+    log().debug(
+      {
+        checkpoint: this.checkpoints + 1,
+        final,
+        objects: done.length,
+        sessions: engine.dirtySessions.size,
+        findings: fresh.length,
+        events: this.counts.total,
+        ms: Date.now() - commitStarted,
+      },
+      "checkpoint committed",
+    );
     engine.endBatch();
     this.absent.clear();
     this.checkpoints++;

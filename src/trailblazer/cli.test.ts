@@ -136,7 +136,7 @@ describe("firstcall trailblazer (CLI)", () => {
       }),
     );
     const mappingFile = join(dir, "mapping.json");
-    const [mapCode] = await cli("map", runFile, logs, "--json", "-o", mappingFile);
+    const [mapCode] = await cli("map", runFile, logs, "--format", "json", "-o", mappingFile);
     assert.equal(mapCode, 0);
     const mapping = JSON.parse(readFileSync(mappingFile, "utf8")) as { counts: { logged: number; notLogged: number } };
     assert.equal(mapping.counts.logged, 1);

@@ -76,7 +76,7 @@ export function diffMappings(older: Mapping, newer: Mapping): MappingDiff {
   return { oldRunId: older.runId, newRunId: newer.runId, changes, counts };
 }
 
-/** Reads a mapping written by `trailblazer map --json`. */
+/** Reads a mapping written by `trailblazer map --format json`. */
 export function loadMapping(path: string): Mapping {
   let parsed: unknown;
   try {
@@ -86,7 +86,7 @@ export function loadMapping(path: string): Mapping {
   }
   const m = parsed as Partial<Mapping>;
   if (m.schema !== MAPPING_SCHEMA || !Array.isArray(m.operations)) {
-    throw new UsageError("E_USAGE", `--diff: ${path} is not a trailblazer mapping (write one with map --json)`);
+    throw new UsageError("E_USAGE", `--diff: ${path} is not a trailblazer mapping (write one with map --format json)`);
   }
   return m as Mapping;
 }

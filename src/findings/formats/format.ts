@@ -4,5 +4,10 @@ import type { Finding } from "../finding.js";
 export interface FindingFormat {
   readonly name: string;
   readonly description: string;
+  /**
+   * A whole document (a JSON array): rendered once over every finding to print, never per batch,
+   * and never appended to a file.
+   */
+  readonly document?: boolean;
   render(findings: readonly Finding[]): string;
 }

@@ -1,5 +1,6 @@
 /** The registry of finding formats. */
 import type { FindingFormat } from "./format.js";
+import { jsonFormat } from "./json.js";
 import { jsonlFormat } from "./jsonl.js";
 import { textFormat } from "./text.js";
 
@@ -7,5 +8,6 @@ export type { FindingFormat };
 
 export const FORMATS: ReadonlyMap<string, FindingFormat> = new Map([
   [textFormat.name, textFormat],
+  [jsonFormat.name, jsonFormat],
   [jsonlFormat.name, jsonlFormat],
 ]);
