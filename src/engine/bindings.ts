@@ -141,7 +141,12 @@ export function endpointIsKnown(ctx: BindingContext, session: SessionState, obs:
  * egress of the session's account, the home of enough other instances of the account, inside your
  * networks, or announced by an address change of the instance shortly before.
  */
-function homeCorroborated(ctx: BindingContext, session: SessionState, o: Observation, windows: readonly number[]): boolean {
+function homeCorroborated(
+  ctx: BindingContext,
+  session: SessionState,
+  o: Observation,
+  windows: readonly number[],
+): boolean {
   const ip = o.first.ip;
   if (ctx.fleet.egress.get(ip) === session.account) return true;
   if (ctx.inventory.isOwn(ip)) return true;

@@ -58,7 +58,20 @@ function stolenThroughThiefEndpoint(vpceAccount: string | undefined): CloudTrail
     const m = member(n);
     records.push(ec2Issuance(m.id, m.key, at(0)), call(m.id, m.key, NAT, at(1)));
     records.push(viaEndpoint(m, m.priv, 2, FLEET_VPCE, ACCOUNT));
-    for (const minute of [30, 31, 32]) records.push(viaEndpoint(m, `172.31.7.${n}`, minute, THIEF_VPCE, vpceAccount));
+    // The thief calls services the instance never used, so no "change of endpoint" gives him away.
+    for (const [minute, source, name] of [
+      [30, "sts.amazonaws.com", "GetCallerIdentity"],
+      [31, "secretsmanager.amazonaws.com", "ListSecrets"],
+    ] as const) {
+      records.push(
+        call(m.id, m.key, `172.31.7.${n}`, at(minute), {
+          source,
+          name,
+          vpce: THIEF_VPCE,
+          ...(vpceAccount ? { vpceAccount } : {}),
+        }),
+      );
+    }
   }
   return records;
 }
@@ -77,7 +90,10 @@ describe("attacker-owned VPC endpoints", () => {
   test("attack: the stolen sessions cannot vouch for each other when the owner is not logged", async () => {
     // Before the fix, each of the three counted the other two as "the fleet" and all were accepted.
     const { findings } = await scanRecords(stolenThroughThiefEndpoint(undefined));
-    assert.equal(mismatches(findings).filter((f) => f.event.vpcEndpointId === THIEF_VPCE).length, 3);
+    const m = mismatches(findings);
+    assert.equal(m.length, 3);
+    for (const f of m)
+      assert.match(f.reason, /through VPC endpoint vpce-0bad0000000000001, which is not known to be yours/);
   });
 
   test("attack: a foreign endpoint stays foreign however many instances reach it first", async () => {
@@ -283,7 +299,9 @@ describe("evidence keyed by network interface", () => {
     {},
     {
       instancesSet: {
-        items: [{ instanceId: m.id, networkInterfaceSet: { items: [{ networkInterfaceId: ENI, privateIpAddress: m.priv }] } }],
+        items: [
+          { instanceId: m.id, networkInterfaceSet: { items: [{ networkInterfaceId: ENI, privateIpAddress: m.priv }] } },
+        ],
       },
     },
   );
@@ -324,7 +342,12 @@ describe("evidence keyed by network interface", () => {
       mismatches((await scanRecords(records)).findings).map((f) => f.sourceIp),
       [THIEF_IP],
     );
-    const noChange = [launch, ec2Issuance(m.id, m.key, at(0)), call(m.id, m.key, NAT, at(1)), call(m.id, m.key, NEW, at(12))];
+    const noChange = [
+      launch,
+      ec2Issuance(m.id, m.key, at(0)),
+      call(m.id, m.key, NAT, at(1)),
+      call(m.id, m.key, NEW, at(12)),
+    ];
     assert.equal(mismatches((await scanRecords(noChange)).findings).length, 1);
   });
 
@@ -337,7 +360,11 @@ describe("evidence keyed by network interface", () => {
       { subnetId: "subnet-1" },
       { networkInterface: { networkInterfaceId: ENI, privateIpAddress: "10.0.3.3", status: "pending" } },
     );
-    const attach = userCall("AttachNetworkInterface", at(11), { networkInterfaceId: ENI, instanceId: m.id, deviceIndex: 1 });
+    const attach = userCall("AttachNetworkInterface", at(11), {
+      networkInterfaceId: ENI,
+      instanceId: m.id,
+      deviceIndex: 1,
+    });
     const records = [
       create,
       ec2Issuance(m.id, m.key, at(0)),
@@ -356,7 +383,12 @@ describe("evidence keyed by network interface", () => {
       { config: defaultConfig(), inventory: NetworkInventory.load([]), bindUncovered: false },
       { sessions: new Map(), fleet: emptyFleet() },
     );
-    const records = [ec2Issuance(m.id, m.key, at(0)), call(m.id, m.key, NAT, at(1)), associateByEni(10), call(m.id, m.key, NEW, at(12))];
+    const records = [
+      ec2Issuance(m.id, m.key, at(0)),
+      call(m.id, m.key, NAT, at(1)),
+      associateByEni(10),
+      call(m.id, m.key, NEW, at(12)),
+    ];
     // The launch (with the interface) reaches the engine last, as from a file delivered late.
     for (const r of [...records, launch]) {
       const e = toEngineEvent(r);
@@ -406,7 +438,9 @@ describe("EKS pods behind interface endpoints", () => {
       _return: true,
       networkInterfaceId: NODE_ENI,
       assignedPrivateIpAddressesSet: {
-        assignedPrivateIpAddressSetType: { items: [{ privateIpAddress: "10.0.1.101" }, { privateIpAddress: "10.0.1.102" }] },
+        assignedPrivateIpAddressSetType: {
+          items: [{ privateIpAddress: "10.0.1.101" }, { privateIpAddress: "10.0.1.102" }],
+        },
       },
     },
   );
@@ -473,7 +507,11 @@ describe("EKS pods behind interface endpoints", () => {
     const otherEni = "eni-0e4500000000000009";
     const records = [
       ...base,
-      userCall("AttachNetworkInterface", at(-30), { networkInterfaceId: otherEni, instanceId: other.id, deviceIndex: 1 }),
+      userCall("AttachNetworkInterface", at(-30), {
+        networkInterfaceId: otherEni,
+        instanceId: other.id,
+        deviceIndex: 1,
+      }),
       userCall(
         "AssignPrivateIpAddresses",
         at(-29),
@@ -510,14 +548,21 @@ describe("fleet knowledge", () => {
       const m = member(n);
       // Odd members reach the endpoint first, even ones the NAT gateway.
       const first = n % 2 === 1 ? 1 : 3;
-      records.push(ec2Issuance(m.id, m.key, at(0)), viaEndpoint(m, m.priv, first, FLEET_VPCE), call(m.id, m.key, NAT, at(4 - first)));
+      records.push(
+        ec2Issuance(m.id, m.key, at(0)),
+        viaEndpoint(m, m.priv, first, FLEET_VPCE),
+        call(m.id, m.key, NAT, at(4 - first)),
+      );
     }
     const config = parseConfig("fleetEndpointThreshold: 3");
     const engine = new Engine(
       { config, inventory: NetworkInventory.load([]), bindUncovered: false },
       { sessions: new Map(), fleet: emptyFleet() },
     );
-    for (const e of records.map(toEngineEvent).filter((e): e is EngineEvent => e !== undefined).sort(compareEvents))
+    for (const e of records
+      .map(toEngineEvent)
+      .filter((e): e is EngineEvent => e !== undefined)
+      .sort(compareEvents))
       engine.process(e);
     engine.evaluate();
     assert.equal(engine.state.fleet.endpointVouchers.get(FLEET_VPCE)?.length, 4);

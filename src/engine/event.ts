@@ -202,7 +202,12 @@ function addressChangeOf(r: CloudTrailRecord): AddressChange | undefined {
       const ni = obj(resp.networkInterface) ?? obj(obj(resp.CreateNetworkInterfaceResponse)?.networkInterface);
       const niId = str(ni?.networkInterfaceId);
       if (!ni || !niId) break;
-      assign(niId, ni.privateIpAddress ? { privateIpAddress: ni.privateIpAddress } : undefined, ni.privateIpAddressesSet, ni.ipv4PrefixSet);
+      assign(
+        niId,
+        ni.privateIpAddress ? { privateIpAddress: ni.privateIpAddress } : undefined,
+        ni.privateIpAddressesSet,
+        ni.ipv4PrefixSet,
+      );
       const attachedTo = str(obj(ni.attachment)?.instanceId);
       if (attachedTo) eniOwners.push([niId, attachedTo]);
       break;
@@ -241,13 +246,7 @@ function addressChangeOf(r: CloudTrailRecord): AddressChange | undefined {
       break;
     }
   }
-  if (
-    !instanceIds.length &&
-    !enis.length &&
-    !eniOwners.length &&
-    !createdEndpoints.length &&
-    !privateAddresses.length
-  )
+  if (!instanceIds.length && !enis.length && !eniOwners.length && !createdEndpoints.length && !privateAddresses.length)
     return undefined;
   return { instanceIds, networkInterfaceIds: enis, eniOwners, createdEndpoints, privateAddresses };
 }
