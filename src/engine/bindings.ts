@@ -80,37 +80,48 @@ export function isInstancePrivateAddress(fleet: FleetState, instanceId: string |
   return false;
 }
 
-/** What one lifetime vouches for: the endpoint or the direct address its first call went through. */
+/** What one lifetime vouches for: endpoints it used from its start, the direct address of its first call. */
 export interface Vouch {
-  readonly endpoint?: string;
+  readonly endpoints: readonly string[];
   readonly home?: string;
 }
 
 /**
- * A lifetime vouches for the path of its *first* call, and only when the session may vouch
- * (`voucherOf`) and its issuance was seen. Through an endpoint, it also needs to be coherent there:
- * one private address (or the instance's own secondary ones), no other endpoint for the same
- * service. The first call of an instance's lifetime is the instance's own (that is the premise of
- * "the first call wins"); a thief's endpoint is only ever a later path of the credentials he took,
- * so however many credentials he uses through it, none of them vouches for it.
+ * What a lifetime vouches for, when the session may vouch (`voucherOf`) and its issuance was seen.
+ *
+ * - An endpoint that the lifetime used from its start: its first call through the endpoint came
+ *   within `learnWindowMinutes` of the lifetime's first call, from the lifetime's one private address
+ *   (or the instance's own secondary ones, `isInstancePrivateAddress`), and no other endpoint served
+ *   the same services. A thief gets the credential after the instance has used it, so his endpoint is
+ *   a *later* path, from *another* private address: however many credentials he uses through it,
+ *   none of them vouches for it.
+ * - A direct address only when it was the path of the lifetime's very first call (its home by
+ *   "the first call wins").
  */
-export function vouchOf(fleet: FleetState, session: SessionState, lifetime: Lifetime): Vouch {
-  if (!lifetime.covered || voucherOf(session) === undefined) return {};
+export function vouchOf(fleet: FleetState, session: SessionState, lifetime: Lifetime, learnMs: number): Vouch {
+  if (!lifetime.covered || voucherOf(session) === undefined) return { endpoints: [] };
   const firstDirect = byFirstCall(lifetime.direct.values())[0];
   const endpointObs = byFirstCall(lifetime.endpoint.values());
   const firstEndpoint = endpointObs[0];
-  if (firstDirect && (!firstEndpoint || !earlierObs(firstEndpoint, firstDirect))) return { home: firstDirect.first.ip };
-  if (!firstEndpoint) return {};
-  const vpce = firstEndpoint.first.vpcEndpointId as string;
-  const ip = firstEndpoint.first.ip;
-  for (const o of endpointObs) {
-    if (o.first.vpcEndpointId === vpce) {
-      if (o.first.ip !== ip && !isInstancePrivateAddress(fleet, session.instanceId, o.first.ip)) return {};
-    } else if (endpointObs.some((x) => x.first.vpcEndpointId === vpce && x.first.source === o.first.source)) {
-      return {};
-    }
+  const home = firstDirect && (!firstEndpoint || !earlierObs(firstEndpoint, firstDirect)) ? firstDirect : undefined;
+  if (!firstEndpoint) return { endpoints: [], ...(home ? { home: home.first.ip } : {}) };
+  const start = Math.min(firstEndpoint.first.time, firstDirect?.first.time ?? Number.POSITIVE_INFINITY);
+  const privateAddress = firstEndpoint.first.ip;
+  const ownAddress = (ip: string) => ip === privateAddress || isInstancePrivateAddress(fleet, session.instanceId, ip);
+  const endpoints: string[] = [];
+  const seen = new Set<string>();
+  for (const first of endpointObs) {
+    const vpce = first.first.vpcEndpointId as string;
+    if (seen.has(vpce)) continue;
+    seen.add(vpce);
+    if (first.first.time - start > learnMs) continue;
+    const through = endpointObs.filter((o) => o.first.vpcEndpointId === vpce);
+    if (!through.every((o) => ownAddress(o.first.ip))) continue;
+    const services = new Set(through.map((o) => o.first.source));
+    if (endpointObs.some((o) => o.first.vpcEndpointId !== vpce && services.has(o.first.source))) continue;
+    endpoints.push(vpce);
   }
-  return { endpoint: vpce };
+  return { endpoints, ...(home ? { home: home.first.ip } : {}) };
 }
 
 function earlierObs(a: Observation, b: Observation): boolean {

@@ -419,13 +419,14 @@ export class Engine {
   private collectVouches(): void {
     const fleet = this.state.fleet;
     const cap = this.options.config.fleetEndpointThreshold + 1;
+    const learnMs = this.options.config.learnWindowMinutes * 60_000;
     for (const key of this.dirty) {
       const s = this.state.sessions.get(key);
       const voucher = s && voucherOf(s);
       if (!s || voucher === undefined) continue;
       for (const l of s.lifetimes) {
-        const v = vouchOf(fleet, s, l);
-        if (v.endpoint !== undefined) pushCapped(fleet.endpointVouchers, v.endpoint, voucher, cap);
+        const v = vouchOf(fleet, s, l, learnMs);
+        for (const vpce of v.endpoints) pushCapped(fleet.endpointVouchers, vpce, voucher, cap);
         if (v.home !== undefined) {
           const homeKey = `${s.account}|${v.home}`;
           const entry = fleet.homeVouchers.get(homeKey) ?? { users: [], last: 0 };
