@@ -106,6 +106,35 @@ describe("attacker-owned VPC endpoints", () => {
     assert.equal(mismatches((await scanRecords(records)).findings).length, 4);
   });
 
+  test("attack: a role the thief assumes in his own account does not make his account the fleet's", async () => {
+    const m = member(1);
+    const assumeOwn = call(m.id, m.key, THIEF_IP, at(20), {
+      source: "sts.amazonaws.com",
+      name: "AssumeRole",
+      requestParameters: { roleArn: `arn:aws:iam::${THIEF_ACCOUNT}:role/loot`, roleSessionName: "x" },
+      responseElements: {
+        credentials: {
+          accessKeyId: "ASIATHIEFOWNROLE0001",
+          sessionToken: "FAKE",
+          expiration: "Nov 1, 2026 6:00:00 AM",
+        },
+        assumedRoleUser: { arn: `arn:aws:sts::${THIEF_ACCOUNT}:assumed-role/loot/x` },
+      },
+    });
+    const { findings } = await scanRecords([
+      ec2Issuance(m.id, m.key, at(0)),
+      call(m.id, m.key, NAT, at(1)),
+      assumeOwn,
+      call(m.id, m.key, "172.31.7.1", at(30), {
+        source: "sts.amazonaws.com",
+        name: "GetCallerIdentity",
+        vpce: THIEF_VPCE,
+        vpceAccount: THIEF_ACCOUNT,
+      }),
+    ]);
+    assert.ok(mismatches(findings).some((f) => f.event.vpcEndpointId === THIEF_VPCE));
+  });
+
   test("look-alike: the fleet's endpoint in its own account, used by many instances, is quiet", async () => {
     const records: CloudTrailRecord[] = [];
     for (const n of [1, 2, 3, 4, 5]) {

@@ -222,7 +222,9 @@ export class Engine {
     const i = e.issuance;
     if (!i) return;
     this.stats.issuances++;
-    this.learnAccount(accountOf(i.roleArn));
+    // A role a person or a thief assumed may be in any account (his own, too): only roles AWS services
+    // issue credentials for (instance profiles, tasks, functions) are the fleet's.
+    if (i.kind !== "assumed-role") this.learnAccount(accountOf(i.roleArn));
     const byArn = i.kind === "ec2-instance" || i.kind === "ecs-task";
     const key = byArn ? i.sessionArn : `ak:${i.accessKeyId}`;
     let s = this.session(key, e.time);
