@@ -84,6 +84,8 @@ export function isInstancePrivateAddress(fleet: FleetState, instanceId: string |
 export interface Vouch {
   readonly endpoints: readonly string[];
   readonly home?: string;
+  /** Time of the latest call from the home address (event time, so expiry does not depend on checkpoints). */
+  readonly homeLast?: number;
 }
 
 /**
@@ -104,7 +106,8 @@ export function vouchOf(fleet: FleetState, session: SessionState, lifetime: Life
   const endpointObs = byFirstCall(lifetime.endpoint.values());
   const firstEndpoint = endpointObs[0];
   const home = firstDirect && (!firstEndpoint || !earlierObs(firstEndpoint, firstDirect)) ? firstDirect : undefined;
-  if (!firstEndpoint) return { endpoints: [], ...(home ? { home: home.first.ip } : {}) };
+  const homeVouch = home ? { home: home.first.ip, homeLast: home.last } : {};
+  if (!firstEndpoint) return { endpoints: [], ...homeVouch };
   const start = Math.min(firstEndpoint.first.time, firstDirect?.first.time ?? Number.POSITIVE_INFINITY);
   const privateAddress = firstEndpoint.first.ip;
   const ownAddress = (ip: string) => ip === privateAddress || isInstancePrivateAddress(fleet, session.instanceId, ip);
@@ -121,7 +124,7 @@ export function vouchOf(fleet: FleetState, session: SessionState, lifetime: Life
     if (endpointObs.some((o) => o.first.vpcEndpointId !== vpce && services.has(o.first.source))) continue;
     endpoints.push(vpce);
   }
-  return { endpoints, ...(home ? { home: home.first.ip } : {}) };
+  return { endpoints, ...homeVouch };
 }
 
 function earlierObs(a: Observation, b: Observation): boolean {

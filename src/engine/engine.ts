@@ -433,7 +433,7 @@ export class Engine {
           const homeKey = `${s.account}|${v.home}`;
           const entry = fleet.homeVouchers.get(homeKey) ?? { users: [], last: 0 };
           if (entry.users.length < cap && !entry.users.includes(voucher)) entry.users.push(voucher);
-          entry.last = Math.max(entry.last, fleet.watermark);
+          entry.last = Math.max(entry.last, v.homeLast ?? 0);
           fleet.homeVouchers.delete(homeKey);
           fleet.homeVouchers.set(homeKey, entry);
         }
@@ -488,8 +488,8 @@ export class Engine {
         else changes.delete(id);
       }
     }
-    // A home address is confirmed whenever a session using it is evaluated; one no live session
-    // has confirmed for a whole credential lifetime is forgotten.
+    // A home address is confirmed by the latest call of a session whose home it is; one no session
+    // has called from for a whole credential lifetime is forgotten.
     const homesHorizon = fleet.watermark - Math.max(retentionMs, this.ttlMs);
     for (const [key, entry] of fleet.homeVouchers) if (entry.last < homesHorizon) fleet.homeVouchers.delete(key);
     return dropped;
