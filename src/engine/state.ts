@@ -115,7 +115,8 @@ export interface FleetState {
   egress: Map<string, string>;
   /**
    * `account|address` → instance (or task) sessions whose first call of a lifetime was direct from this
-   * address (capped), and the watermark when last confirmed (expires like address changes).
+   * address (capped), and the event time of their latest call from it (expires a credential lifetime
+   * after that).
    */
   homeVouchers: Map<string, HomeVouchers>;
   /** Latest event time seen so far (drives expiry of old state, never the wall clock). */
