@@ -100,7 +100,11 @@ export const configSchema = z
       .default(30),
     /** A session not refreshed for this long (event time) is forgotten; the next issuance starts afresh. */
     sessionTtlHours: z.number().positive().max(48).default(8),
-    /** An endpoint used by this many other instances' sessions counts as yours. */
+    /**
+     * An endpoint whose owner is not logged counts as yours once this many other instances vouch for it
+     * (used it from the start of a lifetime); also how many other instances of the account must have an
+     * address as home to corroborate it for a session that used only endpoints before.
+     */
     fleetEndpointThreshold: z.number().int().positive().default(2),
   })
   .strict();

@@ -21,7 +21,7 @@ import {
 } from "../findings/finding.js";
 import type { NetworkInventory } from "../net/inventory.js";
 import { CidrSet, ipFamily } from "../net/ip.js";
-import { evaluateLifetime, type Mismatch } from "./bindings.js";
+import { evaluateLifetime, type Mismatch, voucherOf, vouchOf } from "./bindings.js";
 import { type Caller, type EngineEvent, isAwsSource } from "./event.js";
 import { type ChangeEvidence, indexSuspect, pruneSuspects, retract } from "./retraction.js";
 import { credentialIpMismatch, eventRules } from "./rules/index.js";
@@ -29,14 +29,24 @@ import { type EventRule, type RuleHit, roleMatches } from "./rules/rule.js";
 import { noteIssued } from "./slow-start.js";
 import {
   byFirstCall,
+  capMapSize,
   type FleetState,
   type Lifetime,
   mergeObservation,
   newObservation,
   type Observation,
   observe,
+  pushCapped,
   type SessionState,
 } from "./state.js";
+
+/** Bounds of the fleet knowledge kept for endpoints, interfaces and homes (see `FleetState`). */
+const MAX_ENIS_PER_ADDRESS = 4;
+const MAX_PRIVATE_ADDRESSES = 200_000;
+const MAX_ENDPOINTS = 20_000;
+const MAX_ACCOUNTS = 10_000;
+const MAX_HOME_ADDRESSES = 100_000;
+const MAX_CHANGES_PER_KEY = 64;
 
 export interface EngineOptions {
   readonly config: Config;
@@ -262,15 +272,29 @@ export class Engine {
       this.stats.allowlisted++;
       return;
     }
+    this.learnAccount(e.account);
     if (e.issuance) this.onIssuance(e);
     if (e.addressChange) this.onAddressChange(e);
     if (e.caller) this.onCall(e, e.caller);
+  }
+
+  /**
+   * Accounts the trail is about (recipients of its events, owners of its issued sessions): their
+   * endpoints are yours. A thief's endpoint account is never a recipient of your trail's events.
+   */
+  private learnAccount(account: string | undefined): void {
+    const accounts = this.state.fleet.accounts;
+    if (!account || accounts.has(account) || accounts.size >= MAX_ACCOUNTS) return;
+    accounts.add(account);
   }
 
   private onIssuance(e: EngineEvent): void {
     const i = e.issuance;
     if (!i) return;
     this.stats.issuances++;
+    // A role a person or a thief assumed may be in any account (his own, too): only roles AWS services
+    // issue credentials for (instance profiles, tasks, functions) are the fleet's.
+    if (i.kind !== "assumed-role") this.learnAccount(accountOf(i.roleArn));
     const byArn = i.kind === "ec2-instance" || i.kind === "ecs-task";
     const key = byArn ? i.sessionArn : `ak:${i.accessKeyId}`;
     let s = this.session(key, e.time);
@@ -312,24 +336,42 @@ export class Engine {
     if (!c) return;
     this.stats.addressChanges++;
     const fleet = this.state.fleet;
-    for (const [eni, instance] of c.eniOwners) fleet.eniOwners.set(eni, instance);
+    const isChange = e.name !== "RunInstances" && e.name !== "CreateVpcEndpoint" && e.name !== "CreateNetworkInterface";
+    for (const [eni, instance] of c.eniOwners) this.learnEniOwner(eni, instance);
     const instances = new Set(c.instanceIds);
     for (const eni of c.networkInterfaceIds) {
       const owner = fleet.eniOwners.get(eni);
       if (owner) instances.add(owner);
+      // The interface's instance may be learned later (an attachment or launch read afterwards, or in
+      // a later batch): the change waits under the interface and moves to the instance then.
+      else if (isChange) addTime(fleet.pendingEniChanges, eni, e.time);
     }
-    if (e.name !== "RunInstances" && e.name !== "CreateVpcEndpoint") {
-      for (const id of instances) {
-        const times = fleet.addressChanges.get(id) ?? [];
-        if (!times.includes(e.time)) {
-          times.push(e.time);
-          times.sort((a, b) => a - b);
-        }
-        fleet.addressChanges.set(id, times);
-      }
+    if (isChange) {
+      for (const id of instances) addTime(fleet.addressChanges, id, e.time);
       this.noteChangeForRetraction(e, instances);
     }
     for (const vpce of c.createdEndpoints) fleet.createdEndpoints.add(vpce);
+    for (const [eni, address] of c.privateAddresses) {
+      const enis = fleet.privateAddressEnis.get(address) ?? [];
+      if (!enis.includes(eni)) {
+        enis.push(eni);
+        if (enis.length > MAX_ENIS_PER_ADDRESS) enis.shift();
+      }
+      // Re-inserted so the size cap drops the addresses assigned longest ago first.
+      fleet.privateAddressEnis.delete(address);
+      fleet.privateAddressEnis.set(address, enis);
+    }
+    capMapSize(fleet.privateAddressEnis, MAX_PRIVATE_ADDRESSES);
+  }
+
+  /** Records which instance an interface belongs to, and applies the changes that waited for it. */
+  private learnEniOwner(eni: string, instance: string): void {
+    const fleet = this.state.fleet;
+    fleet.eniOwners.set(eni, instance);
+    const pending = fleet.pendingEniChanges.get(eni);
+    if (!pending) return;
+    fleet.pendingEniChanges.delete(eni);
+    for (const t of pending) addTime(fleet.addressChanges, instance, t);
   }
 
   /** Retraction and slow starts: remember the change, and recheck the instance's suspect sessions. */
@@ -409,15 +451,6 @@ export class Engine {
         lifetime.endpoint.set(k, obs);
       }
       observe(obs, e);
-      if (s.instanceId) {
-        const endpointUsers = this.state.fleet.endpointUsers;
-        let users = endpointUsers.get(e.vpcEndpointId);
-        if (!users) {
-          users = [];
-          endpointUsers.set(e.vpcEndpointId, users);
-        }
-        if (!users.includes(s.instanceId) && users.length <= config.fleetEndpointThreshold) users.push(s.instanceId);
-      }
     } else {
       let obs = lifetime.direct.get(e.sourceIp);
       if (!obs) {
@@ -453,6 +486,8 @@ export class Engine {
    */
   evaluate(): Map<string, StoredFinding> {
     const current = new Map<string, StoredFinding>();
+    // Vouches first, so every session of the batch is judged with all of the batch's vouchers.
+    this.collectVouches();
     for (const key of [...this.dirty].sort()) {
       const s = this.state.sessions.get(key);
       if (!s) continue;
@@ -479,6 +514,32 @@ export class Engine {
       });
     }
     return current;
+  }
+
+  /** Records what the touched sessions vouch for: endpoints and home addresses (`vouchOf`). */
+  private collectVouches(): void {
+    const fleet = this.state.fleet;
+    const cap = this.options.config.fleetEndpointThreshold + 1;
+    const learnMs = this.options.config.learnWindowMinutes * 60_000;
+    for (const key of this.dirty) {
+      const s = this.state.sessions.get(key);
+      const voucher = s && voucherOf(s);
+      if (!s || voucher === undefined) continue;
+      for (const l of s.lifetimes) {
+        const v = vouchOf(fleet, s, l, learnMs);
+        for (const vpce of v.endpoints) pushCapped(fleet.endpointVouchers, vpce, voucher, cap);
+        if (v.home !== undefined) {
+          const homeKey = `${s.account}|${v.home}`;
+          const entry = fleet.homeVouchers.get(homeKey) ?? { users: [], last: 0 };
+          if (entry.users.length < cap && !entry.users.includes(voucher)) entry.users.push(voucher);
+          entry.last = Math.max(entry.last, v.homeLast ?? 0);
+          fleet.homeVouchers.delete(homeKey);
+          fleet.homeVouchers.set(homeKey, entry);
+        }
+      }
+    }
+    capMapSize(fleet.endpointVouchers, MAX_ENDPOINTS);
+    capMapSize(fleet.homeVouchers, MAX_HOME_ADDRESSES);
   }
 
   /**
@@ -536,11 +597,17 @@ export class Engine {
     const changesHorizon =
       this.state.fleet.watermark - Math.max(retentionMs, this.options.config.learnWindowMinutes * 60_000);
     const fleet = this.state.fleet;
-    for (const [id, times] of fleet.addressChanges) {
-      const recent = times.filter((t) => t >= changesHorizon);
-      if (recent.length) fleet.addressChanges.set(id, recent);
-      else fleet.addressChanges.delete(id);
+    for (const changes of [fleet.addressChanges, fleet.pendingEniChanges]) {
+      for (const [id, times] of changes) {
+        const recent = times.filter((t) => t >= changesHorizon);
+        if (recent.length) changes.set(id, recent);
+        else changes.delete(id);
+      }
     }
+    // A home address is confirmed by the latest call of a session whose home it is; one no session
+    // has called from for a whole credential lifetime is forgotten.
+    const homesHorizon = fleet.watermark - Math.max(retentionMs, this.ttlMs);
+    for (const [key, entry] of fleet.homeVouchers) if (entry.last < homesHorizon) fleet.homeVouchers.delete(key);
     return dropped;
   }
 
@@ -564,6 +631,9 @@ export class Engine {
         break;
       case "endpoint-change":
         reason = `${who} called ${m.obs.first.source} through endpoint ${m.obs.first.vpcEndpointId} after using another endpoint for it: check whether both endpoints are yours.`;
+        break;
+      case "endpoint-only":
+        reason = `${who} was used directly from ${ip} (${networkText(network)}) by a holder that otherwise reached AWS only through your VPC endpoints${m.expected.length ? ` (from ${m.expected.join(", ")})` : ""}, and nothing in the logs or your configuration says ${ip} is your egress: someone else has the credential.`;
         break;
       case "second-private-address":
         reason = `${who} was used through your VPC endpoint from a second private address ${ip} (expected ${m.expected.join(", ")}): another host in your network has the credential.`;
@@ -676,6 +746,17 @@ function endOf(s: SessionState): number {
   let end = Number.NEGATIVE_INFINITY;
   for (const l of s.lifetimes) if (l.validUntil > end) end = l.validUntil;
   return end;
+}
+
+/** Adds a change time to a per-key list (sorted, capped to the latest ones). */
+function addTime(map: Map<string, number[]>, key: string, t: number): void {
+  const times = map.get(key) ?? [];
+  if (!times.includes(t)) {
+    times.push(t);
+    times.sort((a, b) => a - b);
+    if (times.length > MAX_CHANGES_PER_KEY) times.splice(0, times.length - MAX_CHANGES_PER_KEY);
+  }
+  map.set(key, times);
 }
 
 function mergeOverlapping(s: SessionState): void {

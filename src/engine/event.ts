@@ -27,6 +27,11 @@ export interface AddressChange {
   readonly eniOwners: readonly (readonly [string, string])[];
   /** VPC endpoints created in your accounts. */
   readonly createdEndpoints: readonly string[];
+  /**
+   * [interface, private IPv4 address or prefix] pairs assigned by this event (RunInstances,
+   * CreateNetworkInterface, AssignPrivateIpAddresses): an instance's secondary addresses.
+   */
+  readonly privateAddresses: readonly (readonly [string, string])[];
 }
 
 export interface EngineEvent {
@@ -71,6 +76,7 @@ export const ADDRESS_EVENTS: ReadonlySet<string> = new Set([
   "StartInstances",
   "RunInstances",
   "CreateVpcEndpoint",
+  "CreateNetworkInterface",
 ]);
 
 /** STS calls that issue temporary credentials. */
@@ -140,6 +146,27 @@ function issuanceOf(r: CloudTrailRecord): Issuance | undefined {
   };
 }
 
+const PRIVATE_V4 = /^\d{1,3}(?:\.\d{1,3}){3}(?:\/\d{1,2})?$/;
+
+/**
+ * Private IPv4 addresses and prefixes (`privateIpAddress`, `ipv4Prefix` values) anywhere under `v`,
+ * a few levels deep. CloudTrail renders EC2's address sets in more than one way (`{items: […]}`,
+ * `{item: […]}`, wrapped once more as in `assignedPrivateIpAddressSetType`), so the shape is not
+ * assumed; only the key names are.
+ */
+function privateAddressesIn(v: unknown, into: string[], depth = 0): void {
+  if (depth > 6 || v === null || typeof v !== "object") return;
+  if (Array.isArray(v)) {
+    for (const x of v) privateAddressesIn(x, into, depth + 1);
+    return;
+  }
+  for (const [key, value] of Object.entries(v as Record<string, unknown>)) {
+    if (key === "privateIpAddress" || key === "ipv4Prefix") {
+      if (typeof value === "string" && PRIVATE_V4.test(value) && !into.includes(value)) into.push(value);
+    } else if (key !== "association" && key !== "ipv6AddressesSet") privateAddressesIn(value, into, depth + 1);
+  }
+}
+
 function addressChangeOf(r: CloudTrailRecord): AddressChange | undefined {
   if (r.eventSource !== "ec2.amazonaws.com" || !ADDRESS_EVENTS.has(r.eventName ?? "") || r.errorCode) return undefined;
   const req = obj(r.requestParameters) ?? {};
@@ -148,15 +175,43 @@ function addressChangeOf(r: CloudTrailRecord): AddressChange | undefined {
   const enis: string[] = [];
   const eniOwners: [string, string][] = [];
   const createdEndpoints: string[] = [];
+  const privateAddresses: [string, string][] = [];
   const instanceId = str(req.instanceId);
   const eni = str(req.networkInterfaceId);
+  const assign = (niId: string, ...from: unknown[]) => {
+    const found: string[] = [];
+    for (const v of from) privateAddressesIn(v, found);
+    for (const a of found) privateAddresses.push([niId, a]);
+  };
   switch (r.eventName) {
+    case "AssignPrivateIpAddresses": {
+      const niId = eni ?? str(resp.networkInterfaceId);
+      if (instanceId) instanceIds.push(instanceId);
+      if (niId) {
+        enis.push(niId);
+        assign(niId, req.privateIpAddressesSet, resp.assignedPrivateIpAddressesSet, resp.assignedIpv4PrefixSet);
+      }
+      break;
+    }
     case "AssociateAddress":
-    case "AssignPrivateIpAddresses":
     case "AssignIpv6Addresses":
       if (instanceId) instanceIds.push(instanceId);
       if (eni) enis.push(eni);
       break;
+    case "CreateNetworkInterface": {
+      const ni = obj(resp.networkInterface) ?? obj(obj(resp.CreateNetworkInterfaceResponse)?.networkInterface);
+      const niId = str(ni?.networkInterfaceId);
+      if (!ni || !niId) break;
+      assign(
+        niId,
+        ni.privateIpAddress ? { privateIpAddress: ni.privateIpAddress } : undefined,
+        ni.privateIpAddressesSet,
+        ni.ipv4PrefixSet,
+      );
+      const attachedTo = str(obj(ni.attachment)?.instanceId);
+      if (attachedTo) eniOwners.push([niId, attachedTo]);
+      break;
+    }
     case "AttachNetworkInterface":
       if (instanceId) instanceIds.push(instanceId);
       if (instanceId && eni) eniOwners.push([eni, instanceId]);
@@ -173,18 +228,27 @@ function addressChangeOf(r: CloudTrailRecord): AddressChange | undefined {
         if (!id) continue;
         for (const ni of items(inst.networkInterfaceSet)) {
           const niId = str(ni.networkInterfaceId);
-          if (niId) eniOwners.push([niId, id]);
+          if (!niId) continue;
+          eniOwners.push([niId, id]);
+          assign(niId, { privateIpAddress: ni.privateIpAddress }, ni.privateIpAddressesSet, ni.ipv4PrefixSet);
         }
       }
       break;
     case "CreateVpcEndpoint": {
-      const id = str(obj(resp.vpcEndpoint)?.vpcEndpointId) ?? str(obj(resp.CreateVpcEndpointResponse)?.vpcEndpointId);
+      // Real CloudTrail wraps the EC2 response: responseElements.CreateVpcEndpointResponse.vpcEndpoint;
+      // the flat forms are read too (older renderings, and the simulator).
+      const wrapped = obj(resp.CreateVpcEndpointResponse);
+      const id =
+        str(obj(wrapped?.vpcEndpoint)?.vpcEndpointId) ??
+        str(obj(resp.vpcEndpoint)?.vpcEndpointId) ??
+        str(wrapped?.vpcEndpointId);
       if (id) createdEndpoints.push(id);
       break;
     }
   }
-  if (!instanceIds.length && !enis.length && !eniOwners.length && !createdEndpoints.length) return undefined;
-  return { instanceIds, networkInterfaceIds: enis, eniOwners, createdEndpoints };
+  if (!instanceIds.length && !enis.length && !eniOwners.length && !createdEndpoints.length && !privateAddresses.length)
+    return undefined;
+  return { instanceIds, networkInterfaceIds: enis, eniOwners, createdEndpoints, privateAddresses };
 }
 
 function callerOf(r: CloudTrailRecord): Caller | undefined {

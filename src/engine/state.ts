@@ -47,6 +47,12 @@ export interface Observation {
   learnedAt?: number;
   /** Set once this address was accepted as the instance's other IP family. */
   otherFamily?: boolean;
+  /**
+   * Set once this address was accepted as the home of a session that had used only VPC endpoints
+   * before it, on corroboration (known egress, other instances' home, own networks, address change):
+   * the decision stands when the corroborating knowledge has since expired.
+   */
+  corroboratedHome?: boolean;
 }
 
 export const MAX_SAMPLES = 5;
@@ -87,13 +93,39 @@ export interface SessionState {
 
 /** What the fleet as a whole has taught the engine: endpoints, interfaces, address changes. */
 export interface FleetState {
-  /** Instances seen calling through each endpoint (capped: only the count up to a threshold matters). */
-  endpointUsers: Map<string, string[]>;
+  /**
+   * Per endpoint, the instance (or task) sessions that vouch for it: sessions whose first path in a
+   * lifetime was this endpoint (capped: only the count up to a threshold matters). Sessions that merely
+   * used it do not count, so stolen credentials cannot vouch for their thief's endpoint.
+   */
+  endpointVouchers: Map<string, string[]>;
   /** Endpoints created by CreateVpcEndpoint in the logs (so: in your accounts). */
   createdEndpoints: Set<string>;
   eniOwners: Map<string, string>;
   /** Times of successful address changes per instance (AssociateAddress, StartInstances, …). */
   addressChanges: Map<string, number[]>;
+  /** Times of address changes that named an interface whose instance was not known yet, per interface. */
+  pendingEniChanges: Map<string, number[]>;
+  /**
+   * Private addresses (and /28 prefixes) assigned to interfaces, from RunInstances,
+   * CreateNetworkInterface and AssignPrivateIpAddresses: address → interfaces (capped; private
+   * address space is reused across VPCs, hence several). With `eniOwners` they give an instance's
+   * secondary addresses (EKS pods behind the VPC CNI).
+   */
+  privateAddressEnis: Map<string, string[]>;
+  /** Accounts the trail is about: recipient accounts of events and accounts of issued sessions. */
+  accounts: Set<string>;
+  /**
+   * Public egress addresses of your accounts known from the logs (NAT gateways, Elastic IPs):
+   * address → account id.
+   */
+  egress: Map<string, string>;
+  /**
+   * `account|address` → instance (or task) sessions whose first call of a lifetime was direct from this
+   * address (capped), and the event time of their latest call from it (expires a credential lifetime
+   * after that).
+   */
+  homeVouchers: Map<string, HomeVouchers>;
   /** Latest event time seen so far (drives expiry of old state, never the wall clock). */
   watermark: number;
   /**
@@ -106,12 +138,22 @@ export interface FleetState {
   starts: Map<string, number[]>;
 }
 
+export interface HomeVouchers {
+  users: string[];
+  last: number;
+}
+
 export function emptyFleet(): FleetState {
   return {
-    endpointUsers: new Map(),
+    endpointVouchers: new Map(),
     createdEndpoints: new Set(),
     eniOwners: new Map(),
     addressChanges: new Map(),
+    pendingEniChanges: new Map(),
+    privateAddressEnis: new Map(),
+    accounts: new Set(),
+    egress: new Map(),
+    homeVouchers: new Map(),
     watermark: 0,
     suspectSessions: new Map(),
     starts: new Map(),
@@ -173,20 +215,32 @@ export function encodeFleet(f: FleetState): Buffer {
 }
 
 export function decodeFleet(data: Uint8Array): FleetState {
+  // Fields added later are optional here, so a state written before them still loads (empty).
+  // `endpointUsers` of older states counted every user, suspect ones too: it is not carried over.
   const raw = unpack<{
-    endpointUsers: [string, string[]][];
+    endpointVouchers?: [string, string[]][];
     createdEndpoints: string[];
     eniOwners: [string, string][];
     addressChanges: [string, number[]][];
+    pendingEniChanges?: [string, number[]][];
+    privateAddressEnis?: [string, string[]][];
+    accounts?: string[];
+    egress?: [string, string][];
+    homeVouchers?: [string, HomeVouchers][];
     watermark: number;
     suspectSessions?: [string, [string, number][]][];
     starts?: [string, number[]][];
   }>(data);
   return {
-    endpointUsers: new Map(raw.endpointUsers),
+    endpointVouchers: new Map(raw.endpointVouchers ?? []),
     createdEndpoints: new Set(raw.createdEndpoints),
     eniOwners: new Map(raw.eniOwners),
     addressChanges: new Map(raw.addressChanges),
+    pendingEniChanges: new Map(raw.pendingEniChanges ?? []),
+    privateAddressEnis: new Map(raw.privateAddressEnis ?? []),
+    accounts: new Set(raw.accounts ?? []),
+    egress: new Map(raw.egress ?? []),
+    homeVouchers: new Map(raw.homeVouchers ?? []),
     watermark: raw.watermark,
     // Absent in a state written before retraction and slow starts: empty is the right start.
     suspectSessions: new Map(raw.suspectSessions ?? []),
@@ -285,4 +339,25 @@ export function mergeObservation(a: Observation, b: Observation): void {
 /** Observations ordered by their first call (time, then event id): the order "first call wins" uses. */
 export function byFirstCall(list: Iterable<Observation>): Observation[] {
   return [...list].sort((a, b) => a.first.time - b.first.time || (a.first.id < b.first.id ? -1 : 1));
+}
+
+/**
+ * Keeps a map of fleet knowledge to at most `max` entries by dropping the oldest insertions (a `Map`
+ * iterates in insertion order; writers that refresh an entry delete and re-insert it).
+ */
+export function capMapSize<K, V>(map: Map<K, V>, max: number): void {
+  if (map.size <= max) return;
+  for (const key of map.keys()) {
+    map.delete(key);
+    if (map.size <= max) return;
+  }
+}
+
+/** Adds `value` to the end of a capped list kept under `key` (dropping the oldest beyond `cap`). */
+export function pushCapped<K, T>(map: Map<K, T[]>, key: K, value: T, cap: number): void {
+  const list = map.get(key) ?? [];
+  if (list.includes(value)) return;
+  list.push(value);
+  if (list.length > cap) list.splice(0, list.length - cap);
+  map.set(key, list);
 }

@@ -102,9 +102,9 @@ function missingEvidence(
         `the other IP family inside your networks or AWS's EC2 ranges for ${f.region}: ${f.sourceIp} is ${networkWords(f.network)}`,
       );
   } else {
-    const users = fleet?.endpointUsers.get(vpce)?.length;
+    const vouchers = fleet?.endpointVouchers.get(vpce)?.length;
     out.push(
-      `ownership of VPC endpoint ${vpce}: not in your configuration's vpcEndpoints, not created by CreateVpcEndpoint in the logs read, owner ${obs.first.vpcEndpointAccountId ?? "not logged"} is not the credential's account nor one of yours${users !== undefined ? `, used by ${users} instance(s) in the logs` : ""} — or, when it is yours, this address or service was not the session's first through it`,
+      `ownership of VPC endpoint ${vpce}: not in your configuration's vpcEndpoints, not created by CreateVpcEndpoint in the logs read, owner ${obs.first.vpcEndpointAccountId ?? "not logged"} is not the credential's account, one of yours nor one the trail is about${vouchers !== undefined ? `, vouched for by ${vouchers} instance session(s) that used it from their start` : ""} — or, when it is yours, this address or service was not the session's first through it`,
     );
   }
   return out;
