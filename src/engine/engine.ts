@@ -20,6 +20,7 @@ import {
 } from "../findings/finding.js";
 import type { NetworkInventory } from "../net/inventory.js";
 import { CidrSet, ipFamily } from "../net/ip.js";
+import { expireAddresses, learnAddresses, recordEgressUse, touchInstance } from "./addresses.js";
 import { evaluateLifetime, type Mismatch } from "./bindings.js";
 import { type Caller, type EngineEvent, isAwsSource } from "./event.js";
 import { credentialIpMismatch, eventRules } from "./rules/index.js";
@@ -150,6 +151,11 @@ export class Engine {
     return this.dirty;
   }
 
+  /** Sessions whose binding decision waits for more of the stream (the pipeline loads them on resume). */
+  get heldSessionKeys(): IterableIterator<string> {
+    return this.state.fleet.heldMoves.keys();
+  }
+
   /** Finding ids the rule aggregates of this batch touch (the pipeline loads their stored versions). */
   get ruleFindingIds(): string[] {
     return [...this.ruleAggregates.keys()];
@@ -218,6 +224,7 @@ export class Engine {
       this.state.sessions.set(key, s);
     }
     this.extendLifetime(s, e.time, true);
+    if (s.instanceId) touchInstance(this.state.fleet, s.instanceId, e.time);
     this.dirty.add(key);
   }
 
@@ -258,6 +265,7 @@ export class Engine {
       }
     }
     for (const vpce of c.createdEndpoints) fleet.createdEndpoints.add(vpce);
+    learnAddresses(fleet, e, instances);
   }
 
   private onCall(e: EngineEvent, c: Caller): void {
@@ -331,6 +339,7 @@ export class Engine {
         lifetime.direct.set(e.sourceIp, obs);
       }
       observe(obs, e);
+      recordEgressUse(this.state.fleet, s, e);
     }
     this.dirty.add(s.key);
   }
@@ -357,13 +366,20 @@ export class Engine {
    * Evaluates every session touched by this batch and collects every per-call rule hit. The result
    * still has to be merged with the findings stored earlier (`merge`), which the pipeline loads by id.
    */
-  evaluate(): Map<string, StoredFinding> {
+  evaluate(final = false): Map<string, StoredFinding> {
     const current = new Map<string, StoredFinding>();
+    const fleet = this.state.fleet;
+    // Sessions whose move to a known egress waited for its window: decided once it has passed.
+    for (const [key, decideAt] of fleet.heldMoves) {
+      if (!this.state.sessions.has(key) || (!final && decideAt > fleet.watermark)) continue;
+      fleet.heldMoves.delete(key);
+      this.dirty.add(key);
+    }
     for (const key of [...this.dirty].sort()) {
       const s = this.state.sessions.get(key);
       if (!s) continue;
       for (const l of s.lifetimes) {
-        for (const m of evaluateLifetime({ ...this.options, fleet: this.state.fleet }, s, l)) {
+        for (const m of evaluateLifetime({ ...this.options, fleet, final }, s, l)) {
           const f = this.mismatchFinding(s, l, m);
           const existing = current.get(f.finding.id);
           if (existing) {
@@ -427,6 +443,8 @@ export class Engine {
       if (recent.length) fleet.addressChanges.set(id, recent);
       else fleet.addressChanges.delete(id);
     }
+    // Address knowledge lives as long as the instances using it: a credential lifetime past its last use.
+    expireAddresses(fleet, fleet.watermark - retentionMs - this.ttlMs, changesHorizon, this.state.sessions);
     return dropped;
   }
 

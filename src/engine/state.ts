@@ -47,6 +47,8 @@ export interface Observation {
   learnedAt?: number;
   /** Set once this address was accepted as the instance's other IP family. */
   otherFamily?: boolean;
+  /** Set once this address was accepted as the account's egress that many sessions moved to (NAT replacement). */
+  egressMove?: boolean;
 }
 
 export const MAX_SAMPLES = 5;
@@ -89,6 +91,41 @@ export interface FleetState {
   addressChanges: Map<string, number[]>;
   /** Latest event time seen so far (drives expiry of old state, never the wall clock). */
   watermark: number;
+  /** Public address → account id: NAT gateway and Elastic IP addresses known from the logs. */
+  egress: Map<string, string>;
+  /** Per egress address: when it was last learned (for expiry) and its VPC when known (NAT gateways). */
+  egressInfo: Map<string, EgressInfo>;
+  /** Elastic IP allocation id → its address (AllocateAddress, CreateNatGateway), to resolve AssociateAddress. */
+  allocations: Map<string, Learned<string>>;
+  /** Per known egress address: sessions of its account that called from it, with their first call there. */
+  egressUsers: Map<string, [string, number][]>;
+  /** Sessions with a move to a known egress that waits for the end of its window: key → when to decide. */
+  heldMoves: Map<string, number>;
+  /** IPv6 addresses and prefixes per instance, subnet or VPC (per interface until its instance is known). */
+  ipv6Blocks: Map<string, Learned<string[]>>;
+  /** Instance, interface or subnet → the subnet and VPC ids it is placed in. */
+  placement: Map<string, Learned<string[]>>;
+  /** Who made each address change, per instance: a session's own change never vouches for its new address. */
+  addressChangeMakers: Map<string, ChangeMaker[]>;
+}
+
+/** A piece of fleet knowledge and the latest event time that taught or used it (drives its expiry). */
+export interface Learned<T> {
+  value: T;
+  seen: number;
+}
+
+export interface EgressInfo {
+  seen: number;
+  vpcId?: string;
+}
+
+/** The maker of an address change: its time, the role session that made it (if any) and its address. */
+export interface ChangeMaker {
+  readonly time: number;
+  readonly ip: string;
+  readonly arn?: string;
+  readonly accessKeyId?: string;
 }
 
 export function emptyFleet(): FleetState {
@@ -98,6 +135,14 @@ export function emptyFleet(): FleetState {
     eniOwners: new Map(),
     addressChanges: new Map(),
     watermark: 0,
+    egress: new Map(),
+    egressInfo: new Map(),
+    allocations: new Map(),
+    egressUsers: new Map(),
+    heldMoves: new Map(),
+    ipv6Blocks: new Map(),
+    placement: new Map(),
+    addressChangeMakers: new Map(),
   };
 }
 
@@ -162,6 +207,14 @@ export function decodeFleet(data: Uint8Array): FleetState {
     eniOwners: [string, string][];
     addressChanges: [string, number[]][];
     watermark: number;
+    egress?: [string, string][];
+    egressInfo?: [string, EgressInfo][];
+    allocations?: [string, Learned<string>][];
+    egressUsers?: [string, [string, number][]][];
+    heldMoves?: [string, number][];
+    ipv6Blocks?: [string, Learned<string[]>][];
+    placement?: [string, Learned<string[]>][];
+    addressChangeMakers?: [string, ChangeMaker[]][];
   }>(data);
   return {
     endpointUsers: new Map(raw.endpointUsers),
@@ -169,6 +222,14 @@ export function decodeFleet(data: Uint8Array): FleetState {
     eniOwners: new Map(raw.eniOwners),
     addressChanges: new Map(raw.addressChanges),
     watermark: raw.watermark,
+    egress: new Map(raw.egress ?? []),
+    egressInfo: new Map(raw.egressInfo ?? []),
+    allocations: new Map(raw.allocations ?? []),
+    egressUsers: new Map(raw.egressUsers ?? []),
+    heldMoves: new Map(raw.heldMoves ?? []),
+    ipv6Blocks: new Map(raw.ipv6Blocks ?? []),
+    placement: new Map(raw.placement ?? []),
+    addressChangeMakers: new Map(raw.addressChangeMakers ?? []),
   };
 }
 
