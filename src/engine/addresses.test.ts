@@ -316,11 +316,7 @@ describe("NAT gateway replacement", () => {
   });
 
   test("attack: moving to another account's NAT gateway is a finding per instance", async () => {
-    const { findings } = await scanRecords([
-      allocate(OTHER_ACCOUNT),
-      createNat(OTHER_ACCOUNT),
-      ...fleetMoving(),
-    ]);
+    const { findings } = await scanRecords([allocate(OTHER_ACCOUNT), createNat(OTHER_ACCOUNT), ...fleetMoving()]);
     assert.deepEqual(ips(findings), [NEW_NAT, NEW_NAT, NEW_NAT]);
   });
 

@@ -27,7 +27,13 @@ const MAX_MAKERS = 32;
 /** Sessions remembered per egress address: only those within one window of a move matter. */
 const MAX_EGRESS_USERS = 256;
 
-function addLearned(map: Map<string, Learned<string[]>>, key: string, values: readonly string[], t: number, cap: number) {
+function addLearned(
+  map: Map<string, Learned<string[]>>,
+  key: string,
+  values: readonly string[],
+  t: number,
+  cap: number,
+) {
   let entry = map.get(key);
   if (!entry) {
     entry = { value: [], seen: t };
@@ -65,7 +71,8 @@ export function learnAddresses(fleet: FleetState, e: EngineEvent, changed: Reado
   for (const [eni, instance] of c.eniOwners) adoptInterface(fleet, eni, instance);
   const n = c.network;
   if (n) {
-    for (const [id, cidr] of n.ipv6) addLearned(fleet.ipv6Blocks, ownerOf(fleet, id), [cidr], e.time, MAX_IPV6_PER_OWNER);
+    for (const [id, cidr] of n.ipv6)
+      addLearned(fleet.ipv6Blocks, ownerOf(fleet, id), [cidr], e.time, MAX_IPV6_PER_OWNER);
     for (const [id, container] of n.placement)
       addLearned(fleet.placement, ownerOf(fleet, id), [container], e.time, MAX_CONTAINERS);
     for (const g of n.egress) {

@@ -428,7 +428,9 @@ describe("allowlists, networks and severity", () => {
               items: [
                 {
                   instanceId: I,
-                  networkInterfaceSet: { items: [{ ipv6AddressesSet: { items: [{ ipv6Address: "2600:1f18:234::10" }] } }] },
+                  networkInterfaceSet: {
+                    items: [{ ipv6AddressesSet: { items: [{ ipv6Address: "2600:1f18:234::10" }] } }],
+                  },
                 },
               ],
             },

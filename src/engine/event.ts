@@ -215,7 +215,8 @@ function addressChangeOf(r: CloudTrailRecord): AddressChange | undefined {
     }
   }
   const network = networkFactsOf(r.eventName ?? "", req, resp);
-  if (!instanceIds.length && !enis.length && !eniOwners.length && !createdEndpoints.length && !network) return undefined;
+  if (!instanceIds.length && !enis.length && !eniOwners.length && !createdEndpoints.length && !network)
+    return undefined;
   return { instanceIds, networkInterfaceIds: enis, eniOwners, createdEndpoints, ...(network ? { network } : {}) };
 }
 
