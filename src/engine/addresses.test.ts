@@ -15,6 +15,7 @@ import type { Finding } from "../findings/finding.js";
 import { runScan } from "../pipeline/scan.js";
 import { ACCOUNT, at, call, ec2Issuance, userCall } from "../test-helpers/records.js";
 import { scanRecords, tempDir, writeLogFiles } from "../test-helpers/scan.js";
+import { toEngineEvent } from "./event.js";
 
 const scratchDirs: string[] = [];
 function scratchDir(): string {
@@ -254,12 +255,16 @@ describe("NAT gateway replacement", () => {
         at(55),
         { subnetId: "subnet-pub", allocationId: "eipalloc-0new" },
         {
-          natGateway: {
-            natGatewayId: "nat-0new",
-            subnetId: "subnet-pub",
-            vpcId: VPC,
-            state: "pending",
-            natGatewayAddressSet: { items: [{ allocationId: "eipalloc-0new", networkInterfaceId: "eni-nat" }] },
+          // As CloudTrail logs it: wrapped, and while pending without the public address (resolved
+          // through the allocation seen in AllocateAddress).
+          CreateNatGatewayResponse: {
+            natGateway: {
+              natGatewayId: "nat-0new",
+              subnetId: "subnet-pub",
+              vpcId: VPC,
+              state: "pending",
+              natGatewayAddressSet: { item: { allocationId: "eipalloc-0new", networkInterfaceId: "eni-nat" } },
+            },
           },
         },
       ),
@@ -404,5 +409,61 @@ describe("address changes made with the credential being judged", () => {
       call(I, K, NEW, at(11)),
     ]);
     assert.deepEqual(mismatches(findings), []);
+  });
+});
+
+describe("address knowledge extracted from EC2 records", () => {
+  const networkOf = (r: CloudTrailRecord) => toEngineEvent(r)?.addressChange?.network;
+
+  test("RunInstances: per instance its IPv6 addresses, prefixes, subnet and VPC", () => {
+    const n = networkOf(
+      runInstances(I, at(0), {
+        ipv6: ["2600:1f18::1"],
+        prefixes: ["2600:1f18:0:1::/80"],
+        subnet: "subnet-1",
+        vpc: "vpc-1",
+      }),
+    );
+    assert.deepEqual(n?.ipv6, [
+      [I, "2600:1f18::1"],
+      [I, "2600:1f18:0:1::/80"],
+    ]);
+    assert.deepEqual(n?.placement, [
+      [I, "subnet-1"],
+      [I, "vpc-1"],
+    ]);
+  });
+
+  test("CreateNatGateway with the public address, bare shape; AllocateAddress; AssociateAddress by address", () => {
+    const nat = networkOf(
+      userCall(
+        "CreateNatGateway",
+        at(0),
+        { subnetId: "subnet-pub", allocationId: "eipalloc-1" },
+        { natGateway: { vpcId: "vpc-1", natGatewayAddressSet: { items: [{ publicIp: "3.80.9.9" }] } } },
+      ),
+    );
+    assert.deepEqual(nat?.egress, [{ address: "3.80.9.9", allocationId: "eipalloc-1", vpcId: "vpc-1" }]);
+    const allocate = networkOf(
+      userCall("AllocateAddress", at(0), {}, { publicIp: "3.80.1.2", allocationId: "eipalloc-2" }),
+    );
+    assert.deepEqual(allocate?.egress, [{ address: "3.80.1.2", allocationId: "eipalloc-2" }]);
+    const associate = networkOf(userCall("AssociateAddress", at(0), { instanceId: I, publicIp: "3.80.1.3" }));
+    assert.deepEqual(associate?.egress, [{ address: "3.80.1.3" }]);
+  });
+
+  test("only IPv6 literals are taken; malformed prefixes and other strings are not", () => {
+    const n = networkOf(
+      userCall(
+        "AssignIpv6Addresses",
+        at(0),
+        { networkInterfaceId: "eni-1", ipv6Addresses: ["2600:1f18::5", "not-an-address", "10.0.0.1"] },
+        { networkInterfaceId: "eni-1", assignedIpv6Addresses: ["2600:1f18::6", "2600:1f18::/129", "__proto__"] },
+      ),
+    );
+    assert.deepEqual(n?.ipv6, [
+      ["eni-1", "2600:1f18::5"],
+      ["eni-1", "2600:1f18::6"],
+    ]);
   });
 });

@@ -296,9 +296,15 @@ function networkFactsOf(
       break;
     }
     case "CreateNatGateway": {
-      const nat = obj(resp.natGateway) ?? obj(resp.CreateNatGatewayResponse);
+      // CloudTrail logs it wrapped (`CreateNatGatewayResponse.natGateway`); the bare shape is accepted too.
+      const nat = obj(resp.natGateway) ?? obj(obj(resp.CreateNatGatewayResponse)?.natGateway);
       const vpcId = str(nat?.vpcId);
-      for (const a of items(nat?.natGatewayAddressSet)) {
+      // A list as `{items:[…]}`, a bare array, or EC2's XML `{item: … }` with one object or several.
+      const set = obj(nat?.natGatewayAddressSet);
+      const single = obj(set?.item);
+      const addresses = single ? [single] : items(set?.item ?? nat?.natGatewayAddressSet);
+      if (addresses.length === 0 && str(req.allocationId)) addresses.push({ allocationId: req.allocationId });
+      for (const a of addresses) {
         const address = str(a.publicIp);
         const allocationId = str(a.allocationId) ?? str(req.allocationId);
         if (address || allocationId)
