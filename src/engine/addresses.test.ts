@@ -224,6 +224,26 @@ describe("IPv6 of dual-stack instances", () => {
     assert.deepEqual(mismatches(findings), []);
   });
 
+  test("home on the instance's own IPv6: IPv4 from the account's NAT gateway is expected, another EC2 address is not", async () => {
+    const { findings } = await scanRecords(
+      [
+        runInstances(I, at(-3), { ipv6: [OWN_V6], vpc: "vpc-1" }),
+        userCall(
+          "CreateNatGateway",
+          at(-60),
+          { subnetId: "subnet-pub", allocationId: "eipalloc-9" },
+          { natGateway: { vpcId: "vpc-1", natGatewayAddressSet: { items: [{ publicIp: "3.80.9.9" }] } } },
+        ),
+        ec2Issuance(I, K, at(0)),
+        call(I, K, OWN_V6, at(1)),
+        call(I, K, "3.80.9.9", at(40)),
+        call(I, K, "52.95.77.77", at(41)), // in the region's EC2 range, nobody's egress we know
+      ],
+      { ipRangesPath: ipRangesFile() },
+    );
+    assert.deepEqual(ips(findings), ["52.95.77.77"]);
+  });
+
   test("configured ownNetworks still admit the other family once (a second is a finding)", async () => {
     const { findings } = await scanRecords(
       [

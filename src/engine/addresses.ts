@@ -149,6 +149,11 @@ function sameVpc(fleet: FleetState, instanceId: string | undefined, address: str
   return containers.length === 0 || containers.includes(vpc);
 }
 
+/** Whether an address is a known egress (NAT gateway, Elastic IP) of the session's account and VPC. */
+export function isAccountEgress(fleet: FleetState, s: SessionState, ip: string): boolean {
+  return fleet.egress.get(ip) === s.account && sameVpc(fleet, s.instanceId, ip);
+}
+
 /** Records a direct call from a known egress address of the session's own account (and VPC). */
 export function recordEgressUse(fleet: FleetState, s: SessionState, e: EngineEvent): void {
   if (fleet.egress.get(e.sourceIp) !== s.account || !sameVpc(fleet, s.instanceId, e.sourceIp)) return;

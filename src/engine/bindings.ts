@@ -14,7 +14,7 @@
 import type { Config } from "../config/config.js";
 import type { NetworkInventory } from "../net/inventory.js";
 import { ipFamily } from "../net/ip.js";
-import { type AcceptedAddress, changeVouches, egressMove, isInstanceIpv6 } from "./addresses.js";
+import { type AcceptedAddress, changeVouches, egressMove, isAccountEgress, isInstanceIpv6 } from "./addresses.js";
 import {
   byFirstCall,
   type FleetState,
@@ -77,7 +77,7 @@ export function evaluateLifetime(ctx: BindingContext, session: SessionState, lif
     const pending: Observation[] = [];
     const acceptedSince: AcceptedAddress[] = [{ ip: home.first.ip, since: home.first.time }];
     const keysOfSession = new Set<string>();
-    for (const o of direct) for (const k of o.accessKeys) keysOfSession.add(k);
+    for (const o of [...direct, ...endpointObs]) for (const k of o.accessKeys) keysOfSession.add(k);
     const accept = (o: Observation) => {
       accepted.push(o.first.ip);
       acceptedSince.push({ ip: o.first.ip, since: o.first.time });
@@ -109,10 +109,14 @@ export function evaluateLifetime(ctx: BindingContext, session: SessionState, lif
       }
       const family = ipFamily(o.first.ip);
       if (family !== undefined && family !== homeFamily) {
-        // The other address family: the instance's own IPv6 block (learned from the logs), any
-        // number of addresses; or, once per family, an address inside your configured networks.
-        // Lying in AWS's EC2 ranges proves nothing: every EC2 instance in the region does.
-        const own = family === 6 && isInstanceIpv6(ctx.fleet, session.instanceId, o.first.ip);
+        // The other address family: the instance's own IPv6 block, or for IPv4 its account's NAT
+        // gateway / Elastic IP (both learned from the logs), any number of addresses; or, once per
+        // family, an address inside your configured networks. Lying in AWS's EC2 ranges proves
+        // nothing: every EC2 instance in the region does.
+        const own =
+          family === 6
+            ? isInstanceIpv6(ctx.fleet, session.instanceId, o.first.ip)
+            : isAccountEgress(ctx.fleet, session, o.first.ip);
         if (own || (!otherFamilyAccepted.has(family) && ctx.inventory.isOwn(o.first.ip))) {
           if (!own) otherFamilyAccepted.add(family);
           o.otherFamily = true;
