@@ -4,8 +4,10 @@
  * inventory, so the result does not depend on the order in which calls were read.
  *
  * - Direct calls: the earliest call's address is the home. A later address is accepted only with
- *   evidence: an address change of the instance shortly before (AssociateAddress & co.), or the other
- *   IP family inside your networks or AWS's EC2 ranges for the region (dual-stack instances).
+ *   evidence: an address change of the instance shortly before (AssociateAddress & co.) that the
+ *   session did not make itself from elsewhere, the other IP family inside the instance's own IPv6
+ *   blocks or your networks (dual-stack instances), or the account's known egress that many
+ *   sessions move to at once (a NAT gateway replaced). See `addresses.ts`.
  * - Endpoint calls: the endpoint must be yours; one private address per session (plus the
  *   instance's secondary addresses known from the logs); per service one endpoint (a change of
  *   endpoint is a finding).
@@ -14,6 +16,7 @@
 import type { Config } from "../config/config.js";
 import type { NetworkInventory } from "../net/inventory.js";
 import { ipFamily } from "../net/ip.js";
+import { type AcceptedAddress, changeVouches, egressMove, isAccountEgress, isInstanceIpv6 } from "./addresses.js";
 import { startExplaining } from "./slow-start.js";
 import {
   byFirstCall,
@@ -46,6 +49,8 @@ export interface BindingContext {
   readonly config: Config;
   readonly inventory: NetworkInventory;
   readonly fleet: FleetState;
+  /** The input has ended: decisions that wait for more of the stream are taken now. */
+  readonly final?: boolean;
 }
 
 /**
@@ -211,6 +216,13 @@ export function evaluateLifetime(ctx: BindingContext, session: SessionState, lif
     const otherFamilyAccepted = new Set<number>();
     const usedWindows = new Set<number>();
     const pending: Observation[] = [];
+    const acceptedSince: AcceptedAddress[] = [{ ip: home.first.ip, since: home.first.time }];
+    const keysOfSession = new Set<string>();
+    for (const o of [...direct, ...endpointObs]) for (const k of o.accessKeys) keysOfSession.add(k);
+    const accept = (o: Observation) => {
+      accepted.push(o.first.ip);
+      acceptedSince.push({ ip: o.first.ip, since: o.first.time });
+    };
     // Decisions taken at an earlier checkpoint stand (their evidence may have expired since); the
     // stream evaluates in event-time order, so they are the decisions a single pass would take.
     for (const o of direct.slice(1)) {
@@ -218,30 +230,56 @@ export function evaluateLifetime(ctx: BindingContext, session: SessionState, lif
       if (o.otherFamily) otherFamilyAccepted.add(ipFamily(o.first.ip) ?? 0);
     }
     for (const o of direct.slice(1)) {
-      if (o.learnedAt !== undefined || o.otherFamily) {
-        accepted.push(o.first.ip);
+      if (o.learnedAt !== undefined || o.otherFamily || o.egressMove) {
+        accept(o);
         continue;
       }
       const t = o.first.time;
       const at =
-        windows.find((w) => !usedWindows.has(w) && w <= t && t <= w + learnMs) ??
-        startExplaining(ctx, session, direct, o, usedWindows);
+        windows.find(
+          (w) =>
+            !usedWindows.has(w) &&
+            w <= t &&
+            t <= w + learnMs &&
+            changeVouches(ctx.fleet, session, keysOfSession, w, o.first.ip, acceptedSince),
+        ) ?? startExplaining(ctx, session, direct, o, usedWindows);
       if (at !== undefined) {
         usedWindows.add(at);
         o.learnedAt = at;
-        accepted.push(o.first.ip);
+        accept(o);
         continue;
       }
       const family = ipFamily(o.first.ip);
-      if (
-        family !== undefined &&
-        family !== homeFamily &&
-        !otherFamilyAccepted.has(family) &&
-        (ctx.inventory.isOwn(o.first.ip) || ctx.inventory.isAwsEc2In(o.first.ip, o.first.region))
-      ) {
-        otherFamilyAccepted.add(family);
-        o.otherFamily = true;
-        accepted.push(o.first.ip);
+      if (family !== undefined && family !== homeFamily) {
+        // The other address family: the instance's own IPv6 block, or for IPv4 its account's NAT
+        // gateway / Elastic IP (both learned from the logs), any number of addresses; or, once per
+        // family, an address inside your configured networks. Lying in AWS's EC2 ranges proves
+        // nothing: every EC2 instance in the region does.
+        const own =
+          family === 6
+            ? isInstanceIpv6(ctx.fleet, session.instanceId, o.first.ip)
+            : isAccountEgress(ctx.fleet, session, o.first.ip);
+        if (own || (!otherFamilyAccepted.has(family) && ctx.inventory.isOwn(o.first.ip))) {
+          if (!own) otherFamilyAccepted.add(family);
+          o.otherFamily = true;
+          accept(o);
+          continue;
+        }
+      }
+      const move = egressMove(ctx.fleet, session, o, {
+        threshold: ctx.config.fleetEndpointThreshold,
+        windowMs: learnMs,
+        final: ctx.final === true,
+      });
+      if (move === "accept") {
+        o.egressMove = true;
+        accept(o);
+        continue;
+      }
+      if (move === "hold") {
+        const decideAt = t + learnMs;
+        const held = ctx.fleet.heldMoves.get(session.key);
+        if (held === undefined || decideAt > held) ctx.fleet.heldMoves.set(session.key, decideAt);
         continue;
       }
       pending.push(o);

@@ -400,7 +400,7 @@ describe("allowlists, networks and severity", () => {
     assert.equal(m?.severity, "high");
     assert.match(m?.reason ?? "", /someone else probably used it first/);
   });
-  test("ip-ranges.json classifies addresses and admits the instance's IPv6 address in the region's EC2 ranges", async () => {
+  test("ip-ranges.json classifies addresses; the instance's IPv6 address from RunInstances is admitted", async () => {
     const dir = scratchDir();
     const ranges = join(dir, "ip-ranges.json");
     writeFileSync(
@@ -419,6 +419,23 @@ describe("allowlists, networks and severity", () => {
     );
     const { findings } = await scanRecords(
       [
+        userCall(
+          "RunInstances",
+          at(-1),
+          {},
+          {
+            instancesSet: {
+              items: [
+                {
+                  instanceId: I,
+                  networkInterfaceSet: {
+                    items: [{ ipv6AddressesSet: { items: [{ ipv6Address: "2600:1f18:234::10" }] } }],
+                  },
+                },
+              ],
+            },
+          },
+        ),
         ec2Issuance(I, K1, at(0)),
         call(I, K1, HOME, at(1)),
         call(I, K1, "2600:1f18:0234::10", at(2)),

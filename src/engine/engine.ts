@@ -21,6 +21,7 @@ import {
 } from "../findings/finding.js";
 import type { NetworkInventory } from "../net/inventory.js";
 import { CidrSet, ipFamily } from "../net/ip.js";
+import { expireAddresses, learnAddresses, recordEgressUse, touchInstance } from "./addresses.js";
 import { evaluateLifetime, type Mismatch, voucherOf, vouchOf } from "./bindings.js";
 import { type Caller, type EngineEvent, isAwsSource } from "./event.js";
 import { type ChangeEvidence, indexSuspect, pruneSuspects, retract } from "./retraction.js";
@@ -188,6 +189,11 @@ export class Engine {
     return this.dirty;
   }
 
+  /** Sessions whose binding decision waits for more of the stream (the pipeline loads them on resume). */
+  get heldSessionKeys(): IterableIterator<string> {
+    return this.state.fleet.heldMoves.keys();
+  }
+
   /** Finding ids the rule aggregates of this batch touch (the pipeline loads their stored versions). */
   get ruleFindingIds(): string[] {
     return [...this.ruleAggregates.keys()];
@@ -313,6 +319,7 @@ export class Engine {
     }
     this.extendLifetime(s, e.time, true);
     noteIssued(s, i.accessKeyId, e.time);
+    if (s.instanceId) touchInstance(this.state.fleet, s.instanceId, e.time);
     this.dirty.add(key);
   }
 
@@ -362,6 +369,7 @@ export class Engine {
       fleet.privateAddressEnis.set(address, enis);
     }
     capMapSize(fleet.privateAddressEnis, MAX_PRIVATE_ADDRESSES);
+    learnAddresses(fleet, e, instances);
   }
 
   /** Records which instance an interface belongs to, and applies the changes that waited for it. */
@@ -458,6 +466,7 @@ export class Engine {
         lifetime.direct.set(e.sourceIp, obs);
       }
       observe(obs, e);
+      recordEgressUse(this.state.fleet, s, e);
     }
     this.dirty.add(s.key);
   }
@@ -484,8 +493,15 @@ export class Engine {
    * Evaluates every session touched by this batch and collects every per-call rule hit. The result
    * still has to be merged with the findings stored earlier (`merge`), which the pipeline loads by id.
    */
-  evaluate(): Map<string, StoredFinding> {
+  evaluate(final = false): Map<string, StoredFinding> {
     const current = new Map<string, StoredFinding>();
+    const fleet = this.state.fleet;
+    // Sessions whose move to a known egress waited for its window: decided once it has passed.
+    for (const [key, decideAt] of fleet.heldMoves) {
+      if (!this.state.sessions.has(key) || (!final && decideAt > fleet.watermark)) continue;
+      fleet.heldMoves.delete(key);
+      this.dirty.add(key);
+    }
     // Vouches first, so every session of the batch is judged with all of the batch's vouchers.
     this.collectVouches();
     for (const key of [...this.dirty].sort()) {
@@ -493,8 +509,8 @@ export class Engine {
       if (!s) continue;
       const openAddresses = new Set<string>();
       for (const l of s.lifetimes) {
-        for (const m of evaluateLifetime({ ...this.options, fleet: this.state.fleet }, s, l)) {
-          if (m.cause === "address") openAddresses.add(m.obs.first.ip);
+        for (const m of evaluateLifetime({ ...this.options, fleet, final }, s, l)) {
+          if (m.cause === "address" || m.cause === "endpoint-only") openAddresses.add(m.obs.first.ip);
           const f = this.mismatchFinding(s, l, m);
           const existing = current.get(f.finding.id);
           if (existing) {
@@ -608,6 +624,8 @@ export class Engine {
     // has called from for a whole credential lifetime is forgotten.
     const homesHorizon = fleet.watermark - Math.max(retentionMs, this.ttlMs);
     for (const [key, entry] of fleet.homeVouchers) if (entry.last < homesHorizon) fleet.homeVouchers.delete(key);
+    // Address knowledge lives as long as the instances using it: a credential lifetime past its last use.
+    expireAddresses(fleet, fleet.watermark - retentionMs - this.ttlMs, changesHorizon, this.state.sessions);
     return dropped;
   }
 

@@ -5,6 +5,7 @@
  */
 import type { CloudTrailRecord } from "../cloudtrail/record.js";
 import type { CredentialKind } from "../findings/finding.js";
+import { ipFamily } from "../net/ip.js";
 
 /** An STS call that issued temporary credentials. */
 export interface Issuance {
@@ -32,6 +33,28 @@ export interface AddressChange {
    * CreateNetworkInterface, AssignPrivateIpAddresses): an instance's secondary addresses.
    */
   readonly privateAddresses: readonly (readonly [string, string])[];
+  /** What the event says about addresses and placement (IPv6 blocks, egress addresses). */
+  readonly network?: NetworkFacts;
+}
+
+/**
+ * Address knowledge from EC2 responses: which IPv6 addresses and prefixes an instance, interface,
+ * subnet or VPC was given, where instances and interfaces are placed, and the public addresses
+ * (NAT gateways, Elastic IPs) an account owns.
+ */
+export interface NetworkFacts {
+  /** [instance, ENI, subnet or VPC id, IPv6 address or CIDR]. */
+  readonly ipv6: readonly (readonly [string, string])[];
+  /** [instance or ENI id, subnet or VPC id it is placed in]. */
+  readonly placement: readonly (readonly [string, string])[];
+  /** Public addresses of the event's account: a NAT gateway's or Elastic IP's address and allocation. */
+  readonly egress: readonly EgressFact[];
+}
+
+export interface EgressFact {
+  readonly address?: string;
+  readonly allocationId?: string;
+  readonly vpcId?: string;
 }
 
 export interface EngineEvent {
@@ -76,7 +99,14 @@ export const ADDRESS_EVENTS: ReadonlySet<string> = new Set([
   "StartInstances",
   "RunInstances",
   "CreateVpcEndpoint",
+  // Address knowledge only (NetworkFacts): IPv6 blocks, placement, egress addresses.
   "CreateNetworkInterface",
+  "AssociateSubnetCidrBlock",
+  "CreateSubnet",
+  "AssociateVpcCidrBlock",
+  "CreateVpc",
+  "CreateNatGateway",
+  "AllocateAddress",
 ]);
 
 /** STS calls that issue temporary credentials. */
@@ -246,9 +276,133 @@ function addressChangeOf(r: CloudTrailRecord): AddressChange | undefined {
       break;
     }
   }
-  if (!instanceIds.length && !enis.length && !eniOwners.length && !createdEndpoints.length && !privateAddresses.length)
+  const network = networkFactsOf(r.eventName ?? "", req, resp);
+  if (
+    !instanceIds.length &&
+    !enis.length &&
+    !eniOwners.length &&
+    !createdEndpoints.length &&
+    !privateAddresses.length &&
+    !network
+  )
     return undefined;
-  return { instanceIds, networkInterfaceIds: enis, eniOwners, createdEndpoints, privateAddresses };
+  return {
+    instanceIds,
+    networkInterfaceIds: enis,
+    eniOwners,
+    createdEndpoints,
+    privateAddresses,
+    ...(network ? { network } : {}),
+  };
+}
+
+/** At most this many IPv6 literals are taken from one record (a response lists a few per interface). */
+const MAX_IPV6_PER_RECORD = 64;
+
+/**
+ * Every IPv6 address or CIDR literal under a response value, whatever its nesting: CloudTrail
+ * renders EC2's XML lists as `{items:[…]}` of strings or of objects (`ipv6Address`, `ipv6Prefix`,
+ * `ipv6CidrBlock`), and the exact wrapping differs between calls and over the years. Only IPv6
+ * literals are taken, so the walk cannot pick up anything else.
+ */
+function ipv6LiteralsIn(v: unknown, out: string[] = [], depth = 0): string[] {
+  if (out.length >= MAX_IPV6_PER_RECORD || depth > 8) return out;
+  if (typeof v === "string") {
+    if (v.includes(":") && v.length <= 64 && isIpv6Literal(v) && !out.includes(v)) out.push(v);
+  } else if (Array.isArray(v)) {
+    for (const x of v) ipv6LiteralsIn(x, out, depth + 1);
+  } else if (v !== null && typeof v === "object") {
+    for (const x of Object.values(v)) ipv6LiteralsIn(x, out, depth + 1);
+  }
+  return out;
+}
+
+function isIpv6Literal(s: string): boolean {
+  const slash = s.indexOf("/");
+  const address = slash < 0 ? s : s.slice(0, slash);
+  if (ipFamily(address) !== 6) return false;
+  return slash < 0 || /^(?:[0-9]|[1-9][0-9]|1[01][0-9]|12[0-8])$/.test(s.slice(slash + 1));
+}
+
+/** Address knowledge of the EC2 calls that carry it (see `NetworkFacts`); undefined when none. */
+function networkFactsOf(
+  name: string,
+  req: Record<string, unknown>,
+  resp: Record<string, unknown>,
+): NetworkFacts | undefined {
+  const ipv6: [string, string][] = [];
+  const placement: [string, string][] = [];
+  const egress: EgressFact[] = [];
+  /** The IPv6 literals and the subnet/VPC of one instance, interface, subnet or VPC description. */
+  const describe = (id: string | undefined, item: Record<string, unknown> | undefined, where: boolean) => {
+    if (!id || !item) return;
+    for (const cidr of ipv6LiteralsIn(item)) ipv6.push([id, cidr]);
+    if (!where) return;
+    for (const container of [str(item.subnetId), str(item.vpcId)]) if (container) placement.push([id, container]);
+  };
+  switch (name) {
+    case "RunInstances":
+      for (const inst of items(resp.instancesSet)) describe(str(inst.instanceId), inst, true);
+      break;
+    case "CreateNetworkInterface": {
+      const ni = obj(resp.networkInterface);
+      describe(str(ni?.networkInterfaceId), ni, true);
+      break;
+    }
+    case "AssignIpv6Addresses":
+      describe(str(resp.networkInterfaceId) ?? str(req.networkInterfaceId), { req: req.ipv6Addresses, resp }, false);
+      break;
+    case "AssociateSubnetCidrBlock":
+      describe(str(resp.subnetId) ?? str(req.subnetId), obj(resp.ipv6CidrBlockAssociation), false);
+      break;
+    case "AssociateVpcCidrBlock":
+      describe(str(resp.vpcId) ?? str(req.vpcId), obj(resp.ipv6CidrBlockAssociation), false);
+      break;
+    case "CreateSubnet": {
+      const subnet = obj(resp.subnet);
+      describe(str(subnet?.subnetId), { set: subnet?.ipv6CidrBlockAssociationSet }, false);
+      const subnetId = str(subnet?.subnetId);
+      const vpcId = str(subnet?.vpcId);
+      if (subnetId && vpcId) placement.push([subnetId, vpcId]);
+      break;
+    }
+    case "CreateVpc": {
+      const vpc = obj(resp.vpc);
+      describe(str(vpc?.vpcId), { set: vpc?.ipv6CidrBlockAssociationSet }, false);
+      break;
+    }
+    case "CreateNatGateway": {
+      // CloudTrail logs it wrapped (`CreateNatGatewayResponse.natGateway`); the bare shape is accepted too.
+      const nat = obj(resp.natGateway) ?? obj(obj(resp.CreateNatGatewayResponse)?.natGateway);
+      const vpcId = str(nat?.vpcId);
+      // A list as `{items:[…]}`, a bare array, or EC2's XML `{item: … }` with one object or several.
+      const set = obj(nat?.natGatewayAddressSet);
+      const single = obj(set?.item);
+      const addresses = single ? [single] : items(set?.item ?? nat?.natGatewayAddressSet);
+      if (addresses.length === 0 && str(req.allocationId)) addresses.push({ allocationId: req.allocationId });
+      for (const a of addresses) {
+        const address = str(a.publicIp);
+        const allocationId = str(a.allocationId) ?? str(req.allocationId);
+        if (address || allocationId)
+          egress.push({
+            ...(address ? { address } : {}),
+            ...(allocationId ? { allocationId } : {}),
+            ...(vpcId ? { vpcId } : {}),
+          });
+      }
+      break;
+    }
+    case "AllocateAddress":
+    case "AssociateAddress": {
+      const address = str(resp.publicIp) ?? str(req.publicIp);
+      const allocationId = str(resp.allocationId) ?? str(req.allocationId);
+      if (address || allocationId)
+        egress.push({ ...(address ? { address } : {}), ...(allocationId ? { allocationId } : {}) });
+      break;
+    }
+  }
+  if (!ipv6.length && !placement.length && !egress.length) return undefined;
+  return { ipv6, placement, egress };
 }
 
 function callerOf(r: CloudTrailRecord): Caller | undefined {

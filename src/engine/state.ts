@@ -53,6 +53,8 @@ export interface Observation {
    * the decision stands when the corroborating knowledge has since expired.
    */
   corroboratedHome?: boolean;
+  /** Set once this address was accepted as the account's egress that many sessions moved to (NAT replacement). */
+  egressMove?: boolean;
 }
 
 export const MAX_SAMPLES = 5;
@@ -136,6 +138,39 @@ export interface FleetState {
   suspectSessions: Map<string, [string, number][]>;
   /** Times of StartInstances per instance, kept a session TTL: a slow first call after a start. */
   starts: Map<string, number[]>;
+  /** Per egress address: when it was last learned (for expiry) and its VPC when known (NAT gateways). */
+  egressInfo: Map<string, EgressInfo>;
+  /** Elastic IP allocation id → its address (AllocateAddress, CreateNatGateway), to resolve AssociateAddress. */
+  allocations: Map<string, Learned<string>>;
+  /** Per known egress address: sessions of its account that called from it, with their first call there. */
+  egressUsers: Map<string, [string, number][]>;
+  /** Sessions with a move to a known egress that waits for the end of its window: key → when to decide. */
+  heldMoves: Map<string, number>;
+  /** IPv6 addresses and prefixes per instance, subnet or VPC (per interface until its instance is known). */
+  ipv6Blocks: Map<string, Learned<string[]>>;
+  /** Instance, interface or subnet → the subnet and VPC ids it is placed in. */
+  placement: Map<string, Learned<string[]>>;
+  /** Who made each address change, per instance: a session's own change never vouches for its new address. */
+  addressChangeMakers: Map<string, ChangeMaker[]>;
+}
+
+/** A piece of fleet knowledge and the latest event time that taught or used it (drives its expiry). */
+export interface Learned<T> {
+  value: T;
+  seen: number;
+}
+
+export interface EgressInfo {
+  seen: number;
+  vpcId?: string;
+}
+
+/** The maker of an address change: its time, the role session that made it (if any) and its address. */
+export interface ChangeMaker {
+  readonly time: number;
+  readonly ip: string;
+  readonly arn?: string;
+  readonly accessKeyId?: string;
 }
 
 export interface HomeVouchers {
@@ -157,6 +192,13 @@ export function emptyFleet(): FleetState {
     watermark: 0,
     suspectSessions: new Map(),
     starts: new Map(),
+    egressInfo: new Map(),
+    allocations: new Map(),
+    egressUsers: new Map(),
+    heldMoves: new Map(),
+    ipv6Blocks: new Map(),
+    placement: new Map(),
+    addressChangeMakers: new Map(),
   };
 }
 
@@ -230,6 +272,13 @@ export function decodeFleet(data: Uint8Array): FleetState {
     watermark: number;
     suspectSessions?: [string, [string, number][]][];
     starts?: [string, number[]][];
+    egressInfo?: [string, EgressInfo][];
+    allocations?: [string, Learned<string>][];
+    egressUsers?: [string, [string, number][]][];
+    heldMoves?: [string, number][];
+    ipv6Blocks?: [string, Learned<string[]>][];
+    placement?: [string, Learned<string[]>][];
+    addressChangeMakers?: [string, ChangeMaker[]][];
   }>(data);
   return {
     endpointVouchers: new Map(raw.endpointVouchers ?? []),
@@ -245,6 +294,13 @@ export function decodeFleet(data: Uint8Array): FleetState {
     // Absent in a state written before retraction and slow starts: empty is the right start.
     suspectSessions: new Map(raw.suspectSessions ?? []),
     starts: new Map(raw.starts ?? []),
+    egressInfo: new Map(raw.egressInfo ?? []),
+    allocations: new Map(raw.allocations ?? []),
+    egressUsers: new Map(raw.egressUsers ?? []),
+    heldMoves: new Map(raw.heldMoves ?? []),
+    ipv6Blocks: new Map(raw.ipv6Blocks ?? []),
+    placement: new Map(raw.placement ?? []),
+    addressChangeMakers: new Map(raw.addressChangeMakers ?? []),
   };
 }
 

@@ -613,6 +613,7 @@ class StreamingScan {
     if (!this.rescan) {
       const keys = new Set<string>();
       for (const e of events) Engine.sessionKeysOf(e, keys);
+      for (const k of this.engine.heldSessionKeys) keys.add(k);
       const missing = [...keys].filter((k) => !sessions.has(k) && !this.absent.has(k));
       if (missing.length > 0) {
         const loaded = await this.store.loadSessions(missing);
@@ -635,7 +636,7 @@ class StreamingScan {
     const recheck = this.rescan ? [] : engine.sessionsToRecheck;
     engine.recheckSessions(recheck.length > 0 ? await store.loadSessions(recheck) : new Map());
     for (const k of engine.dirtySessions) this.touched.add(k);
-    const current = engine.evaluate();
+    const current = engine.evaluate(final);
     const previous = await store.loadFindings([...current.keys(), ...engine.retractableIds]);
     // On --rescan the stored evidence of per-call rules was built from these same objects: start over.
     const mergeWith = this.rescan
