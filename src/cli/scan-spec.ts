@@ -23,7 +23,11 @@ export const scanSpec: CommandSpec = {
       flags: "-c, --config <file>",
       description: "YAML configuration (allowlists, your networks, accounts, endpoints)",
     },
-    { flags: "--ip-ranges <file>", description: "AWS ip-ranges.json, to classify addresses as inside or outside AWS" },
+    {
+      flags: "--ip-ranges <file>",
+      description:
+        "AWS ip-ranges.json, to classify addresses as inside or outside AWS (default: the copy `firstcall ip-ranges update` keeps in the cache folder, else the snapshot shipped with firstcall)",
+    },
     { flags: "--since <time>", description: "only events at or after this ISO-8601 time" },
     { flags: "--until <time>", description: "only events before this ISO-8601 time" },
     {
