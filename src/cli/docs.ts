@@ -3,6 +3,7 @@
  * same tables the program runs on. `npm run docs:cli` writes it; a test checks the committed file.
  */
 import { EXIT_CODES } from "../exit-codes.js";
+import { ipRangesUpdateSpec } from "./ip-ranges-spec.js";
 import { markdownTable, renderCommandDoc } from "./options.js";
 import { scanSpec } from "./scan-spec.js";
 
@@ -30,5 +31,5 @@ export function renderExitCodesDoc(): string {
 export function renderCliReference(): string {
   const header =
     "# CLI reference\n\nGenerated from the option tables in `src/cli/*-spec.ts` and the exit codes in `src/exit-codes.ts` by `npm run docs:cli`; do not edit by hand.\n\n";
-  return header + [renderCommandDoc(scanSpec), renderExitCodesDoc()].join("\n");
+  return header + [renderCommandDoc(scanSpec), renderCommandDoc(ipRangesUpdateSpec), renderExitCodesDoc()].join("\n");
 }

@@ -8,6 +8,7 @@ import { EXIT } from "../exit-codes.js";
 import { safeLines } from "../safe-text.js";
 import { registerEval } from "./eval.js";
 import { renderFailure } from "./failure.js";
+import { registerIpRanges } from "./ip-ranges.js";
 import { watchStream, writeOutput } from "./output.js";
 import { registerScan } from "./scan.js";
 import { registerSimulate } from "./simulate.js";
@@ -27,6 +28,7 @@ export function buildProgram(): Command {
   registerSimulate(program);
   registerEval(program);
   registerTrailblazer(program);
+  registerIpRanges(program);
   return program;
 }
 

@@ -26,7 +26,7 @@ export const scanSpec: CommandSpec = {
     {
       flags: "--ip-ranges <file>",
       description:
-        "AWS ip-ranges.json, to classify addresses as inside or outside AWS (default: the copy `firstcall ip-ranges update` keeps in the cache folder, else the snapshot shipped with firstcall)",
+        "AWS ip-ranges.json, to classify addresses (default: the copy from `ip-ranges update`, else the shipped snapshot)",
     },
     { flags: "--since <time>", description: "only events at or after this ISO-8601 time" },
     { flags: "--until <time>", description: "only events before this ISO-8601 time" },
