@@ -85,7 +85,8 @@ export class PrefixSetBuilder {
   /** @throws Error naming the prefix when it is not a CIDR. */
   add(cidr: string): void {
     const problem = cidrProblem(cidr);
-    if (problem || !cidr.includes("/")) throw new Error(`not a CIDR prefix: ${JSON.stringify(cidr)}`);
+    if (problem || !cidr.includes("/"))
+      throw new Error(`not an IP address or CIDR: ${JSON.stringify(cidr)} (${problem ?? "no prefix length"})`);
     const [addr, bits] = ipaddr.parseCIDR(cidr.trim());
     if (addr.kind() === "ipv4") {
       const size = 2 ** (32 - bits);
