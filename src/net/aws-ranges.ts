@@ -77,6 +77,59 @@ function addressNumber(ip: string): { v4: number } | { v6: bigint } | undefined 
   return addr.kind() === "ipv4" ? { v4: v4Number(addr as ipaddr.IPv4) } : { v6: v6Number(addr as ipaddr.IPv6) };
 }
 
+const V4_PREFIX = /^(\d{1,3})\.(\d{1,3})\.(\d{1,3})\.(\d{1,3})\/(\d{1,2})$/;
+const V6_PREFIX = /^([0-9a-f:]+)\/(\d{1,3})$/i;
+
+/**
+ * The plain forms AWS writes (`3.5.140.0/22`, `2600:1f18::/33`) parsed without ipaddr.js, which
+ * costs some 40 µs per prefix here — seconds for AWS's whole file on every scan. Anything else
+ * (leading zeros, embedded IPv4, out-of-range values) answers undefined and goes the careful way.
+ */
+function parsePrefixFast(
+  cidr: string,
+): { family: 4; start: number; end: number } | { family: 6; start: bigint; end: bigint } | undefined {
+  const m4 = V4_PREFIX.exec(cidr);
+  if (m4) {
+    let n = 0;
+    for (let i = 1; i <= 5; i++) {
+      const part = m4[i] as string;
+      if (part.length > 1 && part.charCodeAt(0) === 48) return undefined; // a leading zero
+      if (i < 5) {
+        const v = Number(part);
+        if (v > 255) return undefined;
+        n = n * 256 + v;
+      }
+    }
+    const bits = Number(m4[5]);
+    if (bits > 32) return undefined;
+    const size = 2 ** (32 - bits);
+    const start = Math.floor(n / size) * size;
+    return { family: 4, start, end: start + size - 1 };
+  }
+  const m6 = V6_PREFIX.exec(cidr);
+  if (!m6) return undefined;
+  const bits = Number(m6[2]);
+  if (bits > 128) return undefined;
+  const text = m6[1] as string;
+  const halves = text.split("::");
+  if (halves.length > 2) return undefined;
+  const groups = (h: string) => (h === "" ? [] : h.split(":"));
+  const head = groups(halves[0] as string);
+  const tail = halves.length === 2 ? groups(halves[1] as string) : [];
+  const missing = 8 - head.length - tail.length;
+  if (halves.length === 2 ? missing < 1 : missing !== 0) return undefined;
+  let n = 0n;
+  for (const g of [...head, ...Array<string>(missing).fill("0"), ...tail]) {
+    if (!/^[0-9a-f]{1,4}$/i.test(g)) return undefined;
+    n = (n << 16n) | BigInt(Number.parseInt(g, 16));
+  }
+  // IPv4-mapped prefixes belong to the IPv4 family: leave them to the careful path.
+  if (n >> 32n === 0xffffn) return undefined;
+  const host = BigInt(128 - bits);
+  const start = (n >> host) << host;
+  return { family: 6, start, end: start + (1n << host) - 1n };
+}
+
 /** Collects prefixes of both families and builds the merged interval sets. */
 export class PrefixSetBuilder {
   private readonly v4: [number, number][] = [];
@@ -84,6 +137,12 @@ export class PrefixSetBuilder {
 
   /** @throws Error naming the prefix when it is not a CIDR. */
   add(cidr: string): void {
+    const fast = parsePrefixFast(cidr);
+    if (fast) {
+      if (fast.family === 4) this.v4.push([fast.start, fast.end]);
+      else this.v6.push([fast.start, fast.end]);
+      return;
+    }
     const problem = cidrProblem(cidr);
     if (problem || !cidr.includes("/"))
       throw new Error(`not an IP address or CIDR: ${JSON.stringify(cidr)} (${problem ?? "no prefix length"})`);

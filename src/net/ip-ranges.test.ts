@@ -13,11 +13,13 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
 import { fileURLToPath } from "node:url";
+import fc from "fast-check";
 import { InputError } from "../errors.js";
 import { EXIT } from "../exit-codes.js";
 import { at, call, ec2Issuance } from "../test-helpers/records.js";
 import { scanRecords } from "../test-helpers/scan.js";
-import { parseIpRanges, SNAPSHOT_SCHEMA, snapshotOf } from "./aws-ranges.js";
+import { PrefixSetBuilder, parseIpRanges, SNAPSHOT_SCHEMA, snapshotOf } from "./aws-ranges.js";
+import { CidrSet } from "./ip.js";
 import { CACHED_RANGES_FILE, CACHED_RANGES_META, loadAwsRanges } from "./ip-ranges-source.js";
 import { updateIpRanges } from "./ip-ranges-update.js";
 
@@ -231,6 +233,34 @@ describe("the compact snapshot", () => {
     assert.equal(full.ec2ByRegion.get("us-east-1")?.has("2600:1f18:8000::1"), false);
     // 3.0.0.0/15 with the EC2 /16s and /24 inside it, 3.5.0.0/24, 52.95.0.0/16, and the IPv6 /32 with its /33.
     assert.equal(full.all.intervals, 4, "contained prefixes merge into one interval");
+  });
+});
+
+describe("merged prefix sets", () => {
+  test("answer like the reference CIDR list for any prefixes and addresses of both families", () => {
+    const v4 = fc.tuple(fc.ipV4(), fc.integer({ min: 0, max: 32 })).map(([a, b]) => `${a}/${b}`);
+    // Compressed and full forms; ipV6() also yields embedded-IPv4 forms, which take the careful path.
+    const v6 = fc.tuple(fc.ipV6(), fc.integer({ min: 0, max: 128 })).map(([a, b]) => `${a}/${b}`);
+    fc.assert(
+      fc.property(
+        fc.array(fc.oneof(v4, v6), { maxLength: 12 }),
+        fc.array(fc.oneof(fc.ipV4(), fc.ipV6()), { maxLength: 12 }),
+        (prefixes, probes) => {
+          const builder = new PrefixSetBuilder();
+          for (const p of prefixes) builder.add(p);
+          const merged = builder.build();
+          const reference = new CidrSet(prefixes);
+          for (const ip of [...probes, ...prefixes.map((p) => p.slice(0, p.indexOf("/")))])
+            assert.equal(merged.has(ip), reference.has(ip), `${ip} in ${prefixes.join(" ")}`);
+        },
+      ),
+      { numRuns: 300, seed: 10 },
+    );
+  });
+
+  test("refuse what is not a prefix, with the reason", () => {
+    for (const bad of ["010.0.0.0/8", "3.0.0.0/33", "3.0.0.0", "2600::/129", "2600:::1/64", "cloudfront"])
+      assert.throws(() => new PrefixSetBuilder().add(bad), /not an IP address or CIDR/, bad);
   });
 });
 
