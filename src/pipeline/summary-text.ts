@@ -38,7 +38,9 @@ function ipRangesText(r: ScanSummary["ipRanges"]): string {
   const age = r.createDate
     ? ` of ${safeText(r.createDate)}${r.ageDays !== undefined ? ` (${r.ageDays} days old)` : ""}`
     : "";
-  const problem = r.problem ? `; ${safeText(r.problem)}` : "";
+  // AWS adds ranges every week; a month-old list misses some, which shows as `outside-aws`.
+  const stale = r.source !== "snapshot" && (r.ageDays ?? 0) > 30 ? "; old: run `firstcall ip-ranges update`" : "";
+  const problem = `${stale}${r.problem ? `; ${safeText(r.problem)}` : ""}`;
   switch (r.source) {
     case "file":
       return `--ip-ranges ${safeText(r.path ?? "")}${age}${problem}`;
