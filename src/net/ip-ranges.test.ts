@@ -16,6 +16,7 @@ import { fileURLToPath } from "node:url";
 import fc from "fast-check";
 import { InputError } from "../errors.js";
 import { EXIT } from "../exit-codes.js";
+import { renderSummaryText } from "../pipeline/summary-text.js";
 import { at, call, ec2Issuance } from "../test-helpers/records.js";
 import { scanRecords } from "../test-helpers/scan.js";
 import { PrefixSetBuilder, parseIpRanges, SNAPSHOT_SCHEMA, snapshotOf } from "./aws-ranges.js";
@@ -294,8 +295,21 @@ describe("which copy a scan uses", () => {
     assert.deepEqual([cached.summary.ipRanges.source, cached.summary.ipRanges.syncToken], ["cache", "1764720000"]);
     const shipped = await scan({ ipRanges: { cacheDir: emptyCache, snapshotPath: snapshot } });
     assert.deepEqual([shipped.summary.ipRanges.source, shipped.summary.ipRanges.syncToken], ["snapshot", "1764633600"]);
+    assert.match(
+      renderSummaryText(file.summary),
+      /^AWS ranges: --ip-ranges .*explicit\.json of 2025-12-02-00-00-00 \(\d+ days old\); old: run `firstcall ip-ranges update`$/m,
+    );
+    assert.match(
+      renderSummaryText(cached.summary),
+      /^AWS ranges: cached copy .*ip-ranges\.json of 2025-12-03-00-00-00/m,
+    );
+    assert.match(
+      renderSummaryText(shipped.summary),
+      /^AWS ranges: snapshot shipped with firstcall of 2025-12-02-00-00-00/m,
+    );
     const none = await scan({ ipRanges: { cacheDir: emptyCache, snapshotPath: join(dir, "absent.json") } });
     assert.equal(none.summary.ipRanges.source, "none");
+    assert.match(renderSummaryText(none.summary), /^AWS ranges: none \(addresses are not classified/m);
     const api = await scan({});
     assert.equal(api.summary.ipRanges.source, "none", "the library looks nowhere unless asked");
     // The ranges classify the thief's address: outside AWS with ranges, unknown without.
