@@ -29,7 +29,10 @@ export interface KnownAgent {
  * is false. Each entry says why it is here; software that only makes calls outside the recon list
  * (the kubelet's ECR credential provider: `ecr:GetAuthorizationToken`; the VPC CNI `aws-node`:
  * `ec2:*NetworkInterface*`, `ec2:AssignPrivateIpAddresses`) needs no entry and has none, so a thief
- * borrowing their agents gains nothing here.
+ * borrowing their agents gains nothing here. Controllers such as Karpenter usually run with pod
+ * credentials (IRSA, EKS Pod Identity), which this rule does not judge. Not listed for want of a
+ * documented recon call and agent shape: amazon-efs-utils, EKS node bootstrap (nodeadm). Add what
+ * your fleet runs with `recon.allowUserAgents`.
  */
 export const DEFAULT_RECON_AGENTS: readonly KnownAgent[] = [
   {
