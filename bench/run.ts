@@ -25,14 +25,13 @@ import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, wri
 import os from "node:os";
 import { dirname, join, relative, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
+import { cacheDir } from "../src/cache-dir.js";
 import { simulate } from "../src/simulate/simulate.js";
 import { corpusProgress, step } from "./progress.js";
 
 const HERE = dirname(fileURLToPath(import.meta.url));
 const REPO = resolve(HERE, "..");
-const CORPUS_ROOT =
-  process.env.FIRSTCALL_BENCH_DIR ??
-  join(process.env.XDG_CACHE_HOME ?? join(os.homedir(), ".cache"), "firstcall", "bench");
+const CORPUS_ROOT = process.env.FIRSTCALL_BENCH_DIR ?? join(cacheDir(), "bench");
 const RESULTS = join(HERE, "results");
 
 interface Args {

@@ -24,7 +24,8 @@ export type InputErrorCode =
   | "E_BINARY" // not text after decompression
   | "E_JSON" // invalid or truncated JSON
   | "E_TOO_LARGE" // larger than the configured limit once decompressed
-  | "E_RECORD"; // a value that should be a CloudTrail record is not one
+  | "E_RECORD" // a value that should be a CloudTrail record is not one
+  | "E_DOWNLOAD"; // a download (AWS's ip-ranges.json) failed or gave something unusable
 
 export class InputError extends FirstcallError<InputErrorCode> {
   /** The object the error is about (path, s3://bucket/key, message id). */

@@ -8,6 +8,7 @@ import { EXIT_CODES } from "../exit-codes.js";
 import { evalSpec } from "./eval-spec.js";
 import { explainSpec } from "./explain.js";
 import { globalOptions } from "./global-spec.js";
+import { ipRangesUpdateSpec } from "./ip-ranges-spec.js";
 import { buildProgram } from "./main.js";
 import { type CommandSpec, markdownTable, renderCommandDoc } from "./options.js";
 import { scanSpec } from "./scan-spec.js";
@@ -20,6 +21,7 @@ export const COMMAND_SPECS: readonly CommandSpec[] = [
   explainSpec,
   simulateSpec,
   evalSpec,
+  ipRangesUpdateSpec,
   ...trailblazerSpecs,
 ];
 

@@ -11,6 +11,7 @@ import { registerEval } from "./eval.js";
 import { registerExplain } from "./explain.js";
 import { renderFailure, usageHint } from "./failure.js";
 import { globalOptions } from "./global-spec.js";
+import { registerIpRanges } from "./ip-ranges.js";
 import { toOptions } from "./options.js";
 import { watchStream, writeOutput } from "./output.js";
 import { registerScan } from "./scan.js";
@@ -39,6 +40,7 @@ export function buildProgram(): Command {
   registerSimulate(program);
   registerEval(program);
   registerTrailblazer(program);
+  registerIpRanges(program);
   return program;
 }
 

@@ -30,7 +30,11 @@ export const scanSpec: CommandSpec = {
       flags: "-c, --config <file>",
       description: "YAML configuration (allowlists, your networks, accounts, endpoints)",
     },
-    { flags: "--ip-ranges <file>", description: "AWS ip-ranges.json, to classify addresses as inside or outside AWS" },
+    {
+      flags: "--ip-ranges <file>",
+      description:
+        "AWS ip-ranges.json, to classify addresses (default: the copy from `ip-ranges update`, else the shipped snapshot)",
+    },
     {
       flags: "--since <time>",
       description:

@@ -122,7 +122,8 @@ async function runScanCommand(paths: string[], flags: ScanFlags): Promise<number
       paths,
       statePath,
       config,
-      ...(flags.ipRanges ? { ipRangesPath: flags.ipRanges } : {}),
+      // Without --ip-ranges: the cached copy, else the snapshot shipped with the package.
+      ...(flags.ipRanges ? { ipRangesPath: flags.ipRanges } : { ipRanges: {} }),
       ...(since ? { since } : {}),
       ...(until ? { until } : {}),
       bindUncovered: flags.bindUncovered,

@@ -47,6 +47,12 @@ describe("configuration checks", () => {
     assert.match(problem('allow:\n  roles: [""]'), /allow\.roles\[0\]: .*empty/);
     assert.match(problem('allow:\n  userAgents: [""]'), /allow\.userAgents\[0\]: .*match every call/);
     assert.match(problem('recon:\n  allowUserAgents: [""]'), /recon\.allowUserAgents\[0\]/);
+    assert.match(
+      problem('recon:\n  allowUserAgents: ["/^my-agent\\/(/"]'),
+      /recon\.allowUserAgents\[0\]: .*not a valid regular expression/,
+    );
+    assert.match(problem("recon:\n  defaultAllowUserAgents: 1"), /recon\.defaultAllowUserAgents/);
+    assert.equal(defaultConfig().recon.defaultAllowUserAgents, true, "the built-in agents are on by default");
     assert.match(problem('allow:\n  accounts: ["1111-2222-3333"]'), /allow\.accounts\[0\]: an account id is 12 digits/);
     const ok = parseConfig(
       'allow:\n  roles: ["ci-*", "arn:aws:iam::111122223333:role/path/web-*", "arn:aws-us-gov:iam::*:role/x"]',

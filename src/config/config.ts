@@ -10,16 +10,18 @@
  * allow:
  *   cidrs: ["198.51.100.7/32"]          # calls from here never bind and never alert
  *   roles: ["arn:aws:iam::111122223333:role/ci-*"]
- *   userAgents: ["my-inventory-agent/"]
+ *   userAgents: ["my-inventory-agent/"]  # matched at the start of the agent
  *   accounts: ["444455556666"]
  * recon:
  *   calls: ["sts:GetCallerIdentity", "iam:ListUsers"]
- *   allowUserAgents: ["aws-iam-authenticator"]
+ *   allowUserAgents: ["my-health-check/"] # added to the built-in list (EKS authenticator, SSM, CloudWatch agents)
+ *   defaultAllowUserAgents: true         # false: only the entries above
  * ```
  */
 import { readFileSync } from "node:fs";
 import { parse as parseYaml } from "yaml";
 import { z } from "zod";
+import { agentEntryProblem } from "../engine/rules/user-agents.js";
 import { UsageError } from "../errors.js";
 import { cidrProblem } from "../net/ip.js";
 
@@ -45,8 +47,14 @@ const rolePattern = z.string().superRefine((value, ctx) => {
     bad("use the role's name or its IAM ARN, arn:aws:iam::ACCOUNT:role/NAME (not a session ARN)");
 });
 
-/** A user-agent substring: an empty one would match every call. */
-const userAgentSubstring = z.string().min(1, "an empty user-agent substring would match every call");
+/**
+ * A user-agent entry: a prefix of the agent (its product token) or a `/regular expression/`. Not a
+ * substring: a thief can append any name to his own agent (see src/engine/rules/user-agents.ts).
+ */
+const userAgentEntry = z.string().superRefine((value, ctx) => {
+  const problem = agentEntryProblem(value);
+  if (problem) ctx.addIssue({ code: "custom", message: `${JSON.stringify(value)}: ${problem}` });
+});
 
 const accountId = z.string().regex(/^\d{12}$/, "an account id is 12 digits");
 
@@ -68,8 +76,8 @@ export const configSchema = z
         cidrs: cidrList,
         /** Role ARNs or role names (`*` matches any run of characters): their sessions are not checked. */
         roles: z.array(rolePattern).default([]),
-        /** User-agent substrings: calls carrying one are never reported by the user-agent and recon rules. */
-        userAgents: z.array(userAgentSubstring).default([]),
+        /** User agents (prefix or `/regex/`): their calls are never reported by the user-agent and recon rules. */
+        userAgents: z.array(userAgentEntry).default([]),
         /** Accounts whose events are not checked at all. */
         accounts: z.array(accountId).default([]),
       })
@@ -83,13 +91,15 @@ export const configSchema = z
           .optional(),
         /** Added to the default (or configured) list. */
         extraCalls: z.array(z.string().regex(/^[a-z0-9-]+:[A-Za-z0-9]+$/)).default([]),
-        /** User-agent substrings of software that legitimately makes recon calls (e.g. EKS nodes). */
-        allowUserAgents: z.array(userAgentSubstring).default([]),
+        /** User agents (prefix or `/regex/`) of software that legitimately makes recon calls; extends the built-in list. */
+        allowUserAgents: z.array(userAgentEntry).default([]),
+        /** The built-in list of such software (EKS authenticator, SSM agent, CloudWatch agent); false turns it off. */
+        defaultAllowUserAgents: z.boolean().default(true),
         /** Roles (as in allow.roles) whose sessions may make recon calls. */
         allowRoles: z.array(rolePattern).default([]),
       })
       .strict()
-      .default({ extraCalls: [], allowUserAgents: [], allowRoles: [] }),
+      .default({ extraCalls: [], allowUserAgents: [], defaultAllowUserAgents: true, allowRoles: [] }),
     /** Which credential kinds are bound to their first address (credential-ip-mismatch). */
     bindKinds: z.array(credentialKinds).default(["ec2-instance", "ecs-task", "lambda", "service-role", "assumed-role"]),
     /** How long after AssociateAddress & co. the instance's next new address is learned, not alerted on. */

@@ -23,6 +23,7 @@ import { EXIT } from "../exit-codes.js";
 import { type Finding, type Severity, severityRank, statusOf } from "../findings/finding.js";
 import { log } from "../log.js";
 import { NetworkInventory } from "../net/inventory.js";
+import type { IpRangesInfo, IpRangesLookup } from "../net/ip-ranges-source.js";
 import { MALFORMED_TEXT, type MalformedReason } from "../reader/facts.js";
 import { FactsReader } from "../reader/pool.js";
 import type { ObjectFacts, ObjectSource } from "../reader/read-object.js";
@@ -59,7 +60,14 @@ export interface ScanOptions {
   /** `:memory:` (default here; the CLI defaults to the user's state file) or a SQLite path. */
   readonly statePath?: string;
   readonly config?: Config;
+  /** AWS's ip-ranges.json (or a snapshot) to use; wins over `ipRanges`. */
   readonly ipRangesPath?: string;
+  /**
+   * Without `ipRangesPath`: look for the cached copy, then the shipped snapshot (the CLI's default;
+   * the fields move the places, for tests). Absent: no AWS ranges, so a run never depends on what is
+   * in this machine's cache unless asked to.
+   */
+  readonly ipRanges?: IpRangesLookup;
   /** Only events at or after this time. */
   readonly since?: Date;
   /** Only events before this time. */
@@ -168,6 +176,8 @@ export interface ScanSummary {
     readonly alreadyCounted: number;
   };
   readonly timeRange?: { readonly first: string; readonly last: string };
+  /** Which copy of AWS's ranges classified addresses (`--ip-ranges`, cache, shipped snapshot, none) and its age. */
+  readonly ipRanges: IpRangesInfo;
   readonly engine: EngineStats;
   readonly coverage: {
     readonly instanceEvents: number;
@@ -240,7 +250,7 @@ export async function runScan(options: ScanOptions): Promise<ScanResult> {
   const started = Date.now();
   // The whole configuration is checked before any log is read: a typo must not cost a full read.
   const config = validateConfig(options.config ?? defaultConfig());
-  const inventory = NetworkInventory.load(config.ownNetworks, options.ipRangesPath);
+  const inventory = NetworkInventory.load(config.ownNetworks, options.ipRangesPath, options.ipRanges);
   const store = openStore(options.statePath ?? ":memory:", {
     ...(options.lockTimeoutMs !== undefined ? { lockTimeoutMs: options.lockTimeoutMs } : {}),
     ...(options.onLockWait ? { onWait: options.onLockWait } : {}),
@@ -464,6 +474,7 @@ class StreamingScan {
       ...(this.first <= this.last
         ? { timeRange: { first: new Date(this.first).toISOString(), last: new Date(this.last).toISOString() } }
         : {}),
+      ipRanges: this.inventory.rangesInfo,
       engine: { ...stats },
       coverage: {
         instanceEvents: stats.instanceEvents,

@@ -1,5 +1,6 @@
 import type { Config } from "../../config/config.js";
 import type { EventRule } from "./rule.js";
+import { agentMatcher } from "./user-agents.js";
 
 /**
  * User agents that no software on a server sends: a CLI or SDK on a desktop OS, a browser, or a
@@ -30,7 +31,7 @@ export function classifyForeignAgent(userAgent: string): { family: string; label
 }
 
 export function instanceCredentialForeignAgent(config: Config): EventRule {
-  const allowAgents = config.allow.userAgents;
+  const allowedAgent = agentMatcher(config.allow.userAgents);
   return {
     id: "instance-credential-foreign-agent",
     defaultSeverity: "medium",
@@ -39,7 +40,7 @@ export function instanceCredentialForeignAgent(config: Config): EventRule {
     scope: "address",
     check(event) {
       const ua = event.userAgent;
-      if (!ua || allowAgents.some((a) => ua.includes(a))) return undefined;
+      if (!ua || allowedAgent(ua)) return undefined;
       const hit = classifyForeignAgent(ua);
       if (!hit) return undefined;
       return {

@@ -1,6 +1,7 @@
 import type { Config } from "../../config/config.js";
 import type { EventRule } from "./rule.js";
 import { roleMatches } from "./rule.js";
+import { agentMatcher, DEFAULT_RECON_AGENTS } from "./user-agents.js";
 
 /** Calls that ask "who am I / what can I reach" — what a thief runs first, and servers rarely need. */
 export const DEFAULT_RECON_CALLS = [
@@ -24,7 +25,12 @@ export function actionOf(eventSource: string, eventName: string): string {
 
 export function instanceCredentialRecon(config: Config): EventRule {
   const calls = new Set([...(config.recon.calls ?? DEFAULT_RECON_CALLS), ...config.recon.extraCalls]);
-  const allowAgents = [...config.recon.allowUserAgents, ...config.allow.userAgents];
+  // Known server software (unless turned off) plus the configured entries; all matched at the start
+  // of the agent, never anywhere in it (see user-agents.ts).
+  const allowedAgent = agentMatcher(
+    [...config.recon.allowUserAgents, ...config.allow.userAgents],
+    config.recon.defaultAllowUserAgents ? DEFAULT_RECON_AGENTS : [],
+  );
   const allowRoles = config.recon.allowRoles;
   return {
     id: "instance-credential-recon",
@@ -35,8 +41,7 @@ export function instanceCredentialRecon(config: Config): EventRule {
     check(event, caller) {
       const action = actionOf(event.source, event.name);
       if (!calls.has(action)) return undefined;
-      const ua = event.userAgent ?? "";
-      if (allowAgents.some((a) => ua.includes(a))) return undefined;
+      if (allowedAgent(event.userAgent)) return undefined;
       if (roleMatches(allowRoles, caller.roleArn)) return undefined;
       return {
         detail: `made ${action}${event.errorCode ? ` (denied: ${event.errorCode})` : ""} from ${event.sourceIp}`,
