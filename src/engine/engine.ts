@@ -379,7 +379,12 @@ export class Engine {
     const pending = fleet.pendingEniChanges.get(eni);
     if (!pending) return;
     fleet.pendingEniChanges.delete(eni);
-    for (const t of pending) addTime(fleet.addressChanges, instance, t);
+    for (const t of pending) {
+      addTime(fleet.addressChanges, instance, t);
+      // A change that waited under the interface may explain an open finding of the instance.
+      const change = { time: t, timeIso: new Date(t).toISOString(), name: `an address change of ${eni}`, id: "" };
+      this.noteSuspectChange(instance, change);
+    }
   }
 
   /** Retraction and slow starts: remember the change, and recheck the instance's suspect sessions. */
@@ -394,14 +399,18 @@ export class Engine {
           starts.sort((a, b) => a - b),
         );
       }
-      // Only instances with open findings can see one retracted: the others cost nothing here.
-      const suspects = fleet.suspectSessions.get(id);
-      if (!suspects) continue;
-      const changes = this.batchChanges.get(id) ?? [];
-      changes.push({ time: e.time, timeIso: e.timeIso, name: e.name, id: e.id });
-      this.batchChanges.set(id, changes);
-      for (const [key] of suspects) this.recheck.add(key);
+      this.noteSuspectChange(id, { time: e.time, timeIso: e.timeIso, name: e.name, id: e.id });
     }
+  }
+
+  /** Only instances with open findings can see one retracted: the others cost nothing here. */
+  private noteSuspectChange(instance: string, change: ChangeEvidence): void {
+    const suspects = this.state.fleet.suspectSessions.get(instance);
+    if (!suspects) return;
+    const changes = this.batchChanges.get(instance) ?? [];
+    changes.push(change);
+    this.batchChanges.set(instance, changes);
+    for (const [key] of suspects) this.recheck.add(key);
   }
 
   private onCall(e: EngineEvent, c: Caller): void {

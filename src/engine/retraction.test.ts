@@ -104,6 +104,41 @@ describe("evidence that arrives later", () => {
     assert.deepEqual(third.findings, []);
   });
 
+  test("a change by interface only, whose instance a later scan names, retracts the finding it explains", async () => {
+    const eni = "eni-0retract00000001";
+    const byInterface = userCall("AssociateAddress", at(58), {
+      networkInterfaceId: eni,
+      allocationId: "eipalloc-0123",
+    });
+    const state = join(scratchDir(), "state.sqlite");
+    const first = await runScan({ paths: [folder([...calls(), byInterface])], statePath: state });
+    const [finding] = mismatches(first.findings);
+    assert.ok(finding, "while the interface's instance is unknown, the change explains nothing");
+    assert.equal(finding.status, "open");
+
+    const attach = userCall("AttachNetworkInterface", at(-90), {
+      instanceId: I,
+      networkInterfaceId: eni,
+      deviceIndex: 1,
+    });
+    const second = await runScan({ paths: [folder([attach])], statePath: state });
+    assert.equal(second.findings.length, 1);
+    assert.equal(second.findings[0]?.id, finding.id);
+    assert.equal(second.findings[0]?.status, "retracted");
+    assert.match(second.findings[0]?.retractionReason ?? "", new RegExp(`address change of ${eni} at`));
+
+    // Look-alike: the interface belongs to another instance: nothing is retracted.
+    const state2 = join(scratchDir(), "state.sqlite");
+    await runScan({ paths: [folder([...calls(), byInterface])], statePath: state2 });
+    const elsewhere = userCall("AttachNetworkInterface", at(-90), {
+      instanceId: OTHER,
+      networkInterfaceId: eni,
+      deviceIndex: 1,
+    });
+    const other = await runScan({ paths: [folder([elsewhere])], statePath: state2 });
+    assert.deepEqual(other.findings, []);
+  });
+
   test("an AssociateAddress of another instance retracts nothing", async () => {
     const state = join(scratchDir(), "state.sqlite");
     const first = await runScan({ paths: [folder(calls())], statePath: state });

@@ -78,7 +78,7 @@ export function retract(
     at = new Date(obs.learnedAt).toISOString();
     const change = changes.find((c) => c.time === obs.learnedAt);
     reason = change
-      ? `Explained by ${change.name} ${change.id} at ${change.timeIso}: ${s.instanceId ?? "the instance"} changed address before its first call from ${ip}.`
+      ? `Explained by ${change.name}${change.id ? ` ${change.id}` : ""} at ${change.timeIso}: ${s.instanceId ?? "the instance"} changed address before its first call from ${ip}.`
       : `Explained by an address change of ${s.instanceId ?? "the instance"} at ${at}, read after the finding.`;
   } else if (obs?.otherFamily) {
     at = obs.first.timeIso;

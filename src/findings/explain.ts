@@ -89,7 +89,8 @@ function missingEvidence(
   if (!vpce) {
     const who = f.principal.instanceId ? `instance ${f.principal.instanceId}` : "the holder";
     out.push(
-      `an address change of ${who} (AssociateAddress, AttachNetworkInterface, AssignPrivateIpAddresses, AssignIpv6Addresses, StartInstances) within ${learnWindowMinutes} minutes before ${f.time}: none in the logs read`,
+      `an address change of ${who} (AssociateAddress, AttachNetworkInterface, AssignPrivateIpAddresses, AssignIpv6Addresses, StartInstances, also by one of its network interfaces) within ${learnWindowMinutes} minutes before ${f.time}, made by someone other than this credential and from elsewhere than ${f.sourceIp}: none in the logs read`,
+      `a move of several instances of account ${f.account} at once to its NAT gateway or Elastic IP known from the logs (CreateNatGateway, AllocateAddress, AssociateAddress): not for ${f.sourceIp}`,
     );
     const homeFamily = home ? ipFamily(home) : undefined;
     const family = ipFamily(f.sourceIp);
@@ -99,7 +100,7 @@ function missingEvidence(
       );
     else
       out.push(
-        `the other IP family inside your networks or AWS's EC2 ranges for ${f.region}: ${f.sourceIp} is ${networkWords(f.network)}`,
+        `the other IP family tied to ${who}: ${f.sourceIp} is not among its IPv6 addresses or its subnet's IPv6 block learned from the logs, nor inside your networks (being ${networkWords(f.network)} is no evidence: every EC2 instance in the region is in AWS's ranges)`,
       );
   } else {
     const vouchers = fleet?.endpointVouchers.get(vpce)?.length;
