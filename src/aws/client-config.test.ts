@@ -6,7 +6,10 @@
  */
 import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
+import { once } from "node:events";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { createServer, type IncomingMessage, request, type Server } from "node:http";
+import type { AddressInfo } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, beforeEach, describe, test } from "node:test";
@@ -18,7 +21,7 @@ import { replayRunCommand, runCommand } from "../trailblazer/commands.js";
 import { CHAIN_SCHEMA, CHAIN_VERSION } from "../trailblazer/replay.js";
 import { readRunFile } from "../trailblazer/run-file.js";
 import { parseAuthorization } from "../trailblazer/signer.js";
-import { type AwsSettings, awsSettings, proxyWarning, resolveAws, sdkClientConfig } from "./client-config.js";
+import { type AwsSettings, awsSettings, proxyNotice, resolveAws, sdkClientConfig } from "./client-config.js";
 
 const DEFAULT_KEYS = { accessKeyId: "AKIADEFAULTPROFILE01", secretAccessKey: "default-profile-secret" };
 const AUDIT_KEYS = { accessKeyId: "AKIAAUDITPROFILE0001", secretAccessKey: "audit-profile-secret" };
@@ -40,6 +43,12 @@ const AWS_VARIABLES = [
   "AWS_EC2_METADATA_DISABLED",
   "HTTPS_PROXY",
   "https_proxy",
+  "HTTP_PROXY",
+  "http_proxy",
+  "ALL_PROXY",
+  "all_proxy",
+  "NO_PROXY",
+  "no_proxy",
 ] as const;
 
 const dir = mkdtempSync(join(tmpdir(), "firstcall-aws-config-"));
@@ -112,11 +121,55 @@ describe("AWS settings from flags and environment", () => {
     assert.deepEqual(awsSettings({}, {}), {});
   });
 
-  test("a proxy in HTTPS_PROXY is reported, not silently bypassed", () => {
-    assert.equal(proxyWarning(awsSettings({}, {})), undefined);
-    assert.match(proxyWarning(awsSettings({}, { https_proxy: "http://proxy:3128" })) ?? "", /HTTPS_PROXY.*directly/);
+  test("the proxy in use is named without the credentials its URL holds; NO_PROXY turns it off", () => {
+    assert.equal(proxyNotice(awsSettings({}, {})), undefined);
+    process.env.HTTPS_PROXY = "http://user:secret@proxy.example:3128";
+    const notice = proxyNotice(awsSettings({}, {})) ?? "";
+    assert.match(notice, /through the proxy http:\/\/proxy\.example:3128/);
+    assert.doesNotMatch(notice, /secret|user/);
+    process.env.NO_PROXY = ".amazonaws.com";
+    assert.equal(proxyNotice(awsSettings({}, {})), undefined);
   });
 });
+
+/**
+ * A forward proxy on 127.0.0.1 for plain-HTTP targets (absolute-URI requests, as HTTP_PROXY
+ * clients send them): it forwards each request and records what it forwarded.
+ */
+async function startForwardProxy(): Promise<{ url: string; seen: string[]; close: () => Promise<void> }> {
+  const seen: string[] = [];
+  const server: Server = createServer((req: IncomingMessage, res) => {
+    const target = new URL(req.url ?? "/");
+    seen.push(`${req.method} ${target.host}${target.pathname}`);
+    const upstream = request(
+      {
+        hostname: target.hostname,
+        port: target.port,
+        path: `${target.pathname}${target.search}`,
+        method: req.method,
+        headers: req.headers,
+      },
+      (answer) => {
+        res.writeHead(answer.statusCode ?? 502, answer.headers);
+        answer.pipe(res);
+      },
+    );
+    upstream.on("error", () => res.writeHead(502).end());
+    req.pipe(upstream);
+  });
+  server.listen(0, "127.0.0.1");
+  await once(server, "listening");
+  const { port } = server.address() as AddressInfo;
+  return {
+    url: `http://proxyuser:proxypass@127.0.0.1:${port}`,
+    seen,
+    close: () =>
+      new Promise((resolve) => {
+        server.closeAllConnections();
+        server.close(() => resolve());
+      }),
+  };
+}
 
 describe("AWS settings through the SDK (profile files, endpoint on 127.0.0.1)", () => {
   let audit: RecordingServer;
@@ -179,6 +232,42 @@ describe("AWS settings through the SDK (profile files, endpoint on 127.0.0.1)", 
     await assumeRole(awsSettings({ profile: "audit", endpointUrl: other.url }));
     assert.equal(other.assumeRoleCalls.length, before.other + 1);
     assert.equal(audit.assumeRoleCalls.length, before.audit + 1);
+  });
+
+  test("HTTP_PROXY: SDK clients and trailblazer's own requests go through the proxy; NO_PROXY exempts a host", async () => {
+    const proxy = await startForwardProxy();
+    try {
+      process.env.HTTP_PROXY = proxy.url;
+      process.env.NO_PROXY = "";
+      const before = audit.assumeRoleCalls.length;
+      await assumeRole(awsSettings({ profile: "audit", endpointUrl: audit.url }));
+      assert.equal(audit.assumeRoleCalls.length, before + 1, "the call reached AWS (the recording server)");
+      assert.equal(proxy.seen.length, 1, "through the proxy");
+      const serverBefore = audit.requests.length + audit.assumeRoleCalls.length;
+      const summary = await runCommand(
+        {
+          roleArn: ROLE,
+          services: "sts",
+          rate: 0,
+          concurrency: 2,
+          out: join(dir, "proxied.jsonl"),
+          dryRun: false,
+          profile: "audit",
+          endpointUrl: audit.url,
+        },
+        { write: () => undefined },
+        () => undefined,
+      );
+      assert.ok(summary.total > 0);
+      const reached = audit.requests.length + audit.assumeRoleCalls.length - serverBefore;
+      assert.ok(reached >= summary.total, "every signed call of the run reached the server");
+      assert.equal(proxy.seen.length, 1 + reached, "…each one through the proxy");
+      process.env.NO_PROXY = "127.0.0.1";
+      await assumeRole(awsSettings({ profile: "audit", endpointUrl: audit.url }));
+      assert.equal(proxy.seen.length, 1 + reached, "NO_PROXY: directly");
+    } finally {
+      await proxy.close();
+    }
   });
 
   test("trailblazer run follows them: profile credentials, the profile's region, AWS_ENDPOINT_URL", async () => {

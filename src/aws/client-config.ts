@@ -7,13 +7,16 @@
  *   AWS_CONFIG_FILE / AWS_SHARED_CREDENTIALS_FILE as usual;
  * - region: `--region`, else `AWS_REGION`, else `AWS_DEFAULT_REGION`, else the profile's `region`;
  * - endpoint: `--endpoint-url`, else `AWS_ENDPOINT_URL`;
- * - proxy: `HTTPS_PROXY` is noticed but not used: no proxy agent is among the dependencies, so
- *   {@link proxyWarning} says so instead of connecting directly in silence.
+ * - proxy: `HTTPS_PROXY` (and `HTTP_PROXY`, `ALL_PROXY`, `NO_PROXY`), as `proxy.ts` reads them, for
+ *   SDK clients and for trailblazer's own requests; {@link proxyNotice} says which proxy is used.
  *
  * Settings come from flags and the environment ({@link awsSettings}); an SDK client is configured
  * from them ({@link sdkClientConfig}); what the SDK resolves from the profile (region, credentials)
  * is read through one client ({@link resolveAws}), which sends nothing.
  */
+import type { Agent } from "node:http";
+import { proxyAgentFor, proxyShownFor } from "./proxy.js";
+
 /** Long-term or temporary AWS credentials. */
 export interface AwsCredentials {
   readonly accessKeyId: string;
@@ -66,12 +69,17 @@ export function awsSettings(flags: AwsFlags, env: Env = process.env): AwsSetting
 }
 
 /**
- * The line to print when a proxy is configured: firstcall connects directly, since no proxy agent
- * package is installed (the SDK's NodeHttpHandler would take one as its httpsAgent).
+ * The line to print when requests to AWS go through a proxy (without any credentials the proxy URL
+ * holds), or undefined when they go directly.
  */
-export function proxyWarning(settings: AwsSettings): string | undefined {
-  if (!settings.httpsProxy) return undefined;
-  return "HTTPS_PROXY is set, but firstcall does not support proxies yet: it connects to AWS directly";
+export function proxyNotice(settings: AwsSettings): string | undefined {
+  const shown = proxyShownFor(endpointProbe(settings));
+  return shown ? `connecting to AWS through the proxy ${shown} (HTTPS_PROXY; NO_PROXY lists exceptions)` : undefined;
+}
+
+/** A URL standing for where SDK clients connect: the endpoint when given, else AWS's own domain. */
+function endpointProbe(settings: AwsSettings): string {
+  return settings.endpointUrl ?? `https://sts.${settings.region ?? "us-east-1"}.amazonaws.com/`;
 }
 
 /**
@@ -89,6 +97,8 @@ export interface SdkClientConfig {
   profile?: string;
   region?: string;
   endpoint?: string;
+  /** The SDK's HTTP handler options: the proxy agent when the environment names a proxy. */
+  requestHandler?: { httpsAgent?: Agent; httpAgent?: Agent };
 }
 
 /**
@@ -100,10 +110,13 @@ export interface SdkClientConfig {
  */
 export function sdkClientConfig(settings: AwsSettings): SdkClientConfig {
   quietSdkNodeVersionWarning();
+  const probe = endpointProbe(settings);
+  const agent = proxyAgentFor(probe);
   return {
     ...(settings.profile ? { profile: settings.profile } : {}),
     ...(settings.region ? { region: settings.region } : {}),
     ...(settings.endpointUrl ? { endpoint: settings.endpointUrl } : {}),
+    ...(agent ? { requestHandler: probe.startsWith("https:") ? { httpsAgent: agent } : { httpAgent: agent } } : {}),
   };
 }
 

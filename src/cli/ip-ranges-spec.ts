@@ -5,7 +5,7 @@ export const ipRangesUpdateSpec: CommandSpec = {
   name: "ip-ranges update",
   arguments: "",
   summary:
-    "Downloads AWS's published ip-ranges.json into the cache folder, where `scan` finds it when `--ip-ranges` is not given. The request is conditional (ETag, Last-Modified), so an unchanged list is not downloaded again; a failed or unusable download leaves the cached copy as it was. firstcall does not use HTTPS_PROXY: behind a proxy, download the file another way and install it with `--from`.",
+    "Downloads AWS's published ip-ranges.json into the cache folder, where `scan` finds it when `--ip-ranges` is not given. The request is conditional (ETag, Last-Modified), so an unchanged list is not downloaded again; a failed or unusable download leaves the cached copy as it was. The download goes through `HTTPS_PROXY` (with `NO_PROXY` exceptions) when set; `--from` installs a copy fetched another way.",
   options: [
     {
       flags: "--url <url>",

@@ -8,11 +8,14 @@
  * `syncToken` (AWS's publication time) is older than the cached one is not installed: a stale
  * cache on the way must not roll the list back.
  *
- * Node's fetch does not use `HTTPS_PROXY`; behind a proxy, download the file another way and
- * install it with `--from FILE`.
+ * The download goes through the environment's proxy (`HTTPS_PROXY`, `NO_PROXY`, see
+ * src/aws/proxy.ts); `--from FILE` installs a copy fetched another way.
  */
 import { mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from "node:fs";
+import { request as httpRequest } from "node:http";
+import { request as httpsRequest } from "node:https";
 import { join } from "node:path";
+import { proxyAgentFor } from "../aws/proxy.js";
 import { cacheDir as defaultCacheDir } from "../cache-dir.js";
 import { InputError, OutputError } from "../errors.js";
 import { type AwsRanges, createDateOf, parseIpRanges } from "./aws-ranges.js";
@@ -95,6 +98,9 @@ function isOlder(candidate: string | undefined, cached: string | undefined): boo
   return Number(candidate) < Number(cached);
 }
 
+/** Largest ip-ranges.json accepted (today's is about 2 MB). */
+const MAX_DOWNLOAD_BYTES = 64 * 1024 * 1024;
+
 async function download(
   url: string,
   previous: CachedRangesMeta | undefined,
@@ -105,36 +111,63 @@ async function download(
     if (previous.etag) headers["if-none-match"] = previous.etag;
     if (previous.lastModified) headers["if-modified-since"] = previous.lastModified;
   }
-  let response: Response;
+  let target: URL;
   try {
-    response = await fetch(url, { headers, signal: AbortSignal.timeout(timeoutMs) });
-  } catch (e) {
-    const cause = (e as { cause?: { message?: string } }).cause?.message ?? (e as Error).message;
-    const proxy = process.env.HTTPS_PROXY || process.env.https_proxy;
-    throw new InputError(
-      "E_DOWNLOAD",
-      url,
-      `cannot download: ${cause}${proxy ? " (HTTPS_PROXY is set, but firstcall does not use a proxy: download the file another way and install it with --from FILE)" : ""}`,
-      { cause: e },
-    );
+    target = new URL(url);
+  } catch {
+    throw new InputError("E_DOWNLOAD", url, "not a URL");
   }
-  if (response.status === 304) {
-    await response.body?.cancel();
-    return { status: 304 };
-  }
-  if (response.status !== 200) {
-    await response.body?.cancel();
-    throw new InputError("E_DOWNLOAD", url, `the server answered ${response.status} ${response.statusText}`.trimEnd());
-  }
-  let text: string;
-  try {
-    text = await response.text();
-  } catch (e) {
-    throw new InputError("E_DOWNLOAD", url, `the download broke off: ${(e as Error).message}`, { cause: e });
-  }
-  const etag = response.headers.get("etag");
-  const lastModified = response.headers.get("last-modified");
-  return { status: 200, text, ...(etag ? { etag } : {}), ...(lastModified ? { lastModified } : {}) };
+  if (target.protocol !== "https:" && target.protocol !== "http:")
+    throw new InputError("E_DOWNLOAD", url, `unsupported protocol ${target.protocol}`);
+  const send = target.protocol === "https:" ? httpsRequest : httpRequest;
+  // Through the environment's proxy (HTTPS_PROXY & co., NO_PROXY) like every request to AWS.
+  const agent = proxyAgentFor(url);
+  return new Promise((resolve, reject) => {
+    const fail = (message: string, cause?: unknown) =>
+      reject(new InputError("E_DOWNLOAD", url, message, cause === undefined ? undefined : { cause }));
+    const req = send(target, { headers, timeout: timeoutMs, ...(agent ? { agent } : {}) }, (res) => {
+      const status = res.statusCode ?? 0;
+      if (status === 304) {
+        res.resume();
+        resolve({ status: 304 });
+        return;
+      }
+      if (status !== 200) {
+        res.resume();
+        fail(`the server answered ${status} ${res.statusMessage ?? ""}`.trimEnd());
+        return;
+      }
+      const chunks: Buffer[] = [];
+      let size = 0;
+      res.on("data", (chunk: Buffer) => {
+        size += chunk.length;
+        if (size > MAX_DOWNLOAD_BYTES) {
+          req.destroy();
+          fail(`larger than ${MAX_DOWNLOAD_BYTES} bytes: not an ip-ranges.json`);
+          return;
+        }
+        chunks.push(chunk);
+      });
+      res.on("error", (e) => fail(`the download broke off: ${e.message}`, e));
+      res.on("end", () => {
+        if (!res.complete) {
+          fail("the download broke off");
+          return;
+        }
+        const etag = res.headers.etag;
+        const lastModified = res.headers["last-modified"];
+        resolve({
+          status: 200,
+          text: Buffer.concat(chunks).toString("utf8"),
+          ...(etag ? { etag } : {}),
+          ...(lastModified ? { lastModified } : {}),
+        });
+      });
+    });
+    req.on("timeout", () => req.destroy(new Error(`no answer within ${timeoutMs} ms`)));
+    req.on("error", (e) => fail(`cannot download: ${e.message}`, e));
+    req.end();
+  });
 }
 
 /**

@@ -5,7 +5,7 @@
  * that `trailblazer catalog` and `--help` start fast.
  */
 import { readFileSync, writeFileSync } from "node:fs";
-import { type AwsFlags, awsSettings, proxyWarning, resolveAws } from "../aws/client-config.js";
+import { type AwsFlags, awsSettings, proxyNotice, resolveAws } from "../aws/client-config.js";
 import type { CloudTrailRecord } from "../cloudtrail/record.js";
 import { UsageError } from "../errors.js";
 import { safeText } from "../safe-text.js";
@@ -104,7 +104,7 @@ export async function runCommand(options: RunCommandOptions, out: Output, notice
       "trailblazer run: no region: give --region, set AWS_REGION or AWS_DEFAULT_REGION, or set one in the profile",
     );
   }
-  const proxy = proxyWarning(settings);
+  const proxy = proxyNotice(settings);
   if (proxy && !options.dryRun) notice(proxy);
   const { runTrailblazer } = await import("./runner.js");
   const services = parseServiceList(options.services);
@@ -270,7 +270,7 @@ export async function replayRunCommand(
     accessKeyId: "DRYRUNKEY",
     secretAccessKey: "dry-run",
   };
-  const proxy = proxyWarning(settings);
+  const proxy = proxyNotice(settings);
   if (proxy && !options.dryRun) notice(proxy);
   const replayId = newRunId();
   const results = await replayChain({

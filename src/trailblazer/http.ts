@@ -4,6 +4,7 @@
  */
 import { request as httpRequest } from "node:http";
 import { request as httpsRequest } from "node:https";
+import { proxyAgentFor } from "../aws/proxy.js";
 import { queryString } from "./request-builder.js";
 import type { SignedRequest } from "./signer.js";
 
@@ -28,6 +29,10 @@ export function sendRequest(request: SignedRequest, timeoutMs: number): Promise<
         : request.body;
   const headers: Record<string, string> = { ...request.headers };
   if (body !== undefined) headers["content-length"] = String(body.byteLength);
+  const defaultPort = request.protocol === "http:" ? 80 : 443;
+  const origin = `${request.protocol}//${request.hostname}${request.port && request.port !== defaultPort ? `:${request.port}` : ""}`;
+  // Through the environment's proxy (HTTPS_PROXY & co., NO_PROXY), else a fresh direct connection.
+  const agent = proxyAgentFor(`${origin}/`) ?? false;
   return new Promise((resolve, reject) => {
     const req = send(
       {
@@ -37,7 +42,7 @@ export function sendRequest(request: SignedRequest, timeoutMs: number): Promise<
         path: `${request.path}${query ? `?${query}` : ""}`,
         headers,
         timeout: timeoutMs,
-        agent: false,
+        agent,
       },
       (res) => {
         const chunks: Buffer[] = [];
