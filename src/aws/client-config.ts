@@ -37,8 +37,6 @@ export interface AwsSettings {
   /** From the flag or the environment; undefined: the profile's region, if it has one. */
   readonly region?: string;
   readonly endpointUrl?: string;
-  /** HTTPS_PROXY (or https_proxy) when set. */
-  readonly httpsProxy?: string;
 }
 
 type Env = Readonly<Record<string, string | undefined>>;
@@ -59,12 +57,10 @@ export function awsSettings(flags: AwsFlags, env: Env = process.env): AwsSetting
   const profile = firstSet(flags.profile, env.AWS_PROFILE);
   const region = firstSet(flags.region, env.AWS_REGION, env.AWS_DEFAULT_REGION);
   const endpointUrl = firstSet(flags.endpointUrl, env.AWS_ENDPOINT_URL);
-  const httpsProxy = firstSet(env.HTTPS_PROXY, env.https_proxy);
   return {
     ...(profile ? { profile } : {}),
     ...(region ? { region } : {}),
     ...(endpointUrl ? { endpointUrl } : {}),
-    ...(httpsProxy ? { httpsProxy } : {}),
   };
 }
 
