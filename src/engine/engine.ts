@@ -590,9 +590,15 @@ export class Engine {
   }
 
   /** Retraction: addresses whose finding this evaluation no longer produces become candidates. */
-  private noteOpenAddresses(s: SessionState, open: ReadonlySet<string>): void {
+  private noteOpenAddresses(s: SessionState, produced: ReadonlySet<string>): void {
+    const open = new Set(produced);
+    // A session with a move held for its window is undecided, not explained: its findings stay open
+    // until the move is decided (then it is evaluated again, and retracted only if accepted).
+    const held = this.state.fleet.heldMoves.has(s.key);
     for (const ip of s.openAddresses ?? []) {
-      if (!open.has(ip)) this.retractable.set(findingId(credentialIpMismatch.id, s.key, ip, ""), s.key);
+      if (open.has(ip)) continue;
+      if (held) open.add(ip);
+      else this.retractable.set(findingId(credentialIpMismatch.id, s.key, ip, ""), s.key);
     }
     if (open.size > 0) s.openAddresses = [...open].sort();
     else delete s.openAddresses;
