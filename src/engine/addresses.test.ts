@@ -330,6 +330,37 @@ describe("NAT gateway replacement", () => {
     assert.deepEqual(mismatches(result.findings), []);
   });
 
+  test("a finding on a move that is held for its window is not retracted while undecided", async () => {
+    const [id] = fleet;
+    const state = join(scratchDir(), "state.sqlite");
+    const first = scratchDir();
+    // Scan 1: the instance moves to an address no log ties to its account yet: a finding.
+    writeLogFiles(first, [fleetMoving([id as string]).filter((r) => r.eventTime !== at(80))]);
+    const before = await runScan({ statePath: state, paths: [first] });
+    assert.deepEqual(ips(before.findings), [NEW_NAT]);
+    // Scan 2: the NAT gateway's records arrive, then more calls from the new address; checkpoints
+    // fall inside the move's window (30 minutes after 62), and no other instance moves.
+    const second = scratchDir();
+    writeLogFiles(second, [
+      [allocate(), createNat()],
+      [call(id as string, keyOf(0), NEW_NAT, at(64))],
+      [call(id as string, keyOf(0), NEW_NAT, at(70))],
+    ]);
+    const after = await runScan({
+      statePath: state,
+      paths: [second],
+      minBuffered: 0,
+      latenessMs: 60_000,
+      checkpointObjects: 1,
+    });
+    assert.deepEqual(
+      after.findings.filter((f) => f.status === "retracted"),
+      [],
+      "held is undecided, not explained: no retraction printed (then reopened) while the window runs",
+    );
+    assert.equal(after.summary.findings.retracted, 0);
+  });
+
   test("attack: one credential moving alone to the account's egress address is a finding", async () => {
     const { findings } = await scanRecords([allocate(), createNat(), ...fleetMoving(fleet.slice(0, 1))]);
     assert.deepEqual(ips(findings), [NEW_NAT]);
