@@ -10,11 +10,9 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, describe, test } from "node:test";
-import { fileURLToPath } from "node:url";
 import { EXIT } from "../exit-codes.js";
+import { CLI_MAIN, type CliRun, REPO, runCli } from "../test-helpers/cli.js";
 
-const REPO = fileURLToPath(new URL("../../", import.meta.url));
-const MAIN = fileURLToPath(new URL("./main.ts", import.meta.url));
 const TESTDATA = join(REPO, "testdata");
 const SAMPLE = join(TESTDATA, "sample");
 const HANG_GUARD_MS = 120_000;
@@ -22,21 +20,8 @@ const HANG_GUARD_MS = 120_000;
 const root = mkdtempSync(join(tmpdir(), "firstcall-cli-output-"));
 after(() => rmSync(root, { recursive: true, force: true }));
 
-interface Run {
-  readonly status: number | null;
-  readonly stdout: string;
-  readonly stderr: string;
-}
-
-function firstcall(args: readonly string[], env: NodeJS.ProcessEnv = {}): Run {
-  const r = spawnSync(process.execPath, ["--import", "tsx", MAIN, ...args], {
-    cwd: REPO,
-    encoding: "utf8",
-    stdio: ["ignore", "pipe", "pipe"],
-    env: { ...process.env, FIRSTCALL_DEBUG: "", ...env },
-    timeout: HANG_GUARD_MS,
-  });
-  return { status: r.status, stdout: r.stdout ?? "", stderr: r.stderr ?? "" };
+function firstcall(args: readonly string[], env: NodeJS.ProcessEnv = {}): CliRun {
+  return runCli(args, { env, timeoutMs: HANG_GUARD_MS });
 }
 
 describe("findings that matter exit non-zero", () => {
@@ -104,10 +89,10 @@ describe("diagnostic logs", () => {
 });
 
 /** Runs the CLI with stdout and stderr on a terminal (a pseudo-terminal from util-linux `script`). */
-function onTerminal(args: readonly string[]): Run | undefined {
+function onTerminal(args: readonly string[]): CliRun | undefined {
   const which = spawnSync("sh", ["-c", "command -v script"], { encoding: "utf8" });
   if (which.status !== 0) return undefined;
-  const quoted = [process.execPath, "--import", "tsx", MAIN, ...args].map((a) => `'${a.replaceAll("'", "'\\''")}'`);
+  const quoted = [process.execPath, "--import", "tsx", CLI_MAIN, ...args].map((a) => `'${a.replaceAll("'", "'\\''")}'`);
   const r = spawnSync("script", ["-qec", `${quoted.join(" ")} >/dev/null`, "/dev/null"], {
     cwd: REPO,
     encoding: "utf8",

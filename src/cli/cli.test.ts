@@ -4,19 +4,17 @@
  * error), which no input should be able to trigger; its mapping is tested in failure.test.ts.
  */
 import assert from "node:assert/strict";
-import { execFileSync, spawn, spawnSync } from "node:child_process";
+import { execFileSync, spawn } from "node:child_process";
 import { closeSync, existsSync, mkdirSync, mkdtempSync, openSync, rmSync, writeFileSync, writeSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, describe, test } from "node:test";
-import { fileURLToPath } from "node:url";
 import Database from "better-sqlite3";
 import { EXIT } from "../exit-codes.js";
 import { SqliteStore } from "../state/sqlite.js";
+import { CLI_MAIN, type CliRun, REPO, runCli } from "../test-helpers/cli.js";
 import { ALL_ATTACKS, terminalHazards } from "../test-helpers/terminal.js";
 
-const REPO = fileURLToPath(new URL("../../", import.meta.url));
-const MAIN = fileURLToPath(new URL("./main.ts", import.meta.url));
 const SAMPLE = join(REPO, "testdata", "sample");
 /** The attack strings, less NUL: a command-line argument cannot hold one. */
 const ARGV_ATTACKS = ALL_ATTACKS.replaceAll("\0", "");
@@ -26,21 +24,8 @@ const HANG_GUARD_MS = 120_000;
 const root = mkdtempSync(join(tmpdir(), "firstcall-cli-"));
 after(() => rmSync(root, { recursive: true, force: true }));
 
-interface Run {
-  readonly status: number | null;
-  readonly stdout: string;
-  readonly stderr: string;
-}
-
-function firstcall(args: readonly string[], options: { stdout?: number; env?: NodeJS.ProcessEnv } = {}): Run {
-  const r = spawnSync(process.execPath, ["--import", "tsx", MAIN, ...args], {
-    cwd: REPO,
-    encoding: "utf8",
-    stdio: ["ignore", options.stdout ?? "pipe", "pipe"],
-    env: { ...process.env, FIRSTCALL_DEBUG: "", ...options.env },
-    timeout: HANG_GUARD_MS,
-  });
-  return { status: r.status, stdout: r.stdout ?? "", stderr: r.stderr ?? "" };
+function firstcall(args: readonly string[], options: { stdout?: number; env?: NodeJS.ProcessEnv } = {}): CliRun {
+  return runCli(args, { ...options, timeoutMs: HANG_GUARD_MS });
 }
 
 /** A FIFO with no writer: reading it would block, so a run that returns never read it. */
@@ -167,7 +152,7 @@ describe("exit codes at the command line", () => {
   });
 
   test("5: standard output is a pipe whose reader has gone (EPIPE), no crash, no stack", async () => {
-    const child = spawn(process.execPath, ["--import", "tsx", MAIN, "scan", SAMPLE, "--state", ":memory:", "-q"], {
+    const child = spawn(process.execPath, ["--import", "tsx", CLI_MAIN, "scan", SAMPLE, "--state", ":memory:", "-q"], {
       cwd: REPO,
       stdio: ["ignore", "pipe", "pipe"],
       env: { ...process.env, FIRSTCALL_DEBUG: "" },

@@ -4,16 +4,13 @@
  * runs (files skipped as already scanned, other settings, a state path that cannot be created).
  */
 import assert from "node:assert/strict";
-import { spawnSync } from "node:child_process";
 import { existsSync, mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, describe, test } from "node:test";
-import { fileURLToPath } from "node:url";
 import { EXIT } from "../exit-codes.js";
+import { type CliRun, REPO, runCli } from "../test-helpers/cli.js";
 
-const REPO = fileURLToPath(new URL("../../", import.meta.url));
-const MAIN = fileURLToPath(new URL("./main.ts", import.meta.url));
 const SAMPLE = join(REPO, "testdata", "sample");
 /** The sample's theft: four findings, the laptop's calls from 03:10 UTC. */
 const SAMPLE_FINDINGS = 4;
@@ -23,21 +20,11 @@ const HANG_GUARD_MS = 90_000;
 const root = mkdtempSync(join(tmpdir(), "firstcall-scan-input-"));
 after(() => rmSync(root, { recursive: true, force: true }));
 
-interface Run {
-  readonly status: number | null;
-  readonly stdout: string;
-  readonly stderr: string;
-}
-
-function firstcall(args: readonly string[], env: NodeJS.ProcessEnv = {}): Run {
-  const r = spawnSync(process.execPath, ["--import", "tsx", MAIN, ...args], {
-    cwd: REPO,
-    encoding: "utf8",
-    stdio: ["ignore", "pipe", "pipe"],
-    env: { ...process.env, FIRSTCALL_DEBUG: "", FIRSTCALL_STATE: join(root, "unused-default.sqlite"), ...env },
-    timeout: HANG_GUARD_MS,
+function firstcall(args: readonly string[], env: NodeJS.ProcessEnv = {}): CliRun {
+  return runCli(args, {
+    env: { FIRSTCALL_STATE: join(root, "unused-default.sqlite"), ...env },
+    timeoutMs: HANG_GUARD_MS,
   });
-  return { status: r.status, stdout: r.stdout ?? "", stderr: r.stderr ?? "" };
 }
 
 const lines = (text: string) => text.split("\n").filter(Boolean);

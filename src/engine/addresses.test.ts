@@ -7,25 +7,17 @@
  * - address changes made with the very credential being judged.
  */
 import assert from "node:assert/strict";
-import { rmSync, writeFileSync } from "node:fs";
+import { writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { after, describe, test } from "node:test";
+import { describe, test } from "node:test";
 import type { CloudTrailRecord } from "../cloudtrail/record.js";
 import type { Finding } from "../findings/finding.js";
 import { runScan } from "../pipeline/scan.js";
 import { ACCOUNT, at, call, ec2Issuance, userCall } from "../test-helpers/records.js";
-import { scanRecords, tempDir, writeLogFiles } from "../test-helpers/scan.js";
+import { scanRecords, scratchDirs, writeLogFiles } from "../test-helpers/scan.js";
 import { toEngineEvent } from "./event.js";
 
-const scratchDirs: string[] = [];
-function scratchDir(): string {
-  const dir = tempDir();
-  scratchDirs.push(dir);
-  return dir;
-}
-after(() => {
-  for (const dir of scratchDirs) rmSync(dir, { recursive: true, force: true });
-});
+const scratchDir = scratchDirs();
 
 const I = "i-0aaaaaaaaaaaaaaa1";
 const K = "ASIAADDRKEYAAAAAAAA1";

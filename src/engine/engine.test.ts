@@ -3,22 +3,14 @@
  * negative, run through the real pipeline with an in-memory store.
  */
 import assert from "node:assert/strict";
-import { rmSync, writeFileSync } from "node:fs";
+import { writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { after, describe, test } from "node:test";
+import { describe, test } from "node:test";
 import { ACCOUNT, at, call, ec2Issuance, eventId, userCall } from "../test-helpers/records.js";
-import { brief, scanRecords, tempDir } from "../test-helpers/scan.js";
+import { brief, scanRecords, scratchDirs } from "../test-helpers/scan.js";
 
 /** Folders made by these tests, removed when the file's tests are done. */
-const scratchDirs: string[] = [];
-function scratchDir(): string {
-  const dir = tempDir();
-  scratchDirs.push(dir);
-  return dir;
-}
-after(() => {
-  for (const dir of scratchDirs) rmSync(dir, { recursive: true, force: true });
-});
+const scratchDir = scratchDirs();
 
 const I = "i-0123456789abcdef0";
 const K1 = "ASIAKEYV2AAAAAAAAAA1";

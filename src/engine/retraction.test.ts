@@ -4,11 +4,9 @@
  * real SQLite state files where state carries across runs.
  */
 import assert from "node:assert/strict";
-import { spawnSync } from "node:child_process";
-import { readFileSync, rmSync } from "node:fs";
+import { readFileSync } from "node:fs";
 import { join } from "node:path";
-import { after, describe, test } from "node:test";
-import { fileURLToPath } from "node:url";
+import { describe, test } from "node:test";
 import type { CloudTrailRecord } from "../cloudtrail/record.js";
 import type { Finding } from "../findings/finding.js";
 import { jsonlFormat } from "../findings/formats/jsonl.js";
@@ -16,18 +14,11 @@ import { textFormat } from "../findings/formats/text.js";
 import { FileSink } from "../findings/sinks/file.js";
 import { runScan } from "../pipeline/scan.js";
 import { openStore } from "../state/open.js";
+import { runCli } from "../test-helpers/cli.js";
 import { at, call, ec2Issuance, userCall } from "../test-helpers/records.js";
-import { tempDir, writeLogFiles } from "../test-helpers/scan.js";
+import { scratchDirs, writeLogFiles } from "../test-helpers/scan.js";
 
-const scratchDirs: string[] = [];
-function scratchDir(): string {
-  const dir = tempDir();
-  scratchDirs.push(dir);
-  return dir;
-}
-after(() => {
-  for (const dir of scratchDirs) rmSync(dir, { recursive: true, force: true });
-});
+const scratchDir = scratchDirs();
 
 const I = "i-0aaaaaaaaaaaaaa01";
 const OTHER = "i-0bbbbbbbbbbbbbb02";
@@ -270,15 +261,7 @@ describe("a start delivered later (slow start)", () => {
 });
 
 describe("the status in the SQLite state and at the command line", () => {
-  const MAIN = fileURLToPath(new URL("../cli/main.ts", import.meta.url));
-  function firstcall(args: readonly string[]): { status: number | null; stdout: string; stderr: string } {
-    const r = spawnSync(process.execPath, ["--import", "tsx", MAIN, ...args], {
-      encoding: "utf8",
-      env: { ...process.env, FIRSTCALL_DEBUG: "" },
-      timeout: 120_000,
-    });
-    return { status: r.status, stdout: r.stdout ?? "", stderr: r.stderr ?? "" };
-  }
+  const firstcall = (args: readonly string[]) => runCli(args);
 
   test("the retraction survives a restart; --output gets each version once; --all shows the status", () => {
     const work = scratchDir();

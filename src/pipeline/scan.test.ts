@@ -4,26 +4,18 @@
 import assert from "node:assert/strict";
 import { mkdirSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { after, describe, test } from "node:test";
+import { describe, test } from "node:test";
 import { gzipSync } from "node:zlib";
 import type { CloudTrailRecord } from "../cloudtrail/record.js";
 import type { Finding } from "../findings/finding.js";
 import { openStore } from "../state/open.js";
 import { generator } from "../test-helpers/json-writer.js";
 import { at, call, ec2Issuance, userCall } from "../test-helpers/records.js";
-import { tempDir, writeLogFiles } from "../test-helpers/scan.js";
+import { scratchDirs, tempDir, writeLogFiles } from "../test-helpers/scan.js";
 import { runScan } from "./scan.js";
 
 /** Folders made by these tests, removed when the file's tests are done. */
-const scratchDirs: string[] = [];
-function scratchDir(): string {
-  const dir = tempDir();
-  scratchDirs.push(dir);
-  return dir;
-}
-after(() => {
-  for (const dir of scratchDirs) rmSync(dir, { recursive: true, force: true });
-});
+const scratchDir = scratchDirs();
 
 /** A small seeded PRNG so that generated log sets and shuffles are reproducible. */
 const prng = generator;

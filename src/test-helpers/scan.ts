@@ -1,6 +1,7 @@
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { after } from "node:test";
 import { gzipSync } from "node:zlib";
 import type { CloudTrailRecord } from "../cloudtrail/record.js";
 import type { Config } from "../config/config.js";
@@ -10,6 +11,26 @@ import { runScan, type ScanOptions, type ScanResult } from "../pipeline/scan.js"
 
 export function tempDir(prefix = "firstcall-test-"): string {
   return mkdtempSync(join(tmpdir(), prefix));
+}
+
+/**
+ * A maker of temporary folders for one test file: every folder it made is removed when the file's
+ * tests end, also when one of them failed. Call it at the top level of the test file.
+ *
+ * @example
+ * const scratchDir = scratchDirs();
+ * const dir = scratchDir();
+ */
+export function scratchDirs(prefix?: string): () => string {
+  const made: string[] = [];
+  after(() => {
+    for (const dir of made) rmSync(dir, { recursive: true, force: true });
+  });
+  return () => {
+    const dir = tempDir(prefix);
+    made.push(dir);
+    return dir;
+  };
 }
 
 /** Writes records as one gzipped `{"Records":[…]}` file per group, like S3 delivery. */

@@ -1,0 +1,37 @@
+/**
+ * Runs the CLI from source as a user would: a real `node --import tsx src/cli/main.ts …` process in
+ * the repository, with its exit status and both streams. Diagnostics (`FIRSTCALL_DEBUG`) are off
+ * unless a test turns them on.
+ */
+import { spawnSync } from "node:child_process";
+import { fileURLToPath } from "node:url";
+
+export const REPO = fileURLToPath(new URL("../../", import.meta.url));
+export const CLI_MAIN = fileURLToPath(new URL("../cli/main.ts", import.meta.url));
+
+export interface CliRun {
+  readonly status: number | null;
+  readonly stdout: string;
+  readonly stderr: string;
+}
+
+export interface CliRunOptions {
+  /** Added to the environment (after `FIRSTCALL_DEBUG` is cleared). */
+  readonly env?: NodeJS.ProcessEnv;
+  /** Where stdout goes: piped and returned (default), or a file descriptor. */
+  readonly stdout?: "pipe" | number;
+  /** Kills a run that hangs: a safety net, not a speed check. */
+  readonly timeoutMs?: number;
+}
+
+/** @example const r = runCli(["scan", "testdata/sample", "--state", ":memory:"]); */
+export function runCli(args: readonly string[], options: CliRunOptions = {}): CliRun {
+  const r = spawnSync(process.execPath, ["--import", "tsx", CLI_MAIN, ...args], {
+    cwd: REPO,
+    encoding: "utf8",
+    stdio: ["ignore", options.stdout ?? "pipe", "pipe"],
+    env: { ...process.env, FIRSTCALL_DEBUG: "", ...options.env },
+    timeout: options.timeoutMs ?? 120_000,
+  });
+  return { status: r.status, stdout: r.stdout ?? "", stderr: r.stderr ?? "" };
+}
