@@ -8,6 +8,7 @@ import { EXIT_CODES } from "../exit-codes.js";
 import { evalSpec } from "./eval-spec.js";
 import { explainSpec } from "./explain.js";
 import { globalOptions } from "./global-spec.js";
+import { imdsProxySpec } from "./imds-proxy-spec.js";
 import { ipRangesUpdateSpec } from "./ip-ranges-spec.js";
 import { buildProgram } from "./main.js";
 import { type CommandSpec, markdownTable, renderCommandDoc } from "./options.js";
@@ -22,6 +23,7 @@ export const COMMAND_SPECS: readonly CommandSpec[] = [
   simulateSpec,
   evalSpec,
   ipRangesUpdateSpec,
+  imdsProxySpec,
   ...trailblazerSpecs,
 ];
 
