@@ -11,6 +11,7 @@ import { registerEval } from "./eval.js";
 import { registerExplain } from "./explain.js";
 import { renderFailure, usageHint } from "./failure.js";
 import { globalOptions } from "./global-spec.js";
+import { registerImds } from "./imds.js";
 import { registerImdsProxy } from "./imds-proxy.js";
 import { registerIpRanges } from "./ip-ranges.js";
 import { toOptions } from "./options.js";
@@ -42,6 +43,7 @@ export function buildProgram(): Command {
   registerEval(program);
   registerTrailblazer(program);
   registerIpRanges(program);
+  registerImds(program);
   registerImdsProxy(program);
   return program;
 }
