@@ -96,7 +96,7 @@ export const scanSpec: CommandSpec = {
     {
       flags: "--region <region>",
       description: "s3:// inputs: the bucket's region (a wrong one is followed to the right one)",
-      defaultText: "$AWS_REGION, $AWS_DEFAULT_REGION, the profile's region, else us-east-1",
+      defaultText: "$AWS_REGION, $AWS_DEFAULT_REGION, profile, else us-east-1",
     },
     {
       flags: "--endpoint-url <url>",
