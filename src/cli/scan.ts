@@ -102,7 +102,7 @@ async function runScanCommand(paths: string[], flags: ScanFlags): Promise<number
   const statePath = flags.state ?? defaultStatePath();
   const s3Concurrency = Math.floor(positive(flags.s3Concurrency, "--s3-concurrency"));
   const { awsSettings, proxyNotice } = await import("../aws/client-config.js");
-  const { isS3Url, parseS3Url } = await import("../sources/s3.js");
+  const { isS3Url, parseS3Url } = await import("../sources/s3-url.js");
   for (const p of paths) if (isS3Url(p)) parseS3Url(p); // a malformed URL is a usage error, before anything runs
   const aws = awsSettings(flags);
   if (paths.some(isS3Url)) {

@@ -31,7 +31,7 @@ import { safeText } from "../safe-text.js";
 import { listInputs } from "../sources/inputs.js";
 import type { LogObjectRef } from "../sources/local.js";
 import type { ReadProblem } from "../sources/read.js";
-import { S3Source, type S3SourceOptions } from "../sources/s3.js";
+import type { S3Source, S3SourceOptions } from "../sources/s3.js";
 import { openStore } from "../state/open.js";
 import { type ScannedObject, type StateStore, sameObject } from "../state/store.js";
 import { RecentIds, ReorderBuffer } from "./reorder.js";
@@ -334,8 +334,12 @@ class StreamingScan {
   async run(): Promise<ScanResult> {
     let s3: S3Source | undefined;
     try {
-      return await this.runWith(() => {
-        s3 ??= new S3Source(this.options.s3);
+      // The AWS SDK is loaded only when an input is on S3.
+      return await this.runWith(async () => {
+        if (s3 === undefined) {
+          const { S3Source } = await import("../sources/s3.js");
+          s3 = new S3Source(this.options.s3);
+        }
         return s3;
       });
     } finally {
@@ -343,7 +347,7 @@ class StreamingScan {
     }
   }
 
-  private async runWith(s3: () => S3Source): Promise<ScanResult> {
+  private async runWith(s3: () => Promise<S3Source>): Promise<ScanResult> {
     const { options, store } = this;
     const {
       objects: listed,

@@ -3,7 +3,8 @@
  * else by the local walk, and the results come back in the order the inputs were given.
  */
 import { type ListProblem, type LogObjectRef, listLocalObjects, type PathListing } from "./local.js";
-import { isS3Url, type ListWindow, type S3Source } from "./s3.js";
+import type { ListWindow, S3Source } from "./s3.js";
+import { isS3Url } from "./s3-url.js";
 
 export interface InputListing {
   readonly objects: LogObjectRef[];
@@ -15,20 +16,20 @@ export interface InputListing {
 
 /**
  * Lists every input. Local paths are walked together (so that a file reached under two of them is
- * listed once); `s3://` URLs are listed with `s3()` (called only when there is one), pruned to the
+ * listed once); `s3://` URLs are listed with `s3()` (called only when there is one, so the AWS SDK is loaded only then), pruned to the
  * days of `window`.
  *
  * @example
- * const { objects, problems } = await listInputs(["AWSLogs/", "s3://trail/AWSLogs/"], { s3: () => source, window: {} });
+ * const { objects, problems } = await listInputs(["AWSLogs/", "s3://trail/AWSLogs/"], { s3: async () => source, window: {} });
  */
 export async function listInputs(
   inputs: readonly string[],
-  options: { readonly s3: () => S3Source; readonly window?: ListWindow },
+  options: { readonly s3: () => Promise<S3Source>; readonly window?: ListWindow },
 ): Promise<InputListing> {
   const local = inputs.filter((p) => !isS3Url(p));
   const localListing = await listLocalObjects(local);
   const remote = await Promise.all(
-    inputs.filter(isS3Url).map(async (url) => ({ url, listing: await options.s3().list(url, options.window) })),
+    inputs.filter(isS3Url).map(async (url) => ({ url, listing: await (await options.s3()).list(url, options.window) })),
   );
   const objects: LogObjectRef[] = [];
   const problems: ListProblem[] = [...localListing.problems];
