@@ -392,7 +392,9 @@ function placeOf(folder: string): Place {
   // Digest and Insights folders hold no API calls: a pruned listing does not even list them.
   if (trailFolder !== "CloudTrail") return { kind: "skip" };
   if (region === undefined) return { kind: "folders" };
-  const regionPrefix = folder.slice(0, folder.indexOf(`/${region}/`) + region.length + 2);
+  // The last `/CloudTrail/REGION/`: the trail's own prefix may hold the same words.
+  const regionFolder = `/CloudTrail/${region}/`;
+  const regionPrefix = folder.slice(0, folder.lastIndexOf(regionFolder) + regionFolder.length);
   if (day !== undefined) return { kind: "days", days: [{ date: `${year}-${month}-${day}`, prefix: folder }] };
   return {
     kind: "dates",
