@@ -7,7 +7,7 @@ export const scanSpec: CommandSpec = {
   name: "scan",
   arguments: "<path...>",
   summary:
-    "Reads CloudTrail logs (files, directories in the S3 layout, `-` for stdin), finds temporary credentials used away from their holder, and prints the findings. State (sessions, findings, scanned files) is kept so that a later scan over newer files continues where this one stopped.",
+    "Reads CloudTrail logs (files, directories in the S3 layout, `-` for stdin, `s3://bucket/prefix` straight from S3), finds temporary credentials used away from their holder, and prints the findings. State (sessions, findings, scanned files) is kept so that a later scan over newer files continues where this one stopped.",
   options: [
     formatOption(
       [...FORMATS.keys()],
@@ -89,6 +89,27 @@ export const scanSpec: CommandSpec = {
       defaultText: "the number of cores",
     },
     {
+      flags: "--profile <name>",
+      description: "s3:// inputs: AWS profile for credentials and region",
+      defaultText: "$AWS_PROFILE, else the SDK's default chain",
+    },
+    {
+      flags: "--region <region>",
+      description: "s3:// inputs: the bucket's region (a wrong one is followed to the right one)",
+      defaultText: "$AWS_REGION, $AWS_DEFAULT_REGION, profile, else us-east-1",
+    },
+    {
+      flags: "--endpoint-url <url>",
+      description: "s3:// inputs: send S3 requests here instead of AWS (an S3-compatible server; path-style requests)",
+      defaultText: "$AWS_ENDPOINT_URL",
+    },
+    {
+      flags: "--s3-concurrency <n>",
+      description:
+        "s3:// inputs: S3 requests at a time (listings and GETs); throttled and failed requests are retried with backoff ($AWS_MAX_ATTEMPTS attempts, default 8)",
+      defaultValue: "16",
+    },
+    {
       flags: "--reorder-buffer <events>",
       description:
         "events always held in the reorder buffer before any is released (a smaller input is put in order whole); memory grows by about 0.5 KB per event",
@@ -127,12 +148,14 @@ export const scanSpec: CommandSpec = {
     "firstcall scan s3-copy/AWSLogs/o-abc123/ --config firstcall.yaml --ip-ranges ip-ranges.json",
     "zcat file.json.gz | firstcall scan - --state :memory:",
     "firstcall scan AWSLogs/ --since 24h",
+    "firstcall scan s3://org-trail-bucket/AWSLogs/o-abc123example/ --since 7d --profile audit",
     'firstcall scan AWSLogs/ --since 2026-11-01 --until "2026-11-01 06:00"',
   ],
   notes: [
     "**Time window.** `--since` and `--until` take an ISO-8601 time with `Z` or an offset (`2026-11-01T03:00Z`, `2026-11-01T05:00+02:00`; `T` or a space between date and time); a time without a zone is UTC, as CloudTrail's `eventTime` is, whatever the machine's zone; a date is midnight UTC at its start (`2026-11-01`); a duration counts back from now, as in `aws logs tail --since` (`30m`, `24h`, `7d`, `2w`; units `s` `m` `h` `d` `w`). Anything else (`\"Jan 1 2024\"`, a bare number) and a `--since` that is not before `--until` are usage errors: one line naming the flag, exit 2.",
     '**Nothing scanned is not "no findings".** When no CloudTrail log is found under any path given (an empty folder, a folder of other files such as `docs/`), stderr says so for each path (`firstcall: docs/: no CloudTrail log found: 4 files ignored, not named like log files (…); nothing was scanned`), nothing else is printed (no "No findings.", no summary) and the exit code is 3. When only some of the paths hold none, a warning names each of them after the summary and the exit code is unchanged.',
     "**A path that does not exist** (or cannot be listed) is reported first, before any finding: `firstcall: logs/: no such file or directory`. When nothing else could be read it is the only line, and the exit code is 3; otherwise the scan goes on, the summary lists it again and the exit code is 3 unless a finding sets 1.",
+    "**S3.** `s3://bucket/prefix` reads CloudTrail straight from the bucket with the AWS SDK's credentials (environment, `--profile`, SSO, instance role), in the plain layout (`AWSLogs/ACCOUNT/CloudTrail/REGION/YYYY/MM/DD/`) or an organisation trail's (`AWSLogs/o-…/ACCOUNT/…`); the prefix may point anywhere in that tree. With `--since`/`--until` only the day folders of the window are listed (and the day after `--until`, since CloudTrail files an event under the day it delivered it), not the whole trail. Objects are skipped on a later scan when their ETag and size are unchanged. A prefix or object that cannot be read (access denied) is named on stderr and in the summary, and the exit code is 3, while the rest is scanned. Needs `s3:ListBucket` (on the prefixes) and `s3:GetObject`, and `kms:Decrypt` for a trail encrypted with SSE-KMS. Local paths and `s3://` URLs can be mixed in one scan.",
     "**Symbolic links** are followed, to folders and to files, also when they point outside the path given (a synced bucket often links account folders in): each real folder is walked once and each real file read once, under the first path that reaches it, so link loops end. A dangling link or a link that loops onto itself is an error naming the link (exit 3).",
     "**`--all`** prints every finding in the state; the exit code follows `--fail-on` over the findings printed, not only this run's new ones.",
     "**State.** A scan skips the files its state (`--state`, `FIRSTCALL_STATE`, or the default path that `firstcall scan --help` prints) has already scanned, and prints only new findings. When nothing new was read, stderr says so: `N files skipped as already scanned in STATE; --all shows the stored findings, --rescan reads them again, or use another --state`. The state keeps a fingerprint of the settings its files were judged with (the configuration with defaults filled in, the content of the `--ip-ranges` file, `--bind-uncovered`); a scan with other settings warns before reading that the files already scanned are not judged again, and that `--rescan` (or a fresh `--state`) judges them with the current ones. A state path that cannot be created (its folder cannot be made, a parent is a file) is a state error, exit 4, at once.",

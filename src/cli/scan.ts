@@ -26,6 +26,10 @@ interface ScanFlags {
   lateness: string;
   reorderBuffer: string;
   jobs?: string;
+  profile?: string;
+  region?: string;
+  endpointUrl?: string;
+  s3Concurrency: string;
   checkpointObjects: string;
   checkpointSeconds: string;
   lockTimeout: string;
@@ -96,6 +100,15 @@ async function runScanCommand(paths: string[], flags: ScanFlags): Promise<number
   const checkpointMs = positive(flags.checkpointSeconds, "--checkpoint-seconds") * 1000;
   const lockTimeoutMs = positive(flags.lockTimeout, "--lock-timeout", true) * 1000;
   const statePath = flags.state ?? defaultStatePath();
+  const s3Concurrency = Math.floor(positive(flags.s3Concurrency, "--s3-concurrency"));
+  const { awsSettings, proxyNotice } = await import("../aws/client-config.js");
+  const { isS3Url, parseS3Url } = await import("../sources/s3-url.js");
+  for (const p of paths) if (isS3Url(p)) parseS3Url(p); // a malformed URL is a usage error, before anything runs
+  const aws = awsSettings(flags);
+  if (paths.some(isS3Url)) {
+    const proxy = proxyNotice(aws);
+    if (proxy) process.stderr.write(`firstcall: ${safeText(proxy)}\n`);
+  }
 
   const { scanProgress, wantProgress } = await import("./progress.js");
   const bar = wantProgress(flags.progress, flags.quiet, process.stderr.isTTY === true)
@@ -133,6 +146,7 @@ async function runScanCommand(paths: string[], flags: ScanFlags): Promise<number
       latenessMs,
       minBuffered,
       ...(jobs !== undefined ? { jobs } : {}),
+      s3: { aws, concurrency: s3Concurrency },
       checkpointObjects,
       checkpointMs,
       lockTimeoutMs,

@@ -25,11 +25,13 @@ import { log } from "../log.js";
 import { NetworkInventory } from "../net/inventory.js";
 import type { IpRangesInfo, IpRangesLookup } from "../net/ip-ranges-source.js";
 import { MALFORMED_TEXT, type MalformedReason } from "../reader/facts.js";
-import { FactsReader } from "../reader/pool.js";
-import type { ObjectFacts, ObjectSource } from "../reader/read-object.js";
+import { FactsReader, type ReaderSource } from "../reader/pool.js";
+import type { ObjectFacts } from "../reader/read-object.js";
 import { safeText } from "../safe-text.js";
-import { type LogObjectRef, listLocalObjects } from "../sources/local.js";
+import { listInputs } from "../sources/inputs.js";
+import type { LogObjectRef } from "../sources/local.js";
 import type { ReadProblem } from "../sources/read.js";
+import type { S3Source, S3SourceOptions } from "../sources/s3.js";
 import { openStore } from "../state/open.js";
 import { type ScannedObject, type StateStore, sameObject } from "../state/store.js";
 import { RecentIds, ReorderBuffer } from "./reorder.js";
@@ -56,7 +58,13 @@ export interface ScanProgress {
 }
 
 export interface ScanOptions {
+  /** Files, folders, `-` (standard input) and `s3://bucket/prefix` URLs, mixed as needed. */
   readonly paths: readonly string[];
+  /**
+   * How `s3://` inputs are reached (profile, region, endpoint, concurrent requests). With `since` and
+   * `until`, their listing is pruned to the days of the window.
+   */
+  readonly s3?: S3SourceOptions;
   /** `:memory:` (default here; the CLI defaults to the user's state file) or a SQLite path. */
   readonly statePath?: string;
   readonly config?: Config;
@@ -324,13 +332,35 @@ class StreamingScan {
   }
 
   async run(): Promise<ScanResult> {
+    let s3: S3Source | undefined;
+    try {
+      // The AWS SDK is loaded only when an input is on S3.
+      return await this.runWith(async () => {
+        if (s3 === undefined) {
+          const { S3Source } = await import("../sources/s3.js");
+          s3 = new S3Source(this.options.s3);
+        }
+        return s3;
+      });
+    } finally {
+      s3?.close();
+    }
+  }
+
+  private async runWith(s3: () => Promise<S3Source>): Promise<ScanResult> {
     const { options, store } = this;
     const {
       objects: listed,
       problems: listProblems,
       ignored,
       paths: pathListings,
-    } = await listLocalObjects(options.paths);
+    } = await listInputs(options.paths, {
+      s3,
+      window: {
+        ...(options.since ? { since: options.since } : {}),
+        ...(options.until ? { until: options.until } : {}),
+      },
+    });
     log().debug({ objects: listed.length, unreadable: listProblems.length, ignored }, "inputs listed");
     for (const p of listProblems) {
       const problem: ReadProblem = { object: p.object, code: "E_READ", message: `${p.object}: ${p.message}` };
@@ -378,12 +408,13 @@ class StreamingScan {
       // A partly read object was counted up to its damage: skip those records when it is read again.
       toRead.push({ ref, skip: !this.rescan && prev?.status === "partial" ? prev.records : 0 });
     }
-    const sources: ObjectSource[] = [];
-    for (const { ref } of toRead) {
-      sources.push(
-        ref.id === "-" ? { id: "-", bytes: await ref.read() } : { id: ref.id, path: ref.id, size: ref.size },
-      );
-    }
+    // Files are opened by the reader itself; S3 objects and standard input are fetched on this thread
+    // when the reader gets to them (pool.ts), a bounded number ahead.
+    const sources: ReaderSource[] = toRead.map(({ ref }) =>
+      ref.path !== undefined
+        ? { id: ref.id, path: ref.path, size: ref.size }
+        : { id: ref.id, size: ref.size, fetch: () => ref.read() },
+    );
     const reader = new FactsReader({
       ...(options.jobs !== undefined ? { jobs: options.jobs } : {}),
       ...(options.maxObjectBytes ? { maxObjectBytes: options.maxObjectBytes } : {}),
@@ -554,6 +585,7 @@ class StreamingScan {
         id: ref.id,
         size: ref.size,
         mtimeMs: ref.mtimeMs,
+        ...(ref.etag !== undefined ? { etag: ref.etag } : {}),
         records: 0,
         status: "complete",
       };
@@ -602,6 +634,7 @@ class StreamingScan {
         id: ref.id,
         size: ref.size,
         mtimeMs: ref.mtimeMs,
+        ...(ref.etag !== undefined ? { etag: ref.etag } : {}),
         records: r.facts.length,
         status: damaged ? "partial" : "complete",
       };

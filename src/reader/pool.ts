@@ -12,6 +12,7 @@ import { availableParallelism } from "node:os";
 import { extname } from "node:path";
 import { fileURLToPath } from "node:url";
 import { Piscina } from "piscina";
+import { skipByName } from "../cloudtrail/layout.js";
 import type { ReadProblem } from "../sources/read.js";
 import { isPacked, unpackObjectFacts } from "./packed-facts.js";
 import {
@@ -36,6 +37,22 @@ export interface FactsReaderOptions {
    */
   readonly workerHeapMb?: number;
 }
+
+/**
+ * An object whose bytes this thread fetches when the reader gets to it (an S3 object, standard
+ * input), then hands to a worker like bytes in memory. `readInOrder` asks for them no further ahead
+ * than the tasks it keeps running, so memory holds a bounded number of fetched objects.
+ */
+export interface FetchedSource {
+  readonly id: string;
+  /** Stored size when known (a listing gives it): used to share work out before the bytes are here. */
+  readonly size?: number;
+  /** The bytes; a rejection becomes an `E_READ` problem naming the object. */
+  fetch(): Promise<Uint8Array>;
+}
+
+/** What the reader reads: a file, bytes in memory, or bytes to fetch. */
+export type ReaderSource = ObjectSource | FetchedSource;
 
 /** The worker entry next to this module: `.ts` when running the sources (tsx), `.js` once built. */
 function workerFile(): string {
@@ -162,16 +179,16 @@ export class FactsReader {
    * Small tasks share the work out evenly; several small objects per task spare the receiving thread
    * the fixed cost of a task each. Give sources their `size` so that big objects go one per task.
    */
-  async *readInOrder(sources: Iterable<ObjectSource>, options: ReadInOrderOptions = {}): AsyncGenerator<ObjectFacts> {
+  async *readInOrder(sources: Iterable<ReaderSource>, options: ReadInOrderOptions = {}): AsyncGenerator<ObjectFacts> {
     const batch = this.pool === undefined ? 1 : Math.max(1, options.batch ?? 16);
     const batchBytes = options.batchBytes ?? 1024 * 1024;
     const ahead = Math.max(1, options.ahead ?? this.jobs * 2);
     const pending: Promise<ObjectFacts[]>[] = [];
     const it = sources[Symbol.iterator]();
-    let carried: ObjectSource | undefined;
+    let carried: ReaderSource | undefined;
     let done = false;
-    const nextGroup = (): ObjectSource[] => {
-      const group: ObjectSource[] = [];
+    const nextGroup = (): ReaderSource[] => {
+      const group: ReaderSource[] = [];
       let bytes = 0;
       while (group.length < batch) {
         let source = carried;
@@ -197,7 +214,7 @@ export class FactsReader {
     const fill = () => {
       while ((!done || carried !== undefined) && pending.length < ahead) {
         const group = nextGroup();
-        if (group.length > 0) pending.push(this.readMany(group));
+        if (group.length > 0) pending.push(this.readFetched(group));
       }
     };
     fill();
@@ -206,6 +223,37 @@ export class FactsReader {
       fill();
       yield* results;
     }
+  }
+
+  /**
+   * Fetches the bytes of the group's fetched sources (all at once: the fetcher bounds its own
+   * requests), then reads the group as one task; a fetch that fails is that object's problem.
+   *
+   * The bytes are fetched on this thread and copied to the worker with the task (structured clone),
+   * not moved: if the worker dies, the objects are read again from the same bytes. Log objects are
+   * stored gzipped, so the copy is a fraction of what the worker then inflates and parses.
+   */
+  private async readFetched(group: readonly ReaderSource[]): Promise<ObjectFacts[]> {
+    if (!group.some((s) => "fetch" in s)) return this.readMany(group as ObjectSource[]);
+    const fetched = await Promise.all(
+      group.map(async (s): Promise<ObjectSource | ObjectFacts> => {
+        if (!("fetch" in s)) return s;
+        // A digest or Insights object is skipped by its name: not worth a request.
+        if (skipByName(s.id)) return { id: s.id, bytes: new Uint8Array(0) };
+        try {
+          return { id: s.id, bytes: await s.fetch() };
+        } catch (e) {
+          return {
+            ...nothing(s.id, 0),
+            problems: [{ object: s.id, code: "E_READ", message: `${s.id}: cannot read: ${(e as Error).message}` }],
+          };
+        }
+      }),
+    );
+    const toRead = fetched.filter((f): f is ObjectSource => "id" in f);
+    const results = toRead.length > 0 ? await this.readMany(toRead) : [];
+    let next = 0;
+    return fetched.map((f) => ("id" in f ? (results[next++] as ObjectFacts) : f));
   }
 
   /** Stops the workers. Reads still running are reported as failed. */
@@ -224,7 +272,7 @@ export interface ReadInOrderOptions {
   readonly ahead?: number;
 }
 
-function sizeOf(source: ObjectSource): number {
+function sizeOf(source: ReaderSource): number {
   return "bytes" in source ? source.bytes.length : (source.size ?? 0);
 }
 

@@ -11,7 +11,12 @@ export interface LogObjectRef {
   /** Path, `-` for stdin, or `s3://bucket/key`. */
   readonly id: string;
   readonly size: number;
+  /** Modification time (an S3 object's LastModified); 0 when unknown. */
   readonly mtimeMs: number;
+  /** A local file the reader may open itself (streaming it); absent: the bytes come from `read()`. */
+  readonly path?: string;
+  /** An S3 object's ETag (without quotes): with the size, what identifies it for skip-on-rescan. */
+  readonly etag?: string;
   read(): Promise<Buffer>;
 }
 
@@ -101,7 +106,7 @@ export async function listLocalObjects(
     listedFiles.add(real);
     try {
       const st = known ?? (await stat(path));
-      objects.push({ id: path, size: st.size, mtimeMs: st.mtimeMs, read: () => readFile(path) });
+      objects.push({ id: path, path, size: st.size, mtimeMs: st.mtimeMs, read: () => readFile(path) });
     } catch (e) {
       problems.push({ object: path, message: `cannot read: ${(e as Error).message}` });
     }

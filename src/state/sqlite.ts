@@ -40,7 +40,7 @@ CREATE TABLE meta (key TEXT PRIMARY KEY, value BLOB NOT NULL) WITHOUT ROWID;
 CREATE TABLE sessions (key TEXT PRIMARY KEY, valid_until INTEGER NOT NULL, data BLOB NOT NULL);
 CREATE TABLE findings (id TEXT PRIMARY KEY, time TEXT NOT NULL, data BLOB NOT NULL, updated_at TEXT NOT NULL);
 CREATE TABLE objects (id TEXT PRIMARY KEY, size INTEGER NOT NULL, mtime_ms REAL NOT NULL, records INTEGER NOT NULL,
-  status TEXT NOT NULL, scanned_at TEXT NOT NULL) WITHOUT ROWID;
+  status TEXT NOT NULL, scanned_at TEXT NOT NULL, etag TEXT) WITHOUT ROWID;
 `;
 
 export interface SqliteOpenOptions {
@@ -120,6 +120,7 @@ export class SqliteStore implements StateStore {
         `${this.location}: state schema ${version}, this firstcall reads schema ${SCHEMA_VERSION}${version > SCHEMA_VERSION ? " (written by a newer firstcall: upgrade)" : ""}.`,
       );
     }
+    addEtagColumn(db);
   }
 
   async loadSessions(keys: readonly string[]): Promise<Map<string, SessionState>> {
@@ -159,10 +160,19 @@ export class SqliteStore implements StateStore {
   }
 
   async scannedObject(id: string): Promise<ScannedObject | undefined> {
-    const row = this.db.prepare("SELECT size, mtime_ms, records, status FROM objects WHERE id = ?").get(id) as
-      | { size: number; mtime_ms: number; records: number; status: "complete" | "partial" }
+    const row = this.db.prepare("SELECT size, mtime_ms, records, status, etag FROM objects WHERE id = ?").get(id) as
+      | { size: number; mtime_ms: number; records: number; status: "complete" | "partial"; etag: string | null }
       | undefined;
-    return row && { id, size: row.size, mtimeMs: row.mtime_ms, records: row.records, status: row.status };
+    return (
+      row && {
+        id,
+        size: row.size,
+        mtimeMs: row.mtime_ms,
+        ...(row.etag !== null ? { etag: row.etag } : {}),
+        records: row.records,
+        status: row.status,
+      }
+    );
   }
 
   async sessionCount(): Promise<number> {
@@ -195,7 +205,7 @@ export class SqliteStore implements StateStore {
       "INSERT INTO findings (id, time, data, updated_at) VALUES (?, ?, ?, ?) ON CONFLICT(id) DO UPDATE SET time = excluded.time, data = excluded.data, updated_at = excluded.updated_at",
     );
     const putObject = db.prepare(
-      "INSERT INTO objects (id, size, mtime_ms, records, status, scanned_at) VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT(id) DO UPDATE SET size = excluded.size, mtime_ms = excluded.mtime_ms, records = excluded.records, status = excluded.status, scanned_at = excluded.scanned_at",
+      "INSERT INTO objects (id, size, mtime_ms, records, status, scanned_at, etag) VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT(id) DO UPDATE SET size = excluded.size, mtime_ms = excluded.mtime_ms, records = excluded.records, status = excluded.status, scanned_at = excluded.scanned_at, etag = excluded.etag",
     );
     const putMeta = db.prepare(
       "INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value",
@@ -210,7 +220,7 @@ export class SqliteStore implements StateStore {
         db.prepare("DELETE FROM sessions WHERE valid_until < ?").run(Math.floor(batch.pruneSessionsBefore));
       }
       for (const f of batch.findings) putFinding.run(f.finding.id, f.finding.time, encodeDocument(f), now);
-      for (const o of batch.objects) putObject.run(o.id, o.size, o.mtimeMs, o.records, o.status, now);
+      for (const o of batch.objects) putObject.run(o.id, o.size, o.mtimeMs, o.records, o.status, now, o.etag ?? null);
       putMeta.run("fleet", encodeFleet(batch.fleet));
       putMeta.run("pending", batch.pending);
       for (const o of batch.outputs ?? []) putMeta.run(`output:${o.path}`, o.bytes);
@@ -293,4 +303,14 @@ function lock(db: Database.Database, location: string, options: SqliteOpenOption
     }
   }
   db.pragma("synchronous = NORMAL");
+}
+
+/**
+ * S3 objects are identified by their ETag (`objects.etag`). A state written before it existed gains
+ * the column, empty for the files it holds: a nullable column added in place, so the schema version
+ * stays and older firstcall versions still read the file (they ignore the column).
+ */
+function addEtagColumn(db: Database.Database): void {
+  const columns = (db.prepare("PRAGMA table_info(objects)").all() as { name: string }[]).map((c) => c.name);
+  if (!columns.includes("etag")) db.exec("ALTER TABLE objects ADD COLUMN etag TEXT");
 }

@@ -18,6 +18,11 @@ export interface ScannedObject {
   readonly id: string;
   readonly size: number;
   readonly mtimeMs: number;
+  /**
+   * An S3 object's ETag (without quotes). When the object has one it identifies the object with the
+   * size (S3's LastModified says when it was written, not what it holds); files have none.
+   */
+  readonly etag?: string;
   /** Records consumed (for a partial object: the complete records before the damage). */
   readonly records: number;
   /** `partial`: damaged; read as far as it could be. Re-read only when it changes, skipping `records`. */
@@ -63,7 +68,17 @@ export interface StateStore {
   close(): Promise<void>;
 }
 
-/** Whether `ref` is the same object as the stored one (same size and modification time). */
-export function sameObject(stored: ScannedObject | undefined, ref: { size: number; mtimeMs: number }): boolean {
-  return stored !== undefined && stored.size === ref.size && stored.mtimeMs === ref.mtimeMs;
+/**
+ * Whether `ref` is the same object as the stored one: same ETag and size for an S3 object, same size
+ * and modification time for a file.
+ *
+ * @example sameObject(await store.scannedObject(ref.id), ref) // true: skip it
+ */
+export function sameObject(
+  stored: ScannedObject | undefined,
+  ref: { readonly size: number; readonly mtimeMs: number; readonly etag?: string },
+): boolean {
+  if (stored === undefined || stored.size !== ref.size) return false;
+  if (ref.etag !== undefined || stored.etag !== undefined) return stored.etag === ref.etag;
+  return stored.mtimeMs === ref.mtimeMs;
 }

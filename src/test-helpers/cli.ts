@@ -3,7 +3,7 @@
  * the repository, with its exit status and both streams. Diagnostics (`FIRSTCALL_DEBUG`) are off
  * unless a test turns them on.
  */
-import { spawnSync } from "node:child_process";
+import { spawn, spawnSync } from "node:child_process";
 import { fileURLToPath } from "node:url";
 
 export const REPO = fileURLToPath(new URL("../../", import.meta.url));
@@ -34,4 +34,31 @@ export function runCli(args: readonly string[], options: CliRunOptions = {}): Cl
     timeout: options.timeoutMs ?? 120_000,
   });
   return { status: r.status, stdout: r.stdout ?? "", stderr: r.stderr ?? "" };
+}
+
+/**
+ * {@link runCli} without blocking this process: for tests whose servers (s3rver, a proxy) run in the
+ * test process itself and must answer the CLI while it runs.
+ *
+ * @example const r = await runCliAsync(["scan", "s3://bucket/", "--endpoint-url", endpoint]);
+ */
+export function runCliAsync(args: readonly string[], options: Omit<CliRunOptions, "stdout"> = {}): Promise<CliRun> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, ["--import", "tsx", CLI_MAIN, ...args], {
+      cwd: REPO,
+      stdio: ["ignore", "pipe", "pipe"],
+      env: { ...process.env, FIRSTCALL_DEBUG: "", ...options.env },
+      timeout: options.timeoutMs ?? 120_000,
+    });
+    let stdout = "";
+    let stderr = "";
+    child.stdout.setEncoding("utf8").on("data", (d: string) => {
+      stdout += d;
+    });
+    child.stderr.setEncoding("utf8").on("data", (d: string) => {
+      stderr += d;
+    });
+    child.on("error", reject);
+    child.on("close", (status) => resolve({ status, stdout, stderr }));
+  });
 }
