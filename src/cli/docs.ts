@@ -11,6 +11,7 @@ import { globalOptions } from "./global-spec.js";
 import { ipRangesUpdateSpec } from "./ip-ranges-spec.js";
 import { buildProgram } from "./main.js";
 import { type CommandSpec, markdownTable, renderCommandDoc } from "./options.js";
+import { policyGenerateSpec, policyTestSpec } from "./policy-spec.js";
 import { scanSpec } from "./scan-spec.js";
 import { simulateSpec } from "./simulate-spec.js";
 import { trailblazerSpecs } from "./trailblazer.js";
@@ -23,6 +24,8 @@ export const COMMAND_SPECS: readonly CommandSpec[] = [
   evalSpec,
   ipRangesUpdateSpec,
   ...trailblazerSpecs,
+  policyGenerateSpec,
+  policyTestSpec,
 ];
 
 /** A command's name below the program, e.g. `trailblazer replay run`. */

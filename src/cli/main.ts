@@ -14,6 +14,7 @@ import { globalOptions } from "./global-spec.js";
 import { registerIpRanges } from "./ip-ranges.js";
 import { toOptions } from "./options.js";
 import { watchStream, writeOutput } from "./output.js";
+import { registerPolicy } from "./policy.js";
 import { registerScan } from "./scan.js";
 import { registerSimulate } from "./simulate.js";
 import { registerTrailblazer } from "./trailblazer.js";
@@ -41,6 +42,7 @@ export function buildProgram(): Command {
   registerEval(program);
   registerTrailblazer(program);
   registerIpRanges(program);
+  registerPolicy(program);
   return program;
 }
 
