@@ -24,7 +24,8 @@ function resourceName(name: string): string {
 
 /** Terraform heredocs interpolate `${…}`: IAM policy variables are written `$${…}`. */
 function heredoc(json: string): string {
-  return json.replaceAll("${", "$${").trimEnd();
+  // A function, not a replacement string: in one, `$$` means a single `$`.
+  return json.replaceAll("${", () => "$${").trimEnd();
 }
 
 /**
