@@ -83,7 +83,7 @@ export function renderExitCodesDoc(): string {
   return [
     "## Exit codes",
     "",
-    "`firstcall scan` exits with one of these codes, each with one meaning. The other commands use 0, 2, 5 and 70 in the same sense; `trailblazer run` also exits 1 when the run stopped early or no call got an answer, `trailblazer replay record` when no step was recorded, and `trailblazer replay run` when a step failed on the network.",
+    "`firstcall scan` exits with one of these codes, each with one meaning. The other commands use 0, 2, 5 and 70 in the same sense; `trailblazer run` also exits 1 when the run stopped early or no call got an answer, `trailblazer replay record` when no step was recorded, and `trailblazer replay run` when a step failed on the network; `policy generate` and `policy test` use 3 and 6 as the table says.",
     "",
     markdownTable(
       ["code", "meaning"],

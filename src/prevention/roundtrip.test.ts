@@ -50,6 +50,24 @@ test("sample: generate then test on the same logs — the laptop's calls denied,
   assert.equal(scpReport.counts.deniedFlagged, 3);
 });
 
+test("sample: generate from a scan's state (its live sessions and stored findings)", () => {
+  const dir = scratchDir();
+  const state = join(dir, "state.sqlite");
+  const scan = runCli(["scan", "testdata/sample", "--state", state, "--format", "jsonl"]);
+  assert.equal(scan.status, 1, scan.stderr);
+  const gen = runCli(["policy", "generate", "--state", state, "--role", "web-*"]);
+  assert.equal(gen.status, 0, gen.stderr);
+  const policy = JSON.parse(gen.stdout);
+  const ips = policy.Statement[0].Condition.NotIpAddressIfExists["aws:SourceIp"] as string[];
+  // The instances' addresses still live in the state; never the laptop's (an open finding).
+  assert.ok(ips.includes("54.210.10.11/32"), ips.join(","));
+  assert.ok(!ips.some((c) => c.startsWith("185.220.101.42")));
+  assert.match(gen.stderr, /policy generate: 1 role\(s\)/);
+  const both = runCli(["policy", "generate", "--state", state, "testdata/sample"]);
+  assert.equal(both.status, 2);
+  assert.match(both.stderr, /not both/);
+});
+
 test("policy test exits 6 and names the calls when a policy would break production", () => {
   const dir = scratchDir();
   const path = join(dir, "narrow.json");
