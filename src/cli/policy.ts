@@ -63,6 +63,7 @@ export function registerPolicy(program: Command): void {
         counts: s.counts,
         trail: s.trail,
         flagged: s.detection.flagged,
+        openFindings: s.detection.openFindings,
         fleet: s.detection.fleet,
         ...common,
       });
@@ -75,6 +76,7 @@ export function registerPolicy(program: Command): void {
         calls: read.calls,
         trail: read.trail,
         flagged: detection.flagged,
+        openFindings: detection.openFindings,
         fleet: detection.fleet,
         ...common,
       });

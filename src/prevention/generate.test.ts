@@ -120,3 +120,49 @@ test("roles: a pattern selects by name; by default only roles instance credentia
     "192.0.2.1/32",
   ]);
 });
+
+test("a credential with findings teaches only corroborated paths, or its home when its flagged side is not the fleet's", () => {
+  const finding = (arn: string, sourceIp: string, expectedIps: string[]) =>
+    ({
+      rule: "credential-ip-mismatch",
+      id: `f-${sourceIp}`,
+      principal: { arn },
+      sourceIp,
+      expectedIps,
+    }) as unknown as Finding;
+  const victim = (source: string, n: number) => ({
+    ...call(source, {}, n),
+    sessionArn: "arn:aws:sts::111122223333:assumed-role/app-web/i-victim",
+  });
+  const clean = (source: string, n: number) => ({
+    ...call(source, {}, n),
+    sessionArn: "arn:aws:sts::111122223333:assumed-role/app-web/i-clean",
+  });
+  const victimArn = "arn:aws:sts::111122223333:assumed-role/app-web/i-victim";
+  // The thief called second: his address is flagged, the instance's home is kept on detection's word.
+  const later = [finding(victimArn, "185.220.101.42", ["54.210.10.11"])];
+  const g1 = generatePolicies({
+    calls: [victim("54.210.10.11", 1), victim("185.220.101.42", 2), clean("54.210.10.99", 3)],
+    trail,
+    flagged: (arn, src) => later.find((f) => f.principal.arn === arn && f.sourceIp === src),
+    openFindings: later,
+  });
+  assert.deepEqual(g1.managed.cidrs, ["54.210.10.11/32", "54.210.10.99/32"]);
+  // The thief called first (his address is the home); the instance's own address, flagged, is the
+  // NAT gateway a clean instance also uses: the home is left out, the NAT address kept.
+  const first = [finding(victimArn, "52.1.1.1", ["185.220.101.42"])];
+  const g2 = generatePolicies({
+    calls: [victim("185.220.101.42", 1), victim("52.1.1.1", 2), clean("52.1.1.1", 3)],
+    trail,
+    flagged: (arn, src) => first.find((f) => f.principal.arn === arn && f.sourceIp === src),
+    openFindings: first,
+  });
+  assert.deepEqual(g2.managed.cidrs, ["52.1.1.1/32"]);
+  assert.deepEqual(
+    g2.leftOut.map((l) => [l.reason, l.source]),
+    [
+      ["suspect-session", "185.220.101.42"],
+      ["flagged", "52.1.1.1"],
+    ],
+  );
+});

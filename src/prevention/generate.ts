@@ -28,6 +28,14 @@ export interface GenerateInput {
   readonly trail: TrailKnowledge;
   /** The open finding on a credential and source address, if detection flagged it. */
   readonly flagged: (sessionArn: string, source: string) => Finding | undefined;
+  /**
+   * Detection's open findings. The unflagged calls of a credential with open findings teach the
+   * policy only from a path that something else corroborates (a clean session used it, a known NAT
+   * gateway or Elastic IP, your networks, an endpoint created in the logs), or from the home detection
+   * accepted for it (`expectedIps`) when none of its flagged addresses is corroborated: when the thief
+   * called first, his address is the home and the instance's own (corroborated) address is flagged.
+   */
+  readonly openFindings?: readonly Finding[];
   readonly fleet?: FleetState;
   /** Configured `ownNetworks`: an address inside one is allowed as the whole network (said so). */
   readonly ownNetworks?: readonly string[];
@@ -44,7 +52,7 @@ export interface GenerateInput {
 
 /** A group of calls left out of the policy, with why. */
 export interface LeftOut {
-  readonly reason: "flagged" | "unknown-path" | "via-aws-service";
+  readonly reason: "flagged" | "suspect-session" | "unknown-path" | "via-aws-service";
   readonly role: string;
   readonly source: string;
   readonly vpcEndpointId?: string;
@@ -284,11 +292,49 @@ export function generatePolicies(input: GenerateInput): GeneratedPolicies {
     leftOut.set(key, entry);
   };
 
+  // What clean sessions (no open finding) used: it corroborates the same path for a suspect session.
+  const findingsBySession = new Map<string, Finding[]>();
+  for (const f of input.openFindings ?? []) {
+    const list = findingsBySession.get(f.principal.arn) ?? [];
+    list.push(f);
+    findingsBySession.set(f.principal.arn, list);
+  }
+  const cleanPaths = new Set<string>();
+  for (const c of input.calls) {
+    if (!findingsBySession.has(c.sessionArn) && viaAwsService(c) === false) cleanPaths.add(c.vpcEndpointId ?? c.source);
+  }
+  const ownForCorroboration = parseNetworks(input.ownNetworks ?? []);
+  const corroboratedAddress = (address: string): boolean => {
+    if (cleanPaths.has(address) || input.fleet?.egress.has(address)) return true;
+    try {
+      const ip = parseCidr(address);
+      return ownForCorroboration.some((n) => cidrContains(n, ip));
+    } catch {
+      return false;
+    }
+  };
+  const corroborated = (c: ApiCall): boolean =>
+    c.vpcEndpointId
+      ? cleanPaths.has(c.vpcEndpointId) || input.trail.endpointVpcs.has(c.vpcEndpointId)
+      : corroboratedAddress(c.source);
+  /** The home detection accepted for a suspect session, unless its flagged side looks like the fleet's. */
+  const acceptedHome = (c: ApiCall): boolean => {
+    const findings = findingsBySession.get(c.sessionArn) ?? [];
+    if (findings.some((f) => corroboratedAddress(f.sourceIp))) return false;
+    return findings.some((f) => f.expectedIps.includes(c.source));
+  };
+
   for (const [i, c] of input.calls.entries()) {
     const n = input.counts?.[i] ?? 1;
     const flagged = input.flagged(c.sessionArn, c.source);
+    const suspect =
+      !flagged &&
+      findingsBySession.has(c.sessionArn) &&
+      viaAwsService(c) === false &&
+      !corroborated(c) &&
+      !acceptedHome(c);
     const via = viaAwsService(c);
-    const isPublicDirect = via === false && !flagged && c.ip && !c.vpcEndpointId && !isPrivateAddress(c.ip);
+    const isPublicDirect = via === false && !flagged && !suspect && c.ip && !c.vpcEndpointId && !isPrivateAddress(c.ip);
     if (isPublicDirect && instanceRoles.has(c.roleArn) && c.ip) orgPublic.add(c.ip);
     if (!selected(c)) continue;
     const role = roles.get(c.roleArn) ?? { arn: c.roleArn, name: c.roleName, account: c.account, calls: 0 };
@@ -297,6 +343,10 @@ export function generatePolicies(input: GenerateInput): GeneratedPolicies {
     if (c.account) accounts.add(c.account);
     if (flagged) {
       leave(c, n, "flagged", flagged);
+      continue;
+    }
+    if (suspect) {
+      leave(c, n, "suspect-session");
       continue;
     }
     if (via === true) continue; // AWS on the role's behalf: allowed by aws:ViaAWSService, nothing to learn

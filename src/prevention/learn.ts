@@ -76,7 +76,11 @@ function detectionOf(findings: readonly Finding[], fleet: FleetState): Detection
     const key = `${f.principal.arn}|${f.sourceIp}`;
     if (!byCall.has(key)) byCall.set(key, f);
   }
-  return { openFindings: open, fleet, flagged: (arn, source) => byCall.get(`${arn}|${source}`) };
+  return {
+    openFindings: open,
+    fleet,
+    flagged: (arn, source) => byCall.get(`${arn}|${source}`),
+  };
 }
 
 export interface DetectionOptions {

@@ -203,9 +203,11 @@ export function renderMarkdown(g: GeneratedPolicies): string {
       const why =
         l.reason === "flagged"
           ? `flagged by detection (${l.finding?.rule} ${l.finding?.id.slice(0, 12)}): the policy will deny it`
-          : l.reason === "unknown-path"
-            ? "a private address without a VPC endpoint id: the path is not recorded, nothing was learned"
-            : "source `AWS Internal`: whether AWS made it on the role's behalf is not recorded";
+          : l.reason === "suspect-session"
+            ? "a credential with open findings, from a path nothing else corroborates (no clean session, known NAT/Elastic IP, your networks or endpoint created in the logs used it) and that detection did not take as its home: left out, the policy will deny it"
+            : l.reason === "unknown-path"
+              ? "a private address without a VPC endpoint id: the path is not recorded, nothing was learned"
+              : "source `AWS Internal`: whether AWS made it on the role's behalf is not recorded";
       out.push(
         `- ${l.role} from \`${l.source}\`${l.vpcEndpointId ? ` through \`${l.vpcEndpointId}\`` : ""}: ${l.calls} call(s) (${l.actions.join(", ")}) — ${why}`,
       );

@@ -119,6 +119,7 @@ test("simulated fleet: every stolen call from outside the fleet denied, no legit
     calls: read.calls,
     trail: read.trail,
     flagged: detection.flagged,
+    openFindings: detection.openFindings,
     fleet: detection.fleet,
     ownNetworks: config.ownNetworks,
   });
