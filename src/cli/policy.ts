@@ -155,6 +155,7 @@ export function registerPolicy(program: Command): void {
       calls: read.calls,
       trail: read.trail,
       flagged: detection.flagged,
+      openFindings: detection.openFindings,
       ...(flags.role ? { roles: flags.role } : {}),
       problems: read.problems,
     });

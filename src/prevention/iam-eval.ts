@@ -15,7 +15,7 @@
  * that depends on it (`false` AND `unknown` is `false`; `true` OR `unknown` is `true`).
  */
 import { UsageError } from "../errors.js";
-import { cidrContains, parseCidr } from "./cidr.js";
+import { type Cidr, cidrContains, parseCidr } from "./cidr.js";
 
 export type Tri = true | false | "unknown";
 
@@ -194,6 +194,22 @@ function asStrings(value: unknown, where: string): string[] {
   });
 }
 
+const cidrCache = new Map<string, Cidr | undefined>();
+
+/** Parsed addresses and CIDRs, kept: a policy's few ranges are compared with every call. */
+function cachedCidr(text: string): Cidr | undefined {
+  if (cidrCache.has(text)) return cidrCache.get(text);
+  let value: Cidr | undefined;
+  try {
+    value = parseCidr(text);
+  } catch {
+    value = undefined;
+  }
+  if (cidrCache.size > 100_000) cidrCache.clear();
+  cidrCache.set(text, value);
+  return value;
+}
+
 /** Whether one context value matches one (resolved) policy value under the operator's family. */
 function matchOne(family: Family, contextValue: string, policyValue: string): boolean {
   switch (family) {
@@ -210,11 +226,9 @@ function matchOne(family: Family, contextValue: string, policyValue: string): bo
     case "bool":
       return contextValue.toLowerCase() === policyValue.toLowerCase();
     case "ip": {
-      try {
-        return cidrContains(parseCidr(policyValue), parseCidr(contextValue));
-      } catch {
-        return false;
-      }
+      const net = cachedCidr(policyValue);
+      const ip = cachedCidr(contextValue);
+      return net !== undefined && ip !== undefined && cidrContains(net, ip);
     }
     case "null":
       return false;

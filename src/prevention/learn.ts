@@ -13,7 +13,7 @@ import type { IpRangesLookup } from "../net/ip-ranges-source.js";
 import { runScan } from "../pipeline/scan.js";
 import { type ReadProblem, readLogs } from "../sources/read.js";
 import { SqliteStore } from "../state/sqlite.js";
-import { type ApiCall, callOf, learnFromRecord, type TrailKnowledge } from "./calls.js";
+import { type ApiCall, actionOf, callOf, learnFromRecord, type TrailKnowledge } from "./calls.js";
 
 /** The role calls of a trail, each event once, with what the trail teaches about them. */
 export interface TrailCalls {
@@ -59,18 +59,33 @@ export async function readRoleCalls(paths: readonly string[]): Promise<TrailCall
   return { calls, trail: { instanceSessions, endpointVpcs }, problems, objects, records };
 }
 
-/** What detection concluded: its open findings, and the fleet knowledge it learned. */
+/** What detection concluded: its open findings against an address, and the fleet knowledge it learned. */
 export interface Detection {
+  /** Open findings that say their address is not the holder's ({@link findingAgainstAddress}). */
   readonly openFindings: readonly Finding[];
   readonly fleet: FleetState;
   /** The open finding on a credential and source address, if any. */
   flagged(sessionArn: string, source: string): Finding | undefined;
 }
 
+/**
+ * Whether a finding says its address is not the credential holder's: an address mismatch, or a
+ * per-call rule (recon, foreign agent) from outside your networks and AWS. An IMDSv1 finding, or a
+ * recon call from the instance's own address (SSRF through the instance), says nothing against the
+ * address: the policy cannot deny by network what came from the holder's network.
+ */
+export function findingAgainstAddress(f: Finding): boolean {
+  if (f.rule === "credential-ip-mismatch") return true;
+  return (
+    (f.rule === "instance-credential-recon" || f.rule === "instance-credential-foreign-agent") &&
+    f.network === "outside-aws"
+  );
+}
+
 function detectionOf(findings: readonly Finding[], fleet: FleetState): Detection {
   const latest = new Map<string, Finding>();
   for (const f of findings) latest.set(f.id, f);
-  const open = [...latest.values()].filter((f) => statusOf(f) === "open");
+  const open = [...latest.values()].filter((f) => statusOf(f) === "open" && findingAgainstAddress(f));
   const byCall = new Map<string, Finding>();
   for (const f of open) {
     const key = `${f.principal.arn}|${f.sourceIp}`;
@@ -148,7 +163,7 @@ export async function readState(
             roleName: s.roleArn.split("/").at(-1) ?? s.roleArn,
             sessionArn: s.arn,
             sessionName: s.sessionName,
-            action: `${f.source.replace(/\.amazonaws\.com$/, "")}:${f.name}`,
+            action: actionOf(f.source, f.name),
             source: f.ip,
             ip: f.ip,
             ...(f.vpcEndpointId ? { vpcEndpointId: f.vpcEndpointId } : {}),

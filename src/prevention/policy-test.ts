@@ -47,6 +47,12 @@ export interface PolicyTestReport {
     readonly deniedFlagged: number;
     /** Denied and not flagged: production the policy would break. */
     readonly deniedLegitimate: number;
+    /**
+     * Denied calls of a credential with open findings, from an address no finding names: the holder's
+     * (the thief called later) or the thief's (he called first, so his address became the home).
+     * Reported apart, not counted as production: check them.
+     */
+    readonly deniedSuspect: number;
     /** The verdict depends on keys CloudTrail does not record. */
     readonly unknown: number;
     readonly notDenied: number;
@@ -57,6 +63,7 @@ export interface PolicyTestReport {
   };
   readonly deniedLegitimate: readonly CallGroup[];
   readonly deniedFlagged: readonly CallGroup[];
+  readonly deniedSuspect: readonly CallGroup[];
   readonly unknown: readonly CallGroup[];
   readonly flaggedNotDenied: readonly CallGroup[];
   readonly problems: readonly ReadProblem[];
@@ -142,6 +149,8 @@ export interface PolicyTestInput {
   readonly calls: readonly ApiCall[];
   readonly trail: TrailKnowledge;
   readonly flagged: (sessionArn: string, source: string) => Finding | undefined;
+  /** Open findings against an address: their credentials' other calls are reported apart (`deniedSuspect`). */
+  readonly openFindings?: readonly Finding[];
   /** Roles the policy is attached to (names or ARNs, IAM wildcards); default all. */
   readonly roles?: readonly string[];
   readonly problems?: readonly ReadProblem[];
@@ -158,6 +167,8 @@ export function testPolicy(input: PolicyTestInput): PolicyTestReport {
   const roles = input.roles && input.roles.length > 0 ? input.roles : ["*"];
   const denLegit = new Map<string, GroupBuilder>();
   const denFlagged = new Map<string, GroupBuilder>();
+  const denSuspect = new Map<string, GroupBuilder>();
+  const suspects = new Set((input.openFindings ?? []).map((f) => f.principal.arn));
   const unknown = new Map<string, GroupBuilder>();
   const flaggedAllowed = new Map<string, GroupBuilder>();
   let inScope = 0;
@@ -168,8 +179,10 @@ export function testPolicy(input: PolicyTestInput): PolicyTestReport {
     inScope++;
     const verdict = evaluatePolicy(input.policy, contextOf(call, input.trail));
     const finding = input.flagged(call.sessionArn, call.source);
-    if (verdict.decision === "denied") addTo(finding ? denFlagged : denLegit, call, verdict.statements, finding);
-    else if (verdict.decision === "unknown") addTo(unknown, call, verdict.statements, finding);
+    if (verdict.decision === "denied") {
+      const target = finding ? denFlagged : suspects.has(call.sessionArn) ? denSuspect : denLegit;
+      addTo(target, call, verdict.statements, finding);
+    } else if (verdict.decision === "unknown") addTo(unknown, call, verdict.statements, finding);
     else {
       notDenied++;
       if (viaAwsService(call) === true) via++;
@@ -178,6 +191,7 @@ export function testPolicy(input: PolicyTestInput): PolicyTestReport {
   }
   const deniedLegitimate = finish(denLegit);
   const deniedFlagged = finish(denFlagged);
+  const deniedSuspect = finish(denSuspect);
   const sum = (gs: readonly CallGroup[]) => gs.reduce((n, g) => n + g.calls, 0);
   const unknownGroups = finish(unknown);
   const flaggedNotDenied = finish(flaggedAllowed);
@@ -188,9 +202,10 @@ export function testPolicy(input: PolicyTestInput): PolicyTestReport {
     counts: {
       calls: input.calls.length,
       inScope,
-      denied: sum(deniedLegitimate) + sum(deniedFlagged),
+      denied: sum(deniedLegitimate) + sum(deniedFlagged) + sum(deniedSuspect),
       deniedFlagged: sum(deniedFlagged),
       deniedLegitimate: sum(deniedLegitimate),
+      deniedSuspect: sum(deniedSuspect),
       unknown: sum(unknownGroups),
       notDenied,
       viaAwsService: via,
@@ -198,6 +213,7 @@ export function testPolicy(input: PolicyTestInput): PolicyTestReport {
     },
     deniedLegitimate,
     deniedFlagged,
+    deniedSuspect,
     unknown: unknownGroups,
     flaggedNotDenied,
     problems: input.problems ?? [],
@@ -216,7 +232,7 @@ export function formatPolicyTestText(r: PolicyTestReport): string {
   const c = r.counts;
   const out = [
     `policy ${r.policy}, roles ${r.roles.join(", ")}: ${c.inScope} of ${c.calls} role call(s) judged`,
-    `  denied: ${c.denied} (${c.deniedFlagged} flagged by detection, ${c.deniedLegitimate} legitimate)`,
+    `  denied: ${c.denied} (${c.deniedFlagged} flagged by detection, ${c.deniedSuspect} other calls of flagged credentials, ${c.deniedLegitimate} legitimate)`,
     `  unknown (keys CloudTrail does not record): ${c.unknown}`,
     `  not denied: ${c.notDenied} (${c.viaAwsService} made by AWS on the role's behalf)`,
     "",
@@ -227,6 +243,10 @@ export function formatPolicyTestText(r: PolicyTestReport): string {
   };
   section("WOULD BREAK PRODUCTION: legitimate calls the policy would deny (role, address, API):", r.deniedLegitimate);
   section("Stopped: calls flagged by detection that the policy would deny:", r.deniedFlagged);
+  section(
+    "Check: other calls of credentials detection flagged, from addresses no finding names (the holder's, or the thief's if he called first):",
+    r.deniedSuspect,
+  );
   section("Unknown: the verdict depends on keys CloudTrail does not record (never counted as allowed):", r.unknown);
   section("Flagged by detection but not denied by this policy:", r.flaggedNotDenied);
   if (r.problems.length > 0)
