@@ -70,15 +70,15 @@ export interface Detection {
 
 /**
  * Whether a finding says its address is not the credential holder's: an address mismatch, or a
- * per-call rule (recon, foreign agent) from outside your networks and AWS. An IMDSv1 finding, or a
- * recon call from the instance's own address (SSRF through the instance), says nothing against the
- * address: the policy cannot deny by network what came from the holder's network.
+ * per-call rule (recon, foreign agent) at high severity — the engine raises those only for an
+ * address outside your networks (and, with AWS's ranges, outside AWS). An IMDSv1 finding, or a
+ * medium recon call from the instance's own address (SSRF through the instance), says nothing
+ * against the address: a policy cannot deny by network what came from the holder's network.
  */
 export function findingAgainstAddress(f: Finding): boolean {
   if (f.rule === "credential-ip-mismatch") return true;
   return (
-    (f.rule === "instance-credential-recon" || f.rule === "instance-credential-foreign-agent") &&
-    f.network === "outside-aws"
+    (f.rule === "instance-credential-recon" || f.rule === "instance-credential-foreign-agent") && f.severity === "high"
   );
 }
 

@@ -161,3 +161,31 @@ test("simulated fleet: every stolen call from outside the fleet denied, no legit
   assert.equal(denied, stolen);
   assert.ok(policySize(generated.managed.policy) <= 6144);
 });
+
+test("public theft captures (only the thief's calls): nothing is learned from them, and all of them are denied", async (t) => {
+  for (const dataset of ["testdata/otrf", "testdata/stratus-red-team"]) {
+    const detection = await detect([dataset], { ipRanges: {} });
+    const read = await readRoleCalls([dataset]);
+    const generated = generatePolicies({
+      calls: read.calls,
+      trail: read.trail,
+      flagged: detection.flagged,
+      openFindings: detection.openFindings,
+      fleet: detection.fleet,
+      anyRole: true,
+    });
+    assert.deepEqual(generated.managed.cidrs, [], `${dataset}: the thief's address must not be learned`);
+    const doc = parsePolicy(JSON.parse(JSON.stringify(generated.managed.policy)), dataset);
+    const report = testPolicy({
+      policy: doc,
+      policyName: dataset,
+      calls: read.calls,
+      trail: read.trail,
+      flagged: detection.flagged,
+    });
+    t.diagnostic(`${dataset}: ${JSON.stringify(report.counts)}`);
+    assert.ok(report.counts.inScope > 0);
+    assert.equal(report.counts.deniedFlagged, report.counts.inScope);
+    assert.equal(report.counts.deniedLegitimate, 0);
+  }
+});
