@@ -101,7 +101,8 @@ export function renderCloudFormation(g: GeneratedPolicies): string {
       },
     },
   };
-  return stringify(template, { lineWidth: 0 });
+  // YAML 1.1 rules, as CloudFormation reads it: "2012-10-17" stays a quoted string, not a date.
+  return stringify(template, { lineWidth: 0, version: "1.1" });
 }
 
 function sizeLine(p: FittedPolicy, what: string): string {

@@ -31,7 +31,9 @@ test("sample: generate then test on the same logs — the laptop's calls denied,
   const tf = readFileSync(join(out, "policy.tf"), "utf8");
   assert.match(tf, /"\$\$\{aws:SourceVpc\}"/);
   assert.match(tf, /resource "aws_iam_policy"/);
-  assert.match(readFileSync(join(out, "policy.cfn.yaml"), "utf8"), /Type: AWS::IAM::ManagedPolicy/);
+  const cfn = readFileSync(join(out, "policy.cfn.yaml"), "utf8");
+  assert.match(cfn, /Type: AWS::IAM::ManagedPolicy/);
+  assert.match(cfn, /Version: "2012-10-17"/, "quoted: a YAML 1.1 reader would take it for a date");
   assert.match(readFileSync(join(out, "policy.md"), "utf8"), /185\.220\.101\.42.*flagged by detection/);
 
   const json = runCli(["policy", "test", join(out, "policy.json"), "testdata/sample", "--format", "json"]);
