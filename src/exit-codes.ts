@@ -12,6 +12,7 @@ export const EXIT = {
   input: 3,
   state: 4,
   output: 5,
+  policyDenies: 6,
   internal: 70,
   interrupted: 130,
 } as const;
@@ -57,6 +58,12 @@ export const EXIT_CODES: readonly ExitCodeEntry[] = [
     code: EXIT.output,
     name: "output",
     meaning: "output failure: the findings or the summary could not be written (disk full, closed pipe)",
+  },
+  {
+    code: EXIT.policyDenies,
+    name: "policyDenies",
+    meaning:
+      "`policy test` only: the policy would deny calls that detection did not flag (legitimate traffic it would break); `policy generate`: the policy does not fit IAM's size limit",
   },
   {
     code: EXIT.internal,

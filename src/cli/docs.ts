@@ -13,6 +13,7 @@ import { imdsReportSpec } from "./imds-report-spec.js";
 import { ipRangesUpdateSpec } from "./ip-ranges-spec.js";
 import { buildProgram } from "./main.js";
 import { type CommandSpec, markdownTable, renderCommandDoc } from "./options.js";
+import { policyGenerateSpec, policyTestSpec } from "./policy-spec.js";
 import { scanSpec } from "./scan-spec.js";
 import { simulateSpec } from "./simulate-spec.js";
 import { trailblazerSpecs } from "./trailblazer.js";
@@ -27,6 +28,8 @@ export const COMMAND_SPECS: readonly CommandSpec[] = [
   imdsReportSpec,
   imdsProxySpec,
   ...trailblazerSpecs,
+  policyGenerateSpec,
+  policyTestSpec,
 ];
 
 /** A command's name below the program, e.g. `trailblazer replay run`. */
@@ -84,7 +87,7 @@ export function renderExitCodesDoc(): string {
   return [
     "## Exit codes",
     "",
-    "`firstcall scan` exits with one of these codes, each with one meaning. The other commands use 0, 2, 5 and 70 in the same sense; `trailblazer run` also exits 1 when the run stopped early or no call got an answer, `trailblazer replay record` when no step was recorded, and `trailblazer replay run` when a step failed on the network.",
+    "`firstcall scan` exits with one of these codes, each with one meaning. The other commands use 0, 2, 5 and 70 in the same sense; `trailblazer run` also exits 1 when the run stopped early or no call got an answer, `trailblazer replay record` when no step was recorded, and `trailblazer replay run` when a step failed on the network; `policy generate` and `policy test` use 3 and 6 as the table says.",
     "",
     markdownTable(
       ["code", "meaning"],

@@ -16,6 +16,7 @@ import { registerImdsProxy } from "./imds-proxy.js";
 import { registerIpRanges } from "./ip-ranges.js";
 import { toOptions } from "./options.js";
 import { watchStream, writeOutput } from "./output.js";
+import { registerPolicy } from "./policy.js";
 import { registerScan } from "./scan.js";
 import { registerSimulate } from "./simulate.js";
 import { registerTrailblazer } from "./trailblazer.js";
@@ -43,6 +44,7 @@ export function buildProgram(): Command {
   registerEval(program);
   registerTrailblazer(program);
   registerIpRanges(program);
+  registerPolicy(program);
   registerImds(program);
   registerImdsProxy(program);
   return program;

@@ -133,6 +133,16 @@ export class SqliteStore implements StateStore {
     return out;
   }
 
+  /**
+   * Every stored session, one at a time (for readers of the learned state such as `policy generate`;
+   * the scan itself never walks them all).
+   */
+  *allSessions(): Generator<SessionState> {
+    for (const r of this.db.prepare("SELECT data FROM sessions ORDER BY key").iterate() as Iterable<{ data: Buffer }>) {
+      yield decodeSession(r.data);
+    }
+  }
+
   async loadFleet(): Promise<FleetState> {
     const row = this.db.prepare("SELECT value FROM meta WHERE key = 'fleet'").get() as { value: Buffer } | undefined;
     return row ? decodeFleet(row.value) : emptyFleet();
