@@ -13,6 +13,7 @@ import { buildProgram } from "./main.js";
 import { type CommandSpec, markdownTable, renderCommandDoc } from "./options.js";
 import { scanSpec } from "./scan-spec.js";
 import { simulateSpec } from "./simulate-spec.js";
+import { stateInitSpec, stateInspectSpec } from "./state-spec.js";
 import { trailblazerSpecs } from "./trailblazer.js";
 
 /** Every command's spec. A new command adds its spec here (a test checks that none is missing). */
@@ -22,6 +23,8 @@ export const COMMAND_SPECS: readonly CommandSpec[] = [
   simulateSpec,
   evalSpec,
   ipRangesUpdateSpec,
+  stateInitSpec,
+  stateInspectSpec,
   ...trailblazerSpecs,
 ];
 

@@ -16,6 +16,7 @@ import { toOptions } from "./options.js";
 import { watchStream, writeOutput } from "./output.js";
 import { registerScan } from "./scan.js";
 import { registerSimulate } from "./simulate.js";
+import { registerState } from "./state.js";
 import { registerTrailblazer } from "./trailblazer.js";
 
 export const VERSION = "0.1.0";
@@ -41,6 +42,7 @@ export function buildProgram(): Command {
   registerEval(program);
   registerTrailblazer(program);
   registerIpRanges(program);
+  registerState(program);
   return program;
 }
 

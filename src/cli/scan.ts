@@ -29,6 +29,7 @@ interface ScanFlags {
   checkpointObjects: string;
   checkpointSeconds: string;
   lockTimeout: string;
+  worker: string;
   progress?: boolean;
   quiet: boolean;
   verbose: boolean;
@@ -136,6 +137,7 @@ async function runScanCommand(paths: string[], flags: ScanFlags): Promise<number
       checkpointObjects,
       checkpointMs,
       lockTimeoutMs,
+      worker: flags.worker,
       onLockWait: (m) => process.stderr.write(`firstcall: ${safeText(m)}\n`),
       sink,
       signal: controller.signal,
@@ -172,7 +174,7 @@ async function reportScan(
     told: ReadonlySet<string>;
   },
 ): Promise<number> {
-  const { openStore } = await import("../state/open.js");
+  const { openAnyStore } = await import("../state/open.js");
   const { exitCodeFor } = await import("../pipeline/scan.js");
   const { atOrAbove, effectiveFailOn } = await import("../findings/select.js");
   const text = await import("../pipeline/summary-text.js");
@@ -184,7 +186,10 @@ async function reportScan(
   let exitCode = result.exitCode;
 
   if (flags.all) {
-    const store = openStore(context.statePath, { lockTimeoutMs: context.lockTimeoutMs });
+    const store = await openAnyStore(context.statePath, {
+      lockTimeoutMs: context.lockTimeoutMs,
+      worker: flags.worker,
+    });
     try {
       const all = atOrAbove(
         (await store.allFindings()).map((f) => f.finding),

@@ -19,6 +19,7 @@ import { defaultConfig, validateConfig } from "../config/config.js";
 import { compareFindings, Engine, type EngineStats, type StoredFinding } from "../engine/engine.js";
 import type { EngineEvent } from "../engine/event.js";
 import { decodeDocument, emptyFleet, encodeDocument } from "../engine/state.js";
+import { UsageError } from "../errors.js";
 import { EXIT } from "../exit-codes.js";
 import { type Finding, type Severity, severityRank, statusOf } from "../findings/finding.js";
 import { log } from "../log.js";
@@ -30,8 +31,15 @@ import type { ObjectFacts, ObjectSource } from "../reader/read-object.js";
 import { safeText } from "../safe-text.js";
 import { type LogObjectRef, listLocalObjects } from "../sources/local.js";
 import type { ReadProblem } from "../sources/read.js";
-import { openStore } from "../state/open.js";
-import { type ScannedObject, type StateStore, sameObject } from "../state/store.js";
+import { openAnyStore } from "../state/open.js";
+import {
+  type CheckpointStart,
+  type ObjectIdentity,
+  type ScannedObject,
+  type SharedCheckpoints,
+  type StateStore,
+  sameObject,
+} from "../state/store.js";
 import { RecentIds, ReorderBuffer } from "./reorder.js";
 import { settingsFingerprint } from "./settings-fingerprint.js";
 
@@ -92,6 +100,11 @@ export interface ScanOptions {
   readonly checkpointMs?: number;
   /** Receives new findings at each checkpoint; without one they are only returned. */
   readonly sink?: FindingSink;
+  /**
+   * With a shared store (PostgreSQL): this worker's name (default `default`). Each worker running at
+   * the same time needs its own; a restarted worker takes its old name to resume where it stopped.
+   */
+  readonly worker?: string;
   /** How long to wait for another process's lock on the state file (default 0: refuse). */
   readonly lockTimeoutMs?: number;
   readonly onLockWait?: (message: string) => void;
@@ -251,12 +264,19 @@ export async function runScan(options: ScanOptions): Promise<ScanResult> {
   // The whole configuration is checked before any log is read: a typo must not cost a full read.
   const config = validateConfig(options.config ?? defaultConfig());
   const inventory = NetworkInventory.load(config.ownNetworks, options.ipRangesPath, options.ipRanges);
-  const store = openStore(options.statePath ?? ":memory:", {
+  const store = await openAnyStore(options.statePath ?? ":memory:", {
     ...(options.lockTimeoutMs !== undefined ? { lockTimeoutMs: options.lockTimeoutMs } : {}),
     ...(options.onLockWait ? { onWait: options.onLockWait } : {}),
+    ...(options.worker !== undefined ? { worker: options.worker } : {}),
   });
   log().debug({ state: options.statePath ?? ":memory:", ms: Date.now() - started }, "state opened");
   try {
+    if (store.shared && options.rescan) {
+      throw new UsageError(
+        "E_USAGE",
+        `--rescan starts from empty state, which would erase what other workers share in ${store.location}; rescan into a new database instead`,
+      );
+    }
     return await new StreamingScan(options, config, inventory, store, started).run();
   } finally {
     await store.close();
@@ -275,6 +295,16 @@ class StreamingScan {
   private cut = Number.NEGATIVE_INFINITY;
   private readonly absent = new Set<string>();
   private readonly pendingObjects: PendingObject[] = [];
+  /**
+   * Shared stores: events released since the last checkpoint, processed only inside the next
+   * checkpoint's transaction (on the state as the other workers left it), and the object each came
+   * from, with the objects this worker claimed and those another worker claimed first.
+   */
+  private queued: EngineEvent[] = [];
+  private readonly objectOf = new WeakMap<EngineEvent, ObjectIdentity>();
+  private readonly claimed = new Set<string>();
+  private readonly taken = new Set<string>();
+  private takenObjects = 0;
   private readonly delivered: Finding[] = [];
   private readonly writtenThisRun = new Set<string>();
   private readonly touched = new Set<string>();
@@ -571,6 +601,8 @@ class StreamingScan {
     if (damaged) c.partial++;
     let newestEvent = Number.NEGATIVE_INFINITY;
     let index = 0;
+    const identity: ObjectIdentity | undefined =
+      this.store.shared && ref.id !== "-" ? { id: ref.id, size: ref.size, mtimeMs: ref.mtimeMs } : undefined;
     for (const f of r.facts) {
       if (index++ < skip) {
         c.alreadyCounted++;
@@ -595,6 +627,7 @@ class StreamingScan {
       if (e.time > this.watermark) this.watermark = e.time;
       if (e.time < this.cut) c.late++;
       if (e.time > newestEvent) newestEvent = e.time;
+      if (identity) this.objectOf.set(e, identity);
       this.buffer.push(e);
     }
     if (ref.id !== "-") {
@@ -620,6 +653,15 @@ class StreamingScan {
     if (events.length === 0) return;
     const newest = (events[events.length - 1] as EngineEvent).time;
     if (newest > this.cut) this.cut = newest;
+    if (this.store.shared) {
+      for (const e of events) this.queued.push(e);
+      return;
+    }
+    await this.processEvents(events);
+  }
+
+  /** Loads the sessions the events touch (those not in memory yet), then processes the events in order. */
+  private async processEvents(events: readonly EngineEvent[]): Promise<void> {
     const sessions = this.engine.state.sessions;
     if (!this.rescan) {
       const keys = new Set<string>();
@@ -639,15 +681,72 @@ class StreamingScan {
   }
 
   private async checkpoint(final: boolean): Promise<void> {
+    const shared = this.store.shared;
+    if (!shared) return this.commitCheckpoint(final);
+    if (final) await this.release(Number.POSITIVE_INFINITY);
+    const start = await shared.begin();
+    try {
+      await this.rebuild(shared, start);
+      await this.commitCheckpoint(final, start);
+    } catch (e) {
+      await shared.rollback();
+      throw e;
+    }
+  }
+
+  /**
+   * Shared stores, inside the checkpoint's transaction: starts from the fleet knowledge and sessions
+   * as committed by every worker (nothing of this worker's memory is trusted: another may have
+   * changed them since), claims the objects read since the last checkpoint — dropping the events of
+   * those another worker claimed first, so a re-delivered object is counted once — and processes
+   * this batch's events on that state.
+   */
+  private async rebuild(shared: SharedCheckpoints, start: CheckpointStart): Promise<void> {
+    const state = this.engine.state;
+    state.fleet = start.fleet;
+    state.sessions.clear();
+    this.absent.clear();
+    const keyOf = (o: ObjectIdentity) => `${o.id}\n${o.size}\n${o.mtimeMs}`;
+    const unclaimed = this.pendingObjects
+      .map((p) => p.object)
+      .filter((o) => !this.claimed.has(keyOf(o)) && !this.taken.has(keyOf(o)));
+    if (unclaimed.length > 0) {
+      const takenIds = await shared.claim(unclaimed);
+      for (const o of unclaimed) (takenIds.has(o.id) ? this.taken : this.claimed).add(keyOf(o));
+    }
+    const before = this.pendingObjects.length;
+    const mine = this.pendingObjects.filter((p) => !this.taken.has(keyOf(p.object)));
+    this.pendingObjects.splice(0, before, ...mine);
+    this.takenObjects += before - mine.length;
+    const events = this.queued.filter((e) => {
+      const o = this.objectOf.get(e);
+      return o === undefined || !this.taken.has(keyOf(o));
+    });
+    this.queued = [];
+    await this.processEvents(events);
+  }
+
+  private async commitCheckpoint(final: boolean, shared?: CheckpointStart): Promise<void> {
     const commitStarted = Date.now();
     const { engine, store } = this;
     if (final) await this.release(Number.POSITIVE_INFINITY);
+    // Shared stores: the stream as a whole has passed only the oldest position of the running
+    // workers (this one's: what it has processed; all of it at its end), so held decisions and expiry
+    // follow that, not the newest event any worker saw; the end of input is the end of the last worker.
+    const fleetState = engine.state.fleet;
+    const newestSeen = fleetState.watermark;
+    const passed = shared
+      ? Math.min(newestSeen, final ? Number.POSITIVE_INFINITY : this.cut, shared.othersWatermark)
+      : newestSeen;
+    const ended = final && (shared === undefined || shared.othersRunning === 0);
     // Sessions with open findings whose instance changed address in this batch are judged again
     // (retraction); on --rescan every session of the run is in memory already.
     const recheck = this.rescan ? [] : engine.sessionsToRecheck;
     engine.recheckSessions(recheck.length > 0 ? await store.loadSessions(recheck) : new Map());
     for (const k of engine.dirtySessions) this.touched.add(k);
-    const current = engine.evaluate(final);
+    fleetState.watermark = passed;
+    const current = engine.evaluate(ended);
+    fleetState.watermark = newestSeen;
     const previous = await store.loadFindings([...current.keys(), ...engine.retractableIds]);
     // On --rescan the stored evidence of per-call rules was built from these same objects: start over.
     const mergeWith = this.rescan
@@ -673,9 +772,11 @@ class StreamingScan {
     }
     const changed = merged.filter((m) => m.changed).map((m) => m.stored);
     // Expire after evaluating: what a lifetime showed is judged before the lifetime is forgotten.
+    fleetState.watermark = passed;
     const expiredKeys = engine.expire(this.lateness);
+    fleetState.watermark = newestSeen;
     this.expired += expiredKeys.length;
-    const horizon = engine.state.fleet.watermark - this.lateness;
+    const horizon = passed - this.lateness;
     this.ids.forgetBefore(this.cut - this.lateness);
     for (const f of changed) this.writtenThisRun.add(f.finding.id);
     const pending: PendingDocument = {
@@ -697,6 +798,7 @@ class StreamingScan {
       pending: encodeDocument(pending),
       ...(outputs ? { outputs } : {}),
       ...(this.fingerprintToStore !== undefined ? { settingsFingerprint: this.fingerprintToStore } : {}),
+      stream: { watermark: Number.isFinite(this.cut) ? this.cut : null, finished: final },
     });
     log().debug(
       {

@@ -39,6 +39,67 @@ export interface StateCommit {
   readonly outputs?: readonly { readonly path: string; readonly bytes: number }[];
   /** Replaces the fingerprint of the settings the scanned objects were judged with (settings-fingerprint.ts). */
   readonly settingsFingerprint?: string;
+  /**
+   * Shared stores: this worker's processed position (event time, ms) and whether its run has ended;
+   * the other workers expire nothing younger than the oldest running worker's position.
+   */
+  readonly stream?: { readonly watermark: number | null; readonly finished: boolean };
+}
+
+/** An object as one version of it: the same id with another size or modification time is another object. */
+export interface ObjectIdentity {
+  readonly id: string;
+  readonly size: number;
+  readonly mtimeMs: number;
+}
+
+/** What a checkpoint of a shared store starts from (see {@link SharedCheckpoints.begin}). */
+export interface CheckpointStart {
+  /** The fleet knowledge as committed by every worker so far (now locked for this checkpoint). */
+  readonly fleet: FleetState;
+  /** The oldest processed position (ms) of the other running workers: +∞ when none runs, −∞ when one has none yet. */
+  readonly othersWatermark: number;
+  /** How many other workers are running (not finished). */
+  readonly othersRunning: number;
+}
+
+/**
+ * A store several workers write at once (PostgreSQL). A checkpoint is `begin` → loads and `claim` on
+ * the same transaction → `commit` (or `rollback`): the checkpoints of all workers are serialised by
+ * the lock `begin` takes, and each rebuilds its batch on what the others committed before it.
+ */
+export interface SharedCheckpoints {
+  /** This worker's name: its stream position, claims and output files are its own. */
+  readonly worker: string;
+  begin(): Promise<CheckpointStart>;
+  /** Claims objects for this worker; returns the ids another worker claimed first. */
+  claim(objects: readonly ObjectIdentity[]): Promise<Set<string>>;
+  rollback(): Promise<void>;
+}
+
+/** What `firstcall state inspect` shows. */
+export interface StateInfo {
+  readonly kind: "sqlite" | "postgres";
+  readonly location: string;
+  /** 0: not initialised. */
+  readonly schemaVersion: number;
+  /** The version this firstcall reads and writes. */
+  readonly expectedSchemaVersion: number;
+  readonly bytes?: number;
+  readonly sessions?: number;
+  readonly findings?: number;
+  readonly objects?: number;
+  /** Event times of the oldest and newest stored finding. */
+  readonly findingTimes?: { readonly oldest: string; readonly newest: string };
+  /** When the first and last stored object was scanned. */
+  readonly scanTimes?: { readonly oldest: string; readonly newest: string };
+  /** Shared stores: each worker's processed position. */
+  readonly workers?: readonly {
+    readonly worker: string;
+    readonly watermark: string | null;
+    readonly finished: boolean;
+    readonly updatedAt: string;
+  }[];
 }
 
 export interface StateStore {
@@ -58,6 +119,8 @@ export interface StateStore {
   settingsFingerprint(): Promise<string | undefined>;
   /** Committed length of an output file, if this state delivered findings to it. */
   outputBytes(path: string): Promise<number | undefined>;
+  /** Set when other processes write the same state at the same time (PostgreSQL). */
+  readonly shared?: SharedCheckpoints;
   /** Writes a checkpoint atomically: all of it or nothing. */
   commit(batch: StateCommit): Promise<void>;
   close(): Promise<void>;
