@@ -17,7 +17,7 @@ import { deliveryOrderKey } from "../cloudtrail/layout.js";
 import type { Config } from "../config/config.js";
 import { defaultConfig, validateConfig } from "../config/config.js";
 import { compareFindings, Engine, type EngineStats, type StoredFinding } from "../engine/engine.js";
-import type { EngineEvent } from "../engine/event.js";
+import { compareEvents, type EngineEvent } from "../engine/event.js";
 import { decodeDocument, emptyFleet, encodeDocument } from "../engine/state.js";
 import { UsageError } from "../errors.js";
 import { EXIT } from "../exit-codes.js";
@@ -32,14 +32,7 @@ import { safeText } from "../safe-text.js";
 import { type LogObjectRef, listLocalObjects } from "../sources/local.js";
 import type { ReadProblem } from "../sources/read.js";
 import { openAnyStore } from "../state/open.js";
-import {
-  type CheckpointStart,
-  type ObjectIdentity,
-  type ScannedObject,
-  type SharedCheckpoints,
-  type StateStore,
-  sameObject,
-} from "../state/store.js";
+import { type ScannedObject, type SharedCheckpoints, type StateStore, sameObject } from "../state/store.js";
 import { RecentIds, ReorderBuffer } from "./reorder.js";
 import { settingsFingerprint } from "./settings-fingerprint.js";
 
@@ -295,16 +288,6 @@ class StreamingScan {
   private cut = Number.NEGATIVE_INFINITY;
   private readonly absent = new Set<string>();
   private readonly pendingObjects: PendingObject[] = [];
-  /**
-   * Shared stores: events released since the last checkpoint, processed only inside the next
-   * checkpoint's transaction (on the state as the other workers left it), and the object each came
-   * from, with the objects this worker claimed and those another worker claimed first.
-   */
-  private queued: EngineEvent[] = [];
-  private readonly objectOf = new WeakMap<EngineEvent, ObjectIdentity>();
-  private readonly claimed = new Set<string>();
-  private readonly taken = new Set<string>();
-  private takenObjects = 0;
   private readonly delivered: Finding[] = [];
   private readonly writtenThisRun = new Set<string>();
   private readonly touched = new Set<string>();
@@ -601,8 +584,6 @@ class StreamingScan {
     if (damaged) c.partial++;
     let newestEvent = Number.NEGATIVE_INFINITY;
     let index = 0;
-    const identity: ObjectIdentity | undefined =
-      this.store.shared && ref.id !== "-" ? { id: ref.id, size: ref.size, mtimeMs: ref.mtimeMs } : undefined;
     for (const f of r.facts) {
       if (index++ < skip) {
         c.alreadyCounted++;
@@ -627,7 +608,6 @@ class StreamingScan {
       if (e.time > this.watermark) this.watermark = e.time;
       if (e.time < this.cut) c.late++;
       if (e.time > newestEvent) newestEvent = e.time;
-      if (identity) this.objectOf.set(e, identity);
       this.buffer.push(e);
     }
     if (ref.id !== "-") {
@@ -642,7 +622,8 @@ class StreamingScan {
     }
     // Hold at least `minBuffered` events: a small or medium input is then put in order whole, as a
     // sort would; beyond that, everything older than the watermark minus the lateness goes on.
-    if (this.buffer.size > (this.options.minBuffered ?? DEFAULT_MIN_BUFFERED)) {
+    // (A shared store orders the events of all workers itself: see `sharedCheckpoint`.)
+    if (!this.store.shared && this.buffer.size > (this.options.minBuffered ?? DEFAULT_MIN_BUFFERED)) {
       await this.release(this.watermark - this.lateness);
     }
   }
@@ -653,10 +634,6 @@ class StreamingScan {
     if (events.length === 0) return;
     const newest = (events[events.length - 1] as EngineEvent).time;
     if (newest > this.cut) this.cut = newest;
-    if (this.store.shared) {
-      for (const e of events) this.queued.push(e);
-      return;
-    }
     await this.processEvents(events);
   }
 
@@ -682,71 +659,56 @@ class StreamingScan {
 
   private async checkpoint(final: boolean): Promise<void> {
     const shared = this.store.shared;
-    if (!shared) return this.commitCheckpoint(final);
+    if (shared) return this.sharedCheckpoint(shared, final);
     if (final) await this.release(Number.POSITIVE_INFINITY);
+    return this.commitCheckpoint(final);
+  }
+
+  /**
+   * A checkpoint on a shared store (ARCHITECTURE.md §1, *Shared state*), in one transaction that
+   * holds the state's checkpoint lock: every event this worker read since the last checkpoint is
+   * handed to the store (de-duplicated by event id across all workers), with how far this worker has
+   * read; the store answers with the events, of every worker, that all running workers have read past
+   * (older than the oldest read position minus the lateness), in event order. Those are processed on
+   * the fleet knowledge and sessions as committed, then evaluated and committed as one process would.
+   * The objects read are committed now: their events are in the store.
+   */
+  private async sharedCheckpoint(shared: SharedCheckpoints, final: boolean): Promise<void> {
+    const read = this.buffer.release(Number.POSITIVE_INFINITY);
     const start = await shared.begin();
     try {
-      await this.rebuild(shared, start);
-      await this.commitCheckpoint(final, start);
+      const state = this.engine.state;
+      state.fleet = start.fleet;
+      state.sessions.clear();
+      this.absent.clear();
+      const { events, ended } = await shared.exchange(
+        read,
+        final ? Number.POSITIVE_INFINITY : this.watermark,
+        this.lateness,
+      );
+      events.sort(compareEvents);
+      if (events.length > 0) {
+        const newest = (events[events.length - 1] as EngineEvent).time;
+        if (newest > this.cut) this.cut = newest;
+      }
+      await this.processEvents(events);
+      await this.commitCheckpoint(ended, true);
     } catch (e) {
+      // The events go back: a failed checkpoint stops the scan, but nothing read is silently dropped.
+      for (const e2 of read) this.buffer.push(e2);
       await shared.rollback();
       throw e;
     }
   }
 
-  /**
-   * Shared stores, inside the checkpoint's transaction: starts from the fleet knowledge and sessions
-   * as committed by every worker (nothing of this worker's memory is trusted: another may have
-   * changed them since), claims the objects read since the last checkpoint — dropping the events of
-   * those another worker claimed first, so a re-delivered object is counted once — and processes
-   * this batch's events on that state.
-   */
-  private async rebuild(shared: SharedCheckpoints, start: CheckpointStart): Promise<void> {
-    const state = this.engine.state;
-    state.fleet = start.fleet;
-    state.sessions.clear();
-    this.absent.clear();
-    const keyOf = (o: ObjectIdentity) => `${o.id}\n${o.size}\n${o.mtimeMs}`;
-    const unclaimed = this.pendingObjects
-      .map((p) => p.object)
-      .filter((o) => !this.claimed.has(keyOf(o)) && !this.taken.has(keyOf(o)));
-    if (unclaimed.length > 0) {
-      const takenIds = await shared.claim(unclaimed);
-      for (const o of unclaimed) (takenIds.has(o.id) ? this.taken : this.claimed).add(keyOf(o));
-    }
-    const before = this.pendingObjects.length;
-    const mine = this.pendingObjects.filter((p) => !this.taken.has(keyOf(p.object)));
-    this.pendingObjects.splice(0, before, ...mine);
-    this.takenObjects += before - mine.length;
-    const events = this.queued.filter((e) => {
-      const o = this.objectOf.get(e);
-      return o === undefined || !this.taken.has(keyOf(o));
-    });
-    this.queued = [];
-    await this.processEvents(events);
-  }
-
-  private async commitCheckpoint(final: boolean, shared?: CheckpointStart): Promise<void> {
+  /** `allRead`: every object read so far is done (a shared store holds the events not processed yet). */
+  private async commitCheckpoint(final: boolean, allRead = false): Promise<void> {
     const commitStarted = Date.now();
     const { engine, store } = this;
-    if (final) await this.release(Number.POSITIVE_INFINITY);
-    // Shared stores: the stream as a whole has passed only the oldest position of the running
-    // workers (this one's: what it has processed; all of it at its end), so held decisions and expiry
-    // follow that, not the newest event any worker saw; the end of input is the end of the last worker.
-    const fleetState = engine.state.fleet;
-    const newestSeen = fleetState.watermark;
-    const passed = shared
-      ? Math.min(newestSeen, final ? Number.POSITIVE_INFINITY : this.cut, shared.othersWatermark)
-      : newestSeen;
-    const ended = final && (shared === undefined || shared.othersRunning === 0);
-    // Sessions with open findings whose instance changed address in this batch are judged again
-    // (retraction); on --rescan every session of the run is in memory already.
     const recheck = this.rescan ? [] : engine.sessionsToRecheck;
     engine.recheckSessions(recheck.length > 0 ? await store.loadSessions(recheck) : new Map());
     for (const k of engine.dirtySessions) this.touched.add(k);
-    fleetState.watermark = passed;
-    const current = engine.evaluate(ended);
-    fleetState.watermark = newestSeen;
+    const current = engine.evaluate(final);
     const previous = await store.loadFindings([...current.keys(), ...engine.retractableIds]);
     // On --rescan the stored evidence of per-call rules was built from these same objects: start over.
     const mergeWith = this.rescan
@@ -772,11 +734,9 @@ class StreamingScan {
     }
     const changed = merged.filter((m) => m.changed).map((m) => m.stored);
     // Expire after evaluating: what a lifetime showed is judged before the lifetime is forgotten.
-    fleetState.watermark = passed;
     const expiredKeys = engine.expire(this.lateness);
-    fleetState.watermark = newestSeen;
     this.expired += expiredKeys.length;
-    const horizon = passed - this.lateness;
+    const horizon = engine.state.fleet.watermark - this.lateness;
     this.ids.forgetBefore(this.cut - this.lateness);
     for (const f of changed) this.writtenThisRun.add(f.finding.id);
     const pending: PendingDocument = {
@@ -785,8 +745,8 @@ class StreamingScan {
       ids: this.ids.entries().filter(([, t]) => t <= this.cut),
     };
     // An object is committed once every event it brought has been processed (is at or before the cut).
-    const done = this.pendingObjects.filter((p) => p.newestEvent <= this.cut);
-    const waiting = this.pendingObjects.filter((p) => p.newestEvent > this.cut);
+    const done = this.pendingObjects.filter((p) => allRead || p.newestEvent <= this.cut);
+    const waiting = this.pendingObjects.filter((p) => !allRead && p.newestEvent > this.cut);
     this.pendingObjects.splice(0, this.pendingObjects.length, ...waiting);
     await store.commit({
       sessions: [...engine.dirtySessions].map((k) => engine.state.sessions.get(k)).filter((s) => s !== undefined),
@@ -798,7 +758,6 @@ class StreamingScan {
       pending: encodeDocument(pending),
       ...(outputs ? { outputs } : {}),
       ...(this.fingerprintToStore !== undefined ? { settingsFingerprint: this.fingerprintToStore } : {}),
-      stream: { watermark: Number.isFinite(this.cut) ? this.cut : null, finished: final },
     });
     log().debug(
       {

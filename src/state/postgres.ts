@@ -10,14 +10,16 @@
  *   src/engine/state.ts), in `bytea` columns.
  * - Concurrency (ARCHITECTURE.md §1, *Shared state*): a checkpoint is one transaction that first locks
  *   the fleet row (`SELECT … FOR UPDATE`), so checkpoints of all workers are serialised; inside it the
- *   worker reloads the fleet knowledge and the sessions its batch touches, claims the batch's objects
- *   (`firstcall_claims`), processes its events and commits. The stream position (processed ids,
- *   watermark) is kept per worker (`firstcall_streams`), and each worker holds a session advisory
- *   lock on its name, so two live processes can never share one.
+ *   worker stages the events it read (`firstcall_events`, one row per event id, so a re-delivered
+ *   object or a duplicate record counts once), records how far it has read (`firstcall_streams`), and
+ *   takes the staged events of every worker that all running workers have read past; it processes
+ *   them in event order on the fleet knowledge and sessions as committed, and commits. Each worker
+ *   holds a session advisory lock on its name, so two live processes can never share one.
  * - The location printed anywhere is the URL without its password.
  */
 import pg from "pg";
 import type { StoredFinding } from "../engine/engine.js";
+import type { EngineEvent } from "../engine/event.js";
 import {
   decodeDocument,
   decodeFleet,
@@ -31,8 +33,8 @@ import {
 } from "../engine/state.js";
 import { StateError } from "../errors.js";
 import type {
+  CheckpointEvents,
   CheckpointStart,
-  ObjectIdentity,
   ScannedObject,
   SharedCheckpoints,
   StateCommit,
@@ -60,8 +62,10 @@ const MIGRATIONS: readonly string[] = [
    CREATE INDEX firstcall_findings_time ON firstcall_findings (time, id);
    CREATE TABLE firstcall_objects (id text PRIMARY KEY, size bigint NOT NULL, mtime_ms double precision NOT NULL,
      records integer NOT NULL, status text NOT NULL, scanned_at timestamptz NOT NULL, worker text NOT NULL);
-   CREATE TABLE firstcall_claims (id text NOT NULL, size bigint NOT NULL, mtime_ms double precision NOT NULL,
-     worker text NOT NULL, claimed_at timestamptz NOT NULL, PRIMARY KEY (id, size, mtime_ms));
+   CREATE TABLE firstcall_events (id text PRIMARY KEY, time double precision NOT NULL, processed boolean NOT NULL,
+     data bytea NOT NULL);
+   CREATE INDEX firstcall_events_waiting ON firstcall_events (time) WHERE NOT processed;
+   CREATE INDEX firstcall_events_processed ON firstcall_events (time) WHERE processed;
    CREATE TABLE firstcall_streams (worker text PRIMARY KEY, pending bytea, watermark double precision,
      finished boolean NOT NULL, updated_at timestamptz NOT NULL);`,
 ];
@@ -329,49 +333,56 @@ export class PostgresStore implements StateStore, SharedCheckpoints {
       );
       const row = r.rows[0];
       if (!row) throw new StateError("E_STATE_SCHEMA", `${this.location}: the fleet row is missing; run state init`);
-      const others = await this.client.query<{ w: number | null; running: string; unknown: string }>(
-        `SELECT min(watermark) AS w, count(*) AS running, count(*) FILTER (WHERE watermark IS NULL) AS unknown
-         FROM firstcall_streams WHERE worker <> $1 AND NOT finished`,
-        [this.worker],
-      );
-      const o = others.rows[0];
-      const running = Number(o?.running ?? 0);
-      const othersWatermark =
-        running === 0
-          ? Number.POSITIVE_INFINITY
-          : Number(o?.unknown ?? 0) > 0
-            ? Number.NEGATIVE_INFINITY
-            : (o?.w ?? Number.NEGATIVE_INFINITY);
-      return { fleet: decodeFleet(row.value), othersWatermark, othersRunning: running };
+      return { fleet: decodeFleet(row.value) };
     } catch (e) {
       await this.rollback();
       throw e;
     }
   }
 
-  /**
-   * Claims objects for this worker inside the checkpoint's transaction; returns the ids of those
-   * another worker claimed first (their events must not be counted again).
-   */
-  async claim(objects: readonly ObjectIdentity[]): Promise<Set<string>> {
-    const taken = new Set<string>();
-    if (objects.length === 0) return taken;
-    const ids = objects.map((o) => o.id);
-    const sizes = objects.map((o) => o.size);
-    const mtimes = objects.map((o) => o.mtimeMs);
-    await this.client.query(
-      `INSERT INTO firstcall_claims (id, size, mtime_ms, worker, claimed_at)
-       SELECT id, size, mtime_ms, $4, now() FROM unnest($1::text[], $2::bigint[], $3::float8[]) AS t(id, size, mtime_ms)
-       ON CONFLICT DO NOTHING`,
-      [ids, sizes, mtimes, this.worker],
+  async exchange(events: readonly EngineEvent[], readPosition: number, latenessMs: number): Promise<CheckpointEvents> {
+    const c = this.client;
+    for (let i = 0; i < events.length; i += 5000) {
+      const chunk = events.slice(i, i + 5000);
+      await c.query(
+        `INSERT INTO firstcall_events (id, time, processed, data)
+         SELECT id, time, false, data FROM unnest($1::text[], $2::float8[], $3::bytea[]) AS t(id, time, data)
+         ON CONFLICT (id) DO NOTHING`,
+        [chunk.map((e) => e.id), chunk.map((e) => e.time), chunk.map((e) => Buffer.from(JSON.stringify(e)))],
+      );
+    }
+    const finished = readPosition === Number.POSITIVE_INFINITY;
+    await c.query("UPDATE firstcall_streams SET watermark = $2, finished = $3, updated_at = now() WHERE worker = $1", [
+      this.worker,
+      finished || !Number.isFinite(readPosition) ? null : readPosition,
+      finished,
+    ]);
+    // A running worker that has read nothing yet (no position) holds everything back.
+    const r = await c.query<{ running: string; unknown: string; oldest: number | null }>(
+      `SELECT count(*) AS running, count(*) FILTER (WHERE watermark IS NULL) AS unknown, min(watermark) AS oldest
+       FROM firstcall_streams WHERE NOT finished`,
     );
-    const r = await this.client.query<{ id: string; size: string; mtime_ms: number; worker: string }>(
-      "SELECT id, size, mtime_ms, worker FROM firstcall_claims WHERE id = ANY($1::text[]) AND worker <> $2",
-      [ids, this.worker],
+    const row = r.rows[0];
+    const running = Number(row?.running ?? 0);
+    const cut =
+      running === 0
+        ? Number.POSITIVE_INFINITY
+        : Number(row?.unknown ?? 0) > 0 || row?.oldest == null
+          ? Number.NEGATIVE_INFINITY
+          : row.oldest - latenessMs;
+    if (cut === Number.NEGATIVE_INFINITY) return { events: [], ended: false };
+    const taken = await c.query<{ data: Buffer }>(
+      `UPDATE firstcall_events SET processed = true WHERE NOT processed AND time <= $1 RETURNING data`,
+      [cut === Number.POSITIVE_INFINITY ? Number.MAX_VALUE : cut],
     );
-    const wanted = new Set(objects.map((o) => `${o.id}\n${o.size}\n${o.mtimeMs}`));
-    for (const row of r.rows) if (wanted.has(`${row.id}\n${Number(row.size)}\n${row.mtime_ms}`)) taken.add(row.id);
-    return taken;
+    // Processed ids are kept one lateness, as a single process keeps them: a duplicate within it counts once.
+    if (Number.isFinite(cut)) {
+      await c.query("DELETE FROM firstcall_events WHERE processed AND time < $1", [cut - latenessMs]);
+    }
+    return {
+      events: taken.rows.map((t) => JSON.parse(t.data.toString("utf8")) as EngineEvent),
+      ended: running === 0,
+    };
   }
 
   async rollback(): Promise<void> {
@@ -449,16 +460,10 @@ export class PostgresStore implements StateStore, SharedCheckpoints {
          ON CONFLICT (key) DO UPDATE SET value = excluded.value`,
         [meta.map((m) => m[0]), meta.map((m) => m[1])],
       );
-      const watermark = batch.stream?.watermark;
-      await c.query(
-        `UPDATE firstcall_streams SET pending = $2, watermark = $3, finished = $4, updated_at = now() WHERE worker = $1`,
-        [
-          this.worker,
-          Buffer.from(batch.pending),
-          watermark !== undefined && watermark !== null && Number.isFinite(watermark) ? watermark : null,
-          batch.stream?.finished ?? false,
-        ],
-      );
+      await c.query("UPDATE firstcall_streams SET pending = $2, updated_at = now() WHERE worker = $1", [
+        this.worker,
+        Buffer.from(batch.pending),
+      ]);
       await c.query("COMMIT");
       this.inTransaction = false;
     } catch (e) {

@@ -11,6 +11,7 @@
  * resume exactly.
  */
 import type { StoredFinding } from "../engine/engine.js";
+import type { EngineEvent } from "../engine/event.js";
 import type { FleetState, SessionState } from "../engine/state.js";
 
 /** A log object that was scanned, so a later scan of the same tree can skip it. */
@@ -39,41 +40,39 @@ export interface StateCommit {
   readonly outputs?: readonly { readonly path: string; readonly bytes: number }[];
   /** Replaces the fingerprint of the settings the scanned objects were judged with (settings-fingerprint.ts). */
   readonly settingsFingerprint?: string;
-  /**
-   * Shared stores: this worker's processed position (event time, ms) and whether its run has ended;
-   * the other workers expire nothing younger than the oldest running worker's position.
-   */
-  readonly stream?: { readonly watermark: number | null; readonly finished: boolean };
-}
-
-/** An object as one version of it: the same id with another size or modification time is another object. */
-export interface ObjectIdentity {
-  readonly id: string;
-  readonly size: number;
-  readonly mtimeMs: number;
 }
 
 /** What a checkpoint of a shared store starts from (see {@link SharedCheckpoints.begin}). */
 export interface CheckpointStart {
-  /** The fleet knowledge as committed by every worker so far (now locked for this checkpoint). */
+  /** The fleet knowledge as committed by every worker so far (locked for this checkpoint). */
   readonly fleet: FleetState;
-  /** The oldest processed position (ms) of the other running workers: +∞ when none runs, −∞ when one has none yet. */
-  readonly othersWatermark: number;
-  /** How many other workers are running (not finished). */
-  readonly othersRunning: number;
+}
+
+/** The events a checkpoint of a shared store must process (see {@link SharedCheckpoints.exchange}). */
+export interface CheckpointEvents {
+  /** Events of every worker that all running workers have read past, not processed before (any order). */
+  readonly events: EngineEvent[];
+  /** No worker is running any more and every staged event is in `events`: the input has ended. */
+  readonly ended: boolean;
 }
 
 /**
- * A store several workers write at once (PostgreSQL). A checkpoint is `begin` → loads and `claim` on
- * the same transaction → `commit` (or `rollback`): the checkpoints of all workers are serialised by
- * the lock `begin` takes, and each rebuilds its batch on what the others committed before it.
+ * A store several workers write at once (PostgreSQL). A checkpoint is `begin` → `exchange` and loads
+ * on the same transaction → `commit` (or `rollback`). `begin` takes the state's checkpoint lock, so
+ * the checkpoints of all workers are serialised; each processes the events that every worker has
+ * read past, in event order, on what the others committed before it.
  */
 export interface SharedCheckpoints {
-  /** This worker's name: its stream position, claims and output files are its own. */
+  /** This worker's name: its stream position and output files are its own. */
   readonly worker: string;
   begin(): Promise<CheckpointStart>;
-  /** Claims objects for this worker; returns the ids another worker claimed first. */
-  claim(objects: readonly ObjectIdentity[]): Promise<Set<string>>;
+  /**
+   * Stages the events this worker read since its last checkpoint (an event id already staged is
+   * dropped: a re-delivered object or a duplicate record counts once), records how far this worker
+   * has read (`readPosition`, ms; +∞ when its input has ended), and takes the staged events of all
+   * workers older than the oldest running worker's read position minus `latenessMs`.
+   */
+  exchange(events: readonly EngineEvent[], readPosition: number, latenessMs: number): Promise<CheckpointEvents>;
   rollback(): Promise<void>;
 }
 
