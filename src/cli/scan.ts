@@ -188,7 +188,7 @@ async function reportScan(
   if (flags.all) {
     const store = await openAnyStore(context.statePath, {
       lockTimeoutMs: context.lockTimeoutMs,
-      worker: flags.worker,
+      readOnly: true,
     });
     try {
       const all = atOrAbove(

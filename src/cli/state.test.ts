@@ -71,6 +71,14 @@ describe("firstcall state", () => {
       "jsonl",
     ]);
     assert.ok(scan.status === 0 || scan.status === 1, scan.stderr);
+    // Reading the stored findings (--all, explain) does not register a running worker.
+    const all = runCli(["scan", "testdata/sample", "--state", withPassword, "--worker", "host-a", "--all", "-q"]);
+    assert.ok(all.status === 0 || all.status === 1, all.stderr);
+    const firstId = (JSON.parse(scan.stdout.split("\n")[0] as string) as { id: string }).id;
+    assert.ok(all.stdout.includes(firstId.slice(0, 12)), "--all prints the stored findings");
+    const explained = runCli(["explain", firstId, "--state", withPassword, "--format", "json"]);
+    assert.equal(explained.status, 0, explained.stderr);
+    assert.equal(JSON.parse(explained.stdout).finding.id, firstId);
     const inspected = runCli(["state", "inspect", "--state", withPassword, "--format", "json"]);
     const info = JSON.parse(inspected.stdout);
     assert.equal(info.kind, "postgres");
@@ -83,7 +91,7 @@ describe("firstcall state", () => {
     );
     const text = runCli(["state", "inspect", "--state", withPassword]);
     assert.match(text.stdout, /worker host-a: finished/);
-    for (const out of [before, scanFirst, init, scan, inspected, text]) {
+    for (const out of [before, scanFirst, init, scan, all, explained, inspected, text]) {
       assert.ok(!`${out.stdout}${out.stderr}`.includes("hunter2"), "no password in any output");
     }
   });

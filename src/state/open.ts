@@ -8,6 +8,8 @@ export { defaultStatePath } from "./default-path.js";
 export interface OpenStoreOptions extends SqliteOpenOptions {
   /** Shared stores: this worker's name (default `default`). */
   readonly worker?: string;
+  /** Shared stores: open only to read, without registering as a running worker. */
+  readonly readOnly?: boolean;
 }
 
 /** `:memory:` → a throw-away store; anything else → a SQLite file at that path (locked while open). */
@@ -29,7 +31,10 @@ export function isPostgresLocation(location: string): boolean {
 export async function openAnyStore(location: string, options: OpenStoreOptions = {}): Promise<StateStore> {
   if (isPostgresLocation(location)) {
     const { PostgresStore } = await import("./postgres.js");
-    return PostgresStore.open(location, options.worker !== undefined ? { worker: options.worker } : {});
+    return PostgresStore.open(location, {
+      ...(options.worker !== undefined ? { worker: options.worker } : {}),
+      ...(options.readOnly ? { readOnly: true } : {}),
+    });
   }
   return openStore(location, options);
 }

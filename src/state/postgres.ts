@@ -73,6 +73,11 @@ const MIGRATIONS: readonly string[] = [
 export interface PostgresOpenOptions {
   /** This worker's name: its stream position and object claims are kept under it. Default `default`. */
   readonly worker?: string;
+  /**
+   * Only to read (`scan --all`, `explain`): takes no worker name and does not register as a running
+   * worker (which would hold back the other workers' processing).
+   */
+  readonly readOnly?: boolean;
 }
 
 /** Whether a `--state` value names a PostgreSQL database. */
@@ -211,6 +216,7 @@ export class PostgresStore implements StateStore, SharedCheckpoints {
             : `${store.location}: state schema ${version} was written by a newer firstcall (this one knows ${PG_SCHEMA_VERSION}): upgrade firstcall.`,
         );
       }
+      if (options.readOnly) return store;
       const locked = await client.query<{ ok: boolean }>("SELECT pg_try_advisory_lock($1, $2) AS ok", [
         LOCK_SPACE,
         workerLockKey(worker),

@@ -125,7 +125,7 @@ describe("N workers on one PostgreSQL state", () => {
 
   before(async () => {
     sim = join(scratchDir(), "sim");
-    await simulate({ outDir: sim, instances: 30, hours: 3, accounts: 2, regions: 2, seed: 7 });
+    await simulate({ outDir: sim, instances: 16, hours: 2, accounts: 2, regions: 2, seed: 7 });
     const listed = await listLocalObjects([sim]);
     objects = listed.objects
       .map((o) => o.id)
