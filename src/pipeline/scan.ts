@@ -31,7 +31,7 @@ import type { ObjectFacts, ObjectSource } from "../reader/read-object.js";
 import { safeText } from "../safe-text.js";
 import { type LogObjectRef, listLocalObjects } from "../sources/local.js";
 import type { ReadProblem } from "../sources/read.js";
-import { openAnyStore } from "../state/open.js";
+import { isPostgresLocation, openAnyStore } from "../state/open.js";
 import { type ScannedObject, type SharedCheckpoints, type StateStore, sameObject } from "../state/store.js";
 import { RecentIds, ReorderBuffer } from "./reorder.js";
 import { settingsFingerprint } from "./settings-fingerprint.js";
@@ -257,6 +257,12 @@ export async function runScan(options: ScanOptions): Promise<ScanResult> {
   // The whole configuration is checked before any log is read: a typo must not cost a full read.
   const config = validateConfig(options.config ?? defaultConfig());
   const inventory = NetworkInventory.load(config.ownNetworks, options.ipRangesPath, options.ipRanges);
+  if (options.rescan && isPostgresLocation(options.statePath ?? "")) {
+    throw new UsageError(
+      "E_USAGE",
+      "--rescan starts from empty state, which would erase what other workers share in a PostgreSQL state; rescan into a new database instead",
+    );
+  }
   const store = await openAnyStore(options.statePath ?? ":memory:", {
     ...(options.lockTimeoutMs !== undefined ? { lockTimeoutMs: options.lockTimeoutMs } : {}),
     ...(options.onLockWait ? { onWait: options.onLockWait } : {}),
@@ -264,12 +270,6 @@ export async function runScan(options: ScanOptions): Promise<ScanResult> {
   });
   log().debug({ state: options.statePath ?? ":memory:", ms: Date.now() - started }, "state opened");
   try {
-    if (store.shared && options.rescan) {
-      throw new UsageError(
-        "E_USAGE",
-        `--rescan starts from empty state, which would erase what other workers share in ${store.location}; rescan into a new database instead`,
-      );
-    }
     return await new StreamingScan(options, config, inventory, store, started).run();
   } finally {
     await store.close();

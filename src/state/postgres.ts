@@ -32,6 +32,7 @@ import {
   type SessionState,
 } from "../engine/state.js";
 import { StateError } from "../errors.js";
+import { log } from "../log.js";
 import type {
   CheckpointEvents,
   CheckpointStart,
@@ -181,6 +182,7 @@ export class PostgresStore implements StateStore, SharedCheckpoints {
   readonly location: string;
   readonly shared = this;
   private inTransaction = false;
+  private queries = 0;
 
   private constructor(
     private readonly client: pg.Client,
@@ -188,6 +190,12 @@ export class PostgresStore implements StateStore, SharedCheckpoints {
     readonly worker: string,
   ) {
     this.location = redactUrl(url);
+    // Counts round trips (the cost that matters for a remote database), for the debug log and tests.
+    const query = client.query.bind(client) as (...args: unknown[]) => unknown;
+    (client as unknown as { query: (...args: unknown[]) => unknown }).query = (...args: unknown[]) => {
+      this.queries++;
+      return query(...args);
+    };
   }
 
   /**
@@ -484,7 +492,13 @@ export class PostgresStore implements StateStore, SharedCheckpoints {
     return postgresInfo(this.client, this.location);
   }
 
+  /** Statements sent to the server since this store was opened (round trips). */
+  get roundTrips(): number {
+    return this.queries;
+  }
+
   async close(): Promise<void> {
+    log().debug({ state: this.location, worker: this.worker, roundTrips: this.queries }, "shared state closed");
     await this.rollback();
     await this.client.end().catch(() => {});
   }
