@@ -705,6 +705,8 @@ class StreamingScan {
   private async commitCheckpoint(final: boolean, allRead = false): Promise<void> {
     const commitStarted = Date.now();
     const { engine, store } = this;
+    // Sessions with open findings whose instance changed address in this batch are judged again
+    // (retraction); on --rescan every session of the run is in memory already.
     const recheck = this.rescan ? [] : engine.sessionsToRecheck;
     engine.recheckSessions(recheck.length > 0 ? await store.loadSessions(recheck) : new Map());
     for (const k of engine.dirtySessions) this.touched.add(k);
