@@ -380,8 +380,10 @@ class StreamingScan {
 
     // Decide what to read first (one look-up per object), then read it on the worker threads in order.
     const toRead: { ref: LogObjectRef; skip: number }[] = [];
+    // One query for all objects where the store can (a remote database), else one look-up each.
+    const known = store.scannedObjects ? await store.scannedObjects(objects.map((o) => o.id)) : undefined;
     for (const ref of objects) {
-      const prev = ref.id === "-" ? undefined : await store.scannedObject(ref.id);
+      const prev = ref.id === "-" ? undefined : known ? known.get(ref.id) : await store.scannedObject(ref.id);
       if (!this.rescan && prev?.status === "complete" && sameObject(prev, ref)) {
         this.counts.alreadyScanned++;
         // A skipped non-CloudTrail object is stored as scanned too, with no records.

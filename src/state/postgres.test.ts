@@ -92,6 +92,7 @@ describe("PostgreSQL store", () => {
         records: 3,
         status: "complete",
       });
+      assert.deepEqual([...(await b.scannedObjects(["o1.json.gz", "o2.json.gz"])).keys()], ["o1.json.gz"]);
       assert.equal(await b.settingsFingerprint(), "fp");
       assert.equal(await a.outputBytes("out.jsonl"), 42);
       assert.equal(await b.outputBytes("out.jsonl"), undefined, "b's out.jsonl is another file");

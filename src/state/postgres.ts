@@ -311,6 +311,31 @@ export class PostgresStore implements StateStore, SharedCheckpoints {
     );
   }
 
+  async scannedObjects(ids: readonly string[]): Promise<Map<string, ScannedObject>> {
+    const out = new Map<string, ScannedObject>();
+    for (let i = 0; i < ids.length; i += 10_000) {
+      const r = await this.client.query<{
+        id: string;
+        size: string;
+        mtime_ms: number;
+        records: number;
+        status: string;
+      }>("SELECT id, size, mtime_ms, records, status FROM firstcall_objects WHERE id = ANY($1::text[])", [
+        ids.slice(i, i + 10_000),
+      ]);
+      for (const row of r.rows) {
+        out.set(row.id, {
+          id: row.id,
+          size: Number(row.size),
+          mtimeMs: row.mtime_ms,
+          records: row.records,
+          status: row.status as ScannedObject["status"],
+        });
+      }
+    }
+    return out;
+  }
+
   async sessionCount(): Promise<number> {
     const r = await this.client.query<{ n: string }>("SELECT count(*) AS n FROM firstcall_sessions");
     return Number(r.rows[0]?.n ?? 0);

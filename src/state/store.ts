@@ -113,6 +113,8 @@ export interface StateStore {
   allFindings(): Promise<StoredFinding[]>;
   /** The stored record of an object, if it was scanned before. */
   scannedObject(id: string): Promise<ScannedObject | undefined>;
+  /** The stored records of many objects at once (stores where a look-up is a round trip). */
+  scannedObjects?(ids: readonly string[]): Promise<Map<string, ScannedObject>>;
   sessionCount(): Promise<number>;
   /** The fingerprint of the settings the scanned objects were judged with, if one was committed. */
   settingsFingerprint(): Promise<string | undefined>;
