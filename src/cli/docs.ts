@@ -16,6 +16,7 @@ import { type CommandSpec, markdownTable, renderCommandDoc } from "./options.js"
 import { policyGenerateSpec, policyTestSpec } from "./policy-spec.js";
 import { scanSpec } from "./scan-spec.js";
 import { simulateSpec } from "./simulate-spec.js";
+import { stateInitSpec, stateInspectSpec } from "./state-spec.js";
 import { trailblazerSpecs } from "./trailblazer.js";
 
 /** Every command's spec. A new command adds its spec here (a test checks that none is missing). */
@@ -27,6 +28,8 @@ export const COMMAND_SPECS: readonly CommandSpec[] = [
   ipRangesUpdateSpec,
   imdsReportSpec,
   imdsProxySpec,
+  stateInitSpec,
+  stateInspectSpec,
   ...trailblazerSpecs,
   policyGenerateSpec,
   policyTestSpec,

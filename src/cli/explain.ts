@@ -11,7 +11,7 @@ export const explainSpec: CommandSpec = {
     formatOption(["text", "json"], "output format (json: the explanation as one object)"),
     {
       flags: "--state <path>",
-      description: "state file the scan wrote",
+      description: "state file the scan wrote, or its PostgreSQL database (`postgres://…`)",
       defaultText: "$XDG_STATE_HOME/firstcall/state.sqlite (or $FIRSTCALL_STATE)",
     },
     { flags: "-c, --config <file>", description: "the configuration the scan used (for the learning window)" },
@@ -38,7 +38,7 @@ export function registerExplain(program: Command): void {
     const { existsSync } = await import("node:fs");
     const { StateError, UsageError } = await import("../errors.js");
     const { defaultConfig, loadConfig } = await import("../config/config.js");
-    const { defaultStatePath, openStore } = await import("../state/open.js");
+    const { defaultStatePath, isPostgresLocation, openAnyStore } = await import("../state/open.js");
     const { findStoredFinding } = await import("../findings/find.js");
     const { explain, renderExplanationText } = await import("../findings/explain.js");
     const { safeJsonStringify, safeText } = await import("../safe-text.js");
@@ -48,12 +48,12 @@ export function registerExplain(program: Command): void {
       throw new UsageError("E_USAGE", `--lock-timeout: not a non-negative number: ${flags.lockTimeout}`);
     const config = flags.config ? loadConfig(flags.config) : defaultConfig();
     const statePath = flags.state ?? defaultStatePath();
-    if (statePath === ":memory:" || !existsSync(statePath))
+    if (statePath === ":memory:" || (!isPostgresLocation(statePath) && !existsSync(statePath)))
       throw new StateError(
         "E_STATE",
         `${safeText(statePath)}: no state file: run firstcall scan with this --state first`,
       );
-    const store = openStore(statePath, { lockTimeoutMs: lockSeconds * 1000 });
+    const store = await openAnyStore(statePath, { lockTimeoutMs: lockSeconds * 1000, readOnly: true });
     try {
       const stored = findStoredFinding(await store.allFindings(), id);
       const session = (await store.loadSessions([stored.session])).get(stored.session);

@@ -19,6 +19,7 @@ import { watchStream, writeOutput } from "./output.js";
 import { registerPolicy } from "./policy.js";
 import { registerScan } from "./scan.js";
 import { registerSimulate } from "./simulate.js";
+import { registerState } from "./state.js";
 import { registerTrailblazer } from "./trailblazer.js";
 
 export const VERSION = "0.1.0";
@@ -47,6 +48,7 @@ export function buildProgram(): Command {
   registerPolicy(program);
   registerImds(program);
   registerImdsProxy(program);
+  registerState(program);
   return program;
 }
 

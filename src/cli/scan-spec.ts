@@ -23,7 +23,8 @@ export const scanSpec: CommandSpec = {
     },
     {
       flags: "--state <path>",
-      description: "state file (SQLite); `:memory:` for a throw-away run",
+      description:
+        "state file (SQLite); `:memory:` for a throw-away run; `postgres://…` for a state shared by several workers (run `firstcall state init` on it first)",
       defaultText: "$XDG_STATE_HOME/firstcall/state.sqlite (or $FIRSTCALL_STATE)",
     },
     {
@@ -124,6 +125,12 @@ export const scanSpec: CommandSpec = {
       flags: "--checkpoint-seconds <s>",
       description: "…or after this many seconds, whichever comes first",
       defaultValue: "10",
+    },
+    {
+      flags: "--worker <name>",
+      description:
+        "with a shared (PostgreSQL) state: this worker's name; each worker running at the same time needs its own, a restarted one takes its old name to resume",
+      defaultValue: "default",
     },
     {
       flags: "--lock-timeout <seconds>",

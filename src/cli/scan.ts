@@ -33,6 +33,7 @@ interface ScanFlags {
   checkpointObjects: string;
   checkpointSeconds: string;
   lockTimeout: string;
+  worker: string;
   progress?: boolean;
   quiet: boolean;
   verbose: boolean;
@@ -150,6 +151,7 @@ async function runScanCommand(paths: string[], flags: ScanFlags): Promise<number
       checkpointObjects,
       checkpointMs,
       lockTimeoutMs,
+      worker: flags.worker,
       onLockWait: (m) => process.stderr.write(`firstcall: ${safeText(m)}\n`),
       sink,
       signal: controller.signal,
@@ -186,7 +188,7 @@ async function reportScan(
     told: ReadonlySet<string>;
   },
 ): Promise<number> {
-  const { openStore } = await import("../state/open.js");
+  const { openAnyStore } = await import("../state/open.js");
   const { exitCodeFor } = await import("../pipeline/scan.js");
   const { atOrAbove, effectiveFailOn } = await import("../findings/select.js");
   const text = await import("../pipeline/summary-text.js");
@@ -198,7 +200,10 @@ async function reportScan(
   let exitCode = result.exitCode;
 
   if (flags.all) {
-    const store = openStore(context.statePath, { lockTimeoutMs: context.lockTimeoutMs });
+    const store = await openAnyStore(context.statePath, {
+      lockTimeoutMs: context.lockTimeoutMs,
+      readOnly: true,
+    });
     try {
       const all = atOrAbove(
         (await store.allFindings()).map((f) => f.finding),

@@ -17,8 +17,9 @@ import { deliveryOrderKey } from "../cloudtrail/layout.js";
 import type { Config } from "../config/config.js";
 import { defaultConfig, validateConfig } from "../config/config.js";
 import { compareFindings, Engine, type EngineStats, type StoredFinding } from "../engine/engine.js";
-import type { EngineEvent } from "../engine/event.js";
+import { compareEvents, type EngineEvent } from "../engine/event.js";
 import { decodeDocument, emptyFleet, encodeDocument } from "../engine/state.js";
+import { UsageError } from "../errors.js";
 import { EXIT } from "../exit-codes.js";
 import { type Finding, type Severity, severityRank, statusOf } from "../findings/finding.js";
 import { log } from "../log.js";
@@ -32,8 +33,8 @@ import { listInputs } from "../sources/inputs.js";
 import type { LogObjectRef } from "../sources/local.js";
 import type { ReadProblem } from "../sources/read.js";
 import type { S3Source, S3SourceOptions } from "../sources/s3.js";
-import { openStore } from "../state/open.js";
-import { type ScannedObject, type StateStore, sameObject } from "../state/store.js";
+import { isPostgresLocation, openAnyStore } from "../state/open.js";
+import { type ScannedObject, type SharedCheckpoints, type StateStore, sameObject } from "../state/store.js";
 import { RecentIds, ReorderBuffer } from "./reorder.js";
 import { settingsFingerprint } from "./settings-fingerprint.js";
 
@@ -100,6 +101,11 @@ export interface ScanOptions {
   readonly checkpointMs?: number;
   /** Receives new findings at each checkpoint; without one they are only returned. */
   readonly sink?: FindingSink;
+  /**
+   * With a shared store (PostgreSQL): this worker's name (default `default`). Each worker running at
+   * the same time needs its own; a restarted worker takes its old name to resume where it stopped.
+   */
+  readonly worker?: string;
   /** How long to wait for another process's lock on the state file (default 0: refuse). */
   readonly lockTimeoutMs?: number;
   readonly onLockWait?: (message: string) => void;
@@ -259,9 +265,16 @@ export async function runScan(options: ScanOptions): Promise<ScanResult> {
   // The whole configuration is checked before any log is read: a typo must not cost a full read.
   const config = validateConfig(options.config ?? defaultConfig());
   const inventory = NetworkInventory.load(config.ownNetworks, options.ipRangesPath, options.ipRanges);
-  const store = openStore(options.statePath ?? ":memory:", {
+  if (options.rescan && isPostgresLocation(options.statePath ?? "")) {
+    throw new UsageError(
+      "E_USAGE",
+      "--rescan starts from empty state, which would erase what other workers share in a PostgreSQL state; rescan into a new database instead",
+    );
+  }
+  const store = await openAnyStore(options.statePath ?? ":memory:", {
     ...(options.lockTimeoutMs !== undefined ? { lockTimeoutMs: options.lockTimeoutMs } : {}),
     ...(options.onLockWait ? { onWait: options.onLockWait } : {}),
+    ...(options.worker !== undefined ? { worker: options.worker } : {}),
   });
   log().debug({ state: options.statePath ?? ":memory:", ms: Date.now() - started }, "state opened");
   try {
@@ -397,8 +410,10 @@ class StreamingScan {
 
     // Decide what to read first (one look-up per object), then read it on the worker threads in order.
     const toRead: { ref: LogObjectRef; skip: number }[] = [];
+    // One query for all objects where the store can (a remote database), else one look-up each.
+    const known = store.scannedObjects ? await store.scannedObjects(objects.map((o) => o.id)) : undefined;
     for (const ref of objects) {
-      const prev = ref.id === "-" ? undefined : await store.scannedObject(ref.id);
+      const prev = ref.id === "-" ? undefined : known ? known.get(ref.id) : await store.scannedObject(ref.id);
       if (!this.rescan && prev?.status === "complete" && sameObject(prev, ref)) {
         this.counts.alreadyScanned++;
         // A skipped non-CloudTrail object is stored as scanned too, with no records.
@@ -642,7 +657,8 @@ class StreamingScan {
     }
     // Hold at least `minBuffered` events: a small or medium input is then put in order whole, as a
     // sort would; beyond that, everything older than the watermark minus the lateness goes on.
-    if (this.buffer.size > (this.options.minBuffered ?? DEFAULT_MIN_BUFFERED)) {
+    // (A shared store orders the events of all workers itself: see `sharedCheckpoint`.)
+    if (!this.store.shared && this.buffer.size > (this.options.minBuffered ?? DEFAULT_MIN_BUFFERED)) {
       await this.release(this.watermark - this.lateness);
     }
   }
@@ -653,6 +669,11 @@ class StreamingScan {
     if (events.length === 0) return;
     const newest = (events[events.length - 1] as EngineEvent).time;
     if (newest > this.cut) this.cut = newest;
+    await this.processEvents(events);
+  }
+
+  /** Loads the sessions the events touch (those not in memory yet), then processes the events in order. */
+  private async processEvents(events: readonly EngineEvent[]): Promise<void> {
     const sessions = this.engine.state.sessions;
     if (!this.rescan) {
       const keys = new Set<string>();
@@ -672,9 +693,53 @@ class StreamingScan {
   }
 
   private async checkpoint(final: boolean): Promise<void> {
+    const shared = this.store.shared;
+    if (shared) return this.sharedCheckpoint(shared, final);
+    if (final) await this.release(Number.POSITIVE_INFINITY);
+    return this.commitCheckpoint(final);
+  }
+
+  /**
+   * A checkpoint on a shared store (ARCHITECTURE.md §1, *Shared state*), in one transaction that
+   * holds the state's checkpoint lock: every event this worker read since the last checkpoint is
+   * handed to the store (de-duplicated by event id across all workers), with how far this worker has
+   * read; the store answers with the events, of every worker, that all running workers have read past
+   * (older than the oldest read position minus the lateness), in event order. Those are processed on
+   * the fleet knowledge and sessions as committed, then evaluated and committed as one process would.
+   * The objects read are committed now: their events are in the store.
+   */
+  private async sharedCheckpoint(shared: SharedCheckpoints, final: boolean): Promise<void> {
+    const read = this.buffer.release(Number.POSITIVE_INFINITY);
+    const start = await shared.begin();
+    try {
+      const state = this.engine.state;
+      state.fleet = start.fleet;
+      state.sessions.clear();
+      this.absent.clear();
+      const { events, ended } = await shared.exchange(
+        read,
+        final ? Number.POSITIVE_INFINITY : this.watermark,
+        this.lateness,
+      );
+      events.sort(compareEvents);
+      if (events.length > 0) {
+        const newest = (events[events.length - 1] as EngineEvent).time;
+        if (newest > this.cut) this.cut = newest;
+      }
+      await this.processEvents(events);
+      await this.commitCheckpoint(ended, true);
+    } catch (e) {
+      // The events go back: a failed checkpoint stops the scan, but nothing read is silently dropped.
+      for (const e2 of read) this.buffer.push(e2);
+      await shared.rollback();
+      throw e;
+    }
+  }
+
+  /** `allRead`: every object read so far is done (a shared store holds the events not processed yet). */
+  private async commitCheckpoint(final: boolean, allRead = false): Promise<void> {
     const commitStarted = Date.now();
     const { engine, store } = this;
-    if (final) await this.release(Number.POSITIVE_INFINITY);
     // Sessions with open findings whose instance changed address in this batch are judged again
     // (retraction); on --rescan every session of the run is in memory already.
     const recheck = this.rescan ? [] : engine.sessionsToRecheck;
@@ -717,8 +782,8 @@ class StreamingScan {
       ids: this.ids.entries().filter(([, t]) => t <= this.cut),
     };
     // An object is committed once every event it brought has been processed (is at or before the cut).
-    const done = this.pendingObjects.filter((p) => p.newestEvent <= this.cut);
-    const waiting = this.pendingObjects.filter((p) => p.newestEvent > this.cut);
+    const done = this.pendingObjects.filter((p) => allRead || p.newestEvent <= this.cut);
+    const waiting = this.pendingObjects.filter((p) => !allRead && p.newestEvent > this.cut);
     this.pendingObjects.splice(0, this.pendingObjects.length, ...waiting);
     await store.commit({
       sessions: [...engine.dirtySessions].map((k) => engine.state.sessions.get(k)).filter((s) => s !== undefined),

@@ -5,10 +5,36 @@ import type { StateStore } from "./store.js";
 
 export { defaultStatePath } from "./default-path.js";
 
-export type OpenStoreOptions = SqliteOpenOptions;
+export interface OpenStoreOptions extends SqliteOpenOptions {
+  /** Shared stores: this worker's name (default `default`). */
+  readonly worker?: string;
+  /** Shared stores: open only to read, without registering as a running worker. */
+  readonly readOnly?: boolean;
+}
 
 /** `:memory:` → a throw-away store; anything else → a SQLite file at that path (locked while open). */
 export function openStore(location: string, options: OpenStoreOptions = {}): StateStore {
   if (location === ":memory:") return new MemoryStore();
   return SqliteStore.open(location, options);
+}
+
+/** Whether a `--state` value names a PostgreSQL database (`postgres://…`, `postgresql://…`). */
+export function isPostgresLocation(location: string): boolean {
+  return /^postgres(ql)?:\/\//i.test(location);
+}
+
+/**
+ * Any store: a PostgreSQL URL opens the shared store (its client is loaded only then), anything else
+ * as {@link openStore}.
+ * @example const store = await openAnyStore("postgres://detector@db/firstcall", { worker: "host-a" })
+ */
+export async function openAnyStore(location: string, options: OpenStoreOptions = {}): Promise<StateStore> {
+  if (isPostgresLocation(location)) {
+    const { PostgresStore } = await import("./postgres.js");
+    return PostgresStore.open(location, {
+      ...(options.worker !== undefined ? { worker: options.worker } : {}),
+      ...(options.readOnly ? { readOnly: true } : {}),
+    });
+  }
+  return openStore(location, options);
 }

@@ -13,7 +13,7 @@
  *   ids would spill to a mostly empty overflow page); only the indexes the store queries by; freed
  *   pages are returned (`auto_vacuum`).
  */
-import { closeSync, existsSync, mkdirSync, openSync } from "node:fs";
+import { closeSync, existsSync, mkdirSync, openSync, statSync } from "node:fs";
 import { dirname } from "node:path";
 import Database from "better-sqlite3";
 import type { StoredFinding } from "../engine/engine.js";
@@ -29,7 +29,7 @@ import {
   type SessionState,
 } from "../engine/state.js";
 import { StateError } from "../errors.js";
-import type { ScannedObject, StateCommit, StateStore } from "./store.js";
+import type { ScannedObject, StateCommit, StateInfo, StateStore } from "./store.js";
 
 /** "fcst" — firstcall state. */
 export const APPLICATION_ID = 0x66637374;
@@ -323,4 +323,61 @@ function lock(db: Database.Database, location: string, options: SqliteOpenOption
 function addEtagColumn(db: Database.Database): void {
   const columns = (db.prepare("PRAGMA table_info(objects)").all() as { name: string }[]).map((c) => c.name);
   if (!columns.includes("etag")) db.exec("ALTER TABLE objects ADD COLUMN etag TEXT");
+}
+
+/**
+ * What `firstcall state inspect` shows of a SQLite state, read without taking the scan's lock (a
+ * scan holding the file makes this fail with E_STATE_LOCKED).
+ * @example const info = sqliteInfo("state.sqlite")
+ */
+export function sqliteInfo(path: string): StateInfo {
+  if (!existsSync(path)) throw new StateError("E_STATE", `${path}: no state file`);
+  let db: Database.Database;
+  try {
+    db = new Database(path, { readonly: true, fileMustExist: true });
+  } catch (e) {
+    throw new StateError("E_STATE", `${path}: cannot open the state file: ${(e as Error).message}`, { cause: e });
+  }
+  try {
+    const appId = db.pragma("application_id", { simple: true }) as number;
+    const version = db.pragma("user_version", { simple: true }) as number;
+    const base = { kind: "sqlite" as const, location: path, expectedSchemaVersion: SCHEMA_VERSION };
+    const tables = db.prepare("SELECT count(*) AS n FROM sqlite_master WHERE type = 'table'").get() as { n: number };
+    if (appId === 0 && tables.n === 0) return { ...base, schemaVersion: 0 };
+    if (appId !== APPLICATION_ID) {
+      throw new StateError("E_STATE_FOREIGN", `${path}: not a firstcall state file (another application's database)`);
+    }
+    const count = (table: string) => (db.prepare(`SELECT count(*) AS n FROM ${table}`).get() as { n: number }).n;
+    const findingTimes = db.prepare("SELECT min(time) AS oldest, max(time) AS newest FROM findings").get() as {
+      oldest: string | null;
+      newest: string | null;
+    };
+    const scanTimes = db.prepare("SELECT min(scanned_at) AS oldest, max(scanned_at) AS newest FROM objects").get() as {
+      oldest: string | null;
+      newest: string | null;
+    };
+    let bytes = 0;
+    for (const f of [path, `${path}-wal`]) if (existsSync(f)) bytes += statSync(f).size;
+    return {
+      ...base,
+      schemaVersion: version,
+      bytes,
+      sessions: count("sessions"),
+      findings: count("findings"),
+      objects: count("objects"),
+      ...(findingTimes.oldest
+        ? { findingTimes: { oldest: findingTimes.oldest, newest: findingTimes.newest ?? "" } }
+        : {}),
+      ...(scanTimes.oldest ? { scanTimes: { oldest: scanTimes.oldest, newest: scanTimes.newest ?? "" } } : {}),
+    };
+  } catch (e) {
+    if (e instanceof StateError) throw e;
+    const code = (e as { code?: string }).code ?? "";
+    if (code.startsWith("SQLITE_BUSY") || code.startsWith("SQLITE_LOCKED")) {
+      throw new StateError("E_STATE_LOCKED", `${path}: in use by a running scan; inspect it when the scan ends`);
+    }
+    throw new StateError("E_STATE", `${path}: cannot read the state: ${(e as Error).message}`, { cause: e });
+  } finally {
+    db.close();
+  }
 }

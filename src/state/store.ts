@@ -11,6 +11,7 @@
  * resume exactly.
  */
 import type { StoredFinding } from "../engine/engine.js";
+import type { EngineEvent } from "../engine/event.js";
 import type { FleetState, SessionState } from "../engine/state.js";
 
 /** A log object that was scanned, so a later scan of the same tree can skip it. */
@@ -46,6 +47,65 @@ export interface StateCommit {
   readonly settingsFingerprint?: string;
 }
 
+/** What a checkpoint of a shared store starts from (see {@link SharedCheckpoints.begin}). */
+export interface CheckpointStart {
+  /** The fleet knowledge as committed by every worker so far (locked for this checkpoint). */
+  readonly fleet: FleetState;
+}
+
+/** The events a checkpoint of a shared store must process (see {@link SharedCheckpoints.exchange}). */
+export interface CheckpointEvents {
+  /** Events of every worker that all running workers have read past, not processed before (any order). */
+  readonly events: EngineEvent[];
+  /** No worker is running any more and every staged event is in `events`: the input has ended. */
+  readonly ended: boolean;
+}
+
+/**
+ * A store several workers write at once (PostgreSQL). A checkpoint is `begin` → `exchange` and loads
+ * on the same transaction → `commit` (or `rollback`). `begin` takes the state's checkpoint lock, so
+ * the checkpoints of all workers are serialised; each processes the events that every worker has
+ * read past, in event order, on what the others committed before it.
+ */
+export interface SharedCheckpoints {
+  /** This worker's name: its stream position and output files are its own. */
+  readonly worker: string;
+  begin(): Promise<CheckpointStart>;
+  /**
+   * Stages the events this worker read since its last checkpoint (an event id already staged is
+   * dropped: a re-delivered object or a duplicate record counts once), records how far this worker
+   * has read (`readPosition`, ms; +∞ when its input has ended), and takes the staged events of all
+   * workers older than the oldest running worker's read position minus `latenessMs`.
+   */
+  exchange(events: readonly EngineEvent[], readPosition: number, latenessMs: number): Promise<CheckpointEvents>;
+  rollback(): Promise<void>;
+}
+
+/** What `firstcall state inspect` shows. */
+export interface StateInfo {
+  readonly kind: "sqlite" | "postgres";
+  readonly location: string;
+  /** 0: not initialised. */
+  readonly schemaVersion: number;
+  /** The version this firstcall reads and writes. */
+  readonly expectedSchemaVersion: number;
+  readonly bytes?: number;
+  readonly sessions?: number;
+  readonly findings?: number;
+  readonly objects?: number;
+  /** Event times of the oldest and newest stored finding. */
+  readonly findingTimes?: { readonly oldest: string; readonly newest: string };
+  /** When the first and last stored object was scanned. */
+  readonly scanTimes?: { readonly oldest: string; readonly newest: string };
+  /** Shared stores: each worker's processed position. */
+  readonly workers?: readonly {
+    readonly worker: string;
+    readonly watermark: string | null;
+    readonly finished: boolean;
+    readonly updatedAt: string;
+  }[];
+}
+
 export interface StateStore {
   /** A human-readable location (`:memory:` or a path), for messages. */
   readonly location: string;
@@ -58,11 +118,15 @@ export interface StateStore {
   allFindings(): Promise<StoredFinding[]>;
   /** The stored record of an object, if it was scanned before. */
   scannedObject(id: string): Promise<ScannedObject | undefined>;
+  /** The stored records of many objects at once (stores where a look-up is a round trip). */
+  scannedObjects?(ids: readonly string[]): Promise<Map<string, ScannedObject>>;
   sessionCount(): Promise<number>;
   /** The fingerprint of the settings the scanned objects were judged with, if one was committed. */
   settingsFingerprint(): Promise<string | undefined>;
   /** Committed length of an output file, if this state delivered findings to it. */
   outputBytes(path: string): Promise<number | undefined>;
+  /** Set when other processes write the same state at the same time (PostgreSQL). */
+  readonly shared?: SharedCheckpoints;
   /** Writes a checkpoint atomically: all of it or nothing. */
   commit(batch: StateCommit): Promise<void>;
   close(): Promise<void>;

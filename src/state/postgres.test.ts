@@ -1,0 +1,157 @@
+/**
+ * The PostgreSQL store against a real server (FIRSTCALL_TEST_PG, else 127.0.0.1:5432): schema
+ * migrations (twice, and two at once), what a scan says on an uninitialised database, the store
+ * contract (what a checkpoint commits is what loads), one live process per worker name, passwords
+ * kept out of messages, and the event exchange that orders all workers' events.
+ */
+import assert from "node:assert/strict";
+import { describe, test } from "node:test";
+import type { EngineEvent } from "../engine/event.js";
+import { emptyFleet, type SessionState } from "../engine/state.js";
+import type { StateError } from "../errors.js";
+import { runScan } from "../pipeline/scan.js";
+import { testDatabase } from "../test-helpers/postgres.js";
+import { inspectPostgres, migratePostgres, PG_SCHEMA_VERSION, PostgresStore, redactUrl } from "./postgres.js";
+
+function session(key: string, validUntil: number): SessionState {
+  return {
+    key,
+    kind: "ec2-instance",
+    arn: key,
+    sessionName: "i-0abc",
+    account: "111122223333",
+    lifetimes: [{ start: validUntil - 3_600_000, validUntil, covered: true, direct: new Map(), endpoint: new Map() }],
+  };
+}
+
+function event(id: string, time: number): EngineEvent {
+  return {
+    id,
+    time,
+    timeIso: new Date(time).toISOString(),
+    name: "GetObject",
+    source: "s3.amazonaws.com",
+    region: "us-east-1",
+    account: "111122223333",
+    sourceIp: "198.51.100.7",
+  };
+}
+
+const emptyCommit = { sessions: [], deletedSessions: [], findings: [], objects: [], pending: Buffer.from("") };
+
+describe("PostgreSQL store", () => {
+  test("state init creates the schema once, also when two run at once; a second run changes nothing", async (t) => {
+    const { url, server } = await testDatabase();
+    t.diagnostic(`PostgreSQL server: ${server}`);
+    const both = await Promise.all([migratePostgres(url), migratePostgres(url)]);
+    assert.deepEqual(both.map((r) => r.to).sort(), [PG_SCHEMA_VERSION, PG_SCHEMA_VERSION]);
+    assert.deepEqual(both.map((r) => r.from).sort(), [0, PG_SCHEMA_VERSION], "one created it, the other found it done");
+    assert.deepEqual(await migratePostgres(url), { from: PG_SCHEMA_VERSION, to: PG_SCHEMA_VERSION });
+    const info = await inspectPostgres(url);
+    assert.equal(info.schemaVersion, PG_SCHEMA_VERSION);
+    assert.equal(info.sessions, 0);
+  });
+
+  test("a scan on an uninitialised database refuses and says what to run", async (t) => {
+    const { url, server } = await testDatabase();
+    t.diagnostic(`PostgreSQL server: ${server}`);
+    await assert.rejects(
+      runScan({ paths: ["testdata/sample"], statePath: url }),
+      (e: StateError) =>
+        e.code === "E_STATE_SCHEMA" && e.message.includes(`firstcall state init --state ${redactUrl(url)}`),
+    );
+    assert.equal((await inspectPostgres(url)).schemaVersion, 0, "nothing was created by the scan");
+  });
+
+  test("what a checkpoint commits loads back; outputs and positions are per worker", async (t) => {
+    const { url, server } = await testDatabase();
+    t.diagnostic(`PostgreSQL server: ${server}`);
+    await migratePostgres(url);
+    const a = await PostgresStore.open(url, { worker: "a" });
+    const b = await PostgresStore.open(url, { worker: "b" });
+    try {
+      const fleet = emptyFleet();
+      fleet.accounts.add("111122223333");
+      fleet.egress.set("198.51.100.1", "111122223333");
+      await a.commit({
+        ...emptyCommit,
+        sessions: [session("s1", 5_000_000), session("s2", 9_000_000)],
+        fleet,
+        objects: [{ id: "o1.json.gz", size: 10, mtimeMs: 1.5, records: 3, status: "complete" }],
+        pending: Buffer.from("position-a"),
+        outputs: [{ path: "out.jsonl", bytes: 42 }],
+        settingsFingerprint: "fp",
+      });
+      assert.deepEqual([...(await b.loadSessions(["s1", "s2", "s3"])).keys()].sort(), ["s1", "s2"]);
+      assert.deepEqual((await b.loadSessions(["s1"])).get("s1"), session("s1", 5_000_000));
+      assert.deepEqual([...(await b.loadFleet()).egress], [["198.51.100.1", "111122223333"]]);
+      assert.deepEqual(await b.scannedObject("o1.json.gz"), {
+        id: "o1.json.gz",
+        size: 10,
+        mtimeMs: 1.5,
+        records: 3,
+        status: "complete",
+      });
+      assert.deepEqual([...(await b.scannedObjects(["o1.json.gz", "o2.json.gz"])).keys()], ["o1.json.gz"]);
+      assert.equal(await b.settingsFingerprint(), "fp");
+      assert.equal(await a.outputBytes("out.jsonl"), 42);
+      assert.equal(await b.outputBytes("out.jsonl"), undefined, "b's out.jsonl is another file");
+      assert.equal(Buffer.from((await a.loadPending()) ?? []).toString(), "position-a");
+      assert.equal(await b.loadPending(), undefined);
+      await b.commit({ ...emptyCommit, fleet, deletedSessions: ["s1"], pruneSessionsBefore: 9_500_000 });
+      assert.equal(await a.sessionCount(), 0, "deleted, and pruned by validity");
+    } finally {
+      await a.close();
+      await b.close();
+    }
+  });
+
+  test("one live process per worker name; the name is free again once it closes", async (t) => {
+    const { url, server } = await testDatabase();
+    t.diagnostic(`PostgreSQL server: ${server}`);
+    await migratePostgres(url);
+    const first = await PostgresStore.open(url, { worker: "w" });
+    await assert.rejects(PostgresStore.open(url, { worker: "w" }), (e: StateError) => e.code === "E_STATE_LOCKED");
+    await first.close();
+    await (await PostgresStore.open(url, { worker: "w" })).close();
+  });
+
+  test("a password never shows in the location", () => {
+    assert.equal(redactUrl("postgres://me:s3cret@db:5432/fc"), "postgres://me:***@db:5432/fc");
+    assert.ok(!redactUrl("postgresql://me:s%40cret@db/fc").includes("cret"));
+  });
+
+  test("exchange: duplicates count once; events wait until every running worker has read past them", async (t) => {
+    const { url, server } = await testDatabase();
+    t.diagnostic(`PostgreSQL server: ${server}`);
+    await migratePostgres(url);
+    const a = await PostgresStore.open(url, { worker: "a" });
+    const b = await PostgresStore.open(url, { worker: "b" });
+    const lateness = 10;
+    const exchange = async (s: PostgresStore, events: EngineEvent[], position: number) => {
+      await s.begin();
+      const r = await s.exchange(events, position, lateness);
+      await s.commit({ ...emptyCommit, fleet: emptyFleet() });
+      return { ids: r.events.map((e) => e.id).sort(), ended: r.ended };
+    };
+    try {
+      // b has read nothing yet: nothing may be processed.
+      assert.deepEqual(await exchange(a, [event("e1", 135), event("e2", 200)], 200), { ids: [], ended: false });
+      // b has read up to 150: only what is older than 150 - lateness goes.
+      assert.deepEqual(await exchange(b, [event("e1", 135), event("e3", 120)], 150), {
+        ids: ["e1", "e3"],
+        ended: false,
+      });
+      // a's input ends; b still runs at 150.
+      assert.deepEqual(await exchange(a, [], Number.POSITIVE_INFINITY), { ids: [], ended: false });
+      // b's input ends: everything left goes, and the input has ended. e1 (a re-delivered copy within the lateness of the processed position) never again.
+      assert.deepEqual(await exchange(b, [event("e1", 135), event("e4", 300)], Number.POSITIVE_INFINITY), {
+        ids: ["e2", "e4"],
+        ended: true,
+      });
+    } finally {
+      await a.close();
+      await b.close();
+    }
+  });
+});

@@ -1,0 +1,587 @@
+/**
+ * The shared store: one PostgreSQL database that several workers (processes, hosts) scan into at once.
+ *
+ * - Schema: tables prefixed `firstcall_`, created and migrated only by `firstcall state init`
+ *   (`migrate`): versioned migrations, applied under a session advisory lock so that two `init`s at
+ *   once apply each migration once; a second run is a no-op. A scan refuses a database that is not
+ *   initialised or not at this version, saying what to run: the scanning role needs no DDL rights, and
+ *   a rolling upgrade of many workers never migrates from under the others.
+ * - Documents: the same encodings as SQLite (`encodeSession`, `encodeFleet`, `encodeDocument` of
+ *   src/engine/state.ts), in `bytea` columns.
+ * - Concurrency (ARCHITECTURE.md §1, *Shared state*): a checkpoint is one transaction that first locks
+ *   the fleet row (`SELECT … FOR UPDATE`), so checkpoints of all workers are serialised; inside it the
+ *   worker stages the events it read (`firstcall_events`, one row per event id, so a re-delivered
+ *   object or a duplicate record counts once), records how far it has read (`firstcall_streams`), and
+ *   takes the staged events of every worker that all running workers have read past; it processes
+ *   them in event order on the fleet knowledge and sessions as committed, and commits. Each worker
+ *   holds a session advisory lock on its name, so two live processes can never share one.
+ * - The location printed anywhere is the URL without its password.
+ */
+import pg from "pg";
+import type { StoredFinding } from "../engine/engine.js";
+import type { EngineEvent } from "../engine/event.js";
+import {
+  decodeDocument,
+  decodeFleet,
+  decodeSession,
+  emptyFleet,
+  encodeDocument,
+  encodeFleet,
+  encodeSession,
+  type FleetState,
+  type SessionState,
+} from "../engine/state.js";
+import { StateError } from "../errors.js";
+import { log } from "../log.js";
+import type {
+  CheckpointEvents,
+  CheckpointStart,
+  ScannedObject,
+  SharedCheckpoints,
+  StateCommit,
+  StateInfo,
+  StateStore,
+} from "./store.js";
+
+/** The schema version this firstcall reads and writes (the number of migrations). */
+export const PG_SCHEMA_VERSION = 1;
+
+/** Advisory-lock namespace ("fcst"), so firstcall's locks never meet another application's. */
+const LOCK_SPACE = 0x66637374;
+const MIGRATION_LOCK = 1;
+
+/**
+ * Migration `i` takes the schema from version `i` to `i + 1`. Append only; never edit one that
+ * shipped. Each runs in its own transaction with the version row it writes.
+ */
+const MIGRATIONS: readonly string[] = [
+  `CREATE TABLE firstcall_meta (key text PRIMARY KEY, value bytea NOT NULL);
+   CREATE TABLE firstcall_sessions (key text PRIMARY KEY, valid_until bigint NOT NULL, data bytea NOT NULL);
+   CREATE INDEX firstcall_sessions_valid_until ON firstcall_sessions (valid_until);
+   CREATE TABLE firstcall_findings (id text PRIMARY KEY, time text NOT NULL, data bytea NOT NULL,
+     updated_at timestamptz NOT NULL, worker text NOT NULL);
+   CREATE INDEX firstcall_findings_time ON firstcall_findings (time, id);
+   CREATE TABLE firstcall_objects (id text PRIMARY KEY, size bigint NOT NULL, mtime_ms double precision NOT NULL,
+     records integer NOT NULL, status text NOT NULL, scanned_at timestamptz NOT NULL, worker text NOT NULL);
+   CREATE TABLE firstcall_events (id text PRIMARY KEY, time double precision NOT NULL, processed boolean NOT NULL,
+     data bytea NOT NULL);
+   CREATE INDEX firstcall_events_waiting ON firstcall_events (time) WHERE NOT processed;
+   CREATE INDEX firstcall_events_processed ON firstcall_events (time) WHERE processed;
+   CREATE TABLE firstcall_streams (worker text PRIMARY KEY, pending bytea, watermark double precision,
+     finished boolean NOT NULL, updated_at timestamptz NOT NULL);`,
+];
+
+export interface PostgresOpenOptions {
+  /** This worker's name: its stream position and object claims are kept under it. Default `default`. */
+  readonly worker?: string;
+  /**
+   * Only to read (`scan --all`, `explain`): takes no worker name and does not register as a running
+   * worker (which would hold back the other workers' processing).
+   */
+  readonly readOnly?: boolean;
+}
+
+/** Whether a `--state` value names a PostgreSQL database. */
+export function isPostgresUrl(location: string): boolean {
+  return /^postgres(ql)?:\/\//i.test(location);
+}
+
+/** The URL with its password replaced by `***`, for messages. */
+export function redactUrl(url: string): string {
+  try {
+    const u = new URL(url);
+    if (u.password) u.password = "***";
+    return u.toString();
+  } catch {
+    return url.replace(/\/\/([^:/@]*):[^@]*@/, "//$1:***@");
+  }
+}
+
+async function connect(url: string): Promise<pg.Client> {
+  const client = new pg.Client({ connectionString: url, application_name: "firstcall" });
+  try {
+    await client.connect();
+  } catch (e) {
+    await client.end().catch(() => {});
+    throw new StateError("E_STATE", `${redactUrl(url)}: cannot connect to PostgreSQL: ${(e as Error).message}`, {
+      cause: e,
+    });
+  }
+  // A dropped connection must not become an unhandled 'error' event; the next query reports it.
+  client.on("error", () => {});
+  return client;
+}
+
+/** The schema version of the database at `client` (0: not initialised). */
+async function schemaVersion(client: pg.Client): Promise<number> {
+  const exists = await client.query<{ t: string | null }>("SELECT to_regclass('firstcall_schema') AS t");
+  if (exists.rows[0]?.t == null) return 0;
+  const r = await client.query<{ v: number | null }>("SELECT max(version) AS v FROM firstcall_schema");
+  return r.rows[0]?.v ?? 0;
+}
+
+/**
+ * Creates or migrates the schema: `firstcall state init`. Safe to run twice and from several
+ * processes at once (they queue on an advisory lock; each migration is applied once).
+ * @returns the versions before and after.
+ * @example const { from, to } = await migratePostgres("postgres://postgres@127.0.0.1/firstcall")
+ */
+export async function migratePostgres(url: string): Promise<{ from: number; to: number }> {
+  const client = await connect(url);
+  try {
+    await client.query("SELECT pg_advisory_lock($1, $2)", [LOCK_SPACE, MIGRATION_LOCK]);
+    try {
+      await client.query(
+        "CREATE TABLE IF NOT EXISTS firstcall_schema (version integer PRIMARY KEY, applied_at timestamptz NOT NULL)",
+      );
+      const from = await schemaVersion(client);
+      if (from > PG_SCHEMA_VERSION) {
+        throw new StateError(
+          "E_STATE_VERSION",
+          `${redactUrl(url)}: state schema ${from} was written by a newer firstcall (this one knows ${PG_SCHEMA_VERSION}): upgrade firstcall.`,
+        );
+      }
+      for (let v = from; v < PG_SCHEMA_VERSION; v++) {
+        await client.query("BEGIN");
+        try {
+          await client.query(MIGRATIONS[v] as string);
+          if (v === 0) {
+            await client.query("INSERT INTO firstcall_meta (key, value) VALUES ('fleet', $1)", [
+              encodeFleet(emptyFleet()),
+            ]);
+          }
+          await client.query("INSERT INTO firstcall_schema (version, applied_at) VALUES ($1, now())", [v + 1]);
+          await client.query("COMMIT");
+        } catch (e) {
+          await client.query("ROLLBACK");
+          throw e;
+        }
+      }
+      return { from, to: PG_SCHEMA_VERSION };
+    } finally {
+      await client.query("SELECT pg_advisory_unlock($1, $2)", [LOCK_SPACE, MIGRATION_LOCK]);
+    }
+  } catch (e) {
+    if (e instanceof StateError) throw e;
+    throw new StateError("E_STATE", `${redactUrl(url)}: cannot initialise the state: ${(e as Error).message}`, {
+      cause: e,
+    });
+  } finally {
+    await client.end().catch(() => {});
+  }
+}
+
+/** A hash of the worker name into the advisory lock's second key (collisions only make a name wait). */
+function workerLockKey(worker: string): number {
+  let h = 0;
+  for (const ch of worker) h = (Math.imul(h, 31) + (ch.codePointAt(0) ?? 0)) | 0;
+  return h === MIGRATION_LOCK ? 2 : h;
+}
+
+export class PostgresStore implements StateStore, SharedCheckpoints {
+  readonly location: string;
+  readonly shared = this;
+  private inTransaction = false;
+  private queries = 0;
+
+  private constructor(
+    private readonly client: pg.Client,
+    url: string,
+    readonly worker: string,
+  ) {
+    this.location = redactUrl(url);
+    // Counts round trips (the cost that matters for a remote database), for the debug log and tests.
+    const query = client.query.bind(client) as (...args: unknown[]) => unknown;
+    (client as unknown as { query: (...args: unknown[]) => unknown }).query = (...args: unknown[]) => {
+      this.queries++;
+      return query(...args);
+    };
+  }
+
+  /**
+   * Connects, checks the schema version, and registers this worker (running).
+   * @throws StateError when the server cannot be reached, the schema is missing or of another
+   *   version (with the command to run), or another live process uses the same worker name.
+   * @example const store = await PostgresStore.open("postgres://detector@db/firstcall", { worker: "host-a" })
+   */
+  static async open(url: string, options: PostgresOpenOptions = {}): Promise<PostgresStore> {
+    const worker = options.worker ?? "default";
+    const client = await connect(url);
+    const store = new PostgresStore(client, url, worker);
+    try {
+      const version = await schemaVersion(client);
+      if (version === 0) {
+        throw new StateError(
+          "E_STATE_SCHEMA",
+          `${store.location}: not initialised for firstcall; run: firstcall state init --state ${store.location}`,
+        );
+      }
+      if (version !== PG_SCHEMA_VERSION) {
+        throw new StateError(
+          "E_STATE_VERSION",
+          version < PG_SCHEMA_VERSION
+            ? `${store.location}: state schema ${version}, this firstcall needs ${PG_SCHEMA_VERSION}; run: firstcall state init --state ${store.location}`
+            : `${store.location}: state schema ${version} was written by a newer firstcall (this one knows ${PG_SCHEMA_VERSION}): upgrade firstcall.`,
+        );
+      }
+      if (options.readOnly) return store;
+      const locked = await client.query<{ ok: boolean }>("SELECT pg_try_advisory_lock($1, $2) AS ok", [
+        LOCK_SPACE,
+        workerLockKey(worker),
+      ]);
+      if (!locked.rows[0]?.ok) {
+        throw new StateError(
+          "E_STATE_LOCKED",
+          `${store.location}: worker "${worker}" is in use by another firstcall process; give each concurrent worker its own --worker name.`,
+        );
+      }
+      // Running again: until its first checkpoint its position holds expiry back for the others.
+      await client.query(
+        `INSERT INTO firstcall_streams (worker, pending, watermark, finished, updated_at) VALUES ($1, NULL, NULL, false, now())
+         ON CONFLICT (worker) DO UPDATE SET finished = false, updated_at = now()`,
+        [worker],
+      );
+      return store;
+    } catch (e) {
+      await client.end().catch(() => {});
+      if (e instanceof StateError) throw e;
+      throw new StateError("E_STATE", `${store.location}: cannot use as a state: ${(e as Error).message}`, {
+        cause: e,
+      });
+    }
+  }
+
+  async loadSessions(keys: readonly string[]): Promise<Map<string, SessionState>> {
+    const out = new Map<string, SessionState>();
+    for (let i = 0; i < keys.length; i += 10_000) {
+      const r = await this.client.query<{ key: string; data: Buffer }>(
+        "SELECT key, data FROM firstcall_sessions WHERE key = ANY($1::text[])",
+        [keys.slice(i, i + 10_000)],
+      );
+      for (const row of r.rows) out.set(row.key, decodeSession(row.data));
+    }
+    return out;
+  }
+
+  async loadFleet(): Promise<FleetState> {
+    const r = await this.client.query<{ value: Buffer }>("SELECT value FROM firstcall_meta WHERE key = 'fleet'");
+    const row = r.rows[0];
+    return row ? decodeFleet(row.value) : emptyFleet();
+  }
+
+  async loadFindings(ids: readonly string[]): Promise<Map<string, StoredFinding>> {
+    const out = new Map<string, StoredFinding>();
+    for (let i = 0; i < ids.length; i += 10_000) {
+      const r = await this.client.query<{ id: string; data: Buffer }>(
+        "SELECT id, data FROM firstcall_findings WHERE id = ANY($1::text[])",
+        [ids.slice(i, i + 10_000)],
+      );
+      for (const row of r.rows) out.set(row.id, decodeDocument<StoredFinding>(row.data));
+    }
+    return out;
+  }
+
+  async loadPending(): Promise<Uint8Array | undefined> {
+    const r = await this.client.query<{ pending: Buffer | null }>(
+      "SELECT pending FROM firstcall_streams WHERE worker = $1",
+      [this.worker],
+    );
+    return r.rows[0]?.pending ?? undefined;
+  }
+
+  async allFindings(): Promise<StoredFinding[]> {
+    const r = await this.client.query<{ data: Buffer }>("SELECT data FROM firstcall_findings ORDER BY time, id");
+    return r.rows.map((row) => decodeDocument<StoredFinding>(row.data));
+  }
+
+  async scannedObject(id: string): Promise<ScannedObject | undefined> {
+    const r = await this.client.query<{ size: string; mtime_ms: number; records: number; status: string }>(
+      "SELECT size, mtime_ms, records, status FROM firstcall_objects WHERE id = $1",
+      [id],
+    );
+    const row = r.rows[0];
+    return (
+      row && {
+        id,
+        size: Number(row.size),
+        mtimeMs: row.mtime_ms,
+        records: row.records,
+        status: row.status as ScannedObject["status"],
+      }
+    );
+  }
+
+  async scannedObjects(ids: readonly string[]): Promise<Map<string, ScannedObject>> {
+    const out = new Map<string, ScannedObject>();
+    for (let i = 0; i < ids.length; i += 10_000) {
+      const r = await this.client.query<{
+        id: string;
+        size: string;
+        mtime_ms: number;
+        records: number;
+        status: string;
+      }>("SELECT id, size, mtime_ms, records, status FROM firstcall_objects WHERE id = ANY($1::text[])", [
+        ids.slice(i, i + 10_000),
+      ]);
+      for (const row of r.rows) {
+        out.set(row.id, {
+          id: row.id,
+          size: Number(row.size),
+          mtimeMs: row.mtime_ms,
+          records: row.records,
+          status: row.status as ScannedObject["status"],
+        });
+      }
+    }
+    return out;
+  }
+
+  async sessionCount(): Promise<number> {
+    const r = await this.client.query<{ n: string }>("SELECT count(*) AS n FROM firstcall_sessions");
+    return Number(r.rows[0]?.n ?? 0);
+  }
+
+  async settingsFingerprint(): Promise<string | undefined> {
+    const r = await this.client.query<{ value: Buffer }>("SELECT value FROM firstcall_meta WHERE key = 'settings'");
+    return r.rows[0] ? r.rows[0].value.toString("utf8") : undefined;
+  }
+
+  async outputBytes(path: string): Promise<number | undefined> {
+    // Output files are a worker's own: two hosts may both write ./findings.jsonl.
+    const r = await this.client.query<{ value: Buffer }>("SELECT value FROM firstcall_meta WHERE key = $1", [
+      this.outputKey(path),
+    ]);
+    return r.rows[0] ? Number(r.rows[0].value.toString("utf8")) : undefined;
+  }
+
+  private outputKey(path: string): string {
+    return `output:${this.worker}:${path}`;
+  }
+
+  /**
+   * Starts a checkpoint: one transaction that locks the fleet row, so no other worker's checkpoint
+   * runs until this one commits or rolls back. Returns what this worker must rebuild its batch on.
+   */
+  async begin(): Promise<CheckpointStart> {
+    if (this.inTransaction) throw new Error("checkpoint already started");
+    await this.client.query("BEGIN");
+    this.inTransaction = true;
+    try {
+      const r = await this.client.query<{ value: Buffer }>(
+        "SELECT value FROM firstcall_meta WHERE key = 'fleet' FOR UPDATE",
+      );
+      const row = r.rows[0];
+      if (!row) throw new StateError("E_STATE_SCHEMA", `${this.location}: the fleet row is missing; run state init`);
+      return { fleet: decodeFleet(row.value) };
+    } catch (e) {
+      await this.rollback();
+      throw e;
+    }
+  }
+
+  async exchange(events: readonly EngineEvent[], readPosition: number, latenessMs: number): Promise<CheckpointEvents> {
+    const c = this.client;
+    for (let i = 0; i < events.length; i += 5000) {
+      const chunk = events.slice(i, i + 5000);
+      await c.query(
+        `INSERT INTO firstcall_events (id, time, processed, data)
+         SELECT id, time, false, data FROM unnest($1::text[], $2::float8[], $3::bytea[]) AS t(id, time, data)
+         ON CONFLICT (id) DO NOTHING`,
+        [chunk.map((e) => e.id), chunk.map((e) => e.time), chunk.map((e) => Buffer.from(JSON.stringify(e)))],
+      );
+    }
+    const finished = readPosition === Number.POSITIVE_INFINITY;
+    await c.query("UPDATE firstcall_streams SET watermark = $2, finished = $3, updated_at = now() WHERE worker = $1", [
+      this.worker,
+      finished || !Number.isFinite(readPosition) ? null : readPosition,
+      finished,
+    ]);
+    // A running worker that has read nothing yet (no position) holds everything back.
+    const r = await c.query<{ running: string; unknown: string; oldest: number | null }>(
+      `SELECT count(*) AS running, count(*) FILTER (WHERE watermark IS NULL) AS unknown, min(watermark) AS oldest
+       FROM firstcall_streams WHERE NOT finished`,
+    );
+    const row = r.rows[0];
+    const running = Number(row?.running ?? 0);
+    const cut =
+      running === 0
+        ? Number.POSITIVE_INFINITY
+        : Number(row?.unknown ?? 0) > 0 || row?.oldest == null
+          ? Number.NEGATIVE_INFINITY
+          : row.oldest - latenessMs;
+    if (cut === Number.NEGATIVE_INFINITY) return { events: [], ended: false };
+    const taken = await c.query<{ data: Buffer }>(
+      `UPDATE firstcall_events SET processed = true WHERE NOT processed AND time <= $1 RETURNING data`,
+      [cut === Number.POSITIVE_INFINITY ? Number.MAX_VALUE : cut],
+    );
+    // Processed ids are kept one lateness, as a single process keeps them: a duplicate within it counts once.
+    if (Number.isFinite(cut)) {
+      await c.query("DELETE FROM firstcall_events WHERE processed AND time < $1", [cut - latenessMs]);
+    }
+    return {
+      events: taken.rows.map((t) => JSON.parse(t.data.toString("utf8")) as EngineEvent),
+      ended: running === 0,
+    };
+  }
+
+  async rollback(): Promise<void> {
+    if (!this.inTransaction) return;
+    this.inTransaction = false;
+    await this.client.query("ROLLBACK").catch(() => {});
+  }
+
+  async commit(batch: StateCommit): Promise<void> {
+    const c = this.client;
+    const own = !this.inTransaction;
+    if (own) {
+      await c.query("BEGIN");
+      this.inTransaction = true;
+    }
+    try {
+      if (batch.sessions.length > 0) {
+        const keys: string[] = [];
+        const until: number[] = [];
+        const data: Buffer[] = [];
+        for (const s of batch.sessions) {
+          keys.push(s.key);
+          until.push(Math.max(0, ...s.lifetimes.map((l) => l.validUntil)));
+          data.push(encodeSession(s));
+        }
+        await c.query(
+          `INSERT INTO firstcall_sessions (key, valid_until, data)
+           SELECT * FROM unnest($1::text[], $2::bigint[], $3::bytea[])
+           ON CONFLICT (key) DO UPDATE SET valid_until = excluded.valid_until, data = excluded.data`,
+          [keys, until, data],
+        );
+      }
+      if (batch.deletedSessions.length > 0) {
+        await c.query("DELETE FROM firstcall_sessions WHERE key = ANY($1::text[])", [batch.deletedSessions]);
+      }
+      if (batch.pruneSessionsBefore !== undefined && Number.isFinite(batch.pruneSessionsBefore)) {
+        await c.query("DELETE FROM firstcall_sessions WHERE valid_until < $1", [Math.floor(batch.pruneSessionsBefore)]);
+      }
+      if (batch.findings.length > 0) {
+        await c.query(
+          `INSERT INTO firstcall_findings (id, time, data, updated_at, worker)
+           SELECT id, time, data, now(), $4 FROM unnest($1::text[], $2::text[], $3::bytea[]) AS t(id, time, data)
+           ON CONFLICT (id) DO UPDATE SET time = excluded.time, data = excluded.data, updated_at = now(), worker = excluded.worker`,
+          [
+            batch.findings.map((f) => f.finding.id),
+            batch.findings.map((f) => f.finding.time),
+            batch.findings.map((f) => encodeDocument(f)),
+            this.worker,
+          ],
+        );
+      }
+      if (batch.objects.length > 0) {
+        const o = batch.objects;
+        await c.query(
+          `INSERT INTO firstcall_objects (id, size, mtime_ms, records, status, scanned_at, worker)
+           SELECT id, size, mtime_ms, records, status, now(), $6
+           FROM unnest($1::text[], $2::bigint[], $3::float8[], $4::int[], $5::text[]) AS t(id, size, mtime_ms, records, status)
+           ON CONFLICT (id) DO UPDATE SET size = excluded.size, mtime_ms = excluded.mtime_ms, records = excluded.records,
+             status = excluded.status, scanned_at = excluded.scanned_at, worker = excluded.worker`,
+          [
+            o.map((x) => x.id),
+            o.map((x) => x.size),
+            o.map((x) => x.mtimeMs),
+            o.map((x) => x.records),
+            o.map((x) => x.status),
+            this.worker,
+          ],
+        );
+      }
+      const meta: [string, Buffer][] = [["fleet", encodeFleet(batch.fleet)]];
+      for (const o of batch.outputs ?? []) meta.push([this.outputKey(o.path), Buffer.from(String(o.bytes))]);
+      if (batch.settingsFingerprint !== undefined) meta.push(["settings", Buffer.from(batch.settingsFingerprint)]);
+      await c.query(
+        `INSERT INTO firstcall_meta (key, value) SELECT * FROM unnest($1::text[], $2::bytea[])
+         ON CONFLICT (key) DO UPDATE SET value = excluded.value`,
+        [meta.map((m) => m[0]), meta.map((m) => m[1])],
+      );
+      await c.query("UPDATE firstcall_streams SET pending = $2, updated_at = now() WHERE worker = $1", [
+        this.worker,
+        Buffer.from(batch.pending),
+      ]);
+      await c.query("COMMIT");
+      this.inTransaction = false;
+    } catch (e) {
+      await this.rollback();
+      throw new StateError("E_STATE", `${this.location}: checkpoint not committed: ${(e as Error).message}`, {
+        cause: e,
+      });
+    }
+  }
+
+  async info(): Promise<StateInfo> {
+    return postgresInfo(this.client, this.location);
+  }
+
+  /** Statements sent to the server since this store was opened (round trips). */
+  get roundTrips(): number {
+    return this.queries;
+  }
+
+  async close(): Promise<void> {
+    log().debug({ state: this.location, worker: this.worker, roundTrips: this.queries }, "shared state closed");
+    await this.rollback();
+    await this.client.end().catch(() => {});
+  }
+}
+
+/** What `firstcall state inspect` shows of a PostgreSQL state (opens its own connection; no worker). */
+export async function inspectPostgres(url: string): Promise<StateInfo> {
+  const client = await connect(url);
+  try {
+    return await postgresInfo(client, redactUrl(url));
+  } finally {
+    await client.end().catch(() => {});
+  }
+}
+
+async function postgresInfo(client: pg.Client, location: string): Promise<StateInfo> {
+  const version = await schemaVersion(client);
+  if (version === 0) return { kind: "postgres", location, schemaVersion: 0, expectedSchemaVersion: PG_SCHEMA_VERSION };
+  const count = async (table: string) =>
+    Number((await client.query<{ n: string }>(`SELECT count(*) AS n FROM ${table}`)).rows[0]?.n ?? 0);
+  const size = await client.query<{ n: string }>(
+    `SELECT coalesce(sum(pg_total_relation_size(c.oid)), 0) AS n FROM pg_class c
+     WHERE c.relkind = 'r' AND c.relname LIKE 'firstcall\\_%' AND pg_table_is_visible(c.oid)`,
+  );
+  const range = await client.query<{ oldest: string | null; newest: string | null }>(
+    "SELECT min(time) AS oldest, max(time) AS newest FROM firstcall_findings",
+  );
+  const scanned = await client.query<{ oldest: Date | null; newest: Date | null }>(
+    "SELECT min(scanned_at) AS oldest, max(scanned_at) AS newest FROM firstcall_objects",
+  );
+  const streams = await client.query<{ worker: string; watermark: number | null; finished: boolean; updated_at: Date }>(
+    "SELECT worker, watermark, finished, updated_at FROM firstcall_streams ORDER BY worker",
+  );
+  return {
+    kind: "postgres",
+    location,
+    schemaVersion: version,
+    expectedSchemaVersion: PG_SCHEMA_VERSION,
+    bytes: Number(size.rows[0]?.n ?? 0),
+    sessions: await count("firstcall_sessions"),
+    findings: await count("firstcall_findings"),
+    objects: await count("firstcall_objects"),
+    ...(range.rows[0]?.oldest
+      ? { findingTimes: { oldest: range.rows[0].oldest, newest: range.rows[0].newest ?? "" } }
+      : {}),
+    ...(scanned.rows[0]?.oldest
+      ? {
+          scanTimes: {
+            oldest: scanned.rows[0].oldest.toISOString(),
+            newest: (scanned.rows[0].newest ?? scanned.rows[0].oldest).toISOString(),
+          },
+        }
+      : {}),
+    workers: streams.rows.map((s) => ({
+      worker: s.worker,
+      watermark: s.watermark === null ? null : new Date(s.watermark).toISOString(),
+      finished: s.finished,
+      updatedAt: s.updated_at.toISOString(),
+    })),
+  };
+}
