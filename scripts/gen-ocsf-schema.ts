@@ -3,7 +3,7 @@
  * class (2004) with the profiles firstcall applies, resolved from the OCSF 1.8.0 sources
  * (src/findings/ocsf/json-schema.ts), and copies the OCSF LICENSE and NOTICE beside it.
  *
- * Run: npm run ocsf:schema [-- SOURCE_DIR]
+ * Run: npm run ocsf:schema [-- SOURCE_DIR]   (that is: node --import tsx scripts/gen-ocsf-schema.ts [SOURCE_DIR])
  * SOURCE_DIR defaults to $OCSF_SCHEMA_DIR, else ../shared/reference/ocsf-schema-1.8.0 beside the checkout.
  * src/findings/ocsf/json-schema.test.ts fails when the committed file is not what this writes.
  */
