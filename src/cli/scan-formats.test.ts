@@ -56,6 +56,14 @@ describe("scan --format", () => {
     const written = readFileSync(file, "utf8").split("\r\n");
     assert.equal(written.filter((l) => l.startsWith("id,status,")).length, 1);
     assert.equal(written.length, 1 + 8 + 1);
+    // --all prints the stored findings whole: the header too.
+    const state = join(scratchDir(), "state.sqlite");
+    assert.equal(runCli(["scan", SAMPLE, "--state", state, "--format", "csv", "-q"]).status, 1);
+    const all = runCli(["scan", SAMPLE, "--state", state, "--format", "csv", "--all", "-q"]);
+    assert.equal(all.status, 1, all.stderr);
+    const allLines = all.stdout.split("\r\n");
+    assert.match(allLines[0] ?? "", /^id,status,/);
+    assert.equal(allLines.length, 6);
   });
 
   test("html: one page on stdout; a document cannot be appended to --output; --asff-* only with asff", () => {
