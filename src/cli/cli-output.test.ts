@@ -167,7 +167,7 @@ describe("one output vocabulary", () => {
       [["trailblazer", "catalog", "--format", "jsonl"], "text, json"],
       [["trailblazer", "map", "run.jsonl", "logs", "--format", "jsonl"], "text, json"],
       [["explain", "0123456789ab", "--format", "jsonl"], "text, json"],
-      [["scan", SAMPLE, "--format", "yaml"], "text, json, jsonl"],
+      [["scan", SAMPLE, "--format", "yaml"], "text, json, jsonl, ocsf, asff, csv, html"],
     ] as const) {
       const r = firstcall(args);
       assert.equal(r.status, EXIT.usage, `${args.join(" ")}: ${r.stderr}`);

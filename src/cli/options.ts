@@ -73,7 +73,7 @@ export function markdownTable(header: readonly string[], rows: readonly (readonl
  * The output vocabulary every command shares: `--format` with these names. A command offers the
  * ones it can produce; any other is a usage error naming the valid ones (commander's choices).
  */
-export const OUTPUT_FORMATS = ["text", "json", "jsonl"] as const;
+export const OUTPUT_FORMATS = ["text", "json", "jsonl", "ocsf", "asff", "csv", "html"] as const;
 
 /**
  * The `--format` option of a command that can produce `formats`.

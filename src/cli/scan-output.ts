@@ -1,10 +1,12 @@
 /**
  * Where `scan` puts its findings: the chosen format, filtered by `--min-severity`, to stdout or
- * appended to `--output`; a format that is one document (`json`) is held back and written once at
- * the end. Kept apart from scan.ts so that the command file only wires options together.
+ * appended to `--output`; a format that is one document (`json`, `asff`, `html`) is held back and
+ * written once at the end; a format's header (`csv`) goes once before the first finding. Kept apart from scan.ts so that the command file only wires options together.
  */
 import { UsageError } from "../errors.js";
 import type { Finding, Severity } from "../findings/finding.js";
+import { asffFormatWith } from "../findings/formats/asff.js";
+import { renderComplete } from "../findings/formats/format.js";
 import { type FindingFormat, FORMATS } from "../findings/formats/index.js";
 import { textFormatWith } from "../findings/formats/text.js";
 import { CollectingSink, MinSeveritySink } from "../findings/select.js";
@@ -17,7 +19,10 @@ export interface FindingOutput {
   readonly sink: FindingSink;
   /** Findings handed to the format so far (after `--min-severity`). */
   readonly printed: () => number;
-  /** After the scan: writes a held-back document. Also when the scan failed (what was found is shown). */
+  /**
+   * After the scan: writes a held-back document (or, with no finding printed, a format's header).
+   * Also when the scan failed (what was found is shown).
+   */
   finish(): Promise<void>;
   /** Closes the `--output` file, if any. */
   close(): void;
@@ -49,10 +54,23 @@ export function findingOutput(options: {
   readonly outputPath?: string;
   /** Text: each finding's evidence under its reason. */
   readonly verbose?: boolean;
+  /** ASFF: the Region and account of the Security Hub the findings are imported into. */
+  readonly asffRegion?: string;
+  readonly asffAccount?: string;
   readonly writeStdout: (text: string) => Promise<void>;
 }): FindingOutput {
   const named = findingFormat(options.format);
-  const format = named.name === "text" && options.verbose ? textFormatWith({ verbose: true }) : named;
+  if ((options.asffRegion !== undefined || options.asffAccount !== undefined) && named.name !== "asff")
+    throw new UsageError("E_USAGE", "--asff-region and --asff-account go with --format asff");
+  const format =
+    named.name === "text" && options.verbose
+      ? textFormatWith({ verbose: true })
+      : named.name === "asff"
+        ? asffFormatWith({
+            ...(options.asffRegion !== undefined ? { productRegion: options.asffRegion } : {}),
+            ...(options.asffAccount !== undefined ? { productAccount: options.asffAccount } : {}),
+          })
+        : named;
   if (format.document && options.outputPath !== undefined) {
     throw new UsageError(
       "E_USAGE",
@@ -76,7 +94,9 @@ export function findingOutput(options: {
     sink: options.minSeverity === "info" ? counting : new MinSeveritySink(counting, options.minSeverity),
     printed: () => printed,
     finish: async () => {
-      if (collected) await options.writeStdout(format.render(collected.findings));
+      if (collected) await options.writeStdout(renderComplete(format, collected.findings));
+      // A header-only output (CSV with no findings) still tells a reader the columns.
+      else if (format.header !== undefined && !file && printed === 0) await options.writeStdout(format.header);
     },
     close: () => file?.close(),
   };

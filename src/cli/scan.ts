@@ -10,6 +10,8 @@ interface ScanFlags {
   format: string;
   /** `-f`, the old spelling of --format. */
   f?: string;
+  asffRegion?: string;
+  asffAccount?: string;
   minSeverity: "info" | "low" | "medium" | "high";
   state?: string;
   config?: string;
@@ -88,6 +90,8 @@ async function runScanCommand(paths: string[], flags: ScanFlags): Promise<number
     minSeverity: flags.minSeverity,
     ...(flags.output ? { outputPath: flags.output } : {}),
     verbose: flags.verbose,
+    ...(flags.asffRegion !== undefined ? { asffRegion: flags.asffRegion } : {}),
+    ...(flags.asffAccount !== undefined ? { asffAccount: flags.asffAccount } : {}),
     writeStdout: toStdout,
   });
   const format = output.format;
@@ -209,13 +213,14 @@ async function reportScan(
         (await store.allFindings()).map((f) => f.finding),
         flags.minSeverity,
       );
-      await toStdout(context.format.render(all));
+      const { renderComplete } = await import("../findings/formats/format.js");
+      await toStdout(renderComplete(context.format, all));
       // The exit code is about what is printed: the stored findings, not only this run's new ones.
       exitCode = exitCodeFor(all, effectiveFailOn(flags.failOn, flags.minSeverity), result.exitCode === EXIT.input);
     } finally {
       await store.close();
     }
-  } else if (context.format.document) {
+  } else if (context.format.document || (context.format.header !== undefined && !nothingScanned)) {
     await context.output.finish();
   } else if (context.output.printed() === 0 && !context.toFile && context.format.name === "text" && !nothingScanned) {
     await toStdout(context.format.render([]));

@@ -37,7 +37,9 @@ export class FileSink implements FindingSink {
     if (this.fd === undefined) await this.open(undefined);
     const fd = this.fd as number;
     try {
-      writeSync(fd, this.format.render(findings));
+      // A header only at the top of the file: a file appended to already has one.
+      const header = this.format.header !== undefined && fstatSync(fd).size === 0 ? this.format.header : "";
+      writeSync(fd, `${header}${this.format.render(findings)}`);
       fsyncSync(fd);
       return fstatSync(fd).size;
     } catch (e) {
