@@ -6,12 +6,14 @@ import type { AddressInfo } from "node:net";
 import { join } from "node:path";
 import { after, describe, test } from "node:test";
 import { EventBridgeClient } from "@aws-sdk/client-eventbridge";
+import { SecurityHubClient } from "@aws-sdk/client-securityhub";
 import { SNSClient } from "@aws-sdk/client-sns";
 import { RecordingServer } from "../../test-helpers/aws-recording-server.js";
 import { scratchDirs } from "../../test-helpers/scan.js";
 import { FINDING_SCHEMA, type Finding } from "../finding.js";
 import { EVENT_SOURCE, EventBridgeDestination } from "./eventbridge.js";
 import { deliverWithRetry } from "./retry.js";
+import { SecurityHubDestination } from "./securityhub.js";
 import { SlackDestination, slackMessage } from "./slack.js";
 import { SnsDestination } from "./sns.js";
 import { parseTarget } from "./targets.js";
@@ -270,6 +272,67 @@ describe("eventbridge", () => {
       assert.equal(sent.Entries[0]?.Source, EVENT_SOURCE);
       assert.equal(sent.Entries[0]?.EventBusName, "security");
       assert.deepEqual(sent.Entries[0]?.Resources, ["arn:aws:iam::111122223333:role/web-server"]);
+    } finally {
+      await server.close();
+    }
+  });
+});
+
+describe("securityhub", () => {
+  test("BatchImportFindings in ASFF; a finding Security Hub throttled is imported again, a malformed one is not", async (t) => {
+    let call = 0;
+    const server = await RecordingServer.start({
+      sourceCredentials: SOURCE,
+      knownCredentials: [CLIENT],
+      answer: (req) => {
+        const body = JSON.parse(new TextDecoder().decode(req.body)) as { Findings: { Id: string }[] };
+        const ids = body.Findings.map((f) => f.Id);
+        const failed =
+          call++ === 0
+            ? [
+                { Id: ids[1], ErrorCode: "ThrottlingException", ErrorMessage: "slow down" },
+                { Id: ids[2], ErrorCode: "InvalidInput", ErrorMessage: "bad" },
+              ]
+            : [];
+        return {
+          status: 200,
+          headers: { "content-type": "application/json" },
+          body: JSON.stringify({
+            FailedCount: failed.length,
+            SuccessCount: ids.length - failed.length,
+            FailedFindings: failed,
+          }),
+        };
+      },
+    });
+    try {
+      t.diagnostic(`Security Hub stand-in (recording server) at ${server.url}`);
+      const client = new SecurityHubClient({
+        region: "us-east-1",
+        endpoint: server.url,
+        credentials: CLIENT,
+        maxAttempts: 1,
+      });
+      const out = await deliverWithRetry(
+        new SecurityHubDestination(client),
+        [finding(1), finding(2), finding(3)],
+        noWait,
+      );
+      assert.deepEqual([...out.delivered].sort(), [finding(1).id, finding(2).id]);
+      assert.deepEqual(
+        out.rejected.map((r) => r.id),
+        [finding(3).id],
+      );
+      assert.equal(server.requests.length, 2);
+      assert.match(server.requests[0]?.path ?? "", /\/findings\/import$/);
+      const first = JSON.parse(new TextDecoder().decode(server.requests[0]?.body)) as {
+        Findings: { ProductArn: string; Severity: { Label: string } }[];
+      };
+      assert.equal(
+        first.Findings[0]?.ProductArn,
+        "arn:aws:securityhub:us-east-1:111122223333:product/111122223333/default",
+      );
+      assert.equal(first.Findings[0]?.Severity.Label, "HIGH");
     } finally {
       await server.close();
     }

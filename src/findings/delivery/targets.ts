@@ -7,6 +7,7 @@
  * | `slack:URL`                         | a Slack incoming webhook                                       |
  * | `sns:TOPIC_ARN`                     | Amazon SNS                                                     |
  * | `eventbridge` / `eventbridge:BUS`   | Amazon EventBridge (the default bus, or a named bus or its ARN) |
+ * | `securityhub` / `securityhub:REGION` | AWS Security Hub (`BatchImportFindings`, ASFF)                  |
  *
  * A URL is a secret (a Slack webhook URL is the credential itself): give it as `env:VARIABLE` or
  * `file:PATH` instead of on the command line (`slack:env:SLACK_WEBHOOK_URL`), so it stays out of the
@@ -20,7 +21,8 @@ export type DeliveryTarget =
   | { readonly kind: "webhook"; readonly url: URL; readonly signingKey?: string }
   | { readonly kind: "slack"; readonly url: URL }
   | { readonly kind: "sns"; readonly topicArn: string; readonly region: string }
-  | { readonly kind: "eventbridge"; readonly eventBusName: string; readonly region?: string };
+  | { readonly kind: "eventbridge"; readonly eventBusName: string; readonly region?: string }
+  | { readonly kind: "securityhub"; readonly region?: string };
 
 type Env = Readonly<Record<string, string | undefined>>;
 
@@ -98,7 +100,7 @@ export function parseTarget(value: string, env: Env = process.env): DeliveryTarg
     default:
       throw new UsageError(
         "E_USAGE",
-        `--to: unknown destination ${JSON.stringify(kind.slice(0, 20))}: expected webhook:, slack:, sns: or eventbridge`,
+        `--to: unknown destination ${JSON.stringify(kind.slice(0, 20))}: expected webhook:, slack:, sns:, eventbridge or securityhub`,
       );
   }
 }
