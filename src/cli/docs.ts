@@ -12,6 +12,7 @@ import { ipRangesUpdateSpec } from "./ip-ranges-spec.js";
 import { buildProgram } from "./main.js";
 import { type CommandSpec, markdownTable, renderCommandDoc } from "./options.js";
 import { scanSpec } from "./scan-spec.js";
+import { serveSpec } from "./serve.js";
 import { simulateSpec } from "./simulate-spec.js";
 import { trailblazerSpecs } from "./trailblazer.js";
 
@@ -23,6 +24,7 @@ export const COMMAND_SPECS: readonly CommandSpec[] = [
   evalSpec,
   ipRangesUpdateSpec,
   ...trailblazerSpecs,
+  serveSpec,
 ];
 
 /** A command's name below the program, e.g. `trailblazer replay run`. */

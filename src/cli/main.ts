@@ -15,6 +15,7 @@ import { registerIpRanges } from "./ip-ranges.js";
 import { toOptions } from "./options.js";
 import { watchStream, writeOutput } from "./output.js";
 import { registerScan } from "./scan.js";
+import { registerServe } from "./serve.js";
 import { registerSimulate } from "./simulate.js";
 import { registerTrailblazer } from "./trailblazer.js";
 
@@ -41,6 +42,7 @@ export function buildProgram(): Command {
   registerEval(program);
   registerTrailblazer(program);
   registerIpRanges(program);
+  registerServe(program);
   return program;
 }
 
