@@ -75,7 +75,7 @@ export interface FindingsPage {
 }
 
 export interface StateSummary {
-  readonly schema: "firstcall.summary/v1";
+  readonly schema: "firstcall.state-summary/v1";
   readonly state: string;
   readonly findings: {
     readonly total: number;
@@ -372,7 +372,7 @@ export class FindingsView {
     const endpoints = new Set([...fleet.createdEndpoints, ...fleet.endpointVouchers.keys()]);
     const watermark = fleet.watermark > 0 && Number.isFinite(fleet.watermark) ? fleet.watermark : undefined;
     const summary: StateSummary = {
-      schema: "firstcall.summary/v1",
+      schema: "firstcall.state-summary/v1",
       state: this.store.location,
       findings: {
         total: all.length,

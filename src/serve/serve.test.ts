@@ -5,7 +5,7 @@
  * state.
  */
 import assert from "node:assert/strict";
-import { execFile } from "node:child_process";
+import { execFile, spawn } from "node:child_process";
 import { get as httpGet } from "node:http";
 import { after, before, describe, test } from "node:test";
 import { promisify } from "node:util";
@@ -196,7 +196,7 @@ describe("firstcall serve: API over the sample's state", () => {
       coverage: { coveredFindings: number; uncoveredFindings: number };
       objects: { complete: number };
     }>("/api/v1/summary");
-    assert.equal(s.schema, "firstcall.summary/v1");
+    assert.equal(s.schema, "firstcall.state-summary/v1");
     assert.equal(s.findings.total, 4);
     assert.equal(s.findings.open, 4);
     assert.deepEqual(s.findings.bySeverity, { info: 0, low: 1, medium: 1, high: 2 });
@@ -341,6 +341,73 @@ describe("firstcall serve: authentication and headers", () => {
     const missing = runCli(["serve", "--state", `${state}.missing`, "--port", "0"], { timeoutMs: 60_000 });
     assert.equal(missing.status, 4, missing.stderr);
     assert.match(missing.stderr, /no state file/);
+  });
+});
+
+describe("firstcall serve: the command", () => {
+  test("prints the token once and a one-time link, serves with them, stops on SIGTERM with exit 0", async (t) => {
+    const state = await sampleState(scratchDir());
+    const child = spawn(process.execPath, ["--import", "tsx", CLI_MAIN, "serve", "--state", state, "--port", "0"], {
+      cwd: REPO,
+      stdio: ["ignore", "pipe", "pipe"],
+      env: { ...process.env, FIRSTCALL_DEBUG: "", FIRSTCALL_SERVE_TOKEN: "" },
+    });
+    let stderr = "";
+    child.stderr.on("data", (d) => {
+      stderr += String(d);
+    });
+    let stdout = "";
+    child.stdout.on("data", (d) => {
+      stdout += String(d);
+    });
+    const exited = new Promise<number | null>((resolve) => child.on("close", (code) => resolve(code)));
+    try {
+      for (let i = 0; i < 1200 && !stderr.includes("login link"); i++) await new Promise((r) => setTimeout(r, 100));
+      const token = /API token \(shown once; send as "Authorization: Bearer <token>"\): (\S+)/.exec(stderr)?.[1];
+      const link = /one-time login link\): (http:\/\/127\.0\.0\.1:\d+\/login\?code=\S+)/.exec(stderr)?.[1];
+      assert.ok(token && link, stderr);
+      t.diagnostic(`firstcall serve process on ${new URL(link).origin}`);
+      assert.equal(stderr.split(token).length - 1, 1, "the token is printed once");
+      assert.equal(stdout, "", "nothing on stdout");
+      const base = new URL(link).origin;
+      assert.equal((await fetch(`${base}/api/v1/summary`)).status, 401);
+      assert.equal(
+        (await fetch(`${base}/api/v1/summary`, { headers: { Authorization: `Bearer ${token}` } })).status,
+        200,
+      );
+      assert.equal((await fetch(link, { redirect: "manual" })).status, 303);
+    } finally {
+      child.kill("SIGTERM");
+    }
+    assert.equal(await exited, 0, stderr);
+  });
+
+  test("a token from FIRSTCALL_SERVE_TOKEN is used and not printed", async () => {
+    const state = await sampleState(scratchDir());
+    const secret = "env-token-abcdefghijklmnop";
+    const child = spawn(process.execPath, ["--import", "tsx", CLI_MAIN, "serve", "--state", state, "--port", "0"], {
+      cwd: REPO,
+      stdio: ["ignore", "ignore", "pipe"],
+      env: { ...process.env, FIRSTCALL_DEBUG: "", FIRSTCALL_SERVE_TOKEN: secret },
+    });
+    let stderr = "";
+    child.stderr.on("data", (d) => {
+      stderr += String(d);
+    });
+    const exited = new Promise<number | null>((resolve) => child.on("close", (code) => resolve(code)));
+    try {
+      for (let i = 0; i < 1200 && !stderr.includes("login link"); i++) await new Promise((r) => setTimeout(r, 100));
+      assert.match(stderr, /API token from \$FIRSTCALL_SERVE_TOKEN/);
+      assert.ok(!stderr.includes(secret), "the token is not echoed");
+      const base = /(http:\/\/127\.0\.0\.1:\d+)\/login/.exec(stderr)?.[1] as string;
+      assert.equal(
+        (await fetch(`${base}/api/v1/summary`, { headers: { Authorization: `Bearer ${secret}` } })).status,
+        200,
+      );
+    } finally {
+      child.kill("SIGTERM");
+    }
+    assert.equal(await exited, 0, stderr);
   });
 });
 
