@@ -83,6 +83,11 @@ export function registerServe(program: Command): void {
         );
       }
       tokenSource = `from ${flags.tokenFile}`;
+      const { statSync } = await import("node:fs");
+      if (process.platform !== "win32" && (statSync(flags.tokenFile).mode & 0o077) !== 0)
+        process.stderr.write(
+          `firstcall serve: WARNING: ${safeText(flags.tokenFile)} can be read by other users: chmod 600 it\n`,
+        );
     } else if (process.env.FIRSTCALL_SERVE_TOKEN) {
       token = process.env.FIRSTCALL_SERVE_TOKEN.trim();
       tokenSource = "from $FIRSTCALL_SERVE_TOKEN";
