@@ -31,10 +31,20 @@ test("a read-only store reads while a scan writes, sees its commits, and cannot 
     assert.equal(all.rows.length, 4);
     assert.ok(all.mark);
     const again = reader.findingsChangedSince(all.mark);
-    assert.ok(again.rows.every((r) => r.updatedAt === all.mark?.updatedAt), "only the last commit's rows again");
+    assert.ok(
+      again.rows.every((r) => r.updatedAt === all.mark?.updatedAt),
+      "only the last commit's rows again",
+    );
     assert.equal((await reader.allFindings()).length, 4);
     await assert.rejects(
-      reader.commit({ sessions: [], deletedSessions: [], fleet: emptyFleet(), findings: [], objects: [], pending: new Uint8Array() }),
+      reader.commit({
+        sessions: [],
+        deletedSessions: [],
+        fleet: emptyFleet(),
+        findings: [],
+        objects: [],
+        pending: new Uint8Array(),
+      }),
       /opened read-only/,
     );
     // One writer at a time, readers notwithstanding.
