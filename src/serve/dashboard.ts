@@ -189,7 +189,7 @@ export const DASHBOARD_JS = String.raw`"use strict";
   var selected = null;
   function credential(f) {
     var p = f.principal || {};
-    var role = p.roleArn ? p.roleArn.split("/").pop() : "";
+    var role = p.roleArn ? p.roleArn.replace(/^[^/]*:role\//, "") : "";
     return (role ? role + "/" : "") + (p.sessionName || p.instanceId || p.arn || "");
   }
   function row(f, fresh) {
@@ -217,8 +217,10 @@ export const DASHBOARD_JS = String.raw`"use strict";
       showError(null);
       var body = $("findings").tBodies[0];
       if (!append) body.replaceChildren();
+      // The first load marks nothing as new; later ones mark what was not shown before.
+      var marking = shown.size > 0;
       page.findings.forEach(function (f) {
-        body.appendChild(row(f, shown.size > 0 && !shown.has(f.id)));
+        body.appendChild(row(f, marking && !shown.has(f.id)));
         shown.add(f.id);
       });
       $("total").textContent = String(page.total);
