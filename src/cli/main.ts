@@ -11,6 +11,8 @@ import { registerEval } from "./eval.js";
 import { registerExplain } from "./explain.js";
 import { renderFailure, usageHint } from "./failure.js";
 import { globalOptions } from "./global-spec.js";
+import { registerImds } from "./imds.js";
+import { registerImdsProxy } from "./imds-proxy.js";
 import { registerIpRanges } from "./ip-ranges.js";
 import { toOptions } from "./options.js";
 import { watchStream, writeOutput } from "./output.js";
@@ -42,6 +44,8 @@ export function buildProgram(): Command {
   registerEval(program);
   registerTrailblazer(program);
   registerIpRanges(program);
+  registerImds(program);
+  registerImdsProxy(program);
   registerServe(program);
   return program;
 }

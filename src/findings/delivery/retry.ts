@@ -1,0 +1,73 @@
+/**
+ * Sends findings to a destination in batches of its size, retrying what failed with exponential
+ * backoff and full jitter, until each finding is delivered, refused for good, or out of attempts.
+ * What is still undelivered is returned, never dropped: the caller keeps it (the outbox) for the
+ * next run or loop.
+ */
+import type { Finding } from "../finding.js";
+import type { DeliveryFailure, Destination } from "./destination.js";
+
+export interface RetryOptions {
+  /** Tries per finding in this call (default 5). */
+  readonly attempts?: number;
+  /** First backoff (default 500 ms), doubled each try up to `maxDelayMs` (default 30 s). */
+  readonly baseDelayMs?: number;
+  readonly maxDelayMs?: number;
+  /** For tests: how to wait, and the random source for jitter. */
+  readonly sleep?: (ms: number) => Promise<void>;
+  readonly random?: () => number;
+}
+
+export interface DeliveryOutcome {
+  readonly delivered: readonly string[];
+  /** Refused for good (the destination said the request itself is wrong): retrying cannot help. */
+  readonly rejected: readonly DeliveryFailure[];
+  /** Still failing after every attempt: kept for later. */
+  readonly pending: readonly DeliveryFailure[];
+}
+
+/**
+ * @example
+ * const { delivered, pending } = await deliverWithRetry(new SlackDestination({ url }), findings);
+ */
+export async function deliverWithRetry(
+  destination: Destination,
+  findings: readonly Finding[],
+  options: RetryOptions = {},
+): Promise<DeliveryOutcome> {
+  const attempts = options.attempts ?? 5;
+  const base = options.baseDelayMs ?? 500;
+  const max = options.maxDelayMs ?? 30_000;
+  const sleep = options.sleep ?? ((ms: number) => new Promise<void>((r) => setTimeout(r, ms)));
+  const random = options.random ?? Math.random;
+  const delivered: string[] = [];
+  const rejected: DeliveryFailure[] = [];
+  let todo = [...findings];
+  let last = new Map<string, DeliveryFailure>();
+  for (let attempt = 0; attempt < attempts && todo.length > 0; attempt++) {
+    if (attempt > 0) await sleep(Math.floor(random() * Math.min(max, base * 2 ** (attempt - 1))));
+    const retry: Finding[] = [];
+    last = new Map();
+    for (let i = 0; i < todo.length; i += destination.maxBatch) {
+      const batch = todo.slice(i, i + destination.maxBatch);
+      const result = await destination.send(batch);
+      delivered.push(...result.delivered);
+      const answered = new Set([...result.delivered, ...result.failed.map((f) => f.id)]);
+      for (const failure of result.failed) {
+        if (failure.retryable) last.set(failure.id, failure);
+        else rejected.push(failure);
+      }
+      // A finding the destination said nothing about was not acknowledged: try it again.
+      for (const f of batch)
+        if (!answered.has(f.id))
+          last.set(f.id, { id: f.id, retryable: true, message: `${destination.name}: no acknowledgement` });
+      for (const f of batch) if (last.has(f.id)) retry.push(f);
+    }
+    todo = retry;
+  }
+  return {
+    delivered,
+    rejected,
+    pending: todo.map((f) => last.get(f.id) ?? { id: f.id, retryable: true, message: "not sent" }),
+  };
+}
