@@ -15,6 +15,7 @@ import { buildProgram } from "./main.js";
 import { type CommandSpec, markdownTable, renderCommandDoc } from "./options.js";
 import { policyGenerateSpec, policyTestSpec } from "./policy-spec.js";
 import { scanSpec } from "./scan-spec.js";
+import { serveSpec } from "./serve.js";
 import { simulateSpec } from "./simulate-spec.js";
 import { stateInitSpec, stateInspectSpec } from "./state-spec.js";
 import { trailblazerSpecs } from "./trailblazer.js";
@@ -33,6 +34,7 @@ export const COMMAND_SPECS: readonly CommandSpec[] = [
   ...trailblazerSpecs,
   policyGenerateSpec,
   policyTestSpec,
+  serveSpec,
 ];
 
 /** A command's name below the program, e.g. `trailblazer replay run`. */

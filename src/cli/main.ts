@@ -18,6 +18,7 @@ import { toOptions } from "./options.js";
 import { watchStream, writeOutput } from "./output.js";
 import { registerPolicy } from "./policy.js";
 import { registerScan } from "./scan.js";
+import { registerServe } from "./serve.js";
 import { registerSimulate } from "./simulate.js";
 import { registerState } from "./state.js";
 import { registerTrailblazer } from "./trailblazer.js";
@@ -49,6 +50,7 @@ export function buildProgram(): Command {
   registerImds(program);
   registerImdsProxy(program);
   registerState(program);
+  registerServe(program);
   return program;
 }
 

@@ -5,9 +5,13 @@
  *   ids and addresses.
  * - Marked: `PRAGMA application_id` says the file is firstcall's; another application's database is
  *   refused rather than written into, and a state of another schema version is refused with what to do.
- * - One writer: the connection takes SQLite's exclusive lock for its whole life (`locking_mode =
- *   EXCLUSIVE`), so a second scan on the same file waits (`lockTimeoutMs`) or is refused; the lock is
- *   the operating system's and dies with the process, so a killed scan never leaves it behind.
+ * - One writer, many readers: a writer holds an exclusive lock on a companion file (`<state>.lock`,
+ *   itself a tiny SQLite file locked with `locking_mode = EXCLUSIVE`) for its whole life, so a second
+ *   scan on the same state waits (`lockTimeoutMs`) or is refused; the lock is the operating system's
+ *   and dies with the process, so a killed scan never leaves it behind. The state itself is in WAL
+ *   mode with normal locking, so read-only connections (`readOnly`: `firstcall serve`) read the last
+ *   committed checkpoint while a scan writes. (An exclusive lock on the state file itself, as before,
+ *   would keep every reader out: in WAL mode it keeps the WAL index in the writer's private memory.)
  * - Compact: sessions, fleet knowledge and findings are stored as deflated documents
  *   (`encodeSession` …), in row-id tables (their documents can pass 1 KB, which a table without row
  *   ids would spill to a mostly empty overflow page); only the indexes the store queries by; freed
@@ -43,15 +47,41 @@ CREATE TABLE objects (id TEXT PRIMARY KEY, size INTEGER NOT NULL, mtime_ms REAL 
   status TEXT NOT NULL, scanned_at TEXT NOT NULL, etag TEXT) WITHOUT ROWID;
 `;
 
+/**
+ * Lets a reader fetch the findings a checkpoint changed without reading the whole table. Created by
+ * every writer (IF NOT EXISTS), so states written before it existed get it too; no schema change:
+ * an index is invisible to the queries of older versions.
+ */
+const FINDINGS_UPDATED_INDEX = "CREATE INDEX IF NOT EXISTS findings_updated_at ON findings (updated_at)";
+
+/** Where a reader stands in the findings table: the last commit time it has seen (`updated_at`). */
+export interface FindingsMark {
+  readonly updatedAt: string;
+}
+
+/** A stored finding with the commit time that last wrote it. */
+export interface FindingRow {
+  readonly stored: StoredFinding;
+  readonly updatedAt: string;
+}
+
 export interface SqliteOpenOptions {
   /** How long to wait for another process's lock on the file; 0 refuses at once. */
   readonly lockTimeoutMs?: number;
   /** Called once when the file is locked by someone else and we are about to wait. */
   readonly onWait?: (message: string) => void;
+  /**
+   * Open an existing state to read only: no lock is taken (a scan may write meanwhile; each query
+   * sees the last committed checkpoint) and `commit` is refused.
+   */
+  readonly readOnly?: boolean;
 }
 
 export class SqliteStore implements StateStore {
   private readonly db: Database.Database;
+  /** The writer's lock (see the module comment); none for a read-only store. */
+  private readonly lockHolder: Database.Database | undefined;
+  readonly readOnly: boolean;
 
   /**
    * Opens (creating if needed) a state file and takes its lock.
@@ -68,23 +98,51 @@ export class SqliteStore implements StateStore {
     options: SqliteOpenOptions,
   ) {
     const memory = location === ":memory:";
+    this.readOnly = options.readOnly === true && !memory;
+    if (this.readOnly) {
+      this.lockHolder = undefined;
+      this.db = openReadOnly(location);
+      try {
+        this.checkSchema();
+      } catch (e) {
+        this.db.close();
+        throw asStateError(e, location);
+      }
+      return;
+    }
     if (!memory) createPrivately(location);
+    this.lockHolder = memory ? undefined : lock(location, options);
     let db: Database.Database;
     try {
       db = new Database(location);
     } catch (e) {
+      this.lockHolder?.close();
       throw new StateError("E_STATE", `${location}: cannot open the state file: ${(e as Error).message}`, { cause: e });
     }
     this.db = db;
     try {
-      if (!memory) lock(db, location, options);
+      if (!memory) useWal(db);
       this.prepareSchema();
+      db.exec(FINDINGS_UPDATED_INDEX);
     } catch (e) {
       db.close();
-      if (e instanceof StateError) throw e;
-      const message = (e as Error).message;
-      throw new StateError("E_STATE", `${location}: cannot use as a state file: ${message}`, { cause: e });
+      this.lockHolder?.close();
+      throw asStateError(e, location);
     }
+  }
+
+  /** Checks an existing file without changing it (read-only stores). */
+  private checkSchema(): void {
+    const appId = this.db.pragma("application_id", { simple: true }) as number;
+    const tables = this.db.prepare("SELECT count(*) AS n FROM sqlite_master WHERE type = 'table'").get() as {
+      n: number;
+    };
+    if (appId === 0 && tables.n === 0)
+      throw new StateError(
+        "E_STATE",
+        `${this.location}: holds no state yet: run firstcall scan with this --state first`,
+      );
+    this.prepareSchema();
   }
 
   private prepareSchema(): void {
@@ -94,7 +152,7 @@ export class SqliteStore implements StateStore {
     const tables = (db.prepare("SELECT name FROM sqlite_master WHERE type = 'table'").all() as { name: string }[]).map(
       (r) => r.name,
     );
-    if (appId === 0 && tables.length === 0) {
+    if (appId === 0 && tables.length === 0 && !this.readOnly) {
       db.transaction(() => {
         db.pragma(`application_id = ${APPLICATION_ID}`);
         db.pragma(`user_version = ${SCHEMA_VERSION}`);
@@ -204,7 +262,64 @@ export class SqliteStore implements StateStore {
     return row === undefined ? undefined : Number(row.value);
   }
 
+  /**
+   * A number that changes whenever another connection commits (SQLite's `data_version`): a reader
+   * polls it to learn, without reading any table, that a scan has committed a checkpoint.
+   * @example if (store.dataVersion() !== last) refresh()
+   */
+  dataVersion(): number {
+    return this.db.pragma("data_version", { simple: true }) as number;
+  }
+
+  /**
+   * Findings written by commits at or after `mark` (every finding without one), oldest commit first,
+   * and the mark to pass next time. Rows of the mark's own commit come again: callers skip the
+   * versions they already have (same id and `updatedAt`).
+   * @example const { rows, mark } = store.findingsChangedSince(previousMark)
+   */
+  findingsChangedSince(mark: FindingsMark | undefined): { rows: FindingRow[]; mark: FindingsMark | undefined } {
+    const rows = (
+      mark === undefined
+        ? this.db.prepare("SELECT data, updated_at FROM findings ORDER BY updated_at, time, id").all()
+        : this.db
+            .prepare("SELECT data, updated_at FROM findings WHERE updated_at >= ? ORDER BY updated_at, time, id")
+            .all(mark.updatedAt)
+    ) as { data: Buffer; updated_at: string }[];
+    const out = rows.map((r) => ({ stored: decodeDocument<StoredFinding>(r.data), updatedAt: r.updated_at }));
+    const last = out.at(-1);
+    return { rows: out, mark: last ? { updatedAt: last.updatedAt } : mark };
+  }
+
+  /** Sessions whose credential lifetime ends at or after `time` (ms): the live ones at that event time. */
+  async liveSessionCount(time: number): Promise<number> {
+    return (
+      this.db.prepare("SELECT count(*) AS n FROM sessions WHERE valid_until >= ?").get(Math.floor(time)) as {
+        n: number;
+      }
+    ).n;
+  }
+
+  /** Scanned objects by status, and the time of the latest one. */
+  async objectCounts(): Promise<{ complete: number; partial: number; lastScannedAt?: string }> {
+    const rows = this.db
+      .prepare("SELECT status, count(*) AS n, max(scanned_at) AS last FROM objects GROUP BY status")
+      .all() as {
+      status: string;
+      n: number;
+      last: string;
+    }[];
+    let last: string | undefined;
+    for (const r of rows) if (last === undefined || r.last > last) last = r.last;
+    return {
+      complete: rows.find((r) => r.status === "complete")?.n ?? 0,
+      partial: rows.find((r) => r.status === "partial")?.n ?? 0,
+      ...(last !== undefined ? { lastScannedAt: last } : {}),
+    };
+  }
+
   async commit(batch: StateCommit): Promise<void> {
+    if (this.readOnly)
+      throw new StateError("E_STATE", `${this.location}: opened read-only; this command does not write the state`);
     const now = new Date().toISOString();
     const db = this.db;
     const putSession = db.prepare(
@@ -240,6 +355,7 @@ export class SqliteStore implements StateStore {
 
   async close(): Promise<void> {
     if (this.db.open) this.db.close();
+    if (this.lockHolder?.open) this.lockHolder.close();
   }
 }
 
@@ -282,24 +398,44 @@ function makeFolders(statePath: string, dir: string): void {
   }
 }
 
-/** Takes the exclusive lock for the connection's life, waiting up to the timeout. */
-function lock(db: Database.Database, location: string, options: SqliteOpenOptions): void {
-  db.pragma("locking_mode = EXCLUSIVE");
-  db.pragma("busy_timeout = 0");
+/** The companion file whose exclusive lock makes a process the state's one writer. */
+export function lockPathOf(statePath: string): string {
+  return `${statePath}.lock`;
+}
+
+/**
+ * Takes the writer's lock for the store's life, waiting up to the timeout: an exclusive SQLite lock
+ * on the companion file, kept by `locking_mode = EXCLUSIVE` until the connection closes (or the
+ * process dies). The companion file is never deleted: removing a lock file others may be waiting on
+ * would let two writers lock two different files.
+ */
+function lock(location: string, options: SqliteOpenOptions): Database.Database {
+  const path = lockPathOf(location);
+  createPrivately(path);
+  let holder: Database.Database;
+  try {
+    holder = new Database(path);
+    holder.pragma("locking_mode = EXCLUSIVE");
+    holder.pragma("busy_timeout = 0");
+  } catch (e) {
+    throw new StateError("E_STATE", `${path}: cannot open the state's lock file: ${(e as Error).message}`, {
+      cause: e,
+    });
+  }
   const deadline = Date.now() + (options.lockTimeoutMs ?? 0);
   let told = false;
   for (;;) {
     try {
-      // Pages freed by a smaller stream position or expired sessions go back to the file system
-      // (takes effect only on a new, empty file, so before WAL writes its header; a no-op otherwise).
-      db.pragma("auto_vacuum = FULL");
-      db.pragma("journal_mode = WAL");
-      db.exec("BEGIN EXCLUSIVE; COMMIT;");
-      break;
+      holder.exec("BEGIN EXCLUSIVE; COMMIT;");
+      return holder;
     } catch (e) {
       const code = (e as { code?: string }).code ?? "";
-      if (!code.startsWith("SQLITE_BUSY") && !code.startsWith("SQLITE_LOCKED")) throw e;
+      if (!code.startsWith("SQLITE_BUSY") && !code.startsWith("SQLITE_LOCKED")) {
+        holder.close();
+        throw e;
+      }
       if (Date.now() >= deadline) {
+        holder.close();
         throw new StateError(
           "E_STATE_LOCKED",
           `${location}: the state is in use by another firstcall process${options.lockTimeoutMs ? ` (waited ${Math.round(options.lockTimeoutMs / 1000)} s)` : ""}; wait for it to finish, run with --lock-timeout SECONDS to wait, or use another --state.`,
@@ -312,6 +448,18 @@ function lock(db: Database.Database, location: string, options: SqliteOpenOption
       Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 100);
     }
   }
+}
+
+/**
+ * The writer's settings on the state file, once it holds the lock. Readers may be connected, so a
+ * short busy timeout covers their brief locks (WAL recovery, a checkpoint's reset).
+ */
+function useWal(db: Database.Database): void {
+  db.pragma("busy_timeout = 5000");
+  // Pages freed by a smaller stream position or expired sessions go back to the file system
+  // (takes effect only on a new, empty file, so before WAL writes its header; a no-op otherwise).
+  db.pragma("auto_vacuum = FULL");
+  db.pragma("journal_mode = WAL");
   db.pragma("synchronous = NORMAL");
 }
 
@@ -380,4 +528,35 @@ export function sqliteInfo(path: string): StateInfo {
   } finally {
     db.close();
   }
+}
+
+/**
+ * A read-only connection to an existing state. SQLite's `readonly` flag: nothing is written, but the
+ * WAL index (`-shm`) is shared with a running scan so its committed checkpoints are visible.
+ */
+function openReadOnly(location: string): Database.Database {
+  if (!existsSync(location))
+    throw new StateError("E_STATE", `${location}: no state file: run firstcall scan with this --state first`);
+  let db: Database.Database;
+  try {
+    db = new Database(location, { readonly: true, fileMustExist: true });
+  } catch (e) {
+    throw new StateError("E_STATE", `${location}: cannot open the state file: ${(e as Error).message}`, { cause: e });
+  }
+  // A scan opening or checkpointing holds brief locks; wait for them rather than fail.
+  db.pragma("busy_timeout = 5000");
+  return db;
+}
+
+/** Any error met while opening, as a StateError naming the file. */
+function asStateError(e: unknown, location: string): StateError {
+  if (e instanceof StateError) return e;
+  const code = (e as { code?: string }).code ?? "";
+  if (code.startsWith("SQLITE_BUSY") || code.startsWith("SQLITE_LOCKED"))
+    return new StateError(
+      "E_STATE_LOCKED",
+      `${location}: the state file is locked by another process (an older firstcall keeps readers out while it scans): ${(e as Error).message}`,
+      { cause: e },
+    );
+  return new StateError("E_STATE", `${location}: cannot use as a state file: ${(e as Error).message}`, { cause: e });
 }
