@@ -274,6 +274,8 @@ class StreamingScan {
   private watermark = Number.NEGATIVE_INFINITY;
   private cut = Number.NEGATIVE_INFINITY;
   private readonly absent = new Set<string>();
+  /** The session keys of the events being released (one set, reused). */
+  private readonly sessionKeys = new Set<string>();
   private readonly pendingObjects: PendingObject[] = [];
   private readonly delivered: Finding[] = [];
   private readonly writtenThisRun = new Set<string>();
@@ -622,10 +624,13 @@ class StreamingScan {
     if (newest > this.cut) this.cut = newest;
     const sessions = this.engine.state.sessions;
     if (!this.rescan) {
-      const keys = new Set<string>();
+      const keys = this.sessionKeys;
+      keys.clear();
       for (const e of events) Engine.sessionKeysOf(e, keys);
       for (const k of this.engine.heldSessionKeys) keys.add(k);
-      const missing = [...keys].filter((k) => !sessions.has(k) && !this.absent.has(k));
+      const missing: string[] = [];
+      for (const k of keys) if (!sessions.has(k) && !this.absent.has(k)) missing.push(k);
+      keys.clear();
       if (missing.length > 0) {
         const loaded = await this.store.loadSessions(missing);
         for (const k of missing) {
