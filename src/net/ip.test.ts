@@ -35,3 +35,11 @@ test("ipFamily: dotted quads, IPv6, IPv4-mapped IPv6 and service names", () => {
   assert.equal(ipFamily("AWS Internal"), undefined);
   assert.equal(ipFamily("010.0.0.1"), undefined);
 });
+
+test("ipFamily remembers other strings without changing its answers", () => {
+  for (let round = 0; round < 3; round++) {
+    assert.equal(ipFamily("2001:db8::7"), 6);
+    assert.equal(ipFamily("::ffff:10.1.2.3"), 4);
+    assert.equal(ipFamily("lambda.amazonaws.com"), undefined);
+  }
+});

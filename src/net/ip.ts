@@ -8,14 +8,22 @@ export type IpFamily = 4 | 6;
 
 /** The family of a literal address, or undefined when the string is not one (a service name). */
 export function ipFamily(s: string): IpFamily | undefined {
-  // Called for every call read: the common dotted quad is recognised without ipaddr.js's parser.
-  if (isDottedQuad(s) || ipaddr.IPv4.isValidFourPartDecimal(s)) return 4;
-  if (s.includes(":") && ipaddr.IPv6.isValid(s)) {
-    const v6 = ipaddr.IPv6.parse(s);
-    return v6.isIPv4MappedAddress() ? 4 : 6;
-  }
-  return undefined;
+  // Called for every call read: the common dotted quad is recognised without ipaddr.js's parser
+  // (`isDottedQuad` accepts exactly what `isValidFourPartDecimal` does), the rest is remembered.
+  if (isDottedQuad(s)) return 4;
+  const known = otherFamilies.get(s);
+  if (known !== undefined) return known === 0 ? undefined : known;
+  let family: IpFamily | undefined;
+  if (s.includes(":") && ipaddr.IPv6.isValid(s)) family = ipaddr.IPv6.parse(s).isIPv4MappedAddress() ? 4 : 6;
+  if (otherFamilies.size >= MAX_REMEMBERED_FAMILIES) otherFamilies.clear();
+  // A copy as the key: `s` may be a slice of a whole log object's text, which the map would keep alive.
+  otherFamilies.set(` ${s}`.slice(1), family ?? 0);
+  return family;
 }
+
+/** Families of strings that are not dotted quads (IPv6 addresses, service names), 0 for none. */
+const otherFamilies = new Map<string, IpFamily | 0>();
+const MAX_REMEMBERED_FAMILIES = 65_536;
 
 /**
  * True for an IPv4 address in four-part decimal: four numbers 0–255 without leading zeros, separated
