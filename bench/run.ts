@@ -23,7 +23,7 @@
 import { execFileSync, spawnSync } from "node:child_process";
 import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import os from "node:os";
-import { dirname, join, relative, resolve } from "node:path";
+import { basename, dirname, join, relative, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { cacheDir } from "../src/cache-dir.js";
 import { simulate } from "../src/simulate/simulate.js";
@@ -167,7 +167,8 @@ function median(xs: number[]): number {
 /** Compiles the CLI once with tsc so the scan runs as shipped, without a TypeScript loader. */
 function buildCli(): { cmd: string; args: string[]; how: string } {
   // Inside node_modules, so the compiled files resolve the project's dependencies (and git ignores it).
-  const out = join(REPO, "node_modules", ".cache", "firstcall-bench-build");
+  // One folder per checkout: node_modules may be shared by several worktrees building at once.
+  const out = join(REPO, "node_modules", ".cache", `firstcall-bench-build-${basename(REPO)}`);
   try {
     execFileSync(
       process.execPath,

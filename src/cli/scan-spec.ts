@@ -135,7 +135,8 @@ export const scanSpec: CommandSpec = {
     },
     {
       flags: "--checkpoint-seconds <s>",
-      description: "…or after this many seconds, whichever comes first",
+      description:
+        "…or after this many seconds, whichever comes first (when not given: 10, or nine times the last checkpoint's duration if longer)",
       defaultValue: "10",
     },
     {

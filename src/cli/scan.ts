@@ -46,7 +46,9 @@ export function registerScan(program: Command): void {
   for (const o of toOptions(scanSpec.options)) cmd.addOption(o);
   cmd.addHelpText("after", stateHelpText);
   cmd.action(async (paths: string[], flags: ScanFlags) => {
-    program.setOptionValue("exitCode", await runScanCommand(paths, flags));
+    // An interval given on the command line is kept exactly; the default one may stretch (see runScan).
+    const givenInterval = cmd.getOptionValueSource("checkpointSeconds") !== "default";
+    program.setOptionValue("exitCode", await runScanCommand(paths, flags, givenInterval));
   });
 }
 
@@ -61,7 +63,7 @@ function stateHelpText(): string {
   return `\nState file in use without --state: ${safeText(defaultStatePath())} (${from}).\n`;
 }
 
-async function runScanCommand(paths: string[], flags: ScanFlags): Promise<number> {
+async function runScanCommand(paths: string[], flags: ScanFlags, givenInterval: boolean): Promise<number> {
   const { UsageError } = await import("../errors.js");
   const { loadConfig, defaultConfig } = await import("../config/config.js");
   const { runScan } = await import("../pipeline/scan.js");
@@ -153,7 +155,7 @@ async function runScanCommand(paths: string[], flags: ScanFlags): Promise<number
       ...(jobs !== undefined ? { jobs } : {}),
       s3: { aws, concurrency: s3Concurrency },
       checkpointObjects,
-      checkpointMs,
+      ...(givenInterval ? { checkpointMs } : {}),
       lockTimeoutMs,
       worker: flags.worker,
       onLockWait: (m) => process.stderr.write(`firstcall: ${safeText(m)}\n`),

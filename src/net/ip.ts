@@ -8,12 +8,48 @@ export type IpFamily = 4 | 6;
 
 /** The family of a literal address, or undefined when the string is not one (a service name). */
 export function ipFamily(s: string): IpFamily | undefined {
-  if (ipaddr.IPv4.isValidFourPartDecimal(s)) return 4;
-  if (s.includes(":") && ipaddr.IPv6.isValid(s)) {
-    const v6 = ipaddr.IPv6.parse(s);
-    return v6.isIPv4MappedAddress() ? 4 : 6;
+  // Called for every call read: the common dotted quad is recognised without ipaddr.js's parser
+  // (`isDottedQuad` accepts exactly what `isValidFourPartDecimal` does), the rest is remembered.
+  if (isDottedQuad(s)) return 4;
+  const known = otherFamilies.get(s);
+  if (known !== undefined) return known === 0 ? undefined : known;
+  let family: IpFamily | undefined;
+  if (s.includes(":") && ipaddr.IPv6.isValid(s)) family = ipaddr.IPv6.parse(s).isIPv4MappedAddress() ? 4 : 6;
+  if (otherFamilies.size >= MAX_REMEMBERED_FAMILIES) otherFamilies.clear();
+  // A copy as the key: `s` may be a slice of a whole log object's text, which the map would keep alive.
+  otherFamilies.set(` ${s}`.slice(1), family ?? 0);
+  return family;
+}
+
+/** Families of strings that are not dotted quads (IPv6 addresses, service names), 0 for none. */
+const otherFamilies = new Map<string, IpFamily | 0>();
+const MAX_REMEMBERED_FAMILIES = 65_536;
+
+/**
+ * True for an IPv4 address in four-part decimal: four numbers 0–255 without leading zeros, separated
+ * by dots (exactly what `ipaddr.IPv4.isValidFourPartDecimal` accepts, without building an address).
+ */
+export function isDottedQuad(s: string): boolean {
+  const n = s.length;
+  if (n < 7 || n > 15) return false;
+  let parts = 0;
+  let i = 0;
+  for (;;) {
+    const start = i;
+    let value = 0;
+    while (i < n) {
+      const c = s.charCodeAt(i);
+      if (c < 48 || c > 57) break;
+      value = value * 10 + (c - 48);
+      i++;
+    }
+    const digits = i - start;
+    if (digits === 0 || digits > 3 || value > 255 || (digits > 1 && s.charCodeAt(start) === 48)) return false;
+    parts++;
+    if (i === n) return parts === 4;
+    if (parts === 4 || s.charCodeAt(i) !== 46) return false;
+    i++;
   }
-  return undefined;
 }
 
 /**

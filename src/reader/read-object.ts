@@ -11,6 +11,8 @@
  * an object over `maxObjectBytes` keeps the records read before the limit (the decoder keeps none), and
  * a record over `maxRecordBytes` is skipped and reported instead of being parsed.
  */
+
+import { isAscii } from "node:buffer";
 import { closeSync, createReadStream, fstatSync, openSync, readSync } from "node:fs";
 import { readFile, stat } from "node:fs/promises";
 import { StringDecoder } from "node:string_decoder";
@@ -405,6 +407,13 @@ class ObjectReading {
   private readonly limit: number;
   private readonly maxRecord: number;
   private readonly decoder = new StringDecoder("utf8");
+  /**
+   * No byte has gone through `decoder` yet, so it holds no partial character: a piece of plain ASCII
+   * (nearly every CloudTrail log) is then turned into text as Latin-1, which gives the same characters
+   * as UTF-8 for ASCII and costs far less than decoding. The first piece that is not ASCII, and every
+   * piece after it, go through the decoder.
+   */
+  private decoderUnused = true;
   private cutter: RecordsCutter | LinesCutter | undefined;
   private prefix = "";
   private oversize = 0;
@@ -437,7 +446,12 @@ class ObjectReading {
       throw new NotStreamable("binary");
     }
     this.raw += bytes.length;
-    const text = this.decoder.write(bytes);
+    let text: string;
+    if (this.decoderUnused && isAscii(bytes)) text = bytes.toString("latin1");
+    else {
+      this.decoderUnused = false;
+      text = this.decoder.write(bytes);
+    }
     if (text !== "") this.feed(text, false);
     return !this.overLimit;
   }
@@ -572,6 +586,18 @@ function readFully(fd: number, buffer: Buffer, at: number): number {
 }
 
 /**
+ * The size of the pieces to inflate a gzip object into: its decompressed size as the gzip trailer
+ * states it (ISIZE, the size modulo 2^32 of the last member), so that a single-member object inflates
+ * into one buffer. Inflating into the default 16 KiB pieces and joining them costs about twice as
+ * much. Only a hint: a wrong trailer (several members, damage) costs speed, never correctness.
+ */
+function outputChunkHint(gz: Buffer, max: number): number {
+  const stated = gz.length >= 18 ? gz.readUInt32LE(gz.length - 4) : 0;
+  // One byte more than stated, so that the end of the stream is seen without another piece.
+  return Math.min(Math.max(stated + 1, 64 * 1024), max + 1);
+}
+
+/**
  * Inflates a gzip object in one step when it fits in `max` bytes: the decompressed bytes, whether the
  * stream was cut short, or undefined when it is larger (it is then streamed). Corrupt data goes to the
  * decoder, which reports it.
@@ -580,7 +606,10 @@ function gunzipWhole(bytes: Buffer, max: number): { raw: Buffer; truncated: bool
   const tooLarge = (e: unknown) =>
     (e as NodeJS.ErrnoException).code === "ERR_BUFFER_TOO_LARGE" || e instanceof RangeError;
   try {
-    return { raw: gunzipSync(bytes, { maxOutputLength: max }), truncated: false };
+    return {
+      raw: gunzipSync(bytes, { maxOutputLength: max, chunkSize: outputChunkHint(bytes, max) }),
+      truncated: false,
+    };
   } catch (e) {
     if (tooLarge(e)) return undefined;
     if ((e as NodeJS.ErrnoException).code !== "Z_BUF_ERROR") throw new NotStreamable(`gzip: ${(e as Error).message}`);
