@@ -427,13 +427,19 @@ class StreamingScan {
     });
     let interrupted = false;
     try {
-      if (options.live) interrupted = !(await this.runLive(options.live, reader));
-      else interrupted = await this.runListed(objects, reader);
+      try {
+        if (options.live) interrupted = !(await this.runLive(options.live, reader));
+        else interrupted = await this.runListed(objects, reader);
+      } finally {
+        await reader.close();
+      }
+      // A live run judges everything at each checkpoint; its end is final only when the source ended.
+      await this.checkpoint(!interrupted, options.live !== undefined || !interrupted);
     } finally {
-      await reader.close();
+      // After the last commit, so that the objects it settles are settled before the source lets go
+      // of the rest (an SQS message made visible again must not be deleted afterwards).
+      await options.live?.close();
     }
-    // A live run judges everything at each checkpoint; its end is final only when the source ended.
-    await this.checkpoint(!interrupted, options.live !== undefined || !interrupted);
     const objectsListed = options.live ? this.offered : objects.length;
 
     const stats = this.engine.stats;
@@ -578,37 +584,32 @@ class StreamingScan {
       if (signal.aborted) resolve("stopped");
       else signal.addEventListener("abort", () => resolve("stopped"), { once: true });
     });
-    try {
-      for (;;) {
-        if (signal.aborted) return false;
-        next ??= iterator.next();
-        const now = Date.now();
-        const waiting = this.pendingObjects.length > 0;
-        const checkpointAt = waiting ? this.lastCheckpoint + (this.options.checkpointMs ?? 10_000) : Infinity;
-        const healthAt = this.options.onHealth ? this.health.at + healthEvery : Infinity;
-        const wait = Math.max(0, Math.min(checkpointAt, healthAt) - now);
-        let timer: NodeJS.Timeout | undefined;
-        const timeout = Number.isFinite(wait)
-          ? new Promise<"timeout">((resolve) => {
-              timer = setTimeout(() => resolve("timeout"), wait);
-            })
-          : undefined;
-        const got = await Promise.race([next, stopped, ...(timeout ? [timeout] : [])]);
-        clearTimeout(timer);
-        if (got === "stopped") return false;
-        if (got !== "timeout") {
-          next = undefined;
-          if (got.done) return true;
-          await this.takeLive(got.value, reader);
-          if (this.pendingObjects.length >= (this.options.checkpointObjects ?? 500)) await this.checkpoint(false, true);
-        }
-        if (this.pendingObjects.length > 0 && Date.now() - this.lastCheckpoint >= (this.options.checkpointMs ?? 10_000))
-          await this.checkpoint(false, true);
-        if (this.options.onHealth && Date.now() - this.health.at >= healthEvery) this.reportHealth();
+    for (;;) {
+      if (signal.aborted) return false;
+      next ??= iterator.next();
+      const now = Date.now();
+      const waiting = this.pendingObjects.length > 0;
+      const checkpointAt = waiting ? this.lastCheckpoint + (this.options.checkpointMs ?? 10_000) : Infinity;
+      const healthAt = this.options.onHealth ? this.health.at + healthEvery : Infinity;
+      const wait = Math.max(0, Math.min(checkpointAt, healthAt) - now);
+      let timer: NodeJS.Timeout | undefined;
+      const timeout = Number.isFinite(wait)
+        ? new Promise<"timeout">((resolve) => {
+            timer = setTimeout(() => resolve("timeout"), wait);
+          })
+        : undefined;
+      const got = await Promise.race([next, stopped, ...(timeout ? [timeout] : [])]);
+      clearTimeout(timer);
+      if (got === "stopped") return false;
+      if (got !== "timeout") {
+        next = undefined;
+        if (got.done) return true;
+        await this.takeLive(got.value, reader);
+        if (this.pendingObjects.length >= (this.options.checkpointObjects ?? 500)) await this.checkpoint(false, true);
       }
-    } finally {
-      // The source stops producing; objects it offered that were not committed are offered again later.
-      await source.close();
+      if (this.pendingObjects.length > 0 && Date.now() - this.lastCheckpoint >= (this.options.checkpointMs ?? 10_000))
+        await this.checkpoint(false, true);
+      if (this.options.onHealth && Date.now() - this.health.at >= healthEvery) this.reportHealth();
     }
   }
 
