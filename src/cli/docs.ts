@@ -14,10 +14,12 @@ import { type CommandSpec, markdownTable, renderCommandDoc } from "./options.js"
 import { scanSpec } from "./scan-spec.js";
 import { simulateSpec } from "./simulate-spec.js";
 import { trailblazerSpecs } from "./trailblazer.js";
+import { watchSpec } from "./watch-spec.js";
 
 /** Every command's spec. A new command adds its spec here (a test checks that none is missing). */
 export const COMMAND_SPECS: readonly CommandSpec[] = [
   scanSpec,
+  watchSpec,
   explainSpec,
   simulateSpec,
   evalSpec,

@@ -17,6 +17,7 @@ import { watchStream, writeOutput } from "./output.js";
 import { registerScan } from "./scan.js";
 import { registerSimulate } from "./simulate.js";
 import { registerTrailblazer } from "./trailblazer.js";
+import { registerWatch } from "./watch.js";
 
 export const VERSION = "0.1.0";
 
@@ -36,6 +37,7 @@ export function buildProgram(): Command {
     log().debug({ command: commandName(action), version: VERSION, node: process.version }, "command started");
   });
   registerScan(program);
+  registerWatch(program);
   registerExplain(program);
   registerSimulate(program);
   registerEval(program);

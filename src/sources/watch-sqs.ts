@@ -21,6 +21,7 @@ import {
   ReceiveMessageCommand,
   type SQSClient,
 } from "@aws-sdk/client-sqs";
+import { InputError } from "../errors.js";
 import { log } from "../log.js";
 import { safeText } from "../safe-text.js";
 import { type LiveObject, LiveQueue, type LiveSource } from "./live.js";
@@ -163,7 +164,9 @@ export class SqsSource implements LiveSource {
         if (this.receiving.signal.aborted) return;
         const err = e as Error & { name: string };
         if (/NonExistentQueue|QueueDoesNotExist|AccessDenied|InvalidClientTokenId|UnrecognizedClient/.test(err.name)) {
-          this.queue.fail(new Error(`${this.queueUrl}: cannot receive messages: ${err.name}: ${err.message}`));
+          this.queue.fail(
+            new InputError("E_READ", this.queueUrl, `cannot receive messages: ${err.name}: ${err.message}`),
+          );
           return;
         }
         failures++;
