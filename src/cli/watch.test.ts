@@ -3,7 +3,7 @@
  */
 import assert from "node:assert/strict";
 import { type ChildProcess, spawn } from "node:child_process";
-import { copyFileSync, mkdirSync, readdirSync, readFileSync } from "node:fs";
+import { copyFileSync, existsSync, mkdirSync, readdirSync, readFileSync, statSync } from "node:fs";
 import { basename, join } from "node:path";
 import { describe, it } from "node:test";
 import { gunzipSync } from "node:zlib";
@@ -108,6 +108,44 @@ describe("firstcall watch", () => {
       assert.equal(after.findings.length, 0);
     } finally {
       w.child.kill("SIGKILL");
+    }
+  });
+
+  it("killed (-9) and restarted: with --output, every finding exactly once, none lost", async () => {
+    const once = await runScan({ paths: [SAMPLE], statePath: ":memory:", jobs: 0 });
+    const dir = join(scratchDir(), "AWSLogs");
+    mkdirSync(dir);
+    const state = join(scratchDir(), "state.sqlite");
+    const out = join(scratchDir(), "findings.jsonl");
+    const args = [dir, "--state", state, "--output", out, "--format", "jsonl", "--jobs", "0"];
+    const fast = ["--checkpoint-seconds", "0.2", "--settle-seconds", "0.2", "--poll-seconds", "1", "-q"];
+    const files = sampleFiles();
+    const half = Math.floor(files.length / 2);
+    const first = watch([...args, ...fast]);
+    let firstCode: number | null;
+    try {
+      for (const f of files.slice(0, half)) copyFileSync(f, join(dir, basename(f)));
+      // Killed once it has committed something (the output file has grown), whatever it is doing.
+      await until(() => existsSync(out) && statSync(out).size > 0, 120_000);
+      first.child.kill("SIGKILL");
+      firstCode = await first.exited;
+    } finally {
+      first.child.kill("SIGKILL");
+    }
+    assert.equal(firstCode, null, "killed");
+    for (const f of files.slice(half)) copyFileSync(f, join(dir, basename(f)));
+    const second = watch([...args, ...fast]);
+    try {
+      const expected = once.findings.map((f) => f.id).sort();
+      await until(() => existsSync(out) && ids(readFileSync(out, "utf8")).length >= expected.length, 120_000);
+      await new Promise((r) => setTimeout(r, 1000));
+      second.child.kill("SIGTERM");
+      assert.equal(await second.exited, 0, second.stderr());
+      const written = ids(readFileSync(out, "utf8"));
+      assert.equal(new Set(written).size, written.length, "no finding written twice");
+      assert.deepEqual([...written].sort(), expected);
+    } finally {
+      second.child.kill("SIGKILL");
     }
   });
 
