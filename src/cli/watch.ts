@@ -171,7 +171,10 @@ async function openSource(
     if (notice) report(notice);
     // The queue URL says where the queue is (the SDK sends to its host); --endpoint-url is for S3.
     const { endpoint: _s3Only, ...sqsConfig } = sdkClientConfig({ ...settings, ...(region ? { region } : {}) });
-    const sqs = new SQSClient({ ...sqsConfig, maxAttempts: 5 });
+    // A queue outside AWS's hosts (a local SQS): its origin is the endpoint, said so to the SDK
+    // rather than left for it to warn about on every request.
+    const sqsEndpoint = parsed.region === undefined ? { endpoint: new URL(parsed.queueUrl).origin } : {};
+    const sqs = new SQSClient({ ...sqsConfig, ...sqsEndpoint, maxAttempts: 5 });
     const s3 = new S3Client({
       ...sdkClientConfig({ ...settings, ...(region ? { region } : {}) }),
       ...(settings.endpointUrl ? { forcePathStyle: true } : {}),

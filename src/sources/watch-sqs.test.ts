@@ -5,6 +5,7 @@
  * (see s3-notifications.test.ts).
  */
 import assert from "node:assert/strict";
+import { spawn } from "node:child_process";
 import { readdirSync, readFileSync } from "node:fs";
 import type { Server } from "node:http";
 import { createRequire } from "node:module";
@@ -15,7 +16,7 @@ import { CreateBucketCommand, PutObjectCommand, S3Client } from "@aws-sdk/client
 import { CreateQueueCommand, ReceiveMessageCommand, SendMessageCommand, SQSClient } from "@aws-sdk/client-sqs";
 import { createSqsServer } from "local-aws-sqs";
 import { runScan } from "../pipeline/scan.js";
-import { REPO } from "../test-helpers/cli.js";
+import { CLI_MAIN, REPO } from "../test-helpers/cli.js";
 import { scratchDirs } from "../test-helpers/scan.js";
 import { GetObjectReader } from "./s3-get.js";
 import { SqsSource } from "./watch-sqs.js";
@@ -82,6 +83,7 @@ describe("watch an SQS queue of S3 notifications", () => {
   let s3: S3Client;
   let sqs: SQSClient;
   let keys: string[];
+  let s3port = 0;
 
   before(async () => {
     s3server = new S3rver({
@@ -92,6 +94,7 @@ describe("watch an SQS queue of S3 notifications", () => {
       configureBuckets: [{ name: BUCKET }],
     });
     const s3addr = await s3server.run();
+    s3port = s3addr.port;
     sqsServer = await createSqsServer({ port: 0, hostname: "127.0.0.1" });
     const sqsPort = (sqsServer.address() as AddressInfo).port;
     s3 = new S3Client({
@@ -233,5 +236,71 @@ describe("watch an SQS queue of S3 notifications", () => {
     assert.equal(again.counts.deleted, 5);
     assert.equal(r2.findings.length, 0, "nothing found twice across runs");
     assert.equal(r2.summary.objects.alreadyScanned, 5);
+  });
+  it("the CLI: watch sqs://QUEUE_URL with --endpoint-url for S3, stopped by SIGTERM (exit 0)", async (t) => {
+    const queue = await sqs.send(new CreateQueueCommand({ QueueName: "cli-events" }));
+    const url = queue.QueueUrl as string;
+    for (const key of keys) {
+      await sqs.send(new SendMessageCommand({ QueueUrl: url, MessageBody: JSON.stringify(eventBridge(key)) }));
+    }
+    const once = await runScan({ paths: [SAMPLE], statePath: ":memory:", jobs: 0 });
+    const endpoint = `http://127.0.0.1:${s3port}`;
+    const child = spawn(
+      process.execPath,
+      [
+        "--import",
+        "tsx",
+        CLI_MAIN,
+        "watch",
+        `sqs://${url}`,
+        "--endpoint-url",
+        endpoint,
+        "--region",
+        "us-east-1",
+      ].concat(["--state", ":memory:", "--format", "jsonl", "--jobs", "0", "--checkpoint-seconds", "0.2", "-q"]),
+      {
+        cwd: REPO,
+        stdio: ["ignore", "pipe", "pipe"],
+        env: {
+          ...process.env,
+          FIRSTCALL_DEBUG: "",
+          AWS_ACCESS_KEY_ID: "S3RVER",
+          AWS_SECRET_ACCESS_KEY: "S3RVER",
+          AWS_PROFILE: "",
+          AWS_ENDPOINT_URL: "",
+        },
+      },
+    );
+    let out = "";
+    let err = "";
+    child.stdout?.on("data", (d) => {
+      out += String(d);
+    });
+    child.stderr?.on("data", (d) => {
+      err += String(d);
+    });
+    const exited = new Promise<number | null>((resolve) => child.on("exit", (code) => resolve(code)));
+    try {
+      const expected = once.findings.map((f) => f.id).sort();
+      const printed = () =>
+        out
+          .split("\n")
+          .filter(Boolean)
+          .map((l) => (JSON.parse(l) as { id: string }).id);
+      const end = Date.now() + 120_000;
+      while (Date.now() < end && printed().length < expected.length) await new Promise((r) => setTimeout(r, 100));
+      await new Promise((r) => setTimeout(r, 1500)); // the last deletes
+      child.kill("SIGTERM");
+      assert.equal(await exited, 0, err);
+      t.diagnostic(err.trim().split("\n").slice(-3).join(" | "));
+      assert.deepEqual(printed().sort(), expected);
+      assert.doesNotMatch(err, /differs from SQSClient resolved endpoint/);
+      const left = await sqs.send(
+        new ReceiveMessageCommand({ QueueUrl: url, MaxNumberOfMessages: 10, WaitTimeSeconds: 1 }),
+      );
+      assert.equal((left.Messages ?? []).length, 0, "every message deleted");
+    } finally {
+      child.kill("SIGKILL");
+    }
   });
 });
