@@ -113,7 +113,8 @@ export class DirectorySource implements LiveSource {
     for (const p of problems) this.options.onProblem?.(`${p.object}: ${p.message}`);
     const now = Date.now();
     for (const ref of objects) this.note(ref, now);
-    this.checkCandidates();
+    // Within the listing, so that two listings never offer the same file twice.
+    await this.checkCandidates();
   }
 
   private note(ref: LogObjectRef, now: number): void {
@@ -129,7 +130,7 @@ export class DirectorySource implements LiveSource {
   }
 
   /** Offers the candidates that have settled, in delivery order; checks again while some are waiting. */
-  private checkCandidates(): void {
+  private async checkCandidates(): Promise<void> {
     if (this.closed) return;
     const now = Date.now();
     const ready: { path: string; c: Candidate }[] = [];
@@ -142,8 +143,8 @@ export class DirectorySource implements LiveSource {
       return ka < kb ? -1 : ka > kb ? 1 : a.path < b.path ? -1 : a.path > b.path ? 1 : 0;
     });
     // Settled by the listing: confirm with a fresh stat that nothing changed since (a stat is cheap).
-    void this.offerSettled(ready);
-    if (this.candidates.size > ready.length && this.settleTimer === undefined) {
+    await this.offerSettled(ready);
+    if (this.candidates.size > 0 && this.settleTimer === undefined) {
       this.settleTimer = setTimeout(
         () => {
           this.settleTimer = undefined;
