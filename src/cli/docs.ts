@@ -19,10 +19,12 @@ import { serveSpec } from "./serve.js";
 import { simulateSpec } from "./simulate-spec.js";
 import { stateInitSpec, stateInspectSpec } from "./state-spec.js";
 import { trailblazerSpecs } from "./trailblazer.js";
+import { watchSpec } from "./watch-spec.js";
 
 /** Every command's spec. A new command adds its spec here (a test checks that none is missing). */
 export const COMMAND_SPECS: readonly CommandSpec[] = [
   scanSpec,
+  watchSpec,
   explainSpec,
   simulateSpec,
   evalSpec,

@@ -22,6 +22,7 @@ import { registerServe } from "./serve.js";
 import { registerSimulate } from "./simulate.js";
 import { registerState } from "./state.js";
 import { registerTrailblazer } from "./trailblazer.js";
+import { registerWatch } from "./watch.js";
 
 export const VERSION = "0.1.0";
 
@@ -41,6 +42,7 @@ export function buildProgram(): Command {
     log().debug({ command: commandName(action), version: VERSION, node: process.version }, "command started");
   });
   registerScan(program);
+  registerWatch(program);
   registerExplain(program);
   registerSimulate(program);
   registerEval(program);

@@ -13,7 +13,7 @@
  * there are skipped, the others are read again, and no finding is lost (a finding written just
  * before a kill may be written again: at-least-once, de-duplicate by `id`). Nothing here prints.
  */
-import { deliveryOrderKey } from "../cloudtrail/layout.js";
+import { deliveryOrderKey, skipByName } from "../cloudtrail/layout.js";
 import type { Config } from "../config/config.js";
 import { defaultConfig, validateConfig } from "../config/config.js";
 import { compareFindings, Engine, type EngineStats, type StoredFinding } from "../engine/engine.js";
@@ -30,6 +30,7 @@ import { FactsReader, type ReaderSource } from "../reader/pool.js";
 import type { ObjectFacts } from "../reader/read-object.js";
 import { safeText } from "../safe-text.js";
 import { listInputs } from "../sources/inputs.js";
+import type { LiveObject, LiveSource } from "../sources/live.js";
 import type { LogObjectRef } from "../sources/local.js";
 import type { ReadProblem } from "../sources/read.js";
 import type { S3Source, S3SourceOptions } from "../sources/s3.js";
@@ -119,10 +120,48 @@ export interface ScanOptions {
   /** Called after each object (for progress bars). */
   readonly onProgress?: (p: ScanProgress) => void;
   /**
+   * Take objects from a live source as they come instead of listing `paths` (`firstcall watch`): each
+   * checkpoint then judges every event read so far (prompt findings rather than the lateness window's
+   * order; late evidence retracts, §3 of ARCHITECTURE.md), a checkpoint is also due `checkpointMs`
+   * after the previous one while the source is idle, and each object is settled once committed. The
+   * run ends when the source ends (its end is final, like a scan's) or `signal` is aborted.
+   */
+  readonly live?: LiveSource;
+  /** Live: the stream's health every `healthIntervalMs` (default 60 s). */
+  readonly onHealth?: (health: LiveHealth) => void;
+  readonly healthIntervalMs?: number;
+  /**
    * Told, before any log is read, what a person should know first: each path that could not be listed
    * (missing, unreadable) and a state built with other settings. The same facts are in the summary.
    */
   readonly onNotice?: (notice: ScanNotice) => void;
+}
+
+/** A live run's health over the last interval (`firstcall watch` prints it as one line on stderr). */
+export interface LiveHealth {
+  /** Milliseconds since the previous report (or the start). */
+  readonly intervalMs: number;
+  /** Objects committed in the interval, and since the start. */
+  readonly objects: number;
+  readonly objectsTotal: number;
+  /** Records read in the interval, and per second. */
+  readonly events: number;
+  readonly eventsPerSecond: number;
+  /**
+   * From an object becoming available (file written, S3 event, line read) to its checkpoint, over the
+   * objects committed in the interval; null when none was.
+   */
+  readonly lagMs: { readonly p50: number; readonly max: number } | null;
+  /** Now minus the newest event time read: how far the stream is behind real time; null before any event. */
+  readonly behindMs: number | null;
+  /** Sessions held in memory (the live ones the stream has touched). */
+  readonly sessions: number;
+  /** Findings delivered since the start (each version once). */
+  readonly findings: number;
+  /** Objects that could not be read at all, since the start. */
+  readonly failed: number;
+  /** Objects read whose checkpoint is still to come. */
+  readonly waiting: number;
 }
 
 /** Something said before the scan reads: a path that cannot be listed, or settings the state was not built with. */
@@ -252,10 +291,15 @@ interface PendingDocument {
   readonly ids: [string, number][];
 }
 
-/** A read object waiting for its checkpoint, and the newest of its events the engine must see first. */
+/**
+ * A read object waiting for its checkpoint, and the newest of its events the engine must see first.
+ * `object` is what the state keeps (none for standard input and its batches); `live`, the live
+ * source's object to settle once committed.
+ */
 interface PendingObject {
-  readonly object: ScannedObject;
+  readonly object?: ScannedObject;
   readonly newestEvent: number;
+  readonly live?: LiveObject;
 }
 
 /**
@@ -338,6 +382,11 @@ class StreamingScan {
   /** The settings fingerprint to commit with the next checkpoint (first run on a state, or --rescan). */
   private fingerprintToStore: string | undefined;
   private settingsChanged = false;
+  /** Live: objects offered by the source, and committed so far. */
+  private offered = 0;
+  private committedObjects = 0;
+  /** Live: the health report's interval so far (start, objects committed, records read before it, lags). */
+  private health = { at: 0, objects: 0, events: 0, lags: [] as number[] };
 
   constructor(
     private readonly options: ScanOptions,
@@ -375,13 +424,20 @@ class StreamingScan {
       problems: listProblems,
       ignored,
       paths: pathListings,
-    } = await listInputs(options.paths, {
-      s3,
-      window: {
-        ...(options.since ? { since: options.since } : {}),
-        ...(options.until ? { until: options.until } : {}),
-      },
-    });
+    } = options.live
+      ? {
+          objects: [],
+          problems: [],
+          ignored: 0,
+          paths: [{ path: options.live.name, objects: 0, ignored: 0, problems: 0 }],
+        }
+      : await listInputs(options.paths, {
+          s3,
+          window: {
+            ...(options.since ? { since: options.since } : {}),
+            ...(options.until ? { until: options.until } : {}),
+          },
+        });
     log().debug({ objects: listed.length, unreadable: listProblems.length, ignored }, "inputs listed");
     for (const p of listProblems) {
       const problem: ReadProblem = { object: p.object, code: "E_READ", message: `${p.object}: ${p.message}` };
@@ -416,61 +472,26 @@ class StreamingScan {
     if (options.sink?.path !== undefined) await options.sink.open?.(await store.outputBytes(options.sink.path));
     else await options.sink?.open?.(undefined);
 
-    // Decide what to read first (one look-up per object), then read it on the worker threads in order.
-    const toRead: { ref: LogObjectRef; skip: number }[] = [];
-    // One query for all objects where the store can (a remote database), else one look-up each.
-    const known = store.scannedObjects ? await store.scannedObjects(objects.map((o) => o.id)) : undefined;
-    for (const ref of objects) {
-      const prev = ref.id === "-" ? undefined : known ? known.get(ref.id) : await store.scannedObject(ref.id);
-      if (!this.rescan && prev?.status === "complete" && sameObject(prev, ref)) {
-        this.counts.alreadyScanned++;
-        // A skipped non-CloudTrail object is stored as scanned too, with no records.
-        if (prev.records > 0) this.countFor(ref).cloudTrail++;
-        continue;
-      }
-      // A partly read object was counted up to its damage: skip those records when it is read again.
-      toRead.push({ ref, skip: !this.rescan && prev?.status === "partial" ? prev.records : 0 });
-    }
-    // Files are opened by the reader itself; S3 objects and standard input are fetched on this thread
-    // when the reader gets to them (pool.ts), a bounded number ahead.
-    const sources: ReaderSource[] = toRead.map(({ ref }) =>
-      ref.path !== undefined
-        ? { id: ref.id, path: ref.path, size: ref.size }
-        : { id: ref.id, size: ref.size, fetch: () => ref.read() },
-    );
     const reader = new FactsReader({
       ...(options.jobs !== undefined ? { jobs: options.jobs } : {}),
       ...(options.maxObjectBytes ? { maxObjectBytes: options.maxObjectBytes } : {}),
     });
-    let done = this.counts.alreadyScanned;
-    let index = 0;
     let interrupted = false;
     try {
-      for await (const facts of reader.readInOrder(sources)) {
-        const { ref, skip } = toRead[index++] as { ref: LogObjectRef; skip: number };
-        await this.consume(ref, facts, skip);
-        done++;
-        log().trace({ object: safeText(ref.id), bytes: facts.bytes, problems: facts.problems.length }, "object read");
-        this.options.onProgress?.({
-          objectsDone: done,
-          objectsTotal: objects.length,
-          events: this.counts.total,
-          bytes: this.counts.bytes,
-          findings: this.delivered.length,
-        });
-        const due =
-          this.pendingObjects.length >= (options.checkpointObjects ?? 500) ||
-          Date.now() - this.lastCheckpoint >= this.checkpointInterval();
-        if (due) await this.checkpoint(false);
-        if (options.signal?.aborted) {
-          interrupted = index < toRead.length;
-          break;
-        }
+      try {
+        if (options.live) interrupted = !(await this.runLive(options.live, reader));
+        else interrupted = await this.runListed(objects, reader);
+      } finally {
+        await reader.close();
       }
+      // A live run judges everything at each checkpoint; its end is final only when the source ended.
+      await this.checkpoint(!interrupted, options.live !== undefined || !interrupted);
     } finally {
-      await reader.close();
+      // After the last commit, so that the objects it settles are settled before the source lets go
+      // of the rest (an SQS message made visible again must not be deleted afterwards).
+      await options.live?.close();
     }
-    await this.checkpoint(!interrupted);
+    const objectsListed = options.live ? this.offered : objects.length;
 
     const stats = this.engine.stats;
     const findings = this.delivered;
@@ -487,7 +508,7 @@ class StreamingScan {
     const paths: PathSummary[] = pathListings.map((listing, i) => ({
       path: listing.path,
       ...(this.pathCounts[i] as { cloudTrail: number; notCloudTrail: number; unreadable: number }),
-      listed: listing.objects,
+      listed: options.live ? this.offered : listing.objects,
       ignored: listing.ignored,
       listingProblems: listing.problems,
     }));
@@ -499,7 +520,7 @@ class StreamingScan {
       schema: "firstcall.summary/v1",
       state: store.location,
       objects: {
-        listed: objects.length + listProblems.length,
+        listed: objectsListed + listProblems.length,
         read: c.read,
         alreadyScanned: c.alreadyScanned,
         skipped: this.skipped.length,
@@ -550,9 +571,175 @@ class StreamingScan {
     return { findings, summary, exitCode };
   }
 
-  private countFor(ref: LogObjectRef): { cloudTrail: number; notCloudTrail: number; unreadable: number } {
+  /** Reads listed objects in order (on the worker threads); true when stopped before the last. */
+  private async runListed(objects: readonly LogObjectRef[], reader: FactsReader): Promise<boolean> {
+    const { options, store } = this;
+    // Decide what to read first (one look-up per object), then read it on the worker threads in order.
+    const toRead: { ref: LogObjectRef; skip: number }[] = [];
+    // One query for all objects where the store can (a remote database), else one look-up each.
+    const known = store.scannedObjects ? await store.scannedObjects(objects.map((o) => o.id)) : undefined;
+    for (const ref of objects) {
+      const prev = ref.id === "-" ? undefined : known ? known.get(ref.id) : await store.scannedObject(ref.id);
+      if (!this.rescan && prev?.status === "complete" && sameObject(prev, ref)) {
+        this.counts.alreadyScanned++;
+        // A skipped non-CloudTrail object is stored as scanned too, with no records.
+        if (prev.records > 0) this.countFor(ref).cloudTrail++;
+        continue;
+      }
+      // A partly read object was counted up to its damage: skip those records when it is read again.
+      toRead.push({ ref, skip: !this.rescan && prev?.status === "partial" ? prev.records : 0 });
+    }
+    // Files are opened by the reader itself; S3 objects and standard input are fetched on this thread
+    // when the reader gets to them (pool.ts), a bounded number ahead.
+    const sources: ReaderSource[] = toRead.map(({ ref }) =>
+      ref.path !== undefined
+        ? { id: ref.id, path: ref.path, size: ref.size }
+        : { id: ref.id, size: ref.size, fetch: () => ref.read() },
+    );
+    let done = this.counts.alreadyScanned;
+    let index = 0;
+    for await (const facts of reader.readInOrder(sources)) {
+      const { ref, skip } = toRead[index++] as { ref: LogObjectRef; skip: number };
+      await this.consume(ref, facts, skip);
+      done++;
+      log().trace({ object: safeText(ref.id), bytes: facts.bytes, problems: facts.problems.length }, "object read");
+      options.onProgress?.({
+        objectsDone: done,
+        objectsTotal: objects.length,
+        events: this.counts.total,
+        bytes: this.counts.bytes,
+        findings: this.delivered.length,
+      });
+      if (this.checkpointDue()) await this.checkpoint(false);
+      if (options.signal?.aborted) return index < toRead.length;
+    }
+    return false;
+  }
+
+  private checkpointDue(): boolean {
+    return (
+      this.pendingObjects.length >= (this.options.checkpointObjects ?? 500) ||
+      Date.now() - this.lastCheckpoint >= this.checkpointInterval()
+    );
+  }
+
+  /**
+   * Takes objects from a live source until it ends (true) or the signal stops the run (false). While
+   * the source is idle, a checkpoint is still due `checkpointMs` after the previous one when objects
+   * wait for it, and the health is reported on time.
+   */
+  private async runLive(source: LiveSource, reader: FactsReader): Promise<boolean> {
+    const signal = this.options.signal ?? new AbortController().signal;
+    const healthEvery = this.options.healthIntervalMs ?? 60_000;
+    this.health = { at: Date.now(), objects: 0, events: 0, lags: [] };
+    const iterator = source.objects(signal)[Symbol.asyncIterator]();
+    let next: Promise<IteratorResult<LiveObject>> | undefined;
+    const stopped = new Promise<"stopped">((resolve) => {
+      if (signal.aborted) resolve("stopped");
+      else signal.addEventListener("abort", () => resolve("stopped"), { once: true });
+    });
+    for (;;) {
+      if (signal.aborted) return false;
+      next ??= iterator.next();
+      const now = Date.now();
+      const waiting = this.pendingObjects.length > 0;
+      const checkpointAt = waiting ? this.lastCheckpoint + (this.options.checkpointMs ?? 10_000) : Infinity;
+      const healthAt = this.options.onHealth ? this.health.at + healthEvery : Infinity;
+      const wait = Math.max(0, Math.min(checkpointAt, healthAt) - now);
+      let timer: NodeJS.Timeout | undefined;
+      const timeout = Number.isFinite(wait)
+        ? new Promise<"timeout">((resolve) => {
+            timer = setTimeout(() => resolve("timeout"), wait);
+          })
+        : undefined;
+      const got = await Promise.race([next, stopped, ...(timeout ? [timeout] : [])]);
+      clearTimeout(timer);
+      if (got === "stopped") return false;
+      if (got !== "timeout") {
+        next = undefined;
+        if (got.done) return true;
+        await this.takeLive(got.value, reader);
+        if (this.pendingObjects.length >= (this.options.checkpointObjects ?? 500)) await this.checkpoint(false, true);
+      }
+      if (this.pendingObjects.length > 0 && Date.now() - this.lastCheckpoint >= (this.options.checkpointMs ?? 10_000))
+        await this.checkpoint(false, true);
+      if (this.options.onHealth && Date.now() - this.health.at >= healthEvery) this.reportHealth();
+    }
+  }
+
+  /** Reads one object of a live source (unless its state says it was already scanned unchanged). */
+  private async takeLive(obj: LiveObject, reader: FactsReader): Promise<void> {
+    this.offered++;
+    const skipped = skipByName(obj.id);
+    if (skipped) {
+      // A digest or Insights file named by a notification: never fetched.
+      this.skipped.push({ object: obj.id, reason: skipped });
+      this.countFor(undefined).notCloudTrail++;
+      this.pendingObjects.push({ newestEvent: Number.NEGATIVE_INFINITY, live: obj });
+      return;
+    }
+    let opened: import("../sources/live.js").OpenedObject;
+    try {
+      opened = await obj.open();
+    } catch (e) {
+      const problem: ReadProblem = {
+        object: obj.id,
+        code: "E_READ",
+        message: `${obj.id}: cannot read: ${(e as Error).message}`,
+      };
+      this.problems.push(problem);
+      this.counts.failed++;
+      this.countFor(undefined).unreadable++;
+      obj.settle({ committed: false, problem: problem.message });
+      return;
+    }
+    const ref: LogObjectRef = {
+      id: obj.id,
+      size: opened.size,
+      mtimeMs: opened.mtimeMs,
+      read: () => Promise.reject(new Error("read through the live source")),
+    };
+    const prev = obj.remember ? await this.store.scannedObject(obj.id) : undefined;
+    if (!this.rescan && prev?.status === "complete" && sameObject(prev, ref)) {
+      this.counts.alreadyScanned++;
+      if (prev.records > 0) this.countFor(undefined).cloudTrail++;
+      obj.settle({ committed: true });
+      return;
+    }
+    // Records an earlier read counted are skipped: a damaged object's, and an append-only file's that grew.
+    const grown = obj.appendOnly === true && prev !== undefined && ref.size > prev.size;
+    const skip = !this.rescan && prev !== undefined && (prev.status === "partial" || grown) ? prev.records : 0;
+    const facts = await reader.read(opened.source);
+    await this.consume(ref, facts, skip, obj);
+    log().trace({ object: safeText(obj.id), bytes: facts.bytes, problems: facts.problems.length }, "object read");
+  }
+
+  private reportHealth(): void {
+    const h = this.health;
+    const now = Date.now();
+    const lags = [...h.lags].sort((a, b) => a - b);
+    const intervalMs = now - h.at;
+    this.options.onHealth?.({
+      intervalMs,
+      objects: h.objects,
+      objectsTotal: this.committedObjects,
+      events: this.counts.total - h.events,
+      eventsPerSecond: intervalMs > 0 ? ((this.counts.total - h.events) * 1000) / intervalMs : 0,
+      lagMs:
+        lags.length > 0 ? { p50: lags[Math.floor((lags.length - 1) / 2)] as number, max: lags.at(-1) as number } : null,
+      behindMs: Number.isFinite(this.watermark) ? now - this.watermark : null,
+      sessions: this.engine.state.sessions.size,
+      findings: this.delivered.length,
+      failed: this.counts.failed,
+      waiting: this.pendingObjects.length,
+    });
+    this.health = { at: now, objects: 0, events: this.counts.total, lags: [] };
+  }
+
+  private countFor(ref: LogObjectRef | undefined): { cloudTrail: number; notCloudTrail: number; unreadable: number } {
     const fallback = { cloudTrail: 0, notCloudTrail: 0, unreadable: 0 };
-    const index = this.pathOf.get(ref);
+    // A live source is the run's one path.
+    const index = ref === undefined || this.options.live ? 0 : this.pathOf.get(ref);
     return index === undefined ? fallback : (this.pathCounts[index] ?? fallback);
   }
 
@@ -583,7 +770,9 @@ class StreamingScan {
     this.resumedIds = doc.ids.length;
   }
 
-  private async consume(ref: LogObjectRef, r: ObjectFacts, skip: number): Promise<void> {
+  private async consume(ref: LogObjectRef, r: ObjectFacts, skip: number, live?: LiveObject): Promise<void> {
+    // Standard input has no identity to skip it by; a live source says which of its objects have one.
+    const remember = live ? live.remember : ref.id !== "-";
     const c = this.counts;
     c.bytes += r.bytes;
     c.timestampFallbacks += r.timestampFallbacks;
@@ -612,12 +801,17 @@ class StreamingScan {
         records: 0,
         status: "complete",
       };
-      this.pendingObjects.push({ object, newestEvent: Number.NEGATIVE_INFINITY });
+      this.pendingObjects.push({
+        ...(remember || !live ? { object } : {}),
+        newestEvent: Number.NEGATIVE_INFINITY,
+        ...(live ? { live } : {}),
+      });
       return;
     }
     if (problems.length > 0 && r.facts.length === 0) {
       c.failed++;
       this.countFor(ref).unreadable++;
+      live?.settle({ committed: false, problem: (problems[0] as ReadProblem).message });
       return;
     }
     c.read++;
@@ -652,17 +846,16 @@ class StreamingScan {
       if (e.time > newestEvent) newestEvent = e.time;
       this.buffer.push(e);
     }
-    if (ref.id !== "-") {
-      const object: ScannedObject = {
-        id: ref.id,
-        size: ref.size,
-        mtimeMs: ref.mtimeMs,
-        ...(ref.etag !== undefined ? { etag: ref.etag } : {}),
-        records: r.facts.length,
-        status: damaged ? "partial" : "complete",
-      };
-      this.pendingObjects.push({ object, newestEvent });
-    }
+    const object: ScannedObject = {
+      id: ref.id,
+      size: ref.size,
+      mtimeMs: ref.mtimeMs,
+      ...(ref.etag !== undefined ? { etag: ref.etag } : {}),
+      records: r.facts.length,
+      status: damaged ? "partial" : "complete",
+    };
+    if (remember || live)
+      this.pendingObjects.push({ ...(remember ? { object } : {}), newestEvent, ...(live ? { live } : {}) });
     // Hold at least `minBuffered` events: a small or medium input is then put in order whole, as a
     // sort would; beyond that, everything older than the watermark minus the lateness goes on.
     // (A shared store orders the events of all workers itself: see `sharedCheckpoint`.)
@@ -703,10 +896,14 @@ class StreamingScan {
     for (const e of events) this.engine.process(e);
   }
 
-  private async checkpoint(final: boolean): Promise<void> {
+  /**
+   * Commits a checkpoint. `final`: the input is over (undecided waits are decided); `releaseAll`: every
+   * buffered event is processed first (the end of a scan, and every checkpoint of a live run).
+   */
+  private async checkpoint(final: boolean, releaseAll = final): Promise<void> {
     const shared = this.store.shared;
     if (shared) return this.sharedCheckpoint(shared, final);
-    if (final) await this.release(Number.POSITIVE_INFINITY);
+    if (releaseAll) await this.release(Number.POSITIVE_INFINITY);
     return this.commitCheckpoint(final);
   }
 
@@ -802,7 +999,7 @@ class StreamingScan {
       ...(Number.isFinite(horizon) ? { pruneSessionsBefore: horizon } : {}),
       fleet: engine.state.fleet,
       findings: changed,
-      objects: done.map((p) => p.object),
+      objects: done.flatMap((p) => (p.object ? [p.object] : [])),
       pending: encodeDocument(pending),
       ...(outputs ? { outputs } : {}),
       ...(this.fingerprintToStore !== undefined ? { settingsFingerprint: this.fingerprintToStore } : {}),
@@ -819,6 +1016,14 @@ class StreamingScan {
       },
       "checkpoint committed",
     );
+    // Committed: a live source may now forget these objects (delete their messages).
+    for (const p of done) {
+      if (!p.live) continue;
+      this.committedObjects++;
+      this.health.objects++;
+      if (this.options.onHealth) this.health.lags.push(Date.now() - p.live.availableAt);
+      p.live.settle({ committed: true });
+    }
     engine.endBatch();
     this.absent.clear();
     this.checkpoints++;
