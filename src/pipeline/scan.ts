@@ -18,7 +18,7 @@ import type { Config } from "../config/config.js";
 import { defaultConfig, validateConfig } from "../config/config.js";
 import { compareFindings, Engine, type EngineStats, type StoredFinding } from "../engine/engine.js";
 import type { EngineEvent } from "../engine/event.js";
-import { decodeDocument, emptyFleet, encodeDocument } from "../engine/state.js";
+import { emptyFleet } from "../engine/state.js";
 import { EXIT } from "../exit-codes.js";
 import { type Finding, type Severity, severityRank, statusOf } from "../findings/finding.js";
 import { log } from "../log.js";
@@ -32,6 +32,7 @@ import { type LogObjectRef, listLocalObjects } from "../sources/local.js";
 import type { ReadProblem } from "../sources/read.js";
 import { openStore } from "../state/open.js";
 import { type ScannedObject, type StateStore, sameObject } from "../state/store.js";
+import { decodeStreamPosition, encodeStreamPosition } from "../state/stream-position.js";
 import { RecentIds, ReorderBuffer } from "./reorder.js";
 import { settingsFingerprint } from "./settings-fingerprint.js";
 
@@ -220,19 +221,6 @@ export interface ScanResult {
 
 const DEFAULT_LATENESS_MS = 60 * 60_000;
 const DEFAULT_MIN_BUFFERED = 100_000;
-
-/**
- * What a checkpoint keeps of the stream besides the engine's state: the watermark, the released cut,
- * and the ids of the records at or before the cut (so that an object read again after a kill does
- * not count what was already processed). The events still in the reorder buffer are not kept: the
- * objects they came from are not committed until all their events are processed, so a resumed run
- * reads those objects again.
- */
-interface PendingDocument {
-  readonly watermark: number | null;
-  readonly cut: number | null;
-  readonly ids: [string, number][];
-}
 
 /** A read object waiting for its checkpoint, and the newest of its events the engine must see first. */
 interface PendingObject {
@@ -522,7 +510,7 @@ class StreamingScan {
   private async resumePending(): Promise<void> {
     const data = await this.store.loadPending();
     if (!data) return;
-    const doc = decodeDocument<PendingDocument>(data);
+    const doc = decodeStreamPosition(data);
     this.watermark = doc.watermark ?? Number.NEGATIVE_INFINITY;
     this.cut = doc.cut ?? Number.NEGATIVE_INFINITY;
     this.ids = RecentIds.from(doc.ids);
@@ -678,11 +666,13 @@ class StreamingScan {
     const horizon = engine.state.fleet.watermark - this.lateness;
     this.ids.forgetBefore(this.cut - this.lateness);
     for (const f of changed) this.writtenThisRun.add(f.finding.id);
-    const pending: PendingDocument = {
+    // The events still in the reorder buffer are not kept: the objects they came from are not
+    // committed until all their events are processed, so a resumed run reads those objects again.
+    const pending = encodeStreamPosition({
       watermark: Number.isFinite(this.watermark) ? this.watermark : null,
       cut: Number.isFinite(this.cut) ? this.cut : null,
-      ids: this.ids.entries().filter(([, t]) => t <= this.cut),
-    };
+      ids: this.ids.entries(this.cut),
+    });
     // An object is committed once every event it brought has been processed (is at or before the cut).
     const done = this.pendingObjects.filter((p) => p.newestEvent <= this.cut);
     const waiting = this.pendingObjects.filter((p) => p.newestEvent > this.cut);
@@ -694,7 +684,7 @@ class StreamingScan {
       fleet: engine.state.fleet,
       findings: changed,
       objects: done.map((p) => p.object),
-      pending: encodeDocument(pending),
+      pending,
       ...(outputs ? { outputs } : {}),
       ...(this.fingerprintToStore !== undefined ? { settingsFingerprint: this.fingerprintToStore } : {}),
     });
