@@ -608,6 +608,8 @@ class StreamingScan {
     if (events.length === 0) return;
     const newest = (events[events.length - 1] as EngineEvent).time;
     if (newest > this.cut) this.cut = newest;
+    // As a checkpoint would: ids kept until the next one would only weigh on the peak of memory.
+    this.ids.forgetBefore(this.cut - this.lateness);
     const sessions = this.engine.state.sessions;
     if (!this.rescan) {
       const keys = new Set<string>();
