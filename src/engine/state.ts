@@ -235,19 +235,75 @@ function unpack<T>(data: Uint8Array): T {
   return JSON.parse(inflateRawSync(data, { dictionary: DICTIONARY }).toString("utf8")) as T;
 }
 
-/** A session as stored: compact bytes. */
+/** CloudTrail's own way of writing an event time (`eventTime`): whole seconds, `Z`. */
+function cloudTrailIso(time: number): string | undefined {
+  if (!Number.isFinite(time) || time % 1000 !== 0) return undefined;
+  const d = new Date(time);
+  return Number.isNaN(d.getTime()) ? undefined : `${d.toISOString().slice(0, 19)}Z`;
+}
+
+/**
+ * An observation as a session document stores it, without what can be recomputed: the first sample
+ * is always the first call (`[first.time, first.id]`: samples are the earliest calls, and the first
+ * call is the earliest), and a time written as CloudTrail writes it is its number again.
+ */
+type StoredObservation = Omit<Observation, "first" | "lastIso"> & {
+  first: Omit<EventBrief, "timeIso"> & { timeIso?: string };
+  lastIso?: string;
+  /** Set (false) when the samples do not start with the first call, so they are stored whole. */
+  firstSampled?: false;
+};
+
+function startsWithFirst(samples: readonly [number, string][], first: { time: number; id: string }): boolean {
+  const head = samples[0];
+  return head !== undefined && head[0] === first.time && head[1] === first.id;
+}
+
+function storedObservation(o: Observation): StoredObservation {
+  const { timeIso, ...first } = o.first;
+  const { lastIso, ...rest } = o;
+  const sampled = startsWithFirst(o.samples, first);
+  return {
+    ...rest,
+    first: timeIso === cloudTrailIso(first.time) ? first : { ...first, timeIso },
+    ...(lastIso === cloudTrailIso(o.last) ? {} : { lastIso }),
+    samples: sampled ? o.samples.slice(1) : o.samples,
+    ...(sampled ? {} : { firstSampled: false as const }),
+  };
+}
+
+function restoredObservation(o: StoredObservation): Observation {
+  const { id, time, ...brief } = o.first;
+  const first: EventBrief = { id, time, timeIso: cloudTrailIso(time) as string, ...brief };
+  const { first: _first, last, lastIso, count, samples: stored, firstSampled, ...more } = o;
+  // Stored whole: marked, or written before this form (state schema 2: the first call is in its samples).
+  const samples: [number, string][] =
+    firstSampled === false || startsWithFirst(stored, first) ? stored : [[first.time, first.id], ...stored];
+  return { first, last, lastIso: lastIso ?? (cloudTrailIso(last) as string), count, samples, ...more };
+}
+
+/** A session as stored: compact bytes (observations without what can be recomputed). */
 export function encodeSession(s: SessionState): Buffer {
-  return pack(s);
+  return pack({
+    ...s,
+    lifetimes: s.lifetimes.map((l) => ({
+      ...l,
+      direct: [...l.direct].map(([k, o]) => [k, storedObservation(o)]),
+      endpoint: [...l.endpoint].map(([k, o]) => [k, storedObservation(o)]),
+    })),
+  });
 }
 
 export function decodeSession(data: Uint8Array): SessionState {
   const raw = unpack<Omit<SessionState, "lifetimes"> & { lifetimes: Encoded<Lifetime>[] }>(data);
+  const observations = (list: unknown) =>
+    new Map((list as [string, StoredObservation][]).map(([k, o]) => [k, restoredObservation(o)]));
   return {
     ...raw,
     lifetimes: raw.lifetimes.map((l) => ({
       ...l,
-      direct: new Map(l.direct as unknown as [string, Observation][]),
-      endpoint: new Map(l.endpoint as unknown as [string, Observation][]),
+      direct: observations(l.direct),
+      endpoint: observations(l.endpoint),
     })),
   };
 }

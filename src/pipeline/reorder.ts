@@ -9,6 +9,7 @@
  *   delivered twice is counted once, with memory bounded by the window instead of by the run.
  */
 import { compareEvents, type EngineEvent } from "../engine/event.js";
+import { eventIdKey } from "../state/stream-position.js";
 
 /** A binary min-heap of events in `compareEvents` order. */
 export class ReorderBuffer {
@@ -60,7 +61,11 @@ export class ReorderBuffer {
   }
 }
 
-/** EventIDs seen recently, forgotten once older than a horizon (insertion order ≈ time order). */
+/**
+ * EventIDs seen recently, forgotten once older than a horizon (insertion order ≈ time order). Ids are
+ * remembered by their 12-byte key (`eventIdKey`, a truncated SHA-256: see stream-position.ts for the
+ * collision odds), which is also the form a checkpoint stores.
+ */
 export class RecentIds {
   private readonly ids = new Map<string, number>();
 
@@ -72,8 +77,9 @@ export class RecentIds {
 
   /** True when the id was seen (and remembered); otherwise remembers it. */
   seen(id: string, time: number): boolean {
-    if (this.ids.has(id)) return true;
-    this.ids.set(id, time);
+    const key = eventIdKey(id);
+    if (this.ids.has(key)) return true;
+    this.ids.set(key, time);
     if (this.ids.size > this.maxIds) {
       const oldest = this.ids.keys().next().value;
       if (oldest !== undefined) this.ids.delete(oldest);
@@ -83,19 +89,23 @@ export class RecentIds {
 
   /** Forgets ids older than the horizon, from the oldest inserted on. */
   forgetBefore(horizon: number): void {
-    for (const [id, time] of this.ids) {
+    for (const [key, time] of this.ids) {
       if (time >= horizon) break;
-      this.ids.delete(id);
+      this.ids.delete(key);
     }
   }
 
-  entries(): [string, number][] {
-    return [...this.ids];
+  /** `[key, time]` of the ids at or before `upTo`, oldest insertion first. */
+  entries(upTo = Number.POSITIVE_INFINITY): [string, number][] {
+    const out: [string, number][] = [];
+    for (const [key, time] of this.ids) if (time <= upTo) out.push([key, time]);
+    return out;
   }
 
-  static from(entries: readonly [string, number][]): RecentIds {
+  /** Ids as `entries()` gave them (keys, not ids). */
+  static from(entries: readonly (readonly [string, number])[]): RecentIds {
     const r = new RecentIds();
-    for (const [id, t] of entries) r.ids.set(id, t);
+    for (const [key, t] of entries) r.ids.set(key, t);
     return r;
   }
 }

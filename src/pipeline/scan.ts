@@ -18,7 +18,7 @@ import type { Config } from "../config/config.js";
 import { defaultConfig, validateConfig } from "../config/config.js";
 import { compareFindings, Engine, type EngineStats, type StoredFinding } from "../engine/engine.js";
 import { compareEvents, type EngineEvent } from "../engine/event.js";
-import { decodeDocument, emptyFleet, encodeDocument } from "../engine/state.js";
+import { emptyFleet } from "../engine/state.js";
 import { UsageError } from "../errors.js";
 import { EXIT } from "../exit-codes.js";
 import { type Finding, type Severity, severityRank, statusOf } from "../findings/finding.js";
@@ -36,6 +36,7 @@ import type { ReadProblem } from "../sources/read.js";
 import type { S3Source, S3SourceOptions } from "../sources/s3.js";
 import { isPostgresLocation, openAnyStore } from "../state/open.js";
 import { type ScannedObject, type SharedCheckpoints, type StateStore, sameObject } from "../state/store.js";
+import { decodeStreamPosition, encodeStreamPosition } from "../state/stream-position.js";
 import { RecentIds, ReorderBuffer } from "./reorder.js";
 import { settingsFingerprint } from "./settings-fingerprint.js";
 
@@ -277,19 +278,6 @@ export interface ScanResult {
 const DEFAULT_LATENESS_MS = 60 * 60_000;
 const DEFAULT_MIN_BUFFERED = 100_000;
 const DEFAULT_CHECKPOINT_MS = 10_000;
-
-/**
- * What a checkpoint keeps of the stream besides the engine's state: the watermark, the released cut,
- * and the ids of the records at or before the cut (so that an object read again after a kill does
- * not count what was already processed). The events still in the reorder buffer are not kept: the
- * objects they came from are not committed until all their events are processed, so a resumed run
- * reads those objects again.
- */
-interface PendingDocument {
-  readonly watermark: number | null;
-  readonly cut: number | null;
-  readonly ids: [string, number][];
-}
 
 /**
  * A read object waiting for its checkpoint, and the newest of its events the engine must see first.
@@ -763,7 +751,7 @@ class StreamingScan {
   private async resumePending(): Promise<void> {
     const data = await this.store.loadPending();
     if (!data) return;
-    const doc = decodeDocument<PendingDocument>(data);
+    const doc = decodeStreamPosition(data);
     this.watermark = doc.watermark ?? Number.NEGATIVE_INFINITY;
     this.cut = doc.cut ?? Number.NEGATIVE_INFINITY;
     this.ids = RecentIds.from(doc.ids);
@@ -870,6 +858,8 @@ class StreamingScan {
     if (events.length === 0) return;
     const newest = (events[events.length - 1] as EngineEvent).time;
     if (newest > this.cut) this.cut = newest;
+    // As a checkpoint would: ids kept until the next one would only weigh on the peak of memory.
+    this.ids.forgetBefore(this.cut - this.lateness);
     await this.processEvents(events);
   }
 
@@ -984,11 +974,13 @@ class StreamingScan {
     const horizon = engine.state.fleet.watermark - this.lateness;
     this.ids.forgetBefore(this.cut - this.lateness);
     for (const f of changed) this.writtenThisRun.add(f.finding.id);
-    const pending: PendingDocument = {
+    // The events still in the reorder buffer are not kept: the objects they came from are not
+    // committed until all their events are processed, so a resumed run reads those objects again.
+    const pending = encodeStreamPosition({
       watermark: Number.isFinite(this.watermark) ? this.watermark : null,
       cut: Number.isFinite(this.cut) ? this.cut : null,
-      ids: this.ids.entries().filter(([, t]) => t <= this.cut),
-    };
+      ids: this.ids.entries(this.cut),
+    });
     // An object is committed once every event it brought has been processed (is at or before the cut).
     const done = this.pendingObjects.filter((p) => allRead || p.newestEvent <= this.cut);
     const waiting = this.pendingObjects.filter((p) => !allRead && p.newestEvent > this.cut);
@@ -1000,7 +992,7 @@ class StreamingScan {
       fleet: engine.state.fleet,
       findings: changed,
       objects: done.flatMap((p) => (p.object ? [p.object] : [])),
-      pending: encodeDocument(pending),
+      pending,
       ...(outputs ? { outputs } : {}),
       ...(this.fingerprintToStore !== undefined ? { settingsFingerprint: this.fingerprintToStore } : {}),
     });

@@ -34,10 +34,11 @@ import {
 } from "../engine/state.js";
 import { StateError } from "../errors.js";
 import type { ScannedObject, StateCommit, StateInfo, StateStore } from "./store.js";
+import { streamPositionFromSchema2 } from "./stream-position.js";
 
 /** "fcst" — firstcall state. */
 export const APPLICATION_ID = 0x66637374;
-export const SCHEMA_VERSION = 2;
+export const SCHEMA_VERSION = 3;
 
 const SCHEMA = `
 CREATE TABLE meta (key TEXT PRIMARY KEY, value BLOB NOT NULL) WITHOUT ROWID;
@@ -172,6 +173,10 @@ export class SqliteStore implements StateStore {
         `${this.location}: not a firstcall state file (another application's SQLite database); refusing to write into it. Choose another --state path.`,
       );
     }
+    if (version === 2) {
+      this.migrateFromSchema2();
+      return;
+    }
     if (version !== SCHEMA_VERSION) {
       throw new StateError(
         "E_STATE_VERSION",
@@ -179,6 +184,31 @@ export class SqliteStore implements StateStore {
       );
     }
     addEtagColumn(db);
+  }
+
+  /**
+   * Schema 2 → 3, in one transaction: the stream position kept eventIDs as strings in a deflated JSON
+   * document; schema 3 keeps 12-byte keys in a binary one (stream-position.ts). Nothing else changed.
+   */
+  private migrateFromSchema2(): void {
+    const db = this.db;
+    db.transaction(() => {
+      const row = db.prepare("SELECT value FROM meta WHERE key = 'pending'").get() as { value: Buffer } | undefined;
+      if (row) {
+        let converted: Buffer;
+        try {
+          converted = streamPositionFromSchema2(row.value);
+        } catch (e) {
+          throw new StateError(
+            "E_STATE_SCHEMA",
+            `${this.location}: a state of schema 2 whose stream position cannot be read (${(e as Error).message}); move the file aside and scan again.`,
+            { cause: e },
+          );
+        }
+        db.prepare("UPDATE meta SET value = ? WHERE key = 'pending'").run(converted);
+      }
+      db.pragma(`user_version = ${SCHEMA_VERSION}`);
+    })();
   }
 
   async loadSessions(keys: readonly string[]): Promise<Map<string, SessionState>> {

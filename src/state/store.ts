@@ -39,7 +39,7 @@ export interface StateCommit {
   /** New or changed findings. New ones were delivered (written and flushed) before this commit. */
   readonly findings: readonly StoredFinding[];
   readonly objects: readonly ScannedObject[];
-  /** The stream's position: watermark and processed record ids (`encodeDocument`), for an exact resume. */
+  /** The stream's position: watermark and processed record keys (`encodeStreamPosition`), for an exact resume. */
   readonly pending: Uint8Array;
   /** Bytes of each output file that hold delivered findings (for exactly-once file output). */
   readonly outputs?: readonly { readonly path: string; readonly bytes: number }[];
