@@ -6,6 +6,7 @@ import assert from "node:assert/strict";
 import { existsSync } from "node:fs";
 import { join } from "node:path";
 import { describe, test } from "node:test";
+import { SCHEMA_VERSION } from "../state/sqlite.js";
 import { runCli } from "../test-helpers/cli.js";
 import { testDatabase } from "../test-helpers/postgres.js";
 import { scratchDirs } from "../test-helpers/scan.js";
@@ -17,9 +18,12 @@ describe("firstcall state", () => {
     const state = join(scratchDir(), "s.sqlite");
     const first = runCli(["state", "init", "--state", state]);
     assert.equal(first.status, 0, first.stderr);
-    assert.match(first.stdout, /created \(schema 2\)/);
+    assert.match(first.stdout, new RegExp(`created \\(schema ${SCHEMA_VERSION}\\)`));
     assert.ok(existsSync(state));
-    assert.match(runCli(["state", "init", "--state", state]).stdout, /already at schema 2; nothing to do/);
+    assert.match(
+      runCli(["state", "init", "--state", state]).stdout,
+      new RegExp(`already at schema ${SCHEMA_VERSION}; nothing to do`),
+    );
     const scan = runCli(["scan", "testdata/sample", "--state", state, "--format", "jsonl", "-q"]);
     assert.ok(scan.status === 0 || scan.status === 1, scan.stderr);
     const inspected = runCli(["state", "inspect", "--state", state, "--format", "json"]);
@@ -27,13 +31,13 @@ describe("firstcall state", () => {
     const info = JSON.parse(inspected.stdout);
     assert.equal(info.schema, "firstcall.state-info/v1");
     assert.equal(info.kind, "sqlite");
-    assert.equal(info.schemaVersion, 2);
+    assert.equal(info.schemaVersion, SCHEMA_VERSION);
     assert.equal(info.findings, scan.stdout.trim().split("\n").length);
     assert.equal(info.objects, 67);
     assert.ok(info.sessions > 0 && info.bytes > 0);
     assert.match(info.findingTimes.oldest, /^2026-11-01T/);
     const text = runCli(["state", "inspect", "--state", state]);
-    assert.match(text.stdout, /schema version {2}2\n/);
+    assert.match(text.stdout, new RegExp(`schema version {2}${SCHEMA_VERSION}\n`));
     assert.match(text.stdout, /objects {9}67\n/);
   });
 
