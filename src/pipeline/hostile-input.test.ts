@@ -5,13 +5,13 @@
  * src/test-helpers/hostile-records.ts, shared with the nightly `scripts/fuzz-hostile.ts`.
  */
 import assert from "node:assert/strict";
-import { spawn } from "node:child_process";
 import { mkdirSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
 import { fileURLToPath } from "node:url";
 import fc from "fast-check";
 import type { Finding } from "../findings/finding.js";
+import { type CliRun, runCliAsync } from "../test-helpers/cli.js";
 import {
   type CliHostileFile,
   checkFinding,
@@ -147,7 +147,7 @@ describe("hostile CloudTrail input", () => {
       const problems: string[] = [];
       for (const [i, o] of outcomes.entries()) {
         const name = files[i]?.name;
-        if (![0, 1, 3].includes(o.code ?? -1)) problems.push(`${name}: exit code ${o.code}`);
+        if (![0, 1, 3].includes(o.status ?? -1)) problems.push(`${name}: exit code ${o.status}`);
         if (o.stderr.includes("unexpected error")) {
           problems.push(`${name}: ${o.stderr.slice(o.stderr.indexOf("unexpected error"), 300)}`);
         }
@@ -162,38 +162,20 @@ describe("hostile CloudTrail input", () => {
           }
         }
         const high = findings.some((f) => f.severity === "high");
-        if ((o.code === 1) !== high) problems.push(`${name}: exit ${o.code} with high finding: ${high}`);
+        if ((o.status === 1) !== high) problems.push(`${name}: exit ${o.status} with high finding: ${high}`);
       }
       assert.deepEqual(problems, []);
     });
   });
 });
 
-interface CliOutcome {
-  readonly code: number | null;
-  readonly stdout: string;
-  readonly stderr: string;
-}
-
 /** Runs `firstcall scan FILE --state :memory: --format jsonl` on one hostile file. */
-function scanWithCli(dir: string, file: CliHostileFile): Promise<CliOutcome> {
+function scanWithCli(dir: string, file: CliHostileFile): Promise<CliRun> {
   const path = join(dir, "hostile.json");
   writeFileSync(path, file.text);
-  const args = ["--import", "tsx", "src/cli/main.ts", "scan", path, "--state", ":memory:", "--format", "jsonl"];
+  const args = ["scan", path, "--state", ":memory:", "--format", "jsonl"];
   if (file.bindUncovered) args.push("--bind-uncovered");
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, args, { cwd: repoRoot, stdio: ["ignore", "pipe", "pipe"] });
-    let stdout = "";
-    let stderr = "";
-    child.stdout.setEncoding("utf8").on("data", (d: string) => {
-      stdout += d;
-    });
-    child.stderr.setEncoding("utf8").on("data", (d: string) => {
-      stderr += d;
-    });
-    child.on("error", reject);
-    child.on("close", (code) => resolve({ code, stdout, stderr }));
-  });
+  return runCliAsync(args);
 }
 
 /** Maps with at most `limit` promises running (the CLI runs are separate processes). */
