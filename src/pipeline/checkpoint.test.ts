@@ -38,6 +38,19 @@ function ids(path: string): string[] {
     .map((l) => (JSON.parse(l) as { id: string }).id);
 }
 
+/** Objects the state at `path` has committed (0 before the first checkpoint). */
+function committedObjects(path: string): number {
+  if (!existsSync(path)) return 0;
+  const db = new Database(path, { readonly: true, fileMustExist: true });
+  try {
+    return (db.prepare("SELECT count(*) AS n FROM objects").get() as { n: number }).n;
+  } catch {
+    return 0; // not initialised yet
+  } finally {
+    db.close();
+  }
+}
+
 async function storedFindings(state: string): Promise<string> {
   const store = openStore(state);
   try {
@@ -111,25 +124,40 @@ describe("kill and resume", () => {
     const state = join(dir, "killed.sqlite");
     const out = join(dir, "killed.jsonl");
     let kills = 0;
+    let killsAfterProgress = 0;
     let rnd = 12345;
-    for (let attempt = 0; attempt < 40; attempt++) {
+    // The kill comes at a random moment within a window that starts small and grows whenever a killed
+    // run committed nothing new (on a loaded machine start-up alone can outlast a fixed delay), so the
+    // runs keep making progress; after the attempts, one last run is left to finish.
+    let window = 1000;
+    let completed = false;
+    for (let attempt = 0; attempt < 40 && !completed; attempt++) {
       rnd = (rnd * 1103515245 + 12345) % 2 ** 31;
+      const before = committedObjects(state);
       const child = cli(scanArgs(state, out));
       const done = finish(child);
-      // Kill after a random delay unless it finishes first (later attempts wait longer).
-      const delay = 400 + (rnd % (600 + attempt * 400));
+      const delay = 300 + (rnd % window);
       const timer = setTimeout(() => child.kill("SIGKILL"), delay);
       const r = await done;
       clearTimeout(timer);
       if (r.signal === "SIGKILL") {
         kills++;
+        if (committedObjects(state) > before) killsAfterProgress++;
+        else window = Math.round(window * 1.5);
         continue;
       }
       assert.ok(r.code === 0 || r.code === 1, `unexpected exit ${r.code}: ${r.stderr}`);
-      break;
+      completed = true;
     }
-    process.stdout.write(`# kill and resume: ${kills} kills before the run completed\n`);
+    if (!completed) {
+      const r = await finish(cli(scanArgs(state, out)));
+      assert.ok(r.code === 0 || r.code === 1, `unexpected exit ${r.code}: ${r.stderr}`);
+    }
+    process.stdout.write(
+      `# kill and resume: ${kills} kills (${killsAfterProgress} after a checkpoint) before the run completed\n`,
+    );
     assert.ok(kills >= 2, "the scan was killed at least twice");
+    assert.ok(killsAfterProgress >= 1, "at least one killed run had committed a checkpoint");
     const printed = ids(out);
     assert.equal(new Set(printed).size, printed.length, "no finding printed twice");
     assert.deepEqual([...printed].sort(), [...reference].sort());
