@@ -115,7 +115,7 @@ tr.fresh { animation: fresh 3s ease-out; }
 .sev { font-weight: 600; text-transform: uppercase; font-size: .75rem; }
 .sev-high { color: #a40e26; } .sev-medium { color: #9a6700; } .sev-low { color: #0969da; } .sev-info { color: #57606a; }
 .retracted { text-decoration: line-through; color: #57606a; }
-tr.triage-suppressed td { color: #57606a; }
+tr.row-suppressed td { color: #57606a; }
 .triage { font-size: .75rem; font-weight: 600; padding: .05rem .4rem; border-radius: 1rem; white-space: nowrap; }
 .triage-open { background: #fff8c5; color: #7d4e00; }
 .triage-acknowledged { background: #ddf4ff; color: #0550ae; }
@@ -219,7 +219,7 @@ export const DASHBOARD_JS = String.raw`"use strict";
   function row(f, fresh) {
     var status = f.status || "open";
     var triage = (f.triage && f.triage.status) || "open";
-    var tr = el("tr", { "data-id": f.id, "data-triage": triage, className: (status === "retracted" ? "retracted " : "") + "triage-" + triage + (fresh ? " fresh" : "") }, [
+    var tr = el("tr", { "data-id": f.id, "data-triage": triage, className: (status === "retracted" ? "retracted " : "") + "row-" + triage + (fresh ? " fresh" : "") }, [
       el("td", { text: f.time }),
       el("td", { text: f.severity, className: "sev sev-" + f.severity }),
       el("td", { text: f.rule }),
@@ -353,7 +353,7 @@ export const DASHBOARD_JS = String.raw`"use strict";
         triagePart(x),
         dl([
           ["id", f.id],
-          ["status", (f.status || "open") + (f.retractionReason ? ": " + f.retractionReason : "")],
+          ["retracted", f.status === "retracted" ? "yes" + (f.retractionReason ? ": " + f.retractionReason : "") : "no"],
           ["credential", f.principal.arn],
           ["role", f.principal.roleArn],
           ["kind", f.principal.kind],
