@@ -26,6 +26,7 @@ import {
 import { startServer } from "./server.js";
 
 const CHROMIUM = "/usr/bin/chromium";
+const READ_TOKEN = "read-only-token-0123456789abcdef";
 
 /**
  * Waits until the table's count says `n` (the page's script has applied a filter). Polled from here:
@@ -66,6 +67,7 @@ test("dashboard in Chromium: log in by link, see, filter and open findings, get 
     host: "127.0.0.1",
     port: 0,
     auth: true,
+    readOnlyToken: READ_TOKEN,
     learnWindowMinutes: 30,
     pollMs: 200,
   });
@@ -209,6 +211,17 @@ test("dashboard in Chromium: log in by link, see, filter and open findings, get 
     assert.match((await page.locator("#detail").textContent()) ?? "", new RegExp(HOSTILE_INSTANCE));
     assert.match((await page.locator("#detail").textContent()) ?? "", /ops<b>bold<\/b>&amp;/, "the role name as text");
     assert.equal(await page.title(), "firstcall", "no injected script ran");
+
+    // Logged in with the read-only token: the status shows, the buttons do not.
+    await context.clearCookies();
+    await page.goto(`${server.url}/login`);
+    await page.fill("input[name=token]", READ_TOKEN);
+    await page.click("button[type=submit]");
+    await page.locator(`#findings tbody tr[data-id="${id}"]`).click();
+    await page.locator("#triage-current").waitFor({ timeout: 30_000 });
+    assert.equal(await page.locator("#triage-current .triage").textContent(), "acknowledged");
+    assert.equal(await page.locator("#triage button, #triage textarea").count(), 0, "no way to change");
+    assert.match((await page.locator("#triage").textContent()) ?? "", /Read-only access/);
     assert.deepEqual(dialogs, [], "no alert");
     assert.deepEqual(foreign, [], "no request to another origin");
     assert.deepEqual(cspViolations, [], "nothing the CSP had to block");
