@@ -7,11 +7,13 @@
  * dashboards — also of a change another process made. A state of schema 3 is served without statuses.
  */
 import assert from "node:assert/strict";
-import { statSync } from "node:fs";
+import { spawn } from "node:child_process";
+import { readFileSync, statSync } from "node:fs";
 import { after, before, describe, test } from "node:test";
 import Database from "better-sqlite3";
 import type { Finding } from "../findings/finding.js";
 import { SqliteStore } from "../state/sqlite.js";
+import { CLI_MAIN, REPO } from "../test-helpers/cli.js";
 import { scratchDirs } from "../test-helpers/scan.js";
 import { readEvents, sampleState } from "../test-helpers/serve.js";
 import { CSRF_HEADER } from "./app.js";
@@ -374,5 +376,65 @@ describe("firstcall serve: statuses on other states and setups", () => {
     assert.deepEqual(again, { token: made.token, created: false });
     assert.deepEqual(warnings, []);
     assert.throws(() => tokenFromFile("--token-file", `${dir}/no/such/dir/t`), /--token-file .*cannot create: ENOENT/);
+  });
+
+  test("the command: --token-file creates the admin token (0600, not printed), --read-only-token prints one once", async (t) => {
+    const dir = scratchDir();
+    const state = await sampleState(dir);
+    const tokenFile = `${dir}/admin.token`;
+    const child = spawn(
+      process.execPath,
+      [
+        "--import",
+        "tsx",
+        CLI_MAIN,
+        "serve",
+        "--state",
+        state,
+        "--port",
+        "0",
+        "--token-file",
+        tokenFile,
+        "--read-only-token",
+      ],
+      {
+        cwd: REPO,
+        stdio: ["ignore", "ignore", "pipe"],
+        env: { ...process.env, FIRSTCALL_DEBUG: "", FIRSTCALL_SERVE_TOKEN: "" },
+      },
+    );
+    let stderr = "";
+    child.stderr.on("data", (d) => {
+      stderr += String(d);
+    });
+    const exited = new Promise<number | null>((resolve) => child.on("close", (code) => resolve(code)));
+    try {
+      for (let i = 0; i < 1200 && !stderr.includes("login link"); i++) await new Promise((r) => setTimeout(r, 100));
+      const admin = readFileSync(tokenFile, "utf8").trim();
+      assert.equal(statSync(tokenFile).mode & 0o777, 0o600);
+      assert.match(stderr, /API token new, written to .*admin\.token \(mode 0600\)/);
+      assert.ok(!stderr.includes(admin), "a token kept in a file is not printed");
+      const read = /read-only token \(shown once; may read, not acknowledge or suppress\): (\S+)/.exec(stderr)?.[1];
+      assert.ok(read, stderr);
+      assert.equal(stderr.split(read).length - 1, 1, "printed once");
+      const base = /(http:\/\/127\.0\.0\.1:\d+)\/login/.exec(stderr)?.[1] as string;
+      t.diagnostic(`firstcall serve process on ${base}`);
+      const id = (
+        (await (
+          await fetch(`${base}/api/v1/findings`, { headers: { Authorization: `Bearer ${read}` } })
+        ).json()) as Page
+      ).findings[0]?.id as string;
+      const change = (token: string) =>
+        fetch(`${base}/api/v1/findings/${id}/status`, {
+          method: "PUT",
+          headers: { "Content-Type": "application/json", Authorization: `Bearer ${token}` },
+          body: JSON.stringify({ status: "suppressed", reason: "test" }),
+        });
+      assert.equal((await change(read)).status, 403);
+      assert.equal((await change(admin)).status, 200);
+    } finally {
+      child.kill("SIGTERM");
+    }
+    assert.equal(await exited, 0, stderr);
   });
 });
