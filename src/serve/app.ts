@@ -9,7 +9,7 @@
  * - `GET /api/v1/findings/:id` one finding with its evidence (`firstcall.explanation/v1`), its
  *   `triage` and `triageHistory`;
  * - `PUT` (or `POST`) `/api/v1/findings/:id/status` `{status, reason, by?}`: acknowledge, suppress or
- *   reopen (admin role only; see {@link ServeAppOptions} for the CSRF rule);
+ *   reopen (admin role only; see {@link CSRF_HEADER} for the CSRF rule);
  * - `GET /api/v1/summary`, `GET /api/v1/sessions/count`, `GET /api/v1/whoami` (the caller's role);
  * - `GET /api/v1/events` SSE: `finding` events `{change, finding}` for every new, updated or retracted
  *   finding, with the commit time as event id (a reconnecting browser sends it back as `Last-Event-ID`

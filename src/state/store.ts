@@ -200,6 +200,7 @@ export interface StateStore {
    * Sets a finding's status (`open` clears it), after {@link validateFindingStatus}; also appends it to
    * the finding's history. Never touches the findings themselves, so it may run beside a scan's checkpoints.
    * @throws FindingStatusError for a bad value; StateError when the store cannot write.
+   * @example await store.setFindingStatus?.({ id, status: "suppressed", reason: "red team SEC-123", actor: "cli", at: new Date().toISOString() })
    */
   setFindingStatus?(status: FindingStatus): Promise<void>;
   /** Every status change of one finding, oldest first (the audit trail). */
