@@ -7,6 +7,7 @@ import type { Command } from "commander";
 import { EXIT_CODES } from "../exit-codes.js";
 import { evalSpec } from "./eval-spec.js";
 import { explainSpec } from "./explain.js";
+import { findingsAckSpec, findingsReopenSpec, findingsStatusSpec, findingsSuppressSpec } from "./findings-spec.js";
 import { globalOptions } from "./global-spec.js";
 import { imdsProxySpec } from "./imds-proxy-spec.js";
 import { imdsReportSpec } from "./imds-report-spec.js";
@@ -26,6 +27,10 @@ export const COMMAND_SPECS: readonly CommandSpec[] = [
   scanSpec,
   watchSpec,
   explainSpec,
+  findingsAckSpec,
+  findingsSuppressSpec,
+  findingsReopenSpec,
+  findingsStatusSpec,
   simulateSpec,
   evalSpec,
   ipRangesUpdateSpec,

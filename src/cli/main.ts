@@ -10,6 +10,7 @@ import { safeLines } from "../safe-text.js";
 import { registerEval } from "./eval.js";
 import { registerExplain } from "./explain.js";
 import { renderFailure, usageHint } from "./failure.js";
+import { registerFindings } from "./findings.js";
 import { globalOptions } from "./global-spec.js";
 import { registerImds } from "./imds.js";
 import { registerImdsProxy } from "./imds-proxy.js";
@@ -44,6 +45,7 @@ export function buildProgram(): Command {
   registerScan(program);
   registerWatch(program);
   registerExplain(program);
+  registerFindings(program);
   registerSimulate(program);
   registerEval(program);
   registerTrailblazer(program);

@@ -1,14 +1,20 @@
 /**
- * The HTTP service of `firstcall serve` (hono): a read-only JSON API over the state, a stream of
- * finding changes (Server-Sent Events) and the dashboard page. It never writes the state.
+ * The HTTP service of `firstcall serve` (hono): a JSON API over the state, a stream of finding
+ * changes (Server-Sent Events) and the dashboard page. The only thing it writes is a finding's triage
+ * (acknowledged / suppressed with a reason), in the state's status tables, which a scan never writes.
  *
- * Routes (all but /login, /assets and /healthz need the token or a session cookie):
- * - `GET /api/v1/findings` filters and keyset paging (see {@link parseFindingsQuery});
- * - `GET /api/v1/findings/:id` one finding with its evidence (`firstcall.explanation/v1`);
- * - `GET /api/v1/summary`, `GET /api/v1/sessions/count`;
+ * Routes (all but /login, /assets and /healthz need a token or a session cookie):
+ * - `GET /api/v1/findings` filters and keyset paging (see {@link parseFindingsQuery}), each finding
+ *   with its `triage`;
+ * - `GET /api/v1/findings/:id` one finding with its evidence (`firstcall.explanation/v1`), its
+ *   `triage` and `triageHistory`;
+ * - `PUT` (or `POST`) `/api/v1/findings/:id/status` `{status, reason, by?}`: acknowledge, suppress or
+ *   reopen (admin role only; see {@link CSRF_HEADER} for the CSRF rule);
+ * - `GET /api/v1/summary`, `GET /api/v1/sessions/count`, `GET /api/v1/whoami` (the caller's role);
  * - `GET /api/v1/events` SSE: `finding` events `{change, finding}` for every new, updated or retracted
  *   finding, with the commit time as event id (a reconnecting browser sends it back as `Last-Event-ID`
- *   and gets what it missed);
+ *   and gets what it missed); `triage` events `{id, triage}` for every status change, without an id
+ *   (a reconnecting client reloads what it shows);
  * - `GET /` the dashboard; `GET /login?code=…` one-time login; `POST /login` (token) ; `POST /logout`.
  *
  * Errors are `{"error":{"code","message"}}` with a stable code ({@link ApiErrorCode}).
@@ -16,13 +22,44 @@
 
 import type { Context } from "hono";
 import { Hono } from "hono";
+import { bodyLimit } from "hono/body-limit";
 import { deleteCookie, getCookie, setCookie } from "hono/cookie";
 import { secureHeaders } from "hono/secure-headers";
 import { streamSSE } from "hono/streaming";
+import { z } from "zod";
+import { StateError } from "../errors.js";
 import { safeJsonStringify } from "../safe-text.js";
-import { SESSION_COOKIE, SESSION_TTL_MS, type ServeAuth } from "./auth.js";
+import { FindingStatusError, MAX_STATUS_REASON } from "../state/store.js";
+import { type Role, SESSION_COOKIE, SESSION_TTL_MS, type ServeAuth } from "./auth.js";
 import { DASHBOARD_CSS, DASHBOARD_JS, dashboardPage, loginPage } from "./dashboard.js";
-import { ApiError, type FindingChange, type FindingsView, parseFindingsQuery } from "./findings-view.js";
+import {
+  ApiError,
+  type FindingChange,
+  type FindingsView,
+  parseFindingsQuery,
+  type TriageChange,
+} from "./findings-view.js";
+
+/**
+ * The header a state-changing request must carry unless it sends a bearer token. A page of another
+ * origin cannot add a custom header without a CORS preflight, which this server never grants; a
+ * form or a "simple" fetch cannot add one at all. So a cookie (or `--no-auth`) alone never changes
+ * anything.
+ */
+export const CSRF_HEADER = "X-Firstcall-Request";
+
+/** The body of `PUT /api/v1/findings/:id/status`. */
+const StatusBody = z
+  .strictObject({
+    status: z.enum(["open", "acknowledged", "suppressed"]),
+    reason: z.string().max(MAX_STATUS_REASON).default(""),
+    /** Who, as the person says (recorded with the token's role: `alice (admin)`). */
+    by: z.string().trim().min(1).max(100).optional(),
+  })
+  .refine((b) => b.status === "open" || b.reason.trim() !== "", {
+    message: "a reason is required to acknowledge or suppress a finding",
+    path: ["reason"],
+  });
 
 export interface ServeAppOptions {
   readonly view: FindingsView;
@@ -45,7 +82,7 @@ export interface ServeApp {
 const DEFAULT_LIMIT = 50;
 const MAX_LIMIT = 500;
 
-function json(c: Context, body: unknown, status: 200 | 400 | 401 | 403 | 404 | 409 | 500 | 503 = 200): Response {
+function json(c: Context, body: unknown, status: 200 | 400 | 401 | 403 | 404 | 409 | 413 | 500 | 503 = 200): Response {
   // safeJsonStringify: control and bidirectional characters from the logs arrive as \u escapes.
   return c.body(safeJsonStringify(body), status, { "Content-Type": "application/json; charset=utf-8" });
 }
@@ -64,16 +101,26 @@ function apiError(c: Context, e: ApiError): Response {
 export function createServeApp(options: ServeAppOptions): ServeApp {
   const { view, auth } = options;
   const app = new Hono();
-  const listeners = new Set<(changes: FindingChange[]) => void>();
+  const listeners = new Set<(changes: FindingChange[], triage: TriageChange[]) => void>();
   const pollMs = options.pollMs ?? 1000;
 
   let pollError: string | undefined;
-  /** Reads new commits and hands them to every open stream. */
+  /** Hands what the view has read and not yet passed on to every open stream. */
+  const publish = (changes: FindingChange[]): void => {
+    const triage = view.takeTriageChanges();
+    if (changes.length > 0 || triage.length > 0) for (const l of listeners) l(changes, triage);
+  };
+  /**
+   * Reads new commits and hands them to every open stream. Requests refresh through it too, so a
+   * change a request's refresh happens to read first still reaches the streams.
+   */
+  const refresh = (): void => {
+    publish(view.refresh());
+  };
   const poll = (): void => {
     try {
-      const changes = view.refresh();
+      refresh();
       pollError = undefined;
-      if (changes.length > 0) for (const l of listeners) l(changes);
     } catch (e) {
       pollError = (e as Error).message;
     }
@@ -85,6 +132,7 @@ export function createServeApp(options: ServeAppOptions): ServeApp {
 
   app.onError((e, c) => {
     if (e instanceof ApiError) return apiError(c, e);
+    if (e instanceof FindingStatusError) return apiError(c, new ApiError("E_BAD_REQUEST", 400, e.message));
     const code = (e as { code?: string }).code ?? "";
     if (code.startsWith("SQLITE_") || code.startsWith("E_STATE"))
       return apiError(c, new ApiError("E_STATE", 503, `the state cannot be read: ${e.message}`));
@@ -126,10 +174,44 @@ export function createServeApp(options: ServeAppOptions): ServeApp {
     if (!c.res.headers.has("Cache-Control")) c.header("Cache-Control", "no-store");
   });
 
-  const authorized = (c: Context): boolean =>
-    auth === undefined ||
-    auth.checkAuthorization(c.req.header("authorization")) ||
-    auth.checkSession(getCookie(c, SESSION_COOKIE));
+  /** Who is asking: the role, and whether a bearer token said so (not a cookie, not `--no-auth`). */
+  const identify = (c: Context): { role: Role; bearer: boolean } | undefined => {
+    if (auth === undefined) return { role: "admin", bearer: false };
+    const byToken = auth.roleOfAuthorization(c.req.header("authorization"));
+    if (byToken) return { role: byToken, bearer: true };
+    const bySession = auth.roleOfSession(getCookie(c, SESSION_COOKIE));
+    return bySession ? { role: bySession, bearer: false } : undefined;
+  };
+  const authorized = (c: Context): boolean => identify(c) !== undefined;
+
+  /**
+   * Cross-site request forgery: a state-changing request that is not authorised by a bearer token
+   * (a cookie rides along on any request to this origin; `--no-auth` has nothing at all) must carry
+   * {@link CSRF_HEADER}; and any such request that says where it comes from (`Origin`,
+   * `Sec-Fetch-Site`) must come from this origin.
+   */
+  const checkCsrf = (c: Context, bearer: boolean): void => {
+    const origin = c.req.header("origin");
+    if (origin !== undefined) {
+      let host = "";
+      try {
+        host = new URL(origin).host.toLowerCase();
+      } catch {
+        // "null" and junk: not this origin
+      }
+      if (host === "" || host !== (c.req.header("host") ?? "").toLowerCase())
+        throw new ApiError("E_CSRF", 403, "a change requested from another origin is refused");
+    }
+    const site = c.req.header("sec-fetch-site");
+    if (site !== undefined && site !== "same-origin" && site !== "none")
+      throw new ApiError("E_CSRF", 403, `a change requested by a ${site.slice(0, 20)} page is refused`);
+    if (!bearer && c.req.header(CSRF_HEADER) !== "1")
+      throw new ApiError(
+        "E_CSRF",
+        403,
+        `a change needs the header ${CSRF_HEADER}: 1 (or a bearer token); the dashboard sends it`,
+      );
+  };
 
   const startSession = (c: Context, session: string): Response => {
     setCookie(c, SESSION_COOKIE, session, {
@@ -188,7 +270,7 @@ export function createServeApp(options: ServeAppOptions): ServeApp {
   });
 
   app.get("/api/v1/findings", (c) => {
-    view.refresh();
+    refresh();
     const params = new URL(c.req.url).searchParams;
     const query = parseFindingsQuery(params);
     const limitText = params.get("limit");
@@ -198,24 +280,79 @@ export function createServeApp(options: ServeAppOptions): ServeApp {
     return json(c, view.page(query, limit, params.get("cursor") ?? undefined));
   });
   app.get("/api/v1/findings/:id", async (c) => {
-    view.refresh();
-    return json(c, await view.explain(c.req.param("id")));
+    refresh();
+    const explanation = await view.explain(c.req.param("id"));
+    const id = explanation.finding.id;
+    return json(c, { ...explanation, triage: view.triageOf(id), triageHistory: await view.triageHistory(id) });
   });
+  const setStatus = async (c: Context): Promise<Response> => {
+    const who = identify(c);
+    if (!who) throw new ApiError("E_AUTH", 401, "authentication required");
+    checkCsrf(c, who.bearer);
+    if (who.role !== "admin")
+      throw new ApiError(
+        "E_FORBIDDEN",
+        403,
+        "this token may only read: acknowledging and suppressing need the API token",
+      );
+    if (!/^application\/json\b/i.test(c.req.header("content-type") ?? ""))
+      throw new ApiError("E_BAD_REQUEST", 400, "send the body as JSON (Content-Type: application/json)");
+    let raw: unknown;
+    try {
+      raw = await c.req.json();
+    } catch {
+      throw new ApiError("E_BAD_REQUEST", 400, "the body is not JSON");
+    }
+    const parsed = StatusBody.safeParse(raw);
+    if (!parsed.success) {
+      const issue = parsed.error.issues[0];
+      throw new ApiError(
+        "E_BAD_REQUEST",
+        400,
+        `${issue?.path.join(".") || "body"}: ${issue?.message ?? "not a status change"} (expected {"status": "acknowledged"|"suppressed"|"open", "reason": "…", "by"?: "…"})`,
+      );
+    }
+    const body = parsed.data;
+    const role = auth === undefined ? "no-auth" : who.role;
+    refresh();
+    let change: TriageChange;
+    try {
+      change = await view.setTriage(
+        c.req.param("id") ?? "",
+        body.status,
+        body.reason,
+        body.by ? `${body.by} (${role})` : role,
+      );
+    } catch (e) {
+      if (e instanceof StateError) throw new ApiError("E_STATE", 503, `the status was not stored: ${e.message}`);
+      throw e;
+    }
+    publish([]);
+    return json(c, { schema: "firstcall.finding-triage/v1", id: change.id, triage: change.triage });
+  };
+  // A reason is a paragraph: anything much larger is not a status change.
+  const limit = bodyLimit({
+    maxSize: 16 * 1024,
+    onError: (c) => apiError(c, new ApiError("E_BAD_REQUEST", 400, "the body is larger than 16 KiB")),
+  });
+  app.put("/api/v1/findings/:id/status", limit, setStatus);
+  app.post("/api/v1/findings/:id/status", limit, setStatus);
+  app.get("/api/v1/whoami", (c) => json(c, { role: identify(c)?.role, auth: auth !== undefined }));
   app.get("/api/v1/summary", async (c) => {
-    view.refresh();
+    refresh();
     return json(c, await view.summary());
   });
   app.get("/api/v1/sessions/count", async (c) => json(c, { sessions: await view.sessionCount() }));
 
   app.get("/api/v1/events", (c) => {
-    view.refresh();
+    refresh();
     const lastEventId = c.req.header("last-event-id");
     const keepAliveMs = options.keepAliveMs ?? 15_000;
     return streamSSE(c, async (stream) => {
-      const queue: FindingChange[] = lastEventId ? view.changedAfter(lastEventId) : [];
+      const queue: (FindingChange | TriageChange)[] = lastEventId ? view.changedAfter(lastEventId) : [];
       let wake: (() => void) | undefined;
-      const listener = (changes: FindingChange[]) => {
-        queue.push(...changes);
+      const listener = (changes: FindingChange[], triage: TriageChange[]) => {
+        queue.push(...changes, ...triage);
         wake?.();
       };
       listeners.add(listener);
@@ -228,12 +365,18 @@ export function createServeApp(options: ServeAppOptions): ServeApp {
         await stream.writeSSE({ event: "ready", data: safeJsonStringify({ latest: view.latestUpdate() ?? null }) });
         while (open) {
           while (queue.length > 0 && open) {
-            const change = queue.shift() as FindingChange;
-            await stream.writeSSE({
-              event: "finding",
-              id: change.updatedAt,
-              data: safeJsonStringify({ change: change.change, finding: change.finding }),
-            });
+            const change = queue.shift() as FindingChange | TriageChange;
+            if ("triage" in change)
+              await stream.writeSSE({
+                event: "triage",
+                data: safeJsonStringify({ id: change.id, triage: change.triage }),
+              });
+            else
+              await stream.writeSSE({
+                event: "finding",
+                id: change.updatedAt,
+                data: safeJsonStringify({ change: change.change, finding: change.finding }),
+              });
           }
           if (pollError !== undefined)
             await stream.writeSSE({ event: "state-error", data: safeJsonStringify({ message: pollError }) });
@@ -254,7 +397,7 @@ export function createServeApp(options: ServeAppOptions): ServeApp {
     app,
     close() {
       clearInterval(timer);
-      for (const l of listeners) l([]);
+      for (const l of listeners) l([], []);
       listeners.clear();
     },
   };

@@ -1,7 +1,9 @@
 /**
- * Who may use `firstcall serve`. One secret, the API token: sent as `Authorization: Bearer …` by
- * programs; a browser exchanges it (or a one-time login code printed with it) for a session cookie,
- * so the token never sits in a page, a URL that can be replayed, or JavaScript.
+ * Who may use `firstcall serve`. The API token (role `admin`: may also acknowledge and suppress
+ * findings) and, optionally, a read-only token (role `read`: sees everything, changes nothing): sent
+ * as `Authorization: Bearer …` by programs; a browser exchanges one (or a one-time login code printed
+ * with the admin token) for a session cookie of the same role, so a token never sits in a page, a
+ * URL that can be replayed, or JavaScript.
  *
  * - Every secret is compared as a SHA-256 digest with `timingSafeEqual`: equal lengths, constant time,
  *   and the maps below are keyed by digests, so a lookup's timing says nothing about a valid value.
@@ -15,6 +17,9 @@ export const SESSION_COOKIE = "firstcall_session";
 export const SESSION_TTL_MS = 12 * 60 * 60 * 1000;
 /** Shorter tokens are refused: a token is the only thing between the network and the findings. */
 export const MIN_TOKEN_LENGTH = 16;
+
+/** What a token, and a session made from it, may do: `admin` reads and changes triage, `read` only reads. */
+export type Role = "admin" | "read";
 
 function digest(value: string): Buffer {
   return createHash("sha256").update(value, "utf8").digest();
@@ -41,61 +46,93 @@ export function sameSecret(a: string, b: string): boolean {
  */
 export class ServeAuth {
   private readonly tokenDigest: Buffer;
-  private readonly codes = new Set<string>();
-  private readonly sessions = new Map<string, number>();
+  private readonly readTokenDigest: Buffer | undefined;
+  private readonly codes = new Map<string, Role>();
+  private readonly sessions = new Map<string, { until: number; role: Role }>();
 
-  constructor(token: string) {
+  /**
+   * @param token the admin token
+   * @param readOnlyToken a token that may only read (must differ from the admin token)
+   */
+  constructor(token: string, readOnlyToken?: string) {
+    if (readOnlyToken !== undefined && sameSecret(token, readOnlyToken))
+      throw new Error("the read-only token must differ from the API token");
     this.tokenDigest = digest(token);
+    this.readTokenDigest = readOnlyToken === undefined ? undefined : digest(readOnlyToken);
   }
 
-  /** Whether `candidate` is the token. */
+  /** Whether `candidate` is the admin token. */
   checkToken(candidate: string): boolean {
-    return timingSafeEqual(this.tokenDigest, digest(candidate));
+    return this.roleOfToken(candidate) === "admin";
   }
 
-  /** Whether an `Authorization` header carries the token (`Bearer <token>`). */
+  /**
+   * The role of a token, if it is one. Both digests are always compared (constant time each), so the
+   * time taken does not tell which token was close.
+   */
+  roleOfToken(candidate: string): Role | undefined {
+    const d = digest(candidate);
+    const admin = timingSafeEqual(this.tokenDigest, d);
+    const read = this.readTokenDigest !== undefined && timingSafeEqual(this.readTokenDigest, d);
+    return admin ? "admin" : read ? "read" : undefined;
+  }
+
+  /** Whether an `Authorization` header carries a token (`Bearer <token>`) of any role. */
   checkAuthorization(header: string | undefined): boolean {
-    if (!header) return false;
-    const m = /^Bearer[ ]+(\S+)\s*$/i.exec(header);
-    return m !== null && this.checkToken(m[1] as string);
+    return this.roleOfAuthorization(header) !== undefined;
   }
 
-  /** A code that logs a browser in once. */
-  newLoginCode(): string {
+  /** The role of the token an `Authorization` header carries, if any. */
+  roleOfAuthorization(header: string | undefined): Role | undefined {
+    if (!header) return undefined;
+    const m = /^Bearer[ ]+(\S+)\s*$/i.exec(header);
+    return m === null ? undefined : this.roleOfToken(m[1] as string);
+  }
+
+  /** A code that logs a browser in once, with `role` (the admin's by default). */
+  newLoginCode(role: Role = "admin"): string {
     const code = randomSecret();
-    this.codes.add(digest(code).toString("hex"));
+    this.codes.set(digest(code).toString("hex"), role);
     return code;
   }
 
   /** A new session for a valid login code (which is spent), else undefined. */
   redeemLoginCode(code: string): string | undefined {
     const key = digest(code).toString("hex");
-    if (!this.codes.delete(key)) return undefined;
-    return this.newSession();
+    const role = this.codes.get(key);
+    if (role === undefined) return undefined;
+    this.codes.delete(key);
+    return this.newSession(role);
   }
 
-  /** A new session for the token typed into the login form, else undefined. */
+  /** A new session for a token typed into the login form (of the token's role), else undefined. */
   loginWithToken(token: string): string | undefined {
-    return this.checkToken(token) ? this.newSession() : undefined;
+    const role = this.roleOfToken(token);
+    return role === undefined ? undefined : this.newSession(role);
   }
 
-  private newSession(): string {
+  private newSession(role: Role): string {
     const session = randomSecret();
-    this.sessions.set(digest(session).toString("hex"), Date.now() + SESSION_TTL_MS);
+    this.sessions.set(digest(session).toString("hex"), { until: Date.now() + SESSION_TTL_MS, role });
     return session;
   }
 
   /** Whether a cookie value is a live session. */
   checkSession(session: string | undefined, now = Date.now()): boolean {
-    if (!session) return false;
+    return this.roleOfSession(session, now) !== undefined;
+  }
+
+  /** The role of a live session, if the cookie value is one. */
+  roleOfSession(session: string | undefined, now = Date.now()): Role | undefined {
+    if (!session) return undefined;
     const key = digest(session).toString("hex");
-    const until = this.sessions.get(key);
-    if (until === undefined) return false;
-    if (until < now) {
+    const s = this.sessions.get(key);
+    if (s === undefined) return undefined;
+    if (s.until < now) {
       this.sessions.delete(key);
-      return false;
+      return undefined;
     }
-    return true;
+    return s.role;
   }
 
   endSession(session: string | undefined): void {

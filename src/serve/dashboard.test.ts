@@ -1,7 +1,8 @@
 /**
  * The dashboard in a real browser: Debian's Chromium (/usr/bin/chromium) driven by playwright-core,
  * with a fresh profile. It logs in through the one-time link, shows the sample's findings, filters
- * them, opens one, and shows a finding that a second process (a real scan) writes meanwhile — whose
+ * them, opens one, acknowledges it with a reason — which a second open page shows at once through
+ * the event stream — and shows a finding that a second process (a real scan) writes meanwhile, whose
  * user agent and role name are hostile markup, which must show as text and never run.
  *
  * No browser, no pass: when /usr/bin/chromium is missing this test fails (CI installs the `chromium`
@@ -12,6 +13,7 @@ import { execFileSync } from "node:child_process";
 import { existsSync } from "node:fs";
 import { test } from "node:test";
 import { chromium } from "playwright-core";
+import { SqliteStore } from "../state/sqlite.js";
 import { scratchDirs } from "../test-helpers/scan.js";
 import {
   HOSTILE_AGENT,
@@ -24,6 +26,7 @@ import {
 import { startServer } from "./server.js";
 
 const CHROMIUM = "/usr/bin/chromium";
+const READ_TOKEN = "read-only-token-0123456789abcdef";
 
 /**
  * Waits until the table's count says `n` (the page's script has applied a filter). Polled from here:
@@ -37,6 +40,16 @@ async function totalIs(page: import("playwright-core").Page, n: string): Promise
     await new Promise((r) => setTimeout(r, 100));
   }
   assert.fail(`the table counts ${seen} finding(s), not ${n}`);
+}
+/** Waits until `read()` gives `want` (the page's script has caught up). Polled, for the same reason. */
+async function until(what: string, read: () => Promise<string | null>, want: string): Promise<void> {
+  let seen: string | null = null;
+  for (let i = 0; i < 300; i++) {
+    seen = await read();
+    if (seen === want) return;
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  assert.fail(`${what}: ${seen}, not ${want}`);
 }
 const scratchDir = scratchDirs("firstcall-dashboard-");
 
@@ -54,6 +67,7 @@ test("dashboard in Chromium: log in by link, see, filter and open findings, get 
     host: "127.0.0.1",
     port: 0,
     auth: true,
+    readOnlyToken: READ_TOKEN,
     learnWindowMinutes: 30,
     pollMs: 200,
   });
@@ -131,6 +145,46 @@ test("dashboard in Chromium: log in by link, see, filter and open findings, get 
     assert.match(detail, /home \S+ bound by/);
     assert.match(detail, /an address change of instance i-/);
 
+    // Acknowledge it with a reason, while a second page is open: that page updates by itself.
+    const second = await context.newPage();
+    second.on("request", (r) => {
+      if (!r.url().startsWith(`${server.url}/`)) foreign.push(r.url());
+    });
+    await second.goto(`${server.url}/`);
+    await second.locator("#findings tbody tr").nth(3).waitFor({ timeout: 30_000 });
+    await second.locator("#live.on").waitFor({ timeout: 30_000 });
+    const id = (await page.locator("#detail").getAttribute("data-id")) as string;
+    assert.match(id, /^[0-9a-f]{32}$/);
+    assert.equal(await page.locator("#triage-current .triage").textContent(), "open");
+    await page.click("#triage-acknowledged");
+    assert.match((await page.locator("#error").textContent()) ?? "", /Give a reason/, "no reason, no change");
+    await page.fill("#triage-reason", "rotating the role <b>now</b>, INC-42");
+    await page.click("#triage-acknowledged");
+    await until("this page's status", () => page.locator("#triage-current .triage").textContent(), "acknowledged");
+    assert.match(
+      (await page.locator("#triage-current").textContent()) ?? "",
+      /by admin at .*: rotating the role <b>now<\/b>, INC-42/,
+    );
+    assert.match((await page.locator("#detail ol.history").textContent()) ?? "", /acknowledged by admin: rotating/);
+    const otherRow = second.locator(`#findings tbody tr[data-id="${id}"]`);
+    await until("the second page's row", () => otherRow.getAttribute("data-triage"), "acknowledged");
+    assert.equal(await otherRow.locator(".triage").textContent(), "acknowledged");
+    t.diagnostic("acknowledged in one page; the other page's table showed it through the event stream");
+    await second.selectOption("#filter-triage", "acknowledged");
+    await until("second page, acknowledged", () => second.locator("#total").textContent(), "1");
+    await second.selectOption("#filter-triage", "open");
+    await until("second page, open", () => second.locator("#total").textContent(), "3");
+    await second.close();
+    const store = SqliteStore.open(state, { readOnly: true });
+    try {
+      const kept = (await store.findingStatuses([id])).get(id);
+      assert.equal(kept?.status, "acknowledged");
+      assert.equal(kept?.actor, "admin");
+      assert.equal(kept?.reason, "rotating the role <b>now</b>, INC-42");
+    } finally {
+      await store.close();
+    }
+
     // A second process writes a new finding into the state: it appears without reloading.
     const writing = scanInAnotherProcess(hostileTheftLogs(scratchDir()), state);
     const fresh = page.locator("#findings tbody tr", { hasText: THIEF_IP });
@@ -157,6 +211,17 @@ test("dashboard in Chromium: log in by link, see, filter and open findings, get 
     assert.match((await page.locator("#detail").textContent()) ?? "", new RegExp(HOSTILE_INSTANCE));
     assert.match((await page.locator("#detail").textContent()) ?? "", /ops<b>bold<\/b>&amp;/, "the role name as text");
     assert.equal(await page.title(), "firstcall", "no injected script ran");
+
+    // Logged in with the read-only token: the status shows, the buttons do not.
+    await context.clearCookies();
+    await page.goto(`${server.url}/login`);
+    await page.fill("input[name=token]", READ_TOKEN);
+    await page.click("button[type=submit]");
+    await page.locator(`#findings tbody tr[data-id="${id}"]`).click();
+    await page.locator("#triage-current").waitFor({ timeout: 30_000 });
+    assert.equal(await page.locator("#triage-current .triage").textContent(), "acknowledged");
+    assert.equal(await page.locator("#triage button, #triage textarea").count(), 0, "no way to change");
+    assert.match((await page.locator("#triage").textContent()) ?? "", /Read-only access/);
     assert.deepEqual(dialogs, [], "no alert");
     assert.deepEqual(foreign, [], "no request to another origin");
     assert.deepEqual(cspViolations, [], "nothing the CSP had to block");

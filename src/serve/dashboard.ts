@@ -63,7 +63,8 @@ export function dashboardPage(): string {
 <form id="filters" class="filters">
 <label>Rule <select id="filter-rule" name="rule"><option value="">any</option></select></label>
 <label>Severity ≥ <select id="filter-severity" name="minSeverity"><option value="">any</option><option>low</option><option>medium</option><option>high</option></select></label>
-<label>Status <select id="filter-status" name="status"><option value="">any</option><option>open</option><option>retracted</option></select></label>
+<label>Status <select id="filter-triage" name="triage"><option value="">any</option><option>open</option><option>acknowledged</option><option>suppressed</option></select></label>
+<label>Retracted <select id="filter-status" name="status"><option value="">any</option><option value="open">no</option><option value="retracted">yes</option></select></label>
 <label>Account <select id="filter-account" name="account"><option value="">any</option></select></label>
 <label>Region <select id="filter-region" name="region"><option value="">any</option></select></label>
 <label>From <input id="filter-since" name="since" placeholder="2026-11-01T00:00Z or 24h"></label>
@@ -114,6 +115,15 @@ tr.fresh { animation: fresh 3s ease-out; }
 .sev { font-weight: 600; text-transform: uppercase; font-size: .75rem; }
 .sev-high { color: #a40e26; } .sev-medium { color: #9a6700; } .sev-low { color: #0969da; } .sev-info { color: #57606a; }
 .retracted { text-decoration: line-through; color: #57606a; }
+tr.row-suppressed td { color: #57606a; }
+.triage { font-size: .75rem; font-weight: 600; padding: .05rem .4rem; border-radius: 1rem; white-space: nowrap; }
+.triage-open { background: #fff8c5; color: #7d4e00; }
+.triage-acknowledged { background: #ddf4ff; color: #0550ae; }
+.triage-suppressed { background: #eaeef2; color: #57606a; }
+.decide { border-top: 1px solid #eaeef2; margin-top: .6rem; padding-top: .4rem; }
+.decide textarea { width: 100%; box-sizing: border-box; min-height: 3.2rem; font: inherit; }
+.decide .buttons { display: flex; gap: .5rem; margin-top: .4rem; flex-wrap: wrap; align-items: center; }
+.history { padding-left: 1.2rem; font-size: .85rem; }
 .detail { background: #fff; border: 1px solid #d0d7de; border-radius: 6px; padding: .5rem 1rem; align-self: start; }
 .detail dt { font-weight: 600; margin-top: .4rem; }
 .detail dd { margin-left: 1rem; overflow-wrap: anywhere; }
@@ -163,8 +173,16 @@ export const DASHBOARD_JS = String.raw`"use strict";
     e.hidden = false;
     e.textContent = visible(message);
   }
-  function api(path) {
-    return fetch(path, { headers: { Accept: "application/json" }, credentials: "same-origin" }).then(function (r) {
+  function api(path, method, body) {
+    var init = { headers: { Accept: "application/json" }, credentials: "same-origin" };
+    if (method) {
+      init.method = method;
+      init.body = JSON.stringify(body);
+      init.headers["Content-Type"] = "application/json";
+      // Without it the server refuses a change made with the session cookie (CSRF).
+      init.headers["X-Firstcall-Request"] = "1";
+    }
+    return fetch(path, init).then(function (r) {
       return r.json().then(function (body) {
         if (r.status === 401) { window.location.assign("/login"); throw new Error("logged out"); }
         if (!r.ok) throw new Error((body.error && body.error.code ? body.error.code + ": " : "") + (body.error ? body.error.message : r.status));
@@ -173,7 +191,7 @@ export const DASHBOARD_JS = String.raw`"use strict";
     });
   }
 
-  var FILTERS = ["rule", "severity", "status", "account", "region", "since", "until", "q"];
+  var FILTERS = ["rule", "severity", "triage", "status", "account", "region", "since", "until", "q"];
   function filterParams() {
     var p = new URLSearchParams();
     FILTERS.forEach(function (name) {
@@ -187,14 +205,21 @@ export const DASHBOARD_JS = String.raw`"use strict";
   var shown = new Set();
   var cursor = null;
   var selected = null;
+  /** The caller's role: "admin" may acknowledge and suppress, "read" may only look. */
+  var role = "read";
   function credential(f) {
     var p = f.principal || {};
     var role = p.roleArn ? p.roleArn.replace(/^[^/]*:role\//, "") : "";
     return (role ? role + "/" : "") + (p.sessionName || p.instanceId || p.arn || "");
   }
+  function triageBadge(t) {
+    var status = (t && t.status) || "open";
+    return el("span", { className: "triage triage-" + status, text: status });
+  }
   function row(f, fresh) {
     var status = f.status || "open";
-    var tr = el("tr", { "data-id": f.id, className: (status === "retracted" ? "retracted " : "") + (fresh ? "fresh" : "") }, [
+    var triage = (f.triage && f.triage.status) || "open";
+    var tr = el("tr", { "data-id": f.id, "data-triage": triage, className: (status === "retracted" ? "retracted " : "") + "row-" + triage + (fresh ? " fresh" : "") }, [
       el("td", { text: f.time }),
       el("td", { text: f.severity, className: "sev sev-" + f.severity }),
       el("td", { text: f.rule }),
@@ -203,7 +228,7 @@ export const DASHBOARD_JS = String.raw`"use strict";
       el("td", { text: credential(f), title: visible(f.principal && f.principal.arn) }),
       el("td", { text: f.sourceIp }),
       el("td", { text: f.evidence ? f.evidence.count : "" }),
-      el("td", { text: status })
+      el("td", { className: "status" }, [triageBadge(f.triage), status === "retracted" ? el("span", { text: " retracted" }) : null])
     ]);
     if (f.id === selected) tr.classList.add("selected");
     tr.addEventListener("click", function () { openFinding(f.id); });
@@ -248,6 +273,8 @@ export const DASHBOARD_JS = String.raw`"use strict";
         figure("open, medium", f.bySeverity.medium),
         figure("open, low", f.bySeverity.low),
         figure("retracted", f.retracted),
+        figure("acknowledged", f.acknowledged),
+        figure("suppressed", f.suppressed),
         figure("sessions (live)", s.sessions.stored + " (" + s.sessions.live + ")"),
         figure("findings covered / uncovered", s.coverage.coveredFindings + " / " + s.coverage.uncoveredFindings),
         figure("accounts in the trail", s.fleet.accounts),
@@ -271,6 +298,47 @@ export const DASHBOARD_JS = String.raw`"use strict";
     });
     return list;
   }
+  /** The finding's triage: its status, the form to change it (admin only) and the history. */
+  function triagePart(x) {
+    var t = x.triage || { status: "open" };
+    var box = el("section", { className: "decide", id: "triage" });
+    box.appendChild(el("h3", { text: "Status" }));
+    box.appendChild(el("p", { id: "triage-current" }, [
+      triageBadge(t),
+      t.status !== "open" ? el("span", { text: " by " + t.actor + " at " + t.at + ": " + t.reason }) : null
+    ]));
+    if (role === "admin") {
+      var reason = el("textarea", { id: "triage-reason", maxlength: "1000", placeholder: "why (required to acknowledge or suppress)" });
+      var buttons = el("div", { className: "buttons" });
+      [["acknowledged", "Acknowledge"], ["suppressed", "Suppress"], ["open", "Reopen"]].forEach(function (b) {
+        if (b[0] === t.status) return;
+        var button = el("button", { type: "button", id: "triage-" + b[0], text: b[1] });
+        button.addEventListener("click", function () {
+          var why = reason.value.trim();
+          if (b[0] !== "open" && why === "") { showError("Give a reason to " + b[1].toLowerCase() + " this finding."); reason.focus(); return; }
+          button.disabled = true;
+          api("/api/v1/findings/" + encodeURIComponent(x.finding.id) + "/status", "PUT", { status: b[0], reason: why })
+            .then(function () { reason.value = ""; showError(null); refreshSoon(); })
+            .catch(function (e) { showError(e.message); button.disabled = false; });
+        });
+        buttons.appendChild(button);
+      });
+      buttons.appendChild(el("span", { className: "muted", text: "Suppressed findings are not alerted again." }));
+      box.appendChild(el("label", { text: "Reason" }));
+      box.appendChild(reason);
+      box.appendChild(buttons);
+    } else {
+      box.appendChild(el("p", { className: "muted", text: "Read-only access: acknowledging and suppressing need the API token." }));
+    }
+    var history = x.triageHistory || [];
+    if (history.length) {
+      box.appendChild(el("h4", { text: "History" }));
+      box.appendChild(el("ol", { className: "history" }, history.map(function (h) {
+        return el("li", { text: h.at + "  " + h.status + " by " + h.actor + (h.reason ? ": " + h.reason : "") });
+      })));
+    }
+    return box;
+  }
   function openFinding(id) {
     selected = id;
     Array.prototype.forEach.call($("findings").tBodies[0].rows, function (tr) {
@@ -282,9 +350,10 @@ export const DASHBOARD_JS = String.raw`"use strict";
       var parts = [
         el("h2", { text: f.severity.toUpperCase() + " " + f.rule }),
         el("p", { text: f.reason, className: "reason" }),
+        triagePart(x),
         dl([
           ["id", f.id],
-          ["status", (f.status || "open") + (f.retractionReason ? ": " + f.retractionReason : "")],
+          ["retracted", f.status === "retracted" ? "yes" + (f.retractionReason ? ": " + f.retractionReason : "") : "no"],
           ["credential", f.principal.arn],
           ["role", f.principal.roleArn],
           ["kind", f.principal.kind],
@@ -319,7 +388,12 @@ export const DASHBOARD_JS = String.raw`"use strict";
         parts.push(el("ul", { className: "not-found" }, x.notFound.map(function (n) { return el("li", { text: n }); })));
       }
       x.notes.forEach(function (n) { parts.push(el("p", { className: "muted", text: "note: " + n })); });
+      // A reload (an event arrived) must not lose a reason being typed for the same finding.
+      var typing = $("triage-reason");
+      var kept = typing && $("detail").getAttribute("data-id") === f.id ? typing.value : "";
       $("detail").replaceChildren.apply($("detail"), parts);
+      $("detail").setAttribute("data-id", f.id);
+      if (kept && $("triage-reason")) $("triage-reason").value = kept;
     }).catch(function (e) { showError(e.message); });
   }
 
@@ -339,6 +413,11 @@ export const DASHBOARD_JS = String.raw`"use strict";
     source.addEventListener("open", function () { live.textContent = "live"; live.className = "live on"; });
     source.addEventListener("error", function () { live.textContent = "reconnecting…"; live.className = "live off"; });
     source.addEventListener("finding", refreshSoon);
+    // Another dashboard (or a script) acknowledged or suppressed a finding.
+    source.addEventListener("triage", refreshSoon);
+    // After a reconnect, status changes made meanwhile are not replayed: reload what is shown.
+    var readyBefore = false;
+    source.addEventListener("ready", function () { if (readyBefore) refreshSoon(); readyBefore = true; });
     source.addEventListener("state-error", function (e) { showError(JSON.parse(e.data).message); });
   }
 
@@ -346,6 +425,7 @@ export const DASHBOARD_JS = String.raw`"use strict";
   $("filters").addEventListener("change", function () { loadFindings(false); });
   $("filter-reset").addEventListener("click", function () { setTimeout(function () { loadFindings(false); }, 0); });
   $("more").addEventListener("click", function () { loadFindings(true); });
-  loadSummary().then(function () { return loadFindings(false); }).then(listen);
+  api("/api/v1/whoami").then(function (w) { role = w.role || "read"; }).catch(function () {})
+    .then(loadSummary).then(function () { return loadFindings(false); }).then(listen);
 })();
 `;

@@ -11,10 +11,13 @@ import { type Explanation, explain } from "../findings/explain.js";
 import { type Finding, SEVERITIES, type Severity, severityRank, statusOf } from "../findings/finding.js";
 import { parseTimeArgument } from "../pipeline/time-window.js";
 import type { FindingsMark, SqliteStore } from "../state/sqlite.js";
+import { FINDING_STATUS_VALUES, type FindingStatus, type FindingStatusValue } from "../state/store.js";
 
 /** Errors the API answers with, each with a stable code and its HTTP status. */
 export type ApiErrorCode =
   | "E_AUTH" // no or wrong credentials (401)
+  | "E_FORBIDDEN" // a read-only token asked to change something (403)
+  | "E_CSRF" // a state-changing request without the custom header, or from another origin (403)
   | "E_HOST" // a Host header this server does not answer to (403): DNS rebinding
   | "E_BAD_REQUEST" // a query parameter that cannot be understood (400)
   | "E_NOT_FOUND" // no such finding or route (404)
@@ -46,12 +49,36 @@ export interface FindingChange {
   readonly updatedAt: string;
 }
 
+/**
+ * What people decided about a finding, as the API shows it: `open` (nobody did) or the latest
+ * acknowledgement or suppression with its reason, who and when.
+ */
+export interface Triage {
+  readonly status: FindingStatusValue;
+  readonly reason?: string;
+  readonly actor?: string;
+  readonly at?: string;
+}
+
+/** A finding of the list with its triage. */
+export type TriagedFinding = Finding & { readonly triage: Triage };
+
+/** A triage change (made through this server or by another process), for the event stream. */
+export interface TriageChange {
+  readonly id: string;
+  readonly triage: Triage;
+  /** Its place in the state's status history. */
+  readonly seq: number;
+}
+
 /** Filters of the findings list; every one optional, all of them must hold. */
 export interface FindingsQuery {
   readonly rules?: readonly string[];
   readonly severities?: readonly Severity[];
   readonly minSeverity?: Severity;
   readonly status?: "open" | "retracted";
+  /** Triage statuses (any of them). */
+  readonly triage?: readonly FindingStatusValue[];
   readonly accounts?: readonly string[];
   readonly regions?: readonly string[];
   /** Finding time (first offending call) at or after, ms. */
@@ -69,7 +96,7 @@ export interface FindingsPage {
   /** Findings matching the filters, all pages together. */
   readonly total: number;
   /** Newest first (time, then id, both descending): a stable order for cursors. */
-  readonly findings: readonly Finding[];
+  readonly findings: readonly TriagedFinding[];
   /** Pass as `cursor` for the next page; absent on the last page. */
   readonly nextCursor?: string;
 }
@@ -81,6 +108,9 @@ export interface StateSummary {
     readonly total: number;
     readonly open: number;
     readonly retracted: number;
+    /** Findings acknowledged and suppressed (retracted or not). */
+    readonly acknowledged: number;
+    readonly suppressed: number;
     /** Open findings per severity. */
     readonly bySeverity: Readonly<Record<Severity, number>>;
     /** Open findings per rule. */
@@ -144,8 +174,9 @@ function credentialText(f: Finding): string {
     .toLowerCase();
 }
 
-/** Whether a finding passes the filters. */
-export function matches(f: Finding, q: FindingsQuery): boolean {
+/** Whether a finding passes the filters (`triage`: its triage status, open when unknown). */
+export function matches(f: Finding, q: FindingsQuery, triage: FindingStatusValue = "open"): boolean {
+  if (q.triage && q.triage.length > 0 && !q.triage.includes(triage)) return false;
   if (q.rules && q.rules.length > 0 && !q.rules.includes(f.rule)) return false;
   if (q.severities && q.severities.length > 0 && !q.severities.includes(f.severity)) return false;
   if (q.minSeverity && severityRank(f.severity) < severityRank(q.minSeverity)) return false;
@@ -200,6 +231,10 @@ export function parseFindingsQuery(params: URLSearchParams, now = Date.now()): F
   const status = params.get("status") ?? "";
   if (status !== "" && status !== "open" && status !== "retracted")
     throw new ApiError("E_BAD_REQUEST", 400, `status: open or retracted, not ${status.slice(0, 40)}`);
+  const triage = list(params, "triage");
+  for (const v of triage)
+    if (!(FINDING_STATUS_VALUES as readonly string[]).includes(v))
+      throw new ApiError("E_BAD_REQUEST", 400, `triage: ${FINDING_STATUS_VALUES.join(", ")}, not ${v.slice(0, 40)}`);
   const min = params.get("minSeverity");
   const since = time(params, "since", now);
   const until = time(params, "until", now);
@@ -210,6 +245,7 @@ export function parseFindingsQuery(params: URLSearchParams, now = Date.now()): F
     severities: list(params, "severity").map((s) => severity(s, "severity")),
     ...(min ? { minSeverity: severity(min, "minSeverity") } : {}),
     ...(status ? { status } : {}),
+    triage: triage as FindingStatusValue[],
     accounts: list(params, "account"),
     regions: list(params, "region"),
     ...(since !== undefined ? { since } : {}),
@@ -232,7 +268,12 @@ export class FindingsView {
   private sorted: Finding[] | undefined;
   private mark: FindingsMark | undefined;
   private version: number | undefined;
-  private summaryCache: { version: number; summary: StateSummary } | undefined;
+  private summaryCache: { version: number; triageSeq: number; summary: StateSummary } | undefined;
+  /** The latest status of each finding that is not open, and how far the history was read. */
+  private readonly triage = new Map<string, FindingStatus>();
+  private triageSeq = 0;
+  /** Triage changes seen by refreshes and not yet taken by {@link takeTriageChanges}. */
+  private pendingTriage: TriageChange[] = [];
 
   constructor(
     private readonly store: SqliteStore,
@@ -270,7 +311,57 @@ export class FindingsView {
           : "updated";
       changes.push({ change, finding: row.stored.finding, updatedAt: row.updatedAt });
     }
+    this.readTriage(first);
     return changes;
+  }
+
+  /**
+   * Reads the status history past what was seen (the first time: all of it, reporting nothing). The
+   * history, not the table of latest statuses, so that a change another process made and undid
+   * between two refreshes is still reported in order.
+   */
+  private readTriage(first: boolean): void {
+    for (const c of this.store.statusChangesSince(this.triageSeq)) {
+      this.triageSeq = c.seq;
+      const kept: FindingStatus = { id: c.id, status: c.status, reason: c.reason, actor: c.actor, at: c.at };
+      if (c.status === "open") this.triage.delete(c.id);
+      else this.triage.set(c.id, kept);
+      if (!first) this.pendingTriage.push({ id: c.id, triage: asTriage(kept), seq: c.seq });
+    }
+    // A server nobody listens to must not pile up changes.
+    if (this.pendingTriage.length > 10_000) this.pendingTriage = this.pendingTriage.slice(-10_000);
+  }
+
+  /** The triage changes read since the last call (by refreshes or {@link setTriage}), oldest first. */
+  takeTriageChanges(): TriageChange[] {
+    const out = this.pendingTriage;
+    this.pendingTriage = [];
+    return out;
+  }
+
+  /** A finding's triage (`open` when nobody set one). */
+  triageOf(id: string): Triage {
+    const s = this.triage.get(id);
+    return s ? asTriage(s) : { status: "open" };
+  }
+
+  /**
+   * Sets a finding's triage (`id` as {@link explain} takes it) through the store's status connection,
+   * then reads it back so the change is among the next {@link takeTriageChanges}.
+   * @throws ApiError E_BAD_REQUEST, E_NOT_FOUND, E_AMBIGUOUS; FindingStatusError; StateError when it cannot be written
+   * @example await view.setTriage("9094dc6c", "suppressed", "red team exercise", "admin")
+   */
+  async setTriage(id: string, status: FindingStatusValue, reason: string, actor: string): Promise<TriageChange> {
+    const finding = this.resolve(id).stored.finding;
+    await this.store.setFindingStatus({ id: finding.id, status, reason, actor, at: new Date().toISOString() });
+    this.readTriage(false);
+    const mine = this.pendingTriage.filter((c) => c.id === finding.id).at(-1);
+    return mine ?? { id: finding.id, triage: this.triageOf(finding.id), seq: this.triageSeq };
+  }
+
+  /** Every status change of a finding, oldest first (the audit trail). */
+  async triageHistory(id: string): Promise<Triage[]> {
+    return (await this.store.findingStatusHistory(id)).map(asTriage);
   }
 
   /** Findings whose latest version was committed after `updatedAt` (a reconnecting stream's catch-up). */
@@ -302,14 +393,14 @@ export class FindingsView {
    */
   page(query: FindingsQuery, limit: number, cursor?: string): FindingsPage {
     const after = cursor ? decodeCursor(cursor) : undefined;
-    const matching = this.all().filter((f) => matches(f, query));
+    const matching = this.all().filter((f) => matches(f, query, this.triage.get(f.id)?.status));
     let start = 0;
     if (after) {
       const [t, id] = after;
       start = matching.findIndex((f) => f.time < t || (f.time === t && f.id < id));
       if (start < 0) start = matching.length;
     }
-    const findings = matching.slice(start, start + limit);
+    const findings = matching.slice(start, start + limit).map((f) => ({ ...f, triage: this.triageOf(f.id) }));
     const last = findings.at(-1);
     return {
       schema: "firstcall.findings-page/v1",
@@ -324,6 +415,13 @@ export class FindingsView {
    * @throws ApiError E_BAD_REQUEST, E_NOT_FOUND or E_AMBIGUOUS
    */
   async explain(id: string): Promise<Explanation> {
+    const stored = this.resolve(id).stored;
+    const session = (await this.store.loadSessions([stored.session])).get(stored.session);
+    return explain(stored, session, await this.store.loadFleet(), this.learnWindowMinutes);
+  }
+
+  /** A finding by id or unique prefix. @throws ApiError E_BAD_REQUEST, E_NOT_FOUND or E_AMBIGUOUS */
+  private resolve(id: string): ViewedFinding {
     const wanted = id.toLowerCase();
     if (!/^[0-9a-f]{6,64}$/.test(wanted))
       throw new ApiError("E_BAD_REQUEST", 400, "not a finding id (6 to 64 hexadecimal characters)");
@@ -335,9 +433,7 @@ export class FindingsView {
         409,
         `${wanted} is the start of ${found.length} finding ids: give more characters`,
       );
-    const stored = (found[0] as ViewedFinding).stored;
-    const session = (await this.store.loadSessions([stored.session])).get(stored.session);
-    return explain(stored, session, await this.store.loadFleet(), this.learnWindowMinutes);
+    return found[0] as ViewedFinding;
   }
 
   async sessionCount(): Promise<number> {
@@ -347,7 +443,8 @@ export class FindingsView {
   /** Figures of the whole state; computed once per commit of the writer. */
   async summary(): Promise<StateSummary> {
     const version = this.store.dataVersion();
-    if (this.summaryCache?.version === version) return this.summaryCache.summary;
+    if (this.summaryCache?.version === version && this.summaryCache.triageSeq === this.triageSeq)
+      return this.summaryCache.summary;
     const bySeverity = Object.fromEntries(SEVERITIES.map((s) => [s, 0])) as Record<Severity, number>;
     const byRule: Record<string, number> = {};
     const accounts = new Set<string>();
@@ -378,6 +475,9 @@ export class FindingsView {
         total: all.length,
         open,
         retracted: all.length - open,
+        acknowledged: [...this.triage.values()].filter((t) => t.status === "acknowledged" && this.byId.has(t.id))
+          .length,
+        suppressed: [...this.triage.values()].filter((t) => t.status === "suppressed" && this.byId.has(t.id)).length,
         bySeverity,
         byRule,
         accounts: [...accounts].sort(),
@@ -398,11 +498,15 @@ export class FindingsView {
       },
       objects: await this.store.objectCounts(),
     };
-    this.summaryCache = { version, summary };
+    this.summaryCache = { version, triageSeq: this.triageSeq, summary };
     return summary;
   }
 
   async close(): Promise<void> {
     await this.store.close();
   }
+}
+
+function asTriage(s: FindingStatus): Triage {
+  return { status: s.status, reason: s.reason, actor: s.actor, at: s.at };
 }

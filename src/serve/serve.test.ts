@@ -19,6 +19,7 @@ import {
   HOSTILE_INSTANCE,
   HOSTILE_ROLE,
   hostileTheftLogs,
+  readEvents,
   sampleState,
   scanInAnotherProcess,
   THIEF_IP,
@@ -176,7 +177,10 @@ describe("firstcall serve: API over the sample's state", () => {
     assert.ok(served.notFound.length > 0, "what was looked for and not found");
     const cli = await runCliAsync(["explain", mismatch.id, "--format", "json", "--state", state]);
     assert.equal(cli.status, 0, cli.stderr);
-    assert.deepEqual(served, JSON.parse(cli.stdout), "the dashboard and the CLI show the same evidence");
+    const { triage, triageHistory, ...evidence } = served as Explanation & { triage: unknown; triageHistory: unknown };
+    assert.deepEqual(evidence, JSON.parse(cli.stdout), "the dashboard and the CLI show the same evidence");
+    assert.deepEqual(triage, { status: "open" }, "and its triage: nobody acknowledged it");
+    assert.deepEqual(triageHistory, []);
     assert.deepEqual(await body<Explanation>(`/api/v1/findings/${mismatch.id.slice(0, 8)}`), served);
     const unknown = await get("/api/v1/findings/abcdef0123456789");
     assert.equal(unknown.status, 404);
@@ -410,45 +414,6 @@ describe("firstcall serve: the command", () => {
     assert.equal(await exited, 0, stderr);
   });
 });
-
-/** Reads Server-Sent Events from a fetch response until `done` says stop or the time runs out. */
-async function readEvents(
-  response: Response,
-  done: (event: { event: string; id?: string; data: string }) => boolean,
-  timeoutMs: number,
-): Promise<{ event: string; id?: string; data: string }[]> {
-  const reader = (response.body as ReadableStream<Uint8Array>).getReader();
-  const decoder = new TextDecoder();
-  const events: { event: string; id?: string; data: string }[] = [];
-  let buffer = "";
-  const deadline = Date.now() + timeoutMs;
-  try {
-    while (Date.now() < deadline) {
-      const chunk = await Promise.race([
-        reader.read(),
-        new Promise<"timeout">((r) => setTimeout(() => r("timeout"), Math.max(1, deadline - Date.now())).unref()),
-      ]);
-      if (chunk === "timeout" || chunk.done) break;
-      buffer += decoder.decode(chunk.value, { stream: true });
-      for (let end = buffer.indexOf("\n\n"); end >= 0; end = buffer.indexOf("\n\n")) {
-        const block = buffer.slice(0, end);
-        buffer = buffer.slice(end + 2);
-        const e: { event: string; id?: string; data: string } = { event: "message", data: "" };
-        for (const line of block.split("\n")) {
-          if (line.startsWith("event: ")) e.event = line.slice(7);
-          else if (line.startsWith("id: ")) e.id = line.slice(4);
-          else if (line.startsWith("data: ")) e.data += line.slice(6);
-        }
-        if (block.startsWith(":")) continue;
-        events.push(e);
-        if (done(e)) return events;
-      }
-    }
-    return events;
-  } finally {
-    await reader.cancel().catch(() => {});
-  }
-}
 
 describe("firstcall serve: reading while a scan writes", () => {
   test("serves while another process holds the writer's lock; a second writer is still refused", async (t) => {

@@ -1,6 +1,7 @@
 /**
- * Starting and stopping `firstcall serve`: opens the state read-only, checks the bind address against
- * the authentication choice, listens, and says once where to go.
+ * Starting and stopping `firstcall serve`: opens the state read-only (with a connection that may
+ * write finding statuses only, beside a running scan: `SqliteOpenOptions.statusWrites`), checks the
+ * bind address against the authentication choice, listens, and says once where to go.
  */
 import type { AddressInfo } from "node:net";
 import { serve } from "@hono/node-server";
@@ -18,8 +19,10 @@ export interface StartServerOptions {
   readonly port: number;
   /** `false`: no authentication (`--no-auth`), loopback only. */
   readonly auth: boolean;
-  /** The API token; a random one is made when absent. */
+  /** The API token (may also acknowledge and suppress); a random one is made when absent. */
   readonly token?: string;
+  /** A token that may only read (403 on changes); none when absent. */
+  readonly readOnlyToken?: string;
   readonly learnWindowMinutes: number;
   readonly pollMs?: number;
   readonly keepAliveMs?: number;
@@ -67,9 +70,15 @@ export async function startServer(options: StartServerOptions): Promise<RunningS
     );
   if (options.token !== undefined && options.token.length < MIN_TOKEN_LENGTH)
     throw new UsageError("E_USAGE", `the API token is shorter than ${MIN_TOKEN_LENGTH} characters`);
+  if (options.readOnlyToken !== undefined && options.readOnlyToken.length < MIN_TOKEN_LENGTH)
+    throw new UsageError("E_USAGE", `the read-only token is shorter than ${MIN_TOKEN_LENGTH} characters`);
+  if (options.readOnlyToken !== undefined && !options.auth)
+    throw new UsageError("E_USAGE", "a read-only token with --no-auth: without authentication anyone may change");
+  if (options.readOnlyToken !== undefined && options.token !== undefined && options.readOnlyToken === options.token)
+    throw new UsageError("E_USAGE", "the read-only token is the API token: give it another value");
   if (options.statePath === ":memory:")
     throw new UsageError("E_USAGE", "--state :memory: holds nothing to serve: give the state file a scan writes");
-  const store = SqliteStore.open(options.statePath, { readOnly: true });
+  const store = SqliteStore.open(options.statePath, { readOnly: true, statusWrites: true });
   const view = new FindingsView(store, options.learnWindowMinutes);
   try {
     view.refresh();
@@ -78,7 +87,7 @@ export async function startServer(options: StartServerOptions): Promise<RunningS
     throw e;
   }
   const token = options.auth ? (options.token ?? randomSecret()) : undefined;
-  const auth = token !== undefined ? new ServeAuth(token) : undefined;
+  const auth = token !== undefined ? new ServeAuth(token, options.readOnlyToken) : undefined;
   let allowed: Set<string> | undefined;
   const service = createServeApp({
     view,

@@ -66,3 +66,42 @@ export function scanInAnotherProcess(logs: string, state: string): Promise<{ cod
     child.on("close", (code) => resolve({ code, stderr }));
   });
 }
+
+/** Reads Server-Sent Events from a fetch response until `done` says stop or the time runs out. */
+export async function readEvents(
+  response: Response,
+  done: (event: { event: string; id?: string; data: string }) => boolean,
+  timeoutMs: number,
+): Promise<{ event: string; id?: string; data: string }[]> {
+  const reader = (response.body as ReadableStream<Uint8Array>).getReader();
+  const decoder = new TextDecoder();
+  const events: { event: string; id?: string; data: string }[] = [];
+  let buffer = "";
+  const deadline = Date.now() + timeoutMs;
+  try {
+    while (Date.now() < deadline) {
+      const chunk = await Promise.race([
+        reader.read(),
+        new Promise<"timeout">((r) => setTimeout(() => r("timeout"), Math.max(1, deadline - Date.now())).unref()),
+      ]);
+      if (chunk === "timeout" || chunk.done) break;
+      buffer += decoder.decode(chunk.value, { stream: true });
+      for (let end = buffer.indexOf("\n\n"); end >= 0; end = buffer.indexOf("\n\n")) {
+        const block = buffer.slice(0, end);
+        buffer = buffer.slice(end + 2);
+        const e: { event: string; id?: string; data: string } = { event: "message", data: "" };
+        for (const line of block.split("\n")) {
+          if (line.startsWith("event: ")) e.event = line.slice(7);
+          else if (line.startsWith("id: ")) e.id = line.slice(4);
+          else if (line.startsWith("data: ")) e.data += line.slice(6);
+        }
+        if (block.startsWith(":")) continue;
+        events.push(e);
+        if (done(e)) return events;
+      }
+    }
+    return events;
+  } finally {
+    await reader.cancel().catch(() => {});
+  }
+}
