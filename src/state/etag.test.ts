@@ -68,10 +68,10 @@ test("the ETag is stored and read back; files have none", async () => {
 
 test("a state file from before the etag column is read, and gains the column", async () => {
   const path = join(scratchDir(), "old.sqlite");
-  // The schema as it was written before S3 objects (same schema version).
+  // The schema as it was written before S3 objects (schema 3, the version that gained the column in place).
   const old = new Database(path);
   old.pragma(`application_id = ${APPLICATION_ID}`);
-  old.pragma(`user_version = ${SCHEMA_VERSION}`);
+  old.pragma("user_version = 3");
   old.exec(`
 CREATE TABLE meta (key TEXT PRIMARY KEY, value BLOB NOT NULL) WITHOUT ROWID;
 CREATE TABLE sessions (key TEXT PRIMARY KEY, valid_until INTEGER NOT NULL, data BLOB NOT NULL);

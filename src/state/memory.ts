@@ -18,7 +18,13 @@ import type {
   OutboxStore,
   OutboxTask,
 } from "../findings/delivery/outbox.js";
-import type { ScannedObject, StateCommit, StateStore } from "./store.js";
+import {
+  type FindingStatus,
+  type ScannedObject,
+  type StateCommit,
+  type StateStore,
+  validateFindingStatus,
+} from "./store.js";
 
 export class MemoryStore implements StateStore {
   readonly location = ":memory:";
@@ -32,6 +38,8 @@ export class MemoryStore implements StateStore {
   private settings: string | undefined;
   private readonly deliveries = new MemoryOutbox(this.findings);
   readonly outbox: OutboxStore = this.deliveries;
+  private readonly statuses = new Map<string, FindingStatus>();
+  private readonly statusHistory: FindingStatus[] = [];
 
   async loadSessions(keys: readonly string[]): Promise<Map<string, SessionState>> {
     const out = new Map<string, SessionState>();
@@ -96,6 +104,29 @@ export class MemoryStore implements StateStore {
     for (const o of batch.outputs ?? []) this.outputs.set(o.path, o.bytes);
     if (batch.settingsFingerprint !== undefined) this.settings = batch.settingsFingerprint;
     this.deliveries.enqueue(batch.outbox ?? []);
+  }
+
+  async findingStatuses(ids?: readonly string[]): Promise<Map<string, FindingStatus>> {
+    if (ids === undefined) return new Map(this.statuses);
+    const out = new Map<string, FindingStatus>();
+    for (const id of ids) {
+      const s = this.statuses.get(id);
+      if (s) out.set(id, s);
+    }
+    return out;
+  }
+
+  async setFindingStatus(status: FindingStatus): Promise<void> {
+    validateFindingStatus(status);
+    // A copy: the caller's object must not change what is stored.
+    const kept = { id: status.id, status: status.status, reason: status.reason, actor: status.actor, at: status.at };
+    this.statusHistory.push(kept);
+    if (kept.status === "open") this.statuses.delete(kept.id);
+    else this.statuses.set(kept.id, kept);
+  }
+
+  async findingStatusHistory(id: string): Promise<FindingStatus[]> {
+    return this.statusHistory.filter((s) => s.id === id);
   }
 
   async close(): Promise<void> {}

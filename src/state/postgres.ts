@@ -33,18 +33,20 @@ import {
 } from "../engine/state.js";
 import { StateError } from "../errors.js";
 import { log } from "../log.js";
-import type {
-  CheckpointEvents,
-  CheckpointStart,
-  ScannedObject,
-  SharedCheckpoints,
-  StateCommit,
-  StateInfo,
-  StateStore,
+import {
+  type CheckpointEvents,
+  type CheckpointStart,
+  type FindingStatus,
+  type ScannedObject,
+  type SharedCheckpoints,
+  type StateCommit,
+  type StateInfo,
+  type StateStore,
+  validateFindingStatus,
 } from "./store.js";
 
 /** The schema version this firstcall reads and writes (the number of migrations). */
-export const PG_SCHEMA_VERSION = 1;
+export const PG_SCHEMA_VERSION = 2;
 
 /** Advisory-lock namespace ("fcst"), so firstcall's locks never meet another application's. */
 const LOCK_SPACE = 0x66637374;
@@ -69,6 +71,14 @@ const MIGRATIONS: readonly string[] = [
    CREATE INDEX firstcall_events_processed ON firstcall_events (time) WHERE processed;
    CREATE TABLE firstcall_streams (worker text PRIMARY KEY, pending bytea, watermark double precision,
      finished boolean NOT NULL, updated_at timestamptz NOT NULL);`,
+  // 2: what people decided about findings (serve's acknowledge/suppress), in tables of their own so that
+  // setting a status never touches a row a checkpoint writes. The latest status of each finding that
+  // is not open, and every change in order (the audit trail).
+  `CREATE TABLE firstcall_finding_statuses (id text PRIMARY KEY, status text NOT NULL, reason text NOT NULL,
+     actor text NOT NULL, at text NOT NULL);
+   CREATE TABLE firstcall_finding_status_history (seq bigserial PRIMARY KEY, id text NOT NULL, status text NOT NULL,
+     reason text NOT NULL, actor text NOT NULL, at text NOT NULL);
+   CREATE INDEX firstcall_finding_status_history_id ON firstcall_finding_status_history (id, seq);`,
 ];
 
 export interface PostgresOpenOptions {
@@ -511,6 +521,61 @@ export class PostgresStore implements StateStore, SharedCheckpoints {
         cause: e,
       });
     }
+  }
+
+  async findingStatuses(ids?: readonly string[]): Promise<Map<string, FindingStatus>> {
+    const out = new Map<string, FindingStatus>();
+    const put = (rows: FindingStatus[]) => {
+      for (const r of rows) out.set(r.id, { id: r.id, status: r.status, reason: r.reason, actor: r.actor, at: r.at });
+    };
+    if (ids === undefined) {
+      put(
+        (await this.client.query<FindingStatus>("SELECT id, status, reason, actor, at FROM firstcall_finding_statuses"))
+          .rows,
+      );
+      return out;
+    }
+    for (let i = 0; i < ids.length; i += 10_000) {
+      const r = await this.client.query<FindingStatus>(
+        "SELECT id, status, reason, actor, at FROM firstcall_finding_statuses WHERE id = ANY($1::text[])",
+        [ids.slice(i, i + 10_000)],
+      );
+      put(r.rows);
+    }
+    return out;
+  }
+
+  /**
+   * Sets a finding's status in one statement (the history row and the latest status together), so it
+   * needs no transaction of its own and may run on a reader's connection beside running workers. During
+   * this worker's own checkpoint it joins that transaction.
+   */
+  async setFindingStatus(status: FindingStatus): Promise<void> {
+    validateFindingStatus(status);
+    const row = [status.id, status.status, status.reason, status.actor, status.at];
+    try {
+      await this.client.query(
+        status.status === "open"
+          ? `WITH h AS (INSERT INTO firstcall_finding_status_history (id, status, reason, actor, at) VALUES ($1, $2, $3, $4, $5))
+             DELETE FROM firstcall_finding_statuses WHERE id = $1`
+          : `WITH h AS (INSERT INTO firstcall_finding_status_history (id, status, reason, actor, at) VALUES ($1, $2, $3, $4, $5))
+             INSERT INTO firstcall_finding_statuses (id, status, reason, actor, at) VALUES ($1, $2, $3, $4, $5)
+             ON CONFLICT (id) DO UPDATE SET status = excluded.status, reason = excluded.reason, actor = excluded.actor, at = excluded.at`,
+        row,
+      );
+    } catch (e) {
+      throw new StateError("E_STATE", `${this.location}: cannot set the finding status: ${(e as Error).message}`, {
+        cause: e,
+      });
+    }
+  }
+
+  async findingStatusHistory(id: string): Promise<FindingStatus[]> {
+    const r = await this.client.query<FindingStatus>(
+      "SELECT id, status, reason, actor, at FROM firstcall_finding_status_history WHERE id = $1 ORDER BY seq",
+      [id],
+    );
+    return r.rows.map((x) => ({ id: x.id, status: x.status, reason: x.reason, actor: x.actor, at: x.at }));
   }
 
   async info(): Promise<StateInfo> {

@@ -33,12 +33,34 @@ import {
   type SessionState,
 } from "../engine/state.js";
 import { StateError } from "../errors.js";
-import type { ScannedObject, StateCommit, StateInfo, StateStore } from "./store.js";
+import {
+  type FindingStatus,
+  type ScannedObject,
+  type StateCommit,
+  type StateInfo,
+  type StateStore,
+  validateFindingStatus,
+} from "./store.js";
 import { streamPositionFromSchema2 } from "./stream-position.js";
 
 /** "fcst" — firstcall state. */
 export const APPLICATION_ID = 0x66637374;
-export const SCHEMA_VERSION = 3;
+export const SCHEMA_VERSION = 4;
+
+/**
+ * Schema 4: what people decided about findings (`FindingStatus`). Tables of their own, so a status
+ * written beside a running scan (serve's connection, see {@link SqliteOpenOptions.statusWrites}) and
+ * the scan's checkpoints never write the same rows: a checkpoint rewrites findings, never these.
+ * `finding_statuses` holds the latest status of each finding that is not open; the history keeps
+ * every change (the audit trail: who, when, why), `seq` in the order they were made.
+ */
+const STATUS_SCHEMA = `
+CREATE TABLE finding_statuses (id TEXT PRIMARY KEY, status TEXT NOT NULL, reason TEXT NOT NULL, actor TEXT NOT NULL,
+  at TEXT NOT NULL) WITHOUT ROWID;
+CREATE TABLE finding_status_history (seq INTEGER PRIMARY KEY, id TEXT NOT NULL, status TEXT NOT NULL,
+  reason TEXT NOT NULL, actor TEXT NOT NULL, at TEXT NOT NULL);
+CREATE INDEX finding_status_history_id ON finding_status_history (id, seq);
+`;
 
 const SCHEMA = `
 CREATE TABLE meta (key TEXT PRIMARY KEY, value BLOB NOT NULL) WITHOUT ROWID;
@@ -46,7 +68,7 @@ CREATE TABLE sessions (key TEXT PRIMARY KEY, valid_until INTEGER NOT NULL, data 
 CREATE TABLE findings (id TEXT PRIMARY KEY, time TEXT NOT NULL, data BLOB NOT NULL, updated_at TEXT NOT NULL);
 CREATE TABLE objects (id TEXT PRIMARY KEY, size INTEGER NOT NULL, mtime_ms REAL NOT NULL, records INTEGER NOT NULL,
   status TEXT NOT NULL, scanned_at TEXT NOT NULL, etag TEXT) WITHOUT ROWID;
-`;
+${STATUS_SCHEMA}`;
 
 /**
  * Lets a reader fetch the findings a checkpoint changed without reading the whole table. Created by
@@ -76,6 +98,29 @@ export interface SqliteOpenOptions {
    * sees the last committed checkpoint) and `commit` is refused.
    */
   readonly readOnly?: boolean;
+  /**
+   * With `readOnly`: the connection may also write finding statuses (`setFindingStatus`), still
+   * without the writer's lock, so `firstcall serve` can record an acknowledgement while a scan runs.
+   * It is an ordinary (not `readonly`) connection: in WAL mode SQLite lets it write one small
+   * transaction between the scan's checkpoints (each waits up to 5 s for the other), and the statuses
+   * live in their own tables, which a checkpoint never writes. It never changes the schema: a state of
+   * schema 3 has no statuses until a writer (a scan, `state init`) migrates it.
+   */
+  readonly statusWrites?: boolean;
+}
+
+/** One row of the status tables. */
+interface StatusRow {
+  id: string;
+  status: FindingStatus["status"];
+  reason: string;
+  actor: string;
+  at: string;
+}
+
+/** A status change with its place in the history, for readers that follow the changes. */
+export interface FindingStatusChange extends FindingStatus {
+  readonly seq: number;
 }
 
 export class SqliteStore implements StateStore {
@@ -83,6 +128,8 @@ export class SqliteStore implements StateStore {
   /** The writer's lock (see the module comment); none for a read-only store. */
   private readonly lockHolder: Database.Database | undefined;
   readonly readOnly: boolean;
+  /** A read-only store that may write finding statuses ({@link SqliteOpenOptions.statusWrites}). */
+  readonly statusWrites: boolean;
 
   /**
    * Opens (creating if needed) a state file and takes its lock.
@@ -100,9 +147,10 @@ export class SqliteStore implements StateStore {
   ) {
     const memory = location === ":memory:";
     this.readOnly = options.readOnly === true && !memory;
+    this.statusWrites = this.readOnly && options.statusWrites === true;
     if (this.readOnly) {
       this.lockHolder = undefined;
-      this.db = openReadOnly(location);
+      this.db = openReadOnly(location, this.statusWrites);
       try {
         this.checkSchema();
       } catch (e) {
@@ -173,8 +221,25 @@ export class SqliteStore implements StateStore {
         `${this.location}: not a firstcall state file (another application's SQLite database); refusing to write into it. Choose another --state path.`,
       );
     }
+    if (this.readOnly && version === 3) {
+      // Older than statuses: readable as it is (no statuses) until a writer migrates it.
+      addEtagColumn(db);
+      return;
+    }
+    if (this.readOnly && version === 2) {
+      throw new StateError(
+        "E_STATE_VERSION",
+        `${this.location}: state schema 2, which a reader cannot upgrade; run firstcall state init --state ${this.location} (or a scan) first.`,
+      );
+    }
     if (version === 2) {
       this.migrateFromSchema2();
+      this.migrateFromSchema3();
+      return;
+    }
+    if (version === 3) {
+      addEtagColumn(db);
+      this.migrateFromSchema3();
       return;
     }
     if (version !== SCHEMA_VERSION) {
@@ -187,7 +252,7 @@ export class SqliteStore implements StateStore {
   }
 
   /**
-   * Schema 2 → 3, in one transaction: the stream position kept eventIDs as strings in a deflated JSON
+   * Schema 2 → 3 (then 3 → 4 follows), in one transaction: the stream position kept eventIDs as strings in a deflated JSON
    * document; schema 3 keeps 12-byte keys in a binary one (stream-position.ts). Nothing else changed.
    */
   private migrateFromSchema2(): void {
@@ -207,8 +272,111 @@ export class SqliteStore implements StateStore {
         }
         db.prepare("UPDATE meta SET value = ? WHERE key = 'pending'").run(converted);
       }
+      db.pragma("user_version = 3");
+    })();
+  }
+
+  /** Schema 3 → 4, in one transaction: the finding status tables. Nothing else changed. */
+  private migrateFromSchema3(): void {
+    const db = this.db;
+    db.transaction(() => {
+      db.exec(STATUS_SCHEMA);
       db.pragma(`user_version = ${SCHEMA_VERSION}`);
     })();
+  }
+
+  /** Whether this file has the status tables (schema 4; a reader may be open on a schema 3 file). */
+  private hasStatuses(): boolean {
+    return (
+      this.db.prepare("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'finding_statuses'").get() !==
+      undefined
+    );
+  }
+
+  async findingStatuses(ids?: readonly string[]): Promise<Map<string, FindingStatus>> {
+    const out = new Map<string, FindingStatus>();
+    if (!this.hasStatuses()) return out;
+    const put = (r: StatusRow) =>
+      out.set(r.id, { id: r.id, status: r.status, reason: r.reason, actor: r.actor, at: r.at });
+    if (ids === undefined) {
+      for (const r of this.db
+        .prepare("SELECT id, status, reason, actor, at FROM finding_statuses")
+        .all() as StatusRow[])
+        put(r);
+      return out;
+    }
+    const stmt = this.db.prepare(
+      "SELECT id, status, reason, actor, at FROM finding_statuses WHERE id IN (SELECT value FROM json_each(?))",
+    );
+    for (let i = 0; i < ids.length; i += 5000) {
+      for (const r of stmt.all(JSON.stringify(ids.slice(i, i + 5000))) as StatusRow[]) put(r);
+    }
+    return out;
+  }
+
+  async setFindingStatus(status: FindingStatus): Promise<void> {
+    validateFindingStatus(status);
+    if (this.readOnly && !this.statusWrites)
+      throw new StateError("E_STATE", `${this.location}: opened read-only; cannot set a finding's status`);
+    if (!this.hasStatuses())
+      throw new StateError(
+        "E_STATE_VERSION",
+        `${this.location}: state schema 3 keeps no finding statuses; upgrade it with firstcall state init --state ${this.location} when no scan is running, or let the next scan do it`,
+      );
+    const db = this.db;
+    const row = [status.id, status.status, status.reason, status.actor, status.at];
+    try {
+      // IMMEDIATE: take the write lock before reading anything, so a scan committing meanwhile makes
+      // this wait (busy_timeout) rather than fail on a stale snapshot.
+      db.transaction(() => {
+        db.prepare("INSERT INTO finding_status_history (id, status, reason, actor, at) VALUES (?, ?, ?, ?, ?)").run(
+          ...row,
+        );
+        if (status.status === "open") db.prepare("DELETE FROM finding_statuses WHERE id = ?").run(status.id);
+        else
+          db.prepare(
+            "INSERT INTO finding_statuses (id, status, reason, actor, at) VALUES (?, ?, ?, ?, ?) ON CONFLICT(id) DO UPDATE SET status = excluded.status, reason = excluded.reason, actor = excluded.actor, at = excluded.at",
+          ).run(...row);
+      }).immediate();
+    } catch (e) {
+      const code = (e as { code?: string }).code ?? "";
+      if (code.startsWith("SQLITE_BUSY") || code.startsWith("SQLITE_LOCKED"))
+        throw new StateError(
+          "E_STATE_LOCKED",
+          `${this.location}: the state stayed busy (a scan's checkpoint) for 5 s; the status was not set, try again`,
+          { cause: e },
+        );
+      if (code.startsWith("SQLITE_READONLY"))
+        throw new StateError(
+          "E_STATE",
+          `${this.location}: cannot write the finding status (the file or its folder is not writable by this user)`,
+          { cause: e },
+        );
+      throw new StateError("E_STATE", `${this.location}: cannot set the finding status: ${(e as Error).message}`, {
+        cause: e,
+      });
+    }
+  }
+
+  async findingStatusHistory(id: string): Promise<FindingStatus[]> {
+    if (!this.hasStatuses()) return [];
+    const rows = this.db
+      .prepare("SELECT id, status, reason, actor, at FROM finding_status_history WHERE id = ? ORDER BY seq")
+      .all(id) as StatusRow[];
+    return rows.map((r) => ({ id: r.id, status: r.status, reason: r.reason, actor: r.actor, at: r.at }));
+  }
+
+  /**
+   * Status changes made after history position `seq` (0: all), oldest first: lets a reader (serve's
+   * event stream) pass on changes another process made. Empty on a schema 3 file.
+   * @example const changes = store.statusChangesSince(lastSeq)
+   */
+  statusChangesSince(seq: number): FindingStatusChange[] {
+    if (!this.hasStatuses()) return [];
+    const rows = this.db
+      .prepare("SELECT seq, id, status, reason, actor, at FROM finding_status_history WHERE seq > ? ORDER BY seq")
+      .all(seq) as (StatusRow & { seq: number })[];
+    return rows.map((r) => ({ seq: r.seq, id: r.id, status: r.status, reason: r.reason, actor: r.actor, at: r.at }));
   }
 
   async loadSessions(keys: readonly string[]): Promise<Map<string, SessionState>> {
@@ -562,14 +730,15 @@ export function sqliteInfo(path: string): StateInfo {
 
 /**
  * A read-only connection to an existing state. SQLite's `readonly` flag: nothing is written, but the
- * WAL index (`-shm`) is shared with a running scan so its committed checkpoints are visible.
+ * WAL index (`-shm`) is shared with a running scan so its committed checkpoints are visible. With
+ * `statusWrites` an ordinary connection (the store still refuses every write but a finding status).
  */
-function openReadOnly(location: string): Database.Database {
+function openReadOnly(location: string, statusWrites: boolean): Database.Database {
   if (!existsSync(location))
     throw new StateError("E_STATE", `${location}: no state file: run firstcall scan with this --state first`);
   let db: Database.Database;
   try {
-    db = new Database(location, { readonly: true, fileMustExist: true });
+    db = new Database(location, { readonly: !statusWrites, fileMustExist: true });
   } catch (e) {
     throw new StateError("E_STATE", `${location}: cannot open the state file: ${(e as Error).message}`, { cause: e });
   }

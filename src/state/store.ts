@@ -13,6 +13,7 @@
 import type { StoredFinding } from "../engine/engine.js";
 import type { EngineEvent } from "../engine/event.js";
 import type { FleetState, SessionState } from "../engine/state.js";
+import { FirstcallError } from "../errors.js";
 import type { OutboxStore, OutboxTask } from "../findings/delivery/outbox.js";
 
 /** A log object that was scanned, so a later scan of the same tree can skip it. */
@@ -112,6 +113,67 @@ export interface StateInfo {
   }[];
 }
 
+/** What a person decided about a finding (`firstcall serve`, `firstcall findings ack`). */
+export type FindingStatusValue = "open" | "acknowledged" | "suppressed";
+
+/**
+ * The status of a finding as a person set it: acknowledged (seen, being handled) or suppressed (not a
+ * threat; sinks do not alert it again). A finding without one is open. Stores keep the latest per
+ * finding and, where they can, every change (who, when, why) as an audit trail.
+ */
+export interface FindingStatus {
+  /** The finding's id. */
+  readonly id: string;
+  readonly status: FindingStatusValue;
+  /** Why: required for `acknowledged` and `suppressed` (free text, at most {@link MAX_STATUS_REASON} characters). */
+  readonly reason: string;
+  /** Who: the API token's name, `cli`, or what the user gave (at most {@link MAX_STATUS_ACTOR} characters). */
+  readonly actor: string;
+  /** ISO-8601 time it was set. */
+  readonly at: string;
+}
+
+/** Longest reason kept: a paragraph, not a document (it is shown in tables and sent nowhere). */
+export const MAX_STATUS_REASON = 1000;
+/** Longest actor name kept. */
+export const MAX_STATUS_ACTOR = 200;
+export const FINDING_STATUS_VALUES: readonly FindingStatusValue[] = ["open", "acknowledged", "suppressed"];
+
+/** Why a finding status was refused: `E_STATUS` (a bad value; the message says which). */
+export class FindingStatusError extends FirstcallError<"E_STATUS"> {
+  constructor(message: string) {
+    super("E_STATUS", message);
+  }
+}
+
+/**
+ * Checks a status before a store keeps it, so every store refuses the same things: an unknown
+ * status, an empty id, a missing reason for `acknowledged`/`suppressed`, an over-long reason or actor,
+ * a time that is not ISO-8601. Control characters other than line breaks and tabs are refused in the
+ * reason (it is shown in terminals), as are all of them in the actor.
+ * @throws FindingStatusError
+ * @example validateFindingStatus({ id, status: "suppressed", reason: "pentest", actor: "cli", at: new Date().toISOString() })
+ */
+export function validateFindingStatus(s: FindingStatus): void {
+  if (!FINDING_STATUS_VALUES.includes(s.status))
+    throw new FindingStatusError(`status must be one of ${FINDING_STATUS_VALUES.join(", ")}`);
+  if (typeof s.id !== "string" || s.id.length === 0 || s.id.length > 200)
+    throw new FindingStatusError("a finding id is required (at most 200 characters)");
+  if (typeof s.reason !== "string" || s.reason.length > MAX_STATUS_REASON)
+    throw new FindingStatusError(`the reason is at most ${MAX_STATUS_REASON} characters`);
+  if (s.status !== "open" && s.reason.trim() === "")
+    throw new FindingStatusError(`a reason is required to mark a finding ${s.status}`);
+  // biome-ignore lint/suspicious/noControlCharactersInRegex: the point is to find them
+  if (/[\u0000-\u0008\u000b\u000c\u000e-\u001f\u007f]/.test(s.reason))
+    throw new FindingStatusError("the reason holds control characters");
+  if (typeof s.actor !== "string" || s.actor.trim() === "" || s.actor.length > MAX_STATUS_ACTOR)
+    throw new FindingStatusError(`an actor is required (at most ${MAX_STATUS_ACTOR} characters)`);
+  // biome-ignore lint/suspicious/noControlCharactersInRegex: the point is to find them
+  if (/[\u0000-\u001f\u007f]/.test(s.actor)) throw new FindingStatusError("the actor holds control characters");
+  if (typeof s.at !== "string" || !/^\d{4}-\d\d-\d\dT/.test(s.at) || Number.isNaN(Date.parse(s.at)))
+    throw new FindingStatusError("the time must be ISO-8601");
+}
+
 export interface StateStore {
   /** A human-readable location (`:memory:` or a path), for messages. */
   readonly location: string;
@@ -137,6 +199,19 @@ export interface StateStore {
   readonly outbox?: OutboxStore;
   /** Writes a checkpoint atomically: all of it or nothing. */
   commit(batch: StateCommit): Promise<void>;
+  /**
+   * The statuses set on findings: of the given ids (those that have one), or with no ids every finding
+   * that is not open. Optional: a store without statuses treats every finding as open.
+   */
+  findingStatuses?(ids?: readonly string[]): Promise<Map<string, FindingStatus>>;
+  /**
+   * Sets a finding's status (`open` clears it), after {@link validateFindingStatus}; also appends it to
+   * the finding's history. Never touches the findings themselves, so it may run beside a scan's checkpoints.
+   * @throws FindingStatusError for a bad value; StateError when the store cannot write.
+   */
+  setFindingStatus?(status: FindingStatus): Promise<void>;
+  /** Every status change of one finding, oldest first (the audit trail). */
+  findingStatusHistory?(id: string): Promise<FindingStatus[]>;
   close(): Promise<void>;
 }
 
