@@ -36,10 +36,10 @@ export class MemoryStore implements StateStore {
   private fleet = encodeFleet(emptyFleet());
   private pending: Uint8Array | undefined;
   private settings: string | undefined;
-  private readonly deliveries = new MemoryOutbox(this.findings);
-  readonly outbox: OutboxStore = this.deliveries;
   private readonly statuses = new Map<string, FindingStatus>();
   private readonly statusHistory: FindingStatus[] = [];
+  private readonly deliveries = new MemoryOutbox(this.findings, this.statuses);
+  readonly outbox: OutboxStore = this.deliveries;
 
   async loadSessions(keys: readonly string[]): Promise<Map<string, SessionState>> {
     const out = new Map<string, SessionState>();
@@ -144,7 +144,10 @@ class MemoryOutbox implements OutboxStore {
   // Map order is insertion order: the oldest row first, as the other stores give them.
   private readonly rows = new Map<string, MemoryRow>();
 
-  constructor(private readonly findings: ReadonlyMap<string, { data: Buffer }>) {}
+  constructor(
+    private readonly findings: ReadonlyMap<string, { data: Buffer }>,
+    private readonly statuses: ReadonlyMap<string, FindingStatus>,
+  ) {}
 
   enqueue(tasks: readonly OutboxTask[]): void {
     for (const t of tasks) {
@@ -167,11 +170,13 @@ class MemoryOutbox implements OutboxStore {
       const [findingId, destination] = k.split("\u0000") as [string, string];
       if (row.state !== "pending" || !wanted.has(destination)) continue;
       const f = this.findings.get(findingId);
+      const status = this.statuses.get(findingId);
       out.push({
         findingId,
         destination,
         generation: row.generation,
         ...(f ? { stored: decodeDocument<StoredFinding>(f.data) } : {}),
+        ...(status?.status === "suppressed" ? { suppressed: status.reason } : {}),
       });
     }
     return out;

@@ -180,8 +180,12 @@ export class Outbox implements CheckpointDelivery {
   tasksFor(changes: readonly { readonly previous?: Finding; readonly current: Finding }[]): OutboxTask[] {
     const min = severityRank(this.options.minSeverity ?? "info");
     const tasks: OutboxTask[] = [];
+    const seen = new Set<string>();
     for (const { previous, current } of changes) {
       if (severityRank(current.severity) < min || alertReason(previous, current) === undefined) continue;
+      // One row per finding and destination, even if a checkpoint lists a finding twice.
+      if (seen.has(current.id)) continue;
+      seen.add(current.id);
       for (const d of this.options.destinations) tasks.push({ findingId: current.id, destination: d.key });
     }
     return tasks;
