@@ -49,6 +49,13 @@ import {
 /** The schema version this firstcall reads and writes (the number of migrations). */
 export const PG_SCHEMA_VERSION = 3;
 
+/**
+ * SQL: outbox row `x` is claimed by a worker that is alive — some session holds that worker's
+ * advisory lock (`$3`: the lock namespace). A killed worker's connection closes and its lock with it.
+ */
+const LIVE_CLAIM = `EXISTS (SELECT 1 FROM pg_locks l WHERE l.locktype = 'advisory' AND l.granted AND l.objsubid = 2
+  AND l.classid = $3::bigint::oid AND l.objid = (x.claimed_key::bigint & 4294967295)::oid)`;
+
 /** Advisory-lock namespace ("fcst"), so firstcall's locks never meet another application's. */
 const LOCK_SPACE = 0x66637374;
 const MIGRATION_LOCK = 1;
@@ -649,9 +656,7 @@ export class PostgresStore implements StateStore, SharedCheckpoints {
          UPDATE firstcall_outbox o SET claimed_by = $2, claimed_key = $3
          FROM (SELECT id FROM firstcall_outbox x
                WHERE x.state = 'pending' AND x.destination = ANY($1::text[])
-                 AND (x.claimed_by IS NULL OR x.claimed_by = $2 OR NOT EXISTS (
-                   SELECT 1 FROM pg_locks l WHERE l.locktype = 'advisory' AND l.granted AND l.objsubid = 2
-                     AND l.classid = $4::bigint::oid AND l.objid = (x.claimed_key::bigint & 4294967295)::oid))
+                 AND (x.claimed_by IS NULL OR x.claimed_by = $2 OR NOT ${LIVE_CLAIM.replaceAll("$3", "$4")})
                ORDER BY id LIMIT $5 FOR UPDATE SKIP LOCKED) due
          WHERE o.id = due.id
          RETURNING o.id, o.finding_id, o.destination, o.generation)
@@ -698,9 +703,12 @@ export class PostgresStore implements StateStore, SharedCheckpoints {
     const out = new Map<string, Record<DeliveryState, number>>();
     for (const d of destinations) out.set(d, { pending: 0, delivered: 0, skipped: 0, rejected: 0 });
     const c = await this.deliveryClient();
+    // Rows another live worker is sending right now are its to report, not owed by this one.
     const r = await c.query<{ destination: string; state: DeliveryState; n: string }>(
-      "SELECT destination, state, count(*) AS n FROM firstcall_outbox WHERE destination = ANY($1::text[]) GROUP BY 1, 2",
-      [destinations],
+      `SELECT destination, state, count(*) AS n FROM firstcall_outbox x
+       WHERE destination = ANY($1::text[]) AND NOT (x.state = 'pending' AND x.claimed_by <> $2 AND ${LIVE_CLAIM})
+       GROUP BY 1, 2`,
+      [destinations, this.worker, LOCK_SPACE],
     );
     for (const row of r.rows) {
       const counts = out.get(row.destination);

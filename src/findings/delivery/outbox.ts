@@ -175,6 +175,8 @@ export class Outbox implements CheckpointDelivery {
       );
     this.store = state.outbox;
     for (const d of options.destinations) this.tally.set(d.key, { delivered: 0, skipped: 0, rejected: 0 });
+    // Rows a previous run left due go first, even if this run commits nothing (a restarted watch).
+    this.kick();
   }
 
   tasksFor(changes: readonly { readonly previous?: Finding; readonly current: Finding }[]): OutboxTask[] {
