@@ -80,6 +80,10 @@ export async function deliveryFromFlags(
   const backoff = Number(flags.toBackoffMs ?? "500");
   if (!Number.isFinite(backoff) || backoff < 0)
     throw new UsageError("E_USAGE", `--to-backoff-ms: not a non-negative number: ${flags.toBackoffMs}`);
+  if (context.asff) {
+    const { checkAsffOptions } = await import("../findings/formats/asff.js");
+    checkAsffOptions(context.asff);
+  }
   const { openDestinations } = await import("../findings/delivery/open.js");
   const { Outbox } = await import("../findings/delivery/outbox.js");
   const destinations = await openDestinations(targets, {

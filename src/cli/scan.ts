@@ -88,13 +88,16 @@ async function runScanCommand(paths: string[], flags: ScanFlags, givenInterval: 
       throw new UsageError("E_USAGE", `--max-object-bytes: not a positive integer: ${flags.maxObjectBytes}`);
     }
   }
+  // --asff-region/--asff-account also set the ProductArn of --to securityhub (then with any --format).
+  const asffForOutput =
+    (flags.f ?? flags.format) === "asff" || !(flags.to ?? []).some((t) => t.startsWith("securityhub"));
   const output = findingOutput({
     format: flags.f ?? flags.format,
     minSeverity: flags.minSeverity,
     ...(flags.output ? { outputPath: flags.output } : {}),
     verbose: flags.verbose,
-    ...(flags.asffRegion !== undefined ? { asffRegion: flags.asffRegion } : {}),
-    ...(flags.asffAccount !== undefined ? { asffAccount: flags.asffAccount } : {}),
+    ...(flags.asffRegion !== undefined && asffForOutput ? { asffRegion: flags.asffRegion } : {}),
+    ...(flags.asffAccount !== undefined && asffForOutput ? { asffAccount: flags.asffAccount } : {}),
     writeStdout: toStdout,
   });
   const format = output.format;
