@@ -64,6 +64,7 @@ async function downThenUp(
   assert.deepEqual([...acked].sort(), [...found].sort(), "every finding delivered");
   assert.equal(new Set(acked).size, acked.length, "none delivered twice");
   assert.ok(!second.stderr.includes("not delivered"), second.stderr);
+  assert.match(second.stderr, /firstcall: delivery: .+: 4 delivered\n/);
   return { first: first.stderr, second: second.stderr };
 }
 
@@ -282,6 +283,32 @@ describe("scan --to AWS destinations (real SDK clients, a local stand-in for the
     } finally {
       await s.server.close();
     }
+  });
+});
+
+describe("the config file's to: list", () => {
+  test("delivers like --to; a bad entry names the file and the entry; it is not a judging setting", async () => {
+    const dir = scratchDir();
+    const out = join(dir, "delivered.jsonl");
+    const config = join(dir, "firstcall.yaml");
+    writeFileSync(config, `to:\n  - file:${out}\n`);
+    const state = join(dir, "state.sqlite");
+    const plain = await runCliAsync(["scan", SAMPLE, "--state", state, "--fail-on", "none", "--jobs", "0"]);
+    assert.equal(plain.status, 0, plain.stderr);
+    // The same state scanned again with a config that only adds a destination: no "settings changed".
+    const r = await runCliAsync(["scan", SAMPLE, "--state", state, "--config", config, "--fail-on", "none"]);
+    assert.equal(r.status, 0, r.stderr);
+    assert.match(r.stderr, /already scanned/);
+    assert.ok(!/settings/i.test(r.stderr), r.stderr);
+    assert.ok(!existsSync(out), "findings stored before the destination was given are not sent to it");
+    const fresh = await runCliAsync(["scan", SAMPLE, "--state", ":memory:", "--config", config, "--fail-on", "none"]);
+    assert.equal(fresh.status, 0, fresh.stderr);
+    assert.equal(readFileSync(out, "utf8").split("\n").filter(Boolean).length, 4);
+
+    writeFileSync(config, "to:\n  - file:x.jsonl\n  - pagerduty:abc\n");
+    const bad = await runCliAsync(["scan", SAMPLE, "--state", ":memory:", "--config", config]);
+    assert.equal(bad.status, 2);
+    assert.match(bad.stderr, /firstcall\.yaml: to\[1\]: --to: unknown destination "pagerduty"/);
   });
 });
 

@@ -102,14 +102,16 @@ export async function deliveryFromFlags(
 
 /**
  * Lines on stderr after a run with destinations: one per destination with rows still owed (or
- * refused), nothing when everything was delivered.
+ * refused); unless `quiet`, also what each took in this run.
  *
  * @example renderDeliveryWarnings(report) // "firstcall: slack https://hooks.slack.com/…: 3 findings not delivered (…); kept in the state, the next run retries them\n"
  */
-export function renderDeliveryWarnings(report: DeliveryReport): string {
+export function renderDeliveryWarnings(report: DeliveryReport, quiet = true): string {
   let out = "";
   for (const d of report.destinations) {
     const why = d.lastError ? ` (${d.lastError})` : "";
+    if (!quiet && d.delivered + d.skipped > 0)
+      out += `firstcall: delivery: ${safeText(d.name)}: ${d.delivered} delivered${d.skipped > 0 ? `, ${d.skipped} skipped (suppressed)` : ""}\n`;
     if (d.pending > 0)
       out += `firstcall: ${safeText(d.name)}: ${d.pending} finding${d.pending === 1 ? "" : "s"} not delivered${safeText(why)}; kept in the state, the next run retries them\n`;
     if (d.rejected > 0)

@@ -256,7 +256,7 @@ async function reportScan(
   }
   if (summary.delivery) {
     const { renderDeliveryWarnings } = await import("./delivery.js");
-    process.stderr.write(renderDeliveryWarnings(summary.delivery));
+    process.stderr.write(renderDeliveryWarnings(summary.delivery, flags.quiet || flags.summaryJson === true));
   }
   if (summary.stream.interrupted) {
     process.stderr.write("firstcall: interrupted; the state is committed: run the same scan again to continue.\n");

@@ -146,7 +146,8 @@ async function runWatchCommand(sourceArg: string, flags: WatchFlags): Promise<nu
   if (typeof flags.summaryJson === "string") writeFileOutput(flags.summaryJson, summaryJson);
   if (flags.summaryJson === true) process.stderr.write(summaryJson);
   else if (!flags.quiet) process.stderr.write(renderSummaryText(result.summary));
-  if (result.summary.delivery) process.stderr.write(renderDeliveryWarnings(result.summary.delivery));
+  if (result.summary.delivery)
+    process.stderr.write(renderDeliveryWarnings(result.summary.delivery, flags.quiet || flags.summaryJson === true));
   return EXIT.ok;
 }
 
