@@ -5,6 +5,7 @@
  * suppressed findings skipped, and two PostgreSQL workers never sending the same row.
  */
 import assert from "node:assert/strict";
+import { readdirSync } from "node:fs";
 import { join } from "node:path";
 import { after, describe, test } from "node:test";
 import type { StoredFinding } from "../../engine/engine.js";
@@ -59,6 +60,13 @@ async function sampleFindings(): Promise<StoredFinding[]> {
   } finally {
     await store.close();
   }
+}
+
+function logFiles(dir: string): string[] {
+  return readdirSync(dir, { withFileTypes: true })
+    .flatMap((e) => (e.isDirectory() ? logFiles(join(dir, e.name)) : [join(dir, e.name)]))
+    .filter((p) => p.endsWith(".json.gz"))
+    .sort();
 }
 
 const noCommit = { sessions: [], deletedSessions: [], objects: [], pending: Buffer.from(""), fleet: emptyFleet() };
@@ -252,6 +260,28 @@ describe("outbox on PostgreSQL", () => {
       await a.close();
       await b.close();
     }
+  });
+
+  test("two scan workers on one database, one webhook: the findings of one process, each delivered once", async (t) => {
+    const { url, server } = await testDatabase();
+    t.diagnostic(`PostgreSQL server: ${server}`);
+    await migratePostgres(url);
+    const r = await receiver((i) => (i % 3 === 0 ? 500 : 200));
+    const files = logFiles(SAMPLE);
+    const half = Math.ceil(files.length / 2);
+    const run = (worker: string, paths: string[]) =>
+      runScan({ paths, statePath: url, worker, jobs: 0, checkpointObjects: 5, delivery: deliveryTo(r.url) });
+    const [a, b] = await Promise.all([run("a", files.slice(0, half)), run("b", files.slice(half))]);
+    const single = await runScan({ paths: [SAMPLE], statePath: ":memory:", jobs: 0 });
+    const found = [...a.findings, ...b.findings].map((f) => f.id);
+    assert.deepEqual([...found].sort(), single.findings.map((f) => f.id).sort());
+    const acked = r.acknowledged();
+    t.diagnostic(
+      `${r.received.length} requests (every third answered 500); a delivered ${a.summary.delivery?.destinations[0]?.delivered}, b ${b.summary.delivery?.destinations[0]?.delivered}`,
+    );
+    assert.deepEqual([...acked].sort(), [...found].sort(), "every finding delivered");
+    assert.equal(new Set(acked).size, acked.length, "none delivered twice");
+    assert.equal((a.summary.delivery?.pending ?? 0) + (b.summary.delivery?.pending ?? 0), 0);
   });
 
   test("rows claimed by a live worker are not taken; a dead worker's claims are taken at once", async (t) => {
