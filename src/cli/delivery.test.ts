@@ -286,6 +286,18 @@ describe("scan --to AWS destinations (real SDK clients, a local stand-in for the
   });
 });
 
+describe("a throw-away state", () => {
+  test("--state :memory: with a destination down: exit 7 and stderr says the findings are lost with the run", async () => {
+    const { receiver } = await switchable();
+    const r = await runCliAsync(
+      ["scan", SAMPLE, "--state", ":memory:", "--fail-on", "none", ...FAST, "--to", "webhook:env:HOOK"],
+      { env: { HOOK: receiver.url } },
+    );
+    assert.equal(r.status, 7, r.stderr);
+    assert.match(r.stderr, /4 findings not delivered \(webhook .+ answered 500\); lost with this --state :memory: run/);
+  });
+});
+
 describe("the config file's to: list", () => {
   test("delivers like --to; a bad entry names the file and the entry; it is not a judging setting", async () => {
     const dir = scratchDir();

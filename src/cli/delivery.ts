@@ -106,14 +106,16 @@ export async function deliveryFromFlags(
  *
  * @example renderDeliveryWarnings(report) // "firstcall: slack https://hooks.slack.com/…: 3 findings not delivered (…); kept in the state, the next run retries them\n"
  */
-export function renderDeliveryWarnings(report: DeliveryReport, quiet = true): string {
+export function renderDeliveryWarnings(report: DeliveryReport, quiet = true, memoryState = false): string {
+  // A throw-away state keeps nothing for a next run: say what becomes of the owed findings.
+  const kept = memoryState ? "lost with this --state :memory: run" : "kept in the state, the next run retries them";
   let out = "";
   for (const d of report.destinations) {
     const why = d.lastError ? ` (${d.lastError})` : "";
     if (!quiet && d.delivered + d.skipped > 0)
       out += `firstcall: delivery: ${safeText(d.name)}: ${d.delivered} delivered${d.skipped > 0 ? `, ${d.skipped} skipped (suppressed)` : ""}\n`;
     if (d.pending > 0)
-      out += `firstcall: ${safeText(d.name)}: ${d.pending} finding${d.pending === 1 ? "" : "s"} not delivered${safeText(why)}; kept in the state, the next run retries them\n`;
+      out += `firstcall: ${safeText(d.name)}: ${d.pending} finding${d.pending === 1 ? "" : "s"} not delivered${safeText(why)}; ${kept}\n`;
     if (d.rejected > 0)
       out += `firstcall: ${safeText(d.name)}: ${d.rejected} finding${d.rejected === 1 ? "" : "s"} refused for good${safeText(why)}\n`;
   }

@@ -256,7 +256,9 @@ async function reportScan(
   }
   if (summary.delivery) {
     const { renderDeliveryWarnings } = await import("./delivery.js");
-    process.stderr.write(renderDeliveryWarnings(summary.delivery, flags.quiet || flags.summaryJson === true));
+    process.stderr.write(
+      renderDeliveryWarnings(summary.delivery, flags.quiet || flags.summaryJson === true, summary.state === ":memory:"),
+    );
   }
   if (summary.stream.interrupted) {
     process.stderr.write("firstcall: interrupted; the state is committed: run the same scan again to continue.\n");

@@ -147,7 +147,13 @@ async function runWatchCommand(sourceArg: string, flags: WatchFlags): Promise<nu
   if (flags.summaryJson === true) process.stderr.write(summaryJson);
   else if (!flags.quiet) process.stderr.write(renderSummaryText(result.summary));
   if (result.summary.delivery)
-    process.stderr.write(renderDeliveryWarnings(result.summary.delivery, flags.quiet || flags.summaryJson === true));
+    process.stderr.write(
+      renderDeliveryWarnings(
+        result.summary.delivery,
+        flags.quiet || flags.summaryJson === true,
+        result.summary.state === ":memory:",
+      ),
+    );
   return EXIT.ok;
 }
 

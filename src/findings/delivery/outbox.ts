@@ -162,6 +162,7 @@ export class Outbox implements CheckpointDelivery {
   private again = false;
   private closed = false;
   private timer: NodeJS.Timeout | undefined;
+  private destinationsClosed = false;
 
   /** @throws UsageError when the store keeps no outbox (a DynamoDB state, for now). */
   constructor(
@@ -333,6 +334,8 @@ export class Outbox implements CheckpointDelivery {
   }
 
   private closeDestinations(): void {
+    if (this.destinationsClosed) return;
+    this.destinationsClosed = true;
     for (const d of this.options.destinations) d.destination.close?.();
   }
 
