@@ -13,6 +13,7 @@ export const EXIT = {
   state: 4,
   output: 5,
   policyDenies: 6,
+  undelivered: 7,
   internal: 70,
   interrupted: 130,
 } as const;
@@ -26,9 +27,9 @@ export interface ExitCodeEntry {
 }
 
 /**
- * Every exit code with its meaning, in order. When several apply, the first listed of 1 and 3 wins
- * for a finished scan (a failing finding outranks unreadable input); an error that stops the run
- * (2, 4, 5, 70) replaces both.
+ * Every exit code with its meaning, in order. When several apply to a finished scan, 1 wins over 7,
+ * and 7 over 3 (a failing finding outranks findings owed to a destination, which outrank unreadable
+ * input); an error that stops the run (2, 4, 5, 70) replaces them.
  *
  * @example
  * for (const e of EXIT_CODES) console.log(e.code, e.meaning)
@@ -64,6 +65,12 @@ export const EXIT_CODES: readonly ExitCodeEntry[] = [
     name: "policyDenies",
     meaning:
       "`policy test` only: the policy would deny calls that detection did not flag (legitimate traffic it would break); `policy generate`: the policy does not fit IAM's size limit",
+  },
+  {
+    code: EXIT.undelivered,
+    name: "undelivered",
+    meaning:
+      "`scan --to`: findings are still owed to a destination that did not take them (down, throttling); they are kept in the state and the next run retries them; no finding at or above `--fail-on`",
   },
   {
     code: EXIT.internal,

@@ -61,7 +61,7 @@ export function findingOutput(options: {
 }): FindingOutput {
   const named = findingFormat(options.format);
   if ((options.asffRegion !== undefined || options.asffAccount !== undefined) && named.name !== "asff")
-    throw new UsageError("E_USAGE", "--asff-region and --asff-account go with --format asff");
+    throw new UsageError("E_USAGE", "--asff-region and --asff-account go with --format asff (or --to securityhub)");
   const format =
     named.name === "text" && options.verbose
       ? textFormatWith({ verbose: true })

@@ -1,5 +1,6 @@
 import { SEVERITIES } from "../findings/finding.js";
 import { FORMATS } from "../findings/formats/index.js";
+import { deliveryNote, deliveryOptions } from "./delivery.js";
 import { type CommandSpec, formatOption } from "./options.js";
 
 /** The `scan` command's options: the single source for its flags and its documentation. */
@@ -17,15 +18,16 @@ export const scanSpec: CommandSpec = {
     {
       flags: "--asff-region <region>",
       description:
-        "with --format asff: the Region of the Security Hub the findings are imported into (its ProductArn); needed when findings from several Regions go to one aggregation Region",
+        "with --format asff or --to securityhub: the Region of the Security Hub the findings are imported into (its ProductArn); needed when findings from several Regions go to one aggregation Region",
       defaultText: "each finding's Region",
     },
     {
       flags: "--asff-account <account-id>",
       description:
-        "with --format asff: the account that imports the findings (its ProductArn); each finding's AwsAccountId stays the credential's account",
+        "with --format asff or --to securityhub: the account that imports the findings (its ProductArn); each finding's AwsAccountId stays the credential's account",
       defaultText: "each finding's account",
     },
+    ...deliveryOptions,
     {
       flags: "--min-severity <severity>",
       description:
@@ -171,6 +173,7 @@ export const scanSpec: CommandSpec = {
     "firstcall scan s3-copy/AWSLogs/o-abc123/ --config firstcall.yaml --ip-ranges ip-ranges.json",
     "zcat file.json.gz | firstcall scan - --state :memory:",
     "firstcall scan AWSLogs/ --since 24h",
+    "firstcall scan AWSLogs/ --to slack:env:SLACK_WEBHOOK_URL --to securityhub --to webhook+ocsf:@/run/secrets/siem-url",
     "firstcall scan s3://org-trail-bucket/AWSLogs/o-abc123example/ --since 7d --profile audit",
     'firstcall scan AWSLogs/ --since 2026-11-01 --until "2026-11-01 06:00"',
   ],
@@ -181,6 +184,7 @@ export const scanSpec: CommandSpec = {
     "**S3.** `s3://bucket/prefix` reads CloudTrail straight from the bucket with the AWS SDK's credentials (environment, `--profile`, SSO, instance role), in the plain layout (`AWSLogs/ACCOUNT/CloudTrail/REGION/YYYY/MM/DD/`) or an organisation trail's (`AWSLogs/o-…/ACCOUNT/…`); the prefix may point anywhere in that tree. With `--since`/`--until` only the day folders of the window are listed (and the day after `--until`, since CloudTrail files an event under the day it delivered it), not the whole trail. Objects are skipped on a later scan when their ETag and size are unchanged. A prefix or object that cannot be read (access denied) is named on stderr and in the summary, and the exit code is 3, while the rest is scanned. Needs `s3:ListBucket` (on the prefixes) and `s3:GetObject`, and `kms:Decrypt` for a trail encrypted with SSE-KMS. Local paths and `s3://` URLs can be mixed in one scan.",
     "**Symbolic links** are followed, to folders and to files, also when they point outside the path given (a synced bucket often links account folders in): each real folder is walked once and each real file read once, under the first path that reaches it, so link loops end. A dangling link or a link that loops onto itself is an error naming the link (exit 3).",
     "**Formats.** `text`, `jsonl`, `ocsf` and `csv` are written as findings are found (`csv`'s header once, at the top; into an `--output` file only while it is empty); `json`, `asff` and `html` are one document each, written when the scan ends, and cannot be appended to `--output`. `ocsf` events validate against data/ocsf/detection_finding-1.8.0.schema.json. `asff` is an array for `aws securityhub batch-import-findings --findings file://findings.asff.json` (at most 100 findings per call); its `ProductArn` is a custom integration's (`arn:aws:securityhub:REGION:ACCOUNT:product/ACCOUNT/default`), which Security Hub accepts only from that account in that Region: by default each finding's own, else `--asff-region` and `--asff-account`.",
+    `${deliveryNote} After the run every owed row is tried once more; what is still owed is named on stderr and in the summary (\`delivery\`), and the exit code is 7 unless a finding sets 1.`,
     "**`--all`** prints every finding in the state; the exit code follows `--fail-on` over the findings printed, not only this run's new ones.",
     "**State.** A scan skips the files its state (`--state`, `FIRSTCALL_STATE`, or the default path that `firstcall scan --help` prints) has already scanned, and prints only new findings. When nothing new was read, stderr says so: `N files skipped as already scanned in STATE; --all shows the stored findings, --rescan reads them again, or use another --state`. The state keeps a fingerprint of the settings its files were judged with (the configuration with defaults filled in, the content of the `--ip-ranges` file, `--bind-uncovered`); a scan with other settings warns before reading that the files already scanned are not judged again, and that `--rescan` (or a fresh `--state`) judges them with the current ones. A state path that cannot be created (its folder cannot be made, a parent is a file) is a state error, exit 4, at once.",
   ],

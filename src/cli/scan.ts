@@ -3,10 +3,11 @@ import type { Command } from "commander";
 import { EXIT } from "../exit-codes.js";
 import { safeText } from "../safe-text.js";
 import { defaultStatePath } from "../state/default-path.js";
+import type { DeliveryFlags } from "./delivery.js";
 import { toOptions } from "./options.js";
 import { scanSpec } from "./scan-spec.js";
 
-interface ScanFlags {
+interface ScanFlags extends DeliveryFlags {
   format: string;
   /** `-f`, the old spelling of --format. */
   f?: string;
@@ -87,13 +88,16 @@ async function runScanCommand(paths: string[], flags: ScanFlags, givenInterval: 
       throw new UsageError("E_USAGE", `--max-object-bytes: not a positive integer: ${flags.maxObjectBytes}`);
     }
   }
+  // --asff-region/--asff-account also set the ProductArn of --to securityhub (then with any --format).
+  const asffForOutput =
+    (flags.f ?? flags.format) === "asff" || !(flags.to ?? []).some((t) => t.startsWith("securityhub"));
   const output = findingOutput({
     format: flags.f ?? flags.format,
     minSeverity: flags.minSeverity,
     ...(flags.output ? { outputPath: flags.output } : {}),
     verbose: flags.verbose,
-    ...(flags.asffRegion !== undefined ? { asffRegion: flags.asffRegion } : {}),
-    ...(flags.asffAccount !== undefined ? { asffAccount: flags.asffAccount } : {}),
+    ...(flags.asffRegion !== undefined && asffForOutput ? { asffRegion: flags.asffRegion } : {}),
+    ...(flags.asffAccount !== undefined && asffForOutput ? { asffAccount: flags.asffAccount } : {}),
     writeStdout: toStdout,
   });
   const format = output.format;
@@ -116,6 +120,19 @@ async function runScanCommand(paths: string[], flags: ScanFlags, givenInterval: 
     const proxy = proxyNotice(aws);
     if (proxy) process.stderr.write(`firstcall: ${safeText(proxy)}\n`);
   }
+
+  const { deliveryFromFlags } = await import("./delivery.js");
+  const delivery = await deliveryFromFlags(flags, {
+    config,
+    ...(flags.config ? { configPath: flags.config } : {}),
+    aws,
+    asff: {
+      ...(flags.asffRegion !== undefined ? { productRegion: flags.asffRegion } : {}),
+      ...(flags.asffAccount !== undefined ? { productAccount: flags.asffAccount } : {}),
+    },
+    minSeverity: flags.minSeverity,
+    report: (m) => process.stderr.write(`firstcall: ${safeText(m)}\n`),
+  });
 
   const { scanProgress, wantProgress } = await import("./progress.js");
   const bar = wantProgress(flags.progress, flags.quiet, process.stderr.isTTY === true)
@@ -160,6 +177,7 @@ async function runScanCommand(paths: string[], flags: ScanFlags, givenInterval: 
       worker: flags.worker,
       onLockWait: (m) => process.stderr.write(`firstcall: ${safeText(m)}\n`),
       sink,
+      ...(delivery ? { delivery } : {}),
       signal: controller.signal,
       ...(maxObjectBytes ? { maxObjectBytes } : {}),
       onNotice: (notice) => {
@@ -235,6 +253,12 @@ async function reportScan(
     if (flags.summaryJson !== true && !flags.quiet) process.stderr.write(text.renderSummaryText(summary));
     process.stderr.write(text.renderPathsWithoutLogs(summary));
     if (!flags.all && !flags.quiet) process.stderr.write(text.renderAlreadyScannedHint(summary));
+  }
+  if (summary.delivery) {
+    const { renderDeliveryWarnings } = await import("./delivery.js");
+    process.stderr.write(
+      renderDeliveryWarnings(summary.delivery, flags.quiet || flags.summaryJson === true, summary.state === ":memory:"),
+    );
   }
   if (summary.stream.interrupted) {
     process.stderr.write("firstcall: interrupted; the state is committed: run the same scan again to continue.\n");

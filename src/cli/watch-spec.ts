@@ -1,5 +1,6 @@
 import { SEVERITIES } from "../findings/finding.js";
 import { FORMATS } from "../findings/formats/index.js";
+import { deliveryNote, deliveryOptions } from "./delivery.js";
 import { type CommandSpec, formatOption } from "./options.js";
 
 /** The `watch` command's options: the single source for its flags and its documentation. */
@@ -13,9 +14,10 @@ export const watchSpec: CommandSpec = {
       [...FORMATS.keys()],
       "output format: text, json (one array, written when watch stops), jsonl (one finding per line, as found)",
     ),
+    ...deliveryOptions,
     {
       flags: "--min-severity <severity>",
-      description: "print only findings at or above this severity",
+      description: "print (and deliver with --to) only findings at or above this severity",
       choices: SEVERITIES,
       defaultValue: "info",
     },
@@ -92,7 +94,8 @@ export const watchSpec: CommandSpec = {
     },
     {
       flags: "--profile <name>",
-      description: "SQS: AWS profile for credentials and region",
+      description:
+        "SQS and AWS destinations (--to sns/eventbridge/securityhub): AWS profile for credentials and region",
       defaultText: "$AWS_PROFILE, else the SDK's default chain",
     },
     {
@@ -127,10 +130,12 @@ export const watchSpec: CommandSpec = {
     "while true; do aws s3 sync s3://org-trail-bucket/AWSLogs/ AWSLogs/; sleep 60; done &  firstcall watch AWSLogs/",
     "firstcall watch sqs://https://sqs.eu-west-1.amazonaws.com/123456789012/trail-events --format jsonl",
     "kafka-console-consumer --topic cloudtrail … | firstcall watch - --format jsonl",
+    "firstcall watch sqs://https://sqs.eu-west-1.amazonaws.com/123456789012/trail-events --to slack:env:SLACK_WEBHOOK_URL --to securityhub --to webhook:https://siem.example/ingest",
   ],
   notes: [
     '**Sources.** A folder: the log files in it (as `scan` lists them), then every new file and every file that grew, once its size has not changed for `--settle-seconds`; file-system events make it prompt, a listing every `--poll-seconds` catches what they miss; a grown file is read again, skipping the records counted before. `-`: one JSON value per line, each a CloudTrail record or an envelope holding records (EventBridge event, CloudWatch Logs subscription message, `{"Records":[…]}`), cut into batches; batches are not remembered in the state. `sqs://` followed by the queue URL, with or without `https://` (`sqs://https://sqs.eu-west-1.amazonaws.com/123456789012/trail-events`): messages in each shape AWS sends for new objects — S3 event notifications (the `s3:TestEvent` is deleted and ignored), the same through SNS (raw delivery or not), EventBridge `Object Created` events, CloudTrail\'s own SNS notification (`s3Bucket`, `s3ObjectKey`); the objects they name are read from S3 (digest files are not fetched).',
     "**Delivery.** Findings are printed at each checkpoint: every event read is judged then, without waiting for the lateness window (evidence that arrives later retracts a finding, as in `scan`). A folder's files and S3 objects are remembered in the state: a restarted watch, or a `scan` of the same files, skips them. An SQS message is deleted only once every object it names is committed; its visibility is renewed meanwhile. A message that is not a notification, or whose object cannot be read, is not deleted: it comes back after its visibility timeout and the queue's redrive policy moves it to its dead-letter queue after `maxReceiveCount`; each time, stderr names it with its receive count.",
+    `${deliveryNote} A destination that is down is tried again after 2 s, doubling up to 5 min, also while no log arrives; it is named once on stderr when it stops taking findings and once when it takes them again. When watch stops, owed rows are tried once more and those still owed are named on stderr (the exit code stays 0: they are in the state for the next run).`,
     "**Stopping.** SIGINT (Ctrl-C) or SIGTERM: the object being read is finished, the state committed, the summary printed, and watch exits 0 (a second signal exits at once with 130; the last checkpoint is still there). Watch also ends, exit 0, when standard input ends. Findings and unreadable objects do not change the exit code of watch (they are in the output, the health lines and the summary); 2, 3 (the queue cannot be read), 4 and 5 mean what they mean for `scan`.",
   ],
 };

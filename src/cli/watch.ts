@@ -4,10 +4,11 @@ import { EXIT } from "../exit-codes.js";
 import type { LiveHealth } from "../pipeline/scan.js";
 import { safeText } from "../safe-text.js";
 import type { LiveSource } from "../sources/live.js";
+import type { DeliveryFlags } from "./delivery.js";
 import { toOptions } from "./options.js";
 import { watchSpec } from "./watch-spec.js";
 
-interface WatchFlags {
+interface WatchFlags extends DeliveryFlags {
   format: string;
   minSeverity: "info" | "low" | "medium" | "high";
   output?: string;
@@ -89,6 +90,16 @@ async function runWatchCommand(sourceArg: string, flags: WatchFlags): Promise<nu
   });
   const config = flags.config ? loadConfig(flags.config) : defaultConfig();
   const report = (message: string) => process.stderr.write(`firstcall: ${safeText(message)}\n`);
+  const { deliveryFromFlags, renderDeliveryWarnings } = await import("./delivery.js");
+  const { awsSettings } = await import("../aws/client-config.js");
+  // Destinations are checked (and their secrets read) before the source is opened.
+  const delivery = await deliveryFromFlags(flags, {
+    config,
+    ...(flags.config ? { configPath: flags.config } : {}),
+    aws: awsSettings(flags),
+    minSeverity: flags.minSeverity,
+    report,
+  });
   const source = await openSource(sourceArg, flags, number, report);
 
   // SIGINT/SIGTERM: finish the current object, commit, exit 0. A second signal stops at once (the
@@ -118,6 +129,7 @@ async function runWatchCommand(sourceArg: string, flags: WatchFlags): Promise<nu
       lockTimeoutMs,
       onLockWait: (m) => report(m),
       sink: output.sink,
+      ...(delivery ? { delivery } : {}),
       signal: controller.signal,
       onNotice: (notice) => process.stderr.write(renderNotice(notice)),
       ...(healthMs > 0 && !flags.quiet
@@ -134,6 +146,14 @@ async function runWatchCommand(sourceArg: string, flags: WatchFlags): Promise<nu
   if (typeof flags.summaryJson === "string") writeFileOutput(flags.summaryJson, summaryJson);
   if (flags.summaryJson === true) process.stderr.write(summaryJson);
   else if (!flags.quiet) process.stderr.write(renderSummaryText(result.summary));
+  if (result.summary.delivery)
+    process.stderr.write(
+      renderDeliveryWarnings(
+        result.summary.delivery,
+        flags.quiet || flags.summaryJson === true,
+        result.summary.state === ":memory:",
+      ),
+    );
   return EXIT.ok;
 }
 

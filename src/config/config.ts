@@ -16,6 +16,9 @@
  *   calls: ["sts:GetCallerIdentity", "iam:ListUsers"]
  *   allowUserAgents: ["my-health-check/"] # added to the built-in list (EKS authenticator, SSM, CloudWatch agents)
  *   defaultAllowUserAgents: true         # false: only the entries above
+ * to:                                    # destinations, as --to (secrets from env: or file:)
+ *   - slack:env:SLACK_WEBHOOK_URL
+ *   - securityhub
  * ```
  */
 import { readFileSync } from "node:fs";
@@ -116,6 +119,12 @@ export const configSchema = z
      * address as home to corroborate it for a session that used only endpoints before.
      */
     fleetEndpointThreshold: z.number().int().positive().default(2),
+    /**
+     * Where findings are delivered besides the output, as `--to` values (`slack:env:SLACK_WEBHOOK_URL`,
+     * `securityhub`, …), added to those of the command line. Checked by `parseTarget` when the command
+     * starts; a secret belongs in the environment or a file (`env:`, `file:`), not here.
+     */
+    to: z.array(z.string().min(1, "an empty destination")).optional(),
   })
   .strict();
 

@@ -21,6 +21,7 @@ import { compareEvents, type EngineEvent } from "../engine/event.js";
 import { emptyFleet } from "../engine/state.js";
 import { UsageError } from "../errors.js";
 import { EXIT } from "../exit-codes.js";
+import type { CheckpointDelivery, DeliveryReport } from "../findings/delivery/outbox.js";
 import { type Finding, type Severity, severityRank, statusOf } from "../findings/finding.js";
 import { log } from "../log.js";
 import { NetworkInventory } from "../net/inventory.js";
@@ -106,6 +107,11 @@ export interface ScanOptions {
   readonly checkpointMs?: number;
   /** Receives new findings at each checkpoint; without one they are only returned. */
   readonly sink?: FindingSink;
+  /**
+   * Delivery to `--to` destinations through the state's outbox (src/findings/delivery/outbox.ts),
+   * made once the state is open: its rows are committed with each checkpoint's findings.
+   */
+  readonly delivery?: (store: StateStore) => CheckpointDelivery;
   /**
    * With a shared store (PostgreSQL): this worker's name (default `default`). Each worker running at
    * the same time needs its own; a restarted worker takes its old name to resume where it stopped.
@@ -263,6 +269,8 @@ export interface ScanSummary {
   };
   readonly durationMs: number;
   readonly exitCode: number;
+  /** With destinations (`--to`): what was delivered and what is still owed in the outbox. */
+  readonly delivery?: DeliveryReport;
 }
 
 export interface ScanResult {
@@ -375,6 +383,7 @@ class StreamingScan {
   private committedObjects = 0;
   /** Live: the health report's interval so far (start, objects committed, records read before it, lags). */
   private health = { at: 0, objects: 0, events: 0, lags: [] as number[] };
+  private readonly delivery: CheckpointDelivery | undefined;
 
   constructor(
     private readonly options: ScanOptions,
@@ -387,6 +396,7 @@ class StreamingScan {
     this.until = options.until?.getTime() ?? Number.POSITIVE_INFINITY;
     this.lateness = options.latenessMs ?? DEFAULT_LATENESS_MS;
     this.rescan = options.rescan ?? false;
+    this.delivery = options.delivery?.(store);
   }
 
   async run(): Promise<ScanResult> {
@@ -402,6 +412,8 @@ class StreamingScan {
       });
     } finally {
       s3?.close();
+      // A failed run leaves its due rows to the next one; no delivery may outlive the store.
+      await this.delivery?.stop();
     }
   }
 
@@ -479,6 +491,7 @@ class StreamingScan {
       // of the rest (an SQS message made visible again must not be deleted afterwards).
       await options.live?.close();
     }
+    const delivery = await this.delivery?.finish();
     const objectsListed = options.live ? this.offered : objects.length;
 
     const stats = this.engine.stats;
@@ -503,7 +516,9 @@ class StreamingScan {
     const cloudTrail = paths.reduce((n, p) => n + p.cloudTrail, 0);
     // Nothing scanned is not "no findings": it is an input problem (unless the run was stopped first).
     const nothingScanned = cloudTrail === 0 && !interrupted;
-    const exitCode = exitCodeFor(open, options.failOn ?? "high", c.failed + c.partial > 0 || nothingScanned);
+    let exitCode = exitCodeFor(open, options.failOn ?? "high", c.failed + c.partial > 0 || nothingScanned);
+    // Findings owed to a destination outrank unreadable input, not a failing finding (exit-codes.ts).
+    if (delivery && delivery.pending > 0 && exitCode !== EXIT.findings) exitCode = EXIT.undelivered;
     const summary: ScanSummary = {
       schema: "firstcall.summary/v1",
       state: store.location,
@@ -555,6 +570,7 @@ class StreamingScan {
       },
       durationMs: Date.now() - this.started,
       exitCode,
+      ...(delivery ? { delivery } : {}),
     };
     return { findings, summary, exitCode };
   }
@@ -968,6 +984,9 @@ class StreamingScan {
       this.delivered.push(...fresh);
     }
     const changed = merged.filter((m) => m.changed).map((m) => m.stored);
+    const outbox = this.delivery?.tasksFor(
+      changed.map((c) => ({ previous: previous.get(c.finding.id)?.finding, current: c.finding })),
+    );
     // Expire after evaluating: what a lifetime showed is judged before the lifetime is forgotten.
     const expiredKeys = engine.expire(this.lateness);
     this.expired += expiredKeys.length;
@@ -995,7 +1014,9 @@ class StreamingScan {
       pending,
       ...(outputs ? { outputs } : {}),
       ...(this.fingerprintToStore !== undefined ? { settingsFingerprint: this.fingerprintToStore } : {}),
+      ...(outbox?.length ? { outbox } : {}),
     });
+    this.delivery?.afterCommit();
     log().debug(
       {
         checkpoint: this.checkpoints + 1,

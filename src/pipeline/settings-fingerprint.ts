@@ -33,5 +33,7 @@ const sha256 = (data: string | Buffer) => createHash("sha256").update(data).dige
 export function settingsFingerprint(config: Config, ipRangesPath: string | undefined, bindUncovered: boolean): string {
   // The file was read and checked by NetworkInventory.load just before; reading it again is cheap.
   const ipRanges = ipRangesPath === undefined ? null : sha256(readFileSync(ipRangesPath));
-  return sha256(canonicalJson({ version: 1, config, ipRanges, bindUncovered }));
+  // Where findings are delivered (`to:`) judges nothing: changing it must not warn of other settings.
+  const { to: _delivery, ...judged } = config;
+  return sha256(canonicalJson({ version: 1, config: judged, ipRanges, bindUncovered }));
 }

@@ -131,9 +131,9 @@ describe("SQLite", () => {
     const path = join(scratchDir(), "v3.sqlite");
     const scan = await runScan({ paths: [join(REPO, "testdata", "sample")], statePath: path });
     assert.equal(scan.findings.length, 4);
-    // Back to what schema 3 was: the same file without the status tables.
+    // Back to what schema 3 was: the same file without the status tables (nor the outbox of schema 5).
     const raw = new Database(path);
-    raw.exec("DROP TABLE finding_statuses; DROP TABLE finding_status_history;");
+    raw.exec("DROP TABLE finding_statuses; DROP TABLE finding_status_history; DROP TABLE outbox;");
     raw.pragma("user_version = 3");
     raw.close();
 
@@ -232,7 +232,7 @@ describe("PostgreSQL", () => {
     await c.connect();
     try {
       await c.query(
-        "DROP TABLE firstcall_finding_statuses, firstcall_finding_status_history; DELETE FROM firstcall_schema WHERE version = 2",
+        "DROP TABLE firstcall_finding_statuses, firstcall_finding_status_history, firstcall_outbox; DELETE FROM firstcall_schema WHERE version >= 2",
       );
       await c.query("INSERT INTO firstcall_meta (key, value) VALUES ('settings', 'abc')");
     } finally {
@@ -242,7 +242,7 @@ describe("PostgreSQL", () => {
       PostgresStore.open(url, { worker: "a" }),
       (e: StateError) => e.code === "E_STATE_VERSION" && /state schema 1.*state init/.test(e.message),
     );
-    assert.deepEqual(await migratePostgres(url), { from: 1, to: 2 });
+    assert.deepEqual(await migratePostgres(url), { from: 1, to: PG_SCHEMA_VERSION });
     const store = await PostgresStore.open(url, { worker: "a" });
     try {
       assert.equal(await store.settingsFingerprint(), "abc");

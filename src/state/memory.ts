@@ -11,6 +11,13 @@ import {
   type FleetState,
   type SessionState,
 } from "../engine/state.js";
+import type {
+  DeliveryState,
+  OutboxRow,
+  OutboxSettlement,
+  OutboxStore,
+  OutboxTask,
+} from "../findings/delivery/outbox.js";
 import {
   type FindingStatus,
   type ScannedObject,
@@ -31,6 +38,8 @@ export class MemoryStore implements StateStore {
   private settings: string | undefined;
   private readonly statuses = new Map<string, FindingStatus>();
   private readonly statusHistory: FindingStatus[] = [];
+  private readonly deliveries = new MemoryOutbox(this.findings, this.statuses);
+  readonly outbox: OutboxStore = this.deliveries;
 
   async loadSessions(keys: readonly string[]): Promise<Map<string, SessionState>> {
     const out = new Map<string, SessionState>();
@@ -94,6 +103,7 @@ export class MemoryStore implements StateStore {
     this.pending = batch.pending;
     for (const o of batch.outputs ?? []) this.outputs.set(o.path, o.bytes);
     if (batch.settingsFingerprint !== undefined) this.settings = batch.settingsFingerprint;
+    this.deliveries.enqueue(batch.outbox ?? []);
   }
 
   async findingStatuses(ids?: readonly string[]): Promise<Map<string, FindingStatus>> {
@@ -120,4 +130,76 @@ export class MemoryStore implements StateStore {
   }
 
   async close(): Promise<void> {}
+}
+
+interface MemoryRow {
+  generation: number;
+  state: DeliveryState;
+  attempts: number;
+  message?: string;
+}
+
+/** The outbox of a {@link MemoryStore}: rows in insertion order, keyed by finding id and destination. */
+class MemoryOutbox implements OutboxStore {
+  // Map order is insertion order: the oldest row first, as the other stores give them.
+  private readonly rows = new Map<string, MemoryRow>();
+
+  constructor(
+    private readonly findings: ReadonlyMap<string, { data: Buffer }>,
+    private readonly statuses: ReadonlyMap<string, FindingStatus>,
+  ) {}
+
+  enqueue(tasks: readonly OutboxTask[]): void {
+    for (const t of tasks) {
+      const k = `${t.findingId}\u0000${t.destination}`;
+      const row = this.rows.get(k);
+      if (row) {
+        row.generation++;
+        row.state = "pending";
+        row.attempts = 0;
+        delete row.message;
+      } else this.rows.set(k, { generation: 1, state: "pending", attempts: 0 });
+    }
+  }
+
+  async claimDeliveries(destinations: readonly string[], limit: number): Promise<OutboxRow[]> {
+    const wanted = new Set(destinations);
+    const out: OutboxRow[] = [];
+    for (const [k, row] of this.rows) {
+      if (out.length >= limit) break;
+      const [findingId, destination] = k.split("\u0000") as [string, string];
+      if (row.state !== "pending" || !wanted.has(destination)) continue;
+      const f = this.findings.get(findingId);
+      const status = this.statuses.get(findingId);
+      out.push({
+        findingId,
+        destination,
+        generation: row.generation,
+        ...(f ? { stored: decodeDocument<StoredFinding>(f.data) } : {}),
+        ...(status?.status === "suppressed" ? { suppressed: status.reason } : {}),
+      });
+    }
+    return out;
+  }
+
+  async settleDeliveries(settlements: readonly OutboxSettlement[]): Promise<void> {
+    for (const s of settlements) {
+      const row = this.rows.get(`${s.findingId}\u0000${s.destination}`);
+      if (!row) continue;
+      row.attempts += s.attempts;
+      if (row.generation !== s.generation) continue;
+      row.state = s.state;
+      if (s.message !== undefined) row.message = s.message;
+    }
+  }
+
+  async deliveryCounts(destinations: readonly string[]): Promise<Map<string, Record<DeliveryState, number>>> {
+    const out = new Map<string, Record<DeliveryState, number>>();
+    for (const d of destinations) out.set(d, { pending: 0, delivered: 0, skipped: 0, rejected: 0 });
+    for (const [k, row] of this.rows) {
+      const counts = out.get(k.split("\u0000")[1] as string);
+      if (counts) counts[row.state]++;
+    }
+    return out;
+  }
 }

@@ -32,6 +32,7 @@ import {
   type SessionState,
 } from "../engine/state.js";
 import { StateError } from "../errors.js";
+import type { DeliveryState, OutboxRow, OutboxSettlement, OutboxStore } from "../findings/delivery/outbox.js";
 import { log } from "../log.js";
 import {
   type CheckpointEvents,
@@ -46,7 +47,14 @@ import {
 } from "./store.js";
 
 /** The schema version this firstcall reads and writes (the number of migrations). */
-export const PG_SCHEMA_VERSION = 2;
+export const PG_SCHEMA_VERSION = 3;
+
+/**
+ * SQL: outbox row `x` is claimed by a worker that is alive — some session holds that worker's
+ * advisory lock (`$3`: the lock namespace). A killed worker's connection closes and its lock with it.
+ */
+const LIVE_CLAIM = `EXISTS (SELECT 1 FROM pg_locks l WHERE l.locktype = 'advisory' AND l.granted AND l.objsubid = 2
+  AND l.classid = $3::bigint::oid AND l.objid = (x.claimed_key::bigint & 4294967295)::oid)`;
 
 /** Advisory-lock namespace ("fcst"), so firstcall's locks never meet another application's. */
 const LOCK_SPACE = 0x66637374;
@@ -79,6 +87,15 @@ const MIGRATIONS: readonly string[] = [
    CREATE TABLE firstcall_finding_status_history (seq bigserial PRIMARY KEY, id text NOT NULL, status text NOT NULL,
      reason text NOT NULL, actor text NOT NULL, at text NOT NULL);
    CREATE INDEX firstcall_finding_status_history_id ON firstcall_finding_status_history (id, seq);`,
+  // 3: the delivery outbox (src/findings/delivery/outbox.ts): one row per (finding id, destination key),
+  // due again with a higher generation on a re-alert. A worker claims due rows (claimed_by, and the key
+  // of its advisory lock, claimed_key) until it settles them; rows claimed by a worker whose lock no
+  // session holds any more (it died) may be claimed by any other.
+  `CREATE TABLE firstcall_outbox (id bigserial PRIMARY KEY, finding_id text NOT NULL, destination text NOT NULL,
+     generation integer NOT NULL, state text NOT NULL, attempts integer NOT NULL, message text,
+     claimed_by text, claimed_key integer, created_at timestamptz NOT NULL, updated_at timestamptz NOT NULL,
+     UNIQUE (finding_id, destination));
+   CREATE INDEX firstcall_outbox_due ON firstcall_outbox (destination, id) WHERE state = 'pending';`,
 ];
 
 export interface PostgresOpenOptions {
@@ -192,11 +209,13 @@ export class PostgresStore implements StateStore, SharedCheckpoints {
   readonly location: string;
   readonly shared = this;
   private inTransaction = false;
+  /** The outbox's own connection (opened on first use): see {@link PostgresStore.claimDeliveries}. */
+  private outboxClient: Promise<pg.Client> | undefined;
   private queries = 0;
 
   private constructor(
     private readonly client: pg.Client,
-    url: string,
+    private readonly url: string,
     readonly worker: string,
   ) {
     this.location = redactUrl(url);
@@ -513,6 +532,15 @@ export class PostgresStore implements StateStore, SharedCheckpoints {
         this.worker,
         Buffer.from(batch.pending),
       ]);
+      if (batch.outbox?.length) {
+        await c.query(
+          `INSERT INTO firstcall_outbox (finding_id, destination, generation, state, attempts, created_at, updated_at)
+           SELECT f, d, 1, 'pending', 0, now(), now() FROM unnest($1::text[], $2::text[]) AS t(f, d)
+           ON CONFLICT (finding_id, destination) DO UPDATE SET generation = firstcall_outbox.generation + 1,
+             state = 'pending', attempts = 0, message = NULL, updated_at = now()`,
+          [batch.outbox.map((t) => t.findingId), batch.outbox.map((t) => t.destination)],
+        );
+      }
       await c.query("COMMIT");
       this.inTransaction = false;
     } catch (e) {
@@ -590,7 +618,103 @@ export class PostgresStore implements StateStore, SharedCheckpoints {
   async close(): Promise<void> {
     log().debug({ state: this.location, worker: this.worker, roundTrips: this.queries }, "shared state closed");
     await this.rollback();
+    const outbox = await this.outboxClient?.catch(() => undefined);
+    await outbox?.end().catch(() => {});
     await this.client.end().catch(() => {});
+  }
+
+  get outbox(): OutboxStore {
+    return this;
+  }
+
+  /**
+   * Delivery runs in the background between checkpoints, so it has a connection of its own: its
+   * statements must never land inside this worker's checkpoint transaction on the main one.
+   */
+  private deliveryClient(): Promise<pg.Client> {
+    this.outboxClient ??= connect(this.url);
+    return this.outboxClient;
+  }
+
+  /**
+   * Claims due rows for this worker, in one statement: rows not claimed, claimed by this worker (a
+   * previous process under its name), or claimed by a worker whose advisory lock no session holds
+   * (it died: its connection closed and the lock with it). `FOR UPDATE SKIP LOCKED` lets two workers
+   * claim at once without waiting or taking the same row; a claim stays until settled, so a row is
+   * sent by one live worker at a time. The finding as stored and its suppression come in the same trip.
+   */
+  async claimDeliveries(destinations: readonly string[], limit: number): Promise<OutboxRow[]> {
+    const c = await this.deliveryClient();
+    const r = await c.query<{
+      finding_id: string;
+      destination: string;
+      generation: number;
+      data: Buffer | null;
+      suppressed: string | null;
+    }>(
+      `WITH claimed AS (
+         UPDATE firstcall_outbox o SET claimed_by = $2, claimed_key = $3
+         FROM (SELECT id FROM firstcall_outbox x
+               WHERE x.state = 'pending' AND x.destination = ANY($1::text[])
+                 AND (x.claimed_by IS NULL OR x.claimed_by = $2 OR NOT ${LIVE_CLAIM.replaceAll("$3", "$4")})
+               ORDER BY id LIMIT $5 FOR UPDATE SKIP LOCKED) due
+         WHERE o.id = due.id
+         RETURNING o.id, o.finding_id, o.destination, o.generation)
+       SELECT c.finding_id, c.destination, c.generation, f.data, s.reason AS suppressed
+       FROM claimed c LEFT JOIN firstcall_findings f ON f.id = c.finding_id
+       LEFT JOIN firstcall_finding_statuses s ON s.id = c.finding_id AND s.status = 'suppressed'
+       ORDER BY c.id`,
+      [destinations, this.worker, workerLockKey(this.worker), LOCK_SPACE, limit],
+    );
+    return r.rows.map((row) => ({
+      findingId: row.finding_id,
+      destination: row.destination,
+      generation: row.generation,
+      ...(row.data ? { stored: decodeDocument<StoredFinding>(row.data) } : {}),
+      ...(row.suppressed !== null ? { suppressed: row.suppressed } : {}),
+    }));
+  }
+
+  /** Marks this worker's claimed rows (for the generation sent) and releases its claims. */
+  async settleDeliveries(settlements: readonly OutboxSettlement[]): Promise<void> {
+    if (settlements.length === 0) return;
+    const c = await this.deliveryClient();
+    await c.query(
+      `UPDATE firstcall_outbox o SET attempts = o.attempts + t.attempts,
+         state = CASE WHEN o.generation = t.generation THEN t.state ELSE o.state END,
+         message = CASE WHEN o.generation = t.generation THEN t.message ELSE o.message END,
+         claimed_by = NULL, claimed_key = NULL, updated_at = now()
+       FROM unnest($1::text[], $2::text[], $3::int[], $4::text[], $5::int[], $6::text[])
+         AS t(finding_id, destination, generation, state, attempts, message)
+       WHERE o.finding_id = t.finding_id AND o.destination = t.destination AND o.claimed_by = $7`,
+      [
+        settlements.map((s) => s.findingId),
+        settlements.map((s) => s.destination),
+        settlements.map((s) => s.generation),
+        settlements.map((s) => s.state),
+        settlements.map((s) => s.attempts),
+        settlements.map((s) => s.message ?? null),
+        this.worker,
+      ],
+    );
+  }
+
+  async deliveryCounts(destinations: readonly string[]): Promise<Map<string, Record<DeliveryState, number>>> {
+    const out = new Map<string, Record<DeliveryState, number>>();
+    for (const d of destinations) out.set(d, { pending: 0, delivered: 0, skipped: 0, rejected: 0 });
+    const c = await this.deliveryClient();
+    // Rows another live worker is sending right now are its to report, not owed by this one.
+    const r = await c.query<{ destination: string; state: DeliveryState; n: string }>(
+      `SELECT destination, state, count(*) AS n FROM firstcall_outbox x
+       WHERE destination = ANY($1::text[]) AND NOT (x.state = 'pending' AND x.claimed_by <> $2 AND ${LIVE_CLAIM})
+       GROUP BY 1, 2`,
+      [destinations, this.worker, LOCK_SPACE],
+    );
+    for (const row of r.rows) {
+      const counts = out.get(row.destination);
+      if (counts) counts[row.state] = Number(row.n);
+    }
+    return out;
   }
 }
 

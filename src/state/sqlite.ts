@@ -33,6 +33,7 @@ import {
   type SessionState,
 } from "../engine/state.js";
 import { StateError } from "../errors.js";
+import type { DeliveryState, OutboxRow, OutboxSettlement, OutboxStore } from "../findings/delivery/outbox.js";
 import {
   type FindingStatus,
   type ScannedObject,
@@ -45,7 +46,7 @@ import { streamPositionFromSchema2 } from "./stream-position.js";
 
 /** "fcst" — firstcall state. */
 export const APPLICATION_ID = 0x66637374;
-export const SCHEMA_VERSION = 4;
+export const SCHEMA_VERSION = 5;
 
 /**
  * Schema 4: what people decided about findings (`FindingStatus`). Tables of their own, so a status
@@ -62,13 +63,26 @@ CREATE TABLE finding_status_history (seq INTEGER PRIMARY KEY, id TEXT NOT NULL, 
 CREATE INDEX finding_status_history_id ON finding_status_history (id, seq);
 `;
 
+/**
+ * Schema 5: the delivery outbox (src/findings/delivery/outbox.ts): one row per (finding id,
+ * destination key) owed, delivered, skipped or rejected. `generation` goes up each time the row is
+ * due again (a retraction, a raised severity), so a mark made for what was sent never covers a newer
+ * version. `seq` orders the rows (oldest first); the partial index finds the due ones.
+ */
+const OUTBOX_SCHEMA = `
+CREATE TABLE outbox (seq INTEGER PRIMARY KEY, finding_id TEXT NOT NULL, destination TEXT NOT NULL,
+  generation INTEGER NOT NULL, state TEXT NOT NULL, attempts INTEGER NOT NULL, message TEXT,
+  created_at TEXT NOT NULL, updated_at TEXT NOT NULL, UNIQUE (finding_id, destination));
+CREATE INDEX outbox_due ON outbox (destination, seq) WHERE state = 'pending';
+`;
+
 const SCHEMA = `
 CREATE TABLE meta (key TEXT PRIMARY KEY, value BLOB NOT NULL) WITHOUT ROWID;
 CREATE TABLE sessions (key TEXT PRIMARY KEY, valid_until INTEGER NOT NULL, data BLOB NOT NULL);
 CREATE TABLE findings (id TEXT PRIMARY KEY, time TEXT NOT NULL, data BLOB NOT NULL, updated_at TEXT NOT NULL);
 CREATE TABLE objects (id TEXT PRIMARY KEY, size INTEGER NOT NULL, mtime_ms REAL NOT NULL, records INTEGER NOT NULL,
   status TEXT NOT NULL, scanned_at TEXT NOT NULL, etag TEXT) WITHOUT ROWID;
-${STATUS_SCHEMA}`;
+${STATUS_SCHEMA}${OUTBOX_SCHEMA}`;
 
 /**
  * Lets a reader fetch the findings a checkpoint changed without reading the whole table. Created by
@@ -226,6 +240,8 @@ export class SqliteStore implements StateStore {
       addEtagColumn(db);
       return;
     }
+    // Older than the outbox: a reader needs none.
+    if (this.readOnly && version === 4) return;
     if (this.readOnly && version === 2) {
       throw new StateError(
         "E_STATE_VERSION",
@@ -235,11 +251,18 @@ export class SqliteStore implements StateStore {
     if (version === 2) {
       this.migrateFromSchema2();
       this.migrateFromSchema3();
+      this.migrateFromSchema4();
       return;
     }
     if (version === 3) {
       addEtagColumn(db);
       this.migrateFromSchema3();
+      this.migrateFromSchema4();
+      return;
+    }
+    if (version === 4) {
+      addEtagColumn(db);
+      this.migrateFromSchema4();
       return;
     }
     if (version !== SCHEMA_VERSION) {
@@ -281,6 +304,15 @@ export class SqliteStore implements StateStore {
     const db = this.db;
     db.transaction(() => {
       db.exec(STATUS_SCHEMA);
+      db.pragma("user_version = 4");
+    })();
+  }
+
+  /** Schema 4 → 5, in one transaction: the delivery outbox. Nothing else changed. */
+  private migrateFromSchema4(): void {
+    const db = this.db;
+    db.transaction(() => {
+      db.exec(OUTBOX_SCHEMA);
       db.pragma(`user_version = ${SCHEMA_VERSION}`);
     })();
   }
@@ -548,7 +580,80 @@ export class SqliteStore implements StateStore {
       putMeta.run("pending", batch.pending);
       for (const o of batch.outputs ?? []) putMeta.run(`output:${o.path}`, o.bytes);
       if (batch.settingsFingerprint !== undefined) putMeta.run("settings", batch.settingsFingerprint);
+      if (batch.outbox?.length) {
+        const putRow = db.prepare(
+          `INSERT INTO outbox (finding_id, destination, generation, state, attempts, message, created_at, updated_at)
+           VALUES (?, ?, 1, 'pending', 0, NULL, ?, ?)
+           ON CONFLICT(finding_id, destination) DO UPDATE SET generation = generation + 1, state = 'pending',
+             attempts = 0, message = NULL, updated_at = excluded.updated_at`,
+        );
+        for (const t of batch.outbox) putRow.run(t.findingId, t.destination, now, now);
+      }
     })();
+  }
+
+  /** The delivery outbox: the writer's only (a reader never delivers). */
+  get outbox(): OutboxStore | undefined {
+    return this.readOnly ? undefined : this;
+  }
+
+  /**
+   * Due rows, oldest first, with the finding as stored and its suppression reason. One writer per
+   * file, so nothing needs claiming: the process delivering is the one that holds the lock.
+   */
+  async claimDeliveries(destinations: readonly string[], limit: number): Promise<OutboxRow[]> {
+    const rows = this.db
+      .prepare(
+        `SELECT o.finding_id, o.destination, o.generation, f.data, s.reason AS suppressed
+         FROM outbox o LEFT JOIN findings f ON f.id = o.finding_id
+         LEFT JOIN finding_statuses s ON s.id = o.finding_id AND s.status = 'suppressed'
+         WHERE o.state = 'pending' AND o.destination IN (SELECT value FROM json_each(?))
+         ORDER BY o.seq LIMIT ?`,
+      )
+      .all(JSON.stringify(destinations), limit) as {
+      finding_id: string;
+      destination: string;
+      generation: number;
+      data: Buffer | null;
+      suppressed: string | null;
+    }[];
+    return rows.map((r) => ({
+      findingId: r.finding_id,
+      destination: r.destination,
+      generation: r.generation,
+      ...(r.data ? { stored: decodeDocument<StoredFinding>(r.data) } : {}),
+      ...(r.suppressed !== null ? { suppressed: r.suppressed } : {}),
+    }));
+  }
+
+  async settleDeliveries(settlements: readonly OutboxSettlement[]): Promise<void> {
+    const now = new Date().toISOString();
+    const db = this.db;
+    const settle = db.prepare(
+      `UPDATE outbox SET attempts = attempts + ?,
+         state = CASE WHEN generation = ? THEN ? ELSE state END,
+         message = CASE WHEN generation = ? THEN ? ELSE message END, updated_at = ?
+       WHERE finding_id = ? AND destination = ?`,
+    );
+    db.transaction(() => {
+      for (const s of settlements)
+        settle.run(s.attempts, s.generation, s.state, s.generation, s.message ?? null, now, s.findingId, s.destination);
+    })();
+  }
+
+  async deliveryCounts(destinations: readonly string[]): Promise<Map<string, Record<DeliveryState, number>>> {
+    const out = new Map<string, Record<DeliveryState, number>>();
+    for (const d of destinations) out.set(d, { pending: 0, delivered: 0, skipped: 0, rejected: 0 });
+    const rows = this.db
+      .prepare(
+        "SELECT destination, state, count(*) AS n FROM outbox WHERE destination IN (SELECT value FROM json_each(?)) GROUP BY destination, state",
+      )
+      .all(JSON.stringify(destinations)) as { destination: string; state: DeliveryState; n: number }[];
+    for (const r of rows) {
+      const counts = out.get(r.destination);
+      if (counts) counts[r.state] = r.n;
+    }
+    return out;
   }
 
   async close(): Promise<void> {

@@ -14,6 +14,7 @@ import type { StoredFinding } from "../engine/engine.js";
 import type { EngineEvent } from "../engine/event.js";
 import type { FleetState, SessionState } from "../engine/state.js";
 import { FirstcallError } from "../errors.js";
+import type { OutboxStore, OutboxTask } from "../findings/delivery/outbox.js";
 
 /** A log object that was scanned, so a later scan of the same tree can skip it. */
 export interface ScannedObject {
@@ -46,6 +47,11 @@ export interface StateCommit {
   readonly outputs?: readonly { readonly path: string; readonly bytes: number }[];
   /** Replaces the fingerprint of the settings the scanned objects were judged with (settings-fingerprint.ts). */
   readonly settingsFingerprint?: string;
+  /**
+   * Deliveries owed for these findings: one outbox row per (finding id, destination), written in
+   * this same transaction (src/findings/delivery/outbox.ts). An existing row is due again.
+   */
+  readonly outbox?: readonly OutboxTask[];
 }
 
 /** What a checkpoint of a shared store starts from (see {@link SharedCheckpoints.begin}). */
@@ -189,6 +195,8 @@ export interface StateStore {
   outputBytes(path: string): Promise<number | undefined>;
   /** Set when other processes write the same state at the same time (PostgreSQL). */
   readonly shared?: SharedCheckpoints;
+  /** The delivery outbox; a store without one cannot deliver to `--to` destinations. */
+  readonly outbox?: OutboxStore;
   /** Writes a checkpoint atomically: all of it or nothing. */
   commit(batch: StateCommit): Promise<void>;
   /**

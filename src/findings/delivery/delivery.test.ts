@@ -16,7 +16,7 @@ import { deliverWithRetry } from "./retry.js";
 import { SecurityHubDestination } from "./securityhub.js";
 import { SlackDestination, slackMessage } from "./slack.js";
 import { SnsDestination } from "./sns.js";
-import { parseTarget } from "./targets.js";
+import { destinationKey, parseTarget } from "./targets.js";
 import { WebhookDestination, webhookSignature } from "./webhook.js";
 
 const HOSTILE_AGENT = "<!channel> <https://evil.example|click me> & python-requests/2.32";
@@ -359,6 +359,49 @@ describe("parseTarget", () => {
       region: "eu-west-1",
     });
     assert.deepEqual(parseTarget("eventbridge"), { kind: "eventbridge", eventBusName: "default" });
+  });
+
+  test("files, formats, @PATH secrets, Security Hub Regions; keys stable and free of secrets", () => {
+    const dir = scratch();
+    const urlFile = join(dir, "siem-url");
+    writeFileSync(urlFile, "https://siem.example/ingest/SECRET-TOKEN\n");
+    const hook = parseTarget(`webhook+ocsf:@${urlFile}`, {});
+    assert.ok(hook.kind === "webhook" && hook.format === "ocsf" && hook.url.pathname === "/ingest/SECRET-TOKEN");
+    const keyFile = join(dir, "key");
+    writeFileSync(keyFile, "from-the-flag\n");
+    const signed = parseTarget(
+      "webhook:https://siem.example/x",
+      { FIRSTCALL_WEBHOOK_SECRET: "env" },
+      {
+        webhookSecretFile: keyFile,
+      },
+    );
+    assert.ok(signed.kind === "webhook" && signed.signingKey === "from-the-flag", "the flag wins over the environment");
+    assert.deepEqual(parseTarget("file+csv:out/findings.csv", {}), {
+      kind: "file",
+      path: join(process.cwd(), "out/findings.csv"),
+      format: "csv",
+    });
+    assert.deepEqual(parseTarget("file:f.jsonl", {}), {
+      kind: "file",
+      path: join(process.cwd(), "f.jsonl"),
+      format: "jsonl",
+    });
+    assert.deepEqual(parseTarget("securityhub", {}), { kind: "securityhub" });
+    assert.deepEqual(parseTarget("securityhub:eu-west-1", {}), { kind: "securityhub", region: "eu-west-1" });
+    const key = destinationKey(hook);
+    assert.match(key, /^webhook:[0-9a-f]{16}$/);
+    assert.equal(key, destinationKey(parseTarget(`webhook+ocsf:file:${urlFile}`, {})), "same destination, same key");
+    assert.notEqual(
+      key,
+      destinationKey(parseTarget(`webhook:@${urlFile}`, {})),
+      "another format is another destination",
+    );
+    assert.throws(() => parseTarget("file+html:x.html", {}), /one document per run and cannot be appended/);
+    assert.throws(() => parseTarget("webhook+xml:https://a.example/", {}), /unknown webhook format/);
+    assert.throws(() => parseTarget("slack+ocsf:https://hooks.slack.com/x", {}), /takes no format/);
+    assert.throws(() => parseTarget("securityhub:mars", {}), /expected a Region/);
+    assert.throws(() => parseTarget("file:", {}), /expected a path/);
   });
 
   test("errors name the problem without quoting a secret", () => {

@@ -30,6 +30,8 @@ export interface Destination {
   readonly maxBatch: number;
   /** Sends up to `maxBatch` findings; never throws for a delivery failure, which is in the result. */
   send(findings: readonly Finding[]): Promise<SendResult>;
+  /** Lets go of connections (SDK clients), if it holds any. */
+  close?(): void;
 }
 
 /** Every finding of a batch failed the same way. */

@@ -25,6 +25,10 @@ export class EventBridgeDestination implements Destination {
     this.name = `eventbridge ${eventBusName}`;
   }
 
+  close(): void {
+    this.client.destroy();
+  }
+
   async send(findings: readonly Finding[]): Promise<SendResult> {
     const entries = findings.map((f) => ({
       Source: EVENT_SOURCE,

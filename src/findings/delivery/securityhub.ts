@@ -21,6 +21,10 @@ export class SecurityHubDestination implements Destination {
     private readonly options: AsffOptions = {},
   ) {}
 
+  close(): void {
+    this.client.destroy();
+  }
+
   async send(findings: readonly Finding[]): Promise<SendResult> {
     const asff = findings.map((f) => asffFinding(f, this.options));
     const byAsffId = new Map(asff.map((a, i) => [a.Id as string, findings[i] as Finding]));

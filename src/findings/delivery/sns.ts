@@ -19,6 +19,10 @@ export class SnsDestination implements Destination {
     this.name = `sns ${topicArn}`;
   }
 
+  close(): void {
+    this.client.destroy();
+  }
+
   async send(findings: readonly Finding[]): Promise<SendResult> {
     const fifo = this.topicArn.endsWith(".fifo");
     const entries = findings.map((f, i) => ({

@@ -7,11 +7,14 @@
  * receiver recomputes it, compares in constant time and refuses timestamps older than a few minutes
  * (a replay). The key comes from the environment or a file, never from the command line.
  *
- * Body: `{"schema":"firstcall.findings/v1","findings":[…]}` (each finding as in `--format jsonl`);
- * `X-Firstcall-Finding-Ids` lists the ids for de-duplication without parsing the body.
+ * Body (`format`): `json` (default) `{"schema":"firstcall.findings/v1","findings":[…]}` (each finding
+ * as in `--format jsonl`); `jsonl` / `ocsf` one finding / one OCSF Detection Finding event per line
+ * (`application/x-ndjson`), as `--format` writes them. `X-Firstcall-Finding-Ids` lists the ids for
+ * de-duplication without parsing the body.
  */
 import { createHmac } from "node:crypto";
 import type { Finding } from "../finding.js";
+import { FORMATS } from "../formats/index.js";
 import { allFailed, type Destination, retryableStatus, type SendResult } from "./destination.js";
 import { postJson, shownUrl } from "./http-post.js";
 
@@ -19,6 +22,8 @@ export interface WebhookOptions {
   readonly url: URL;
   /** The HMAC key; without one the request is not signed (the receiver should then refuse it). */
   readonly signingKey?: string;
+  /** `json` (default), `jsonl` or `ocsf`. */
+  readonly format?: "json" | "jsonl" | "ocsf";
   readonly timeoutMs?: number;
   /** For tests: the clock. */
   readonly now?: () => number;
@@ -43,12 +48,14 @@ export class WebhookDestination implements Destination {
   }
 
   async send(findings: readonly Finding[]): Promise<SendResult> {
-    const body = JSON.stringify({ schema: "firstcall.findings/v1", findings });
+    const lines = this.options.format && this.options.format !== "json" ? FORMATS.get(this.options.format) : undefined;
+    const body = lines ? lines.render(findings) : JSON.stringify({ schema: "firstcall.findings/v1", findings });
     const timestamp = Math.floor((this.options.now ?? Date.now)() / 1000);
     const headers: Record<string, string> = {
       "user-agent": "firstcall-webhook/1",
       "x-firstcall-timestamp": String(timestamp),
       "x-firstcall-finding-ids": findings.map((f) => f.id).join(","),
+      ...(lines ? { "content-type": "application/x-ndjson" } : {}),
     };
     if (this.options.signingKey)
       headers["x-firstcall-signature"] = webhookSignature(this.options.signingKey, timestamp, body);
