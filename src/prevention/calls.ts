@@ -44,7 +44,12 @@ export interface ApiCall {
   readonly instanceEvidence?: "yes" | "name";
   readonly instanceArn?: string;
   readonly issuedInVpc?: string;
+  /** `userIdentity.accessKeyId`: tells a credential's rotations apart (and Lambda environments, which share a session name). */
+  readonly accessKeyId?: string;
 }
+
+/** Credentials AWS issued to compute that runs your code, by the service that assumed the role. */
+export type WorkloadKind = "ecs-task" | "lambda";
 
 /** What the whole trail teaches about calls (known only after reading it all). */
 export interface TrailKnowledge {
@@ -52,6 +57,11 @@ export interface TrailKnowledge {
   readonly instanceSessions: ReadonlySet<string>;
   /** VPC endpoint id → VPC id, from CreateVpcEndpoint in the logs. */
   readonly endpointVpcs: ReadonlyMap<string, string>;
+  /**
+   * Session ARNs whose credentials ECS (`ecs-tasks.amazonaws.com`) or Lambda (`lambda.amazonaws.com`)
+   * issued, from their `AssumeRole` in the logs: task and function code calling from your networks.
+   */
+  readonly workloadSessions?: ReadonlyMap<string, WorkloadKind>;
 }
 
 /** Event sources whose IAM service prefix is not the host's first label. */
@@ -128,6 +138,7 @@ export function callOf(r: CloudTrailRecord): ApiCall | undefined {
     ...(instanceEvidence ? { instanceEvidence } : {}),
     ...(typeof credentialsIssuedTo === "string" ? { instanceArn: credentialsIssuedTo } : {}),
     ...(typeof sc?.ec2IssuedInVPC === "string" ? { issuedInVpc: sc.ec2IssuedInVPC } : {}),
+    ...(typeof ui.accessKeyId === "string" && ui.accessKeyId ? { accessKeyId: ui.accessKeyId } : {}),
   };
 }
 
@@ -187,15 +198,48 @@ export function contextOf(call: ApiCall, trail: TrailKnowledge): RequestContext 
   return { action: call.action, keys };
 }
 
-/** Learns, from one record, what later contexts need: EC2 issuances and endpoints' VPCs. */
+/**
+ * The credential a call was made with, as detection tells them apart: a Lambda function's execution
+ * environments share one session name (the function's) but each has its own key; every other
+ * session is one credential across its rotations.
+ *
+ * @example credentialOf(call, trail) // "arn:aws:sts::…:assumed-role/app/i-0abc…" or "key:ASIA…"
+ */
+export function credentialOf(call: ApiCall, trail: TrailKnowledge): string {
+  return trail.workloadSessions?.get(call.sessionArn) === "lambda" && call.accessKeyId
+    ? `key:${call.accessKeyId}`
+    : call.sessionArn;
+}
+
+const WORKLOAD_SERVICES: ReadonlyMap<string, WorkloadKind> = new Map([
+  ["ecs-tasks.amazonaws.com", "ecs-task"],
+  ["lambda.amazonaws.com", "lambda"],
+]);
+
+/** Learns, from one record, what later contexts need: EC2, ECS and Lambda issuances and endpoints' VPCs. */
 export function learnFromRecord(
   r: CloudTrailRecord,
-  into: { instanceSessions: Set<string>; endpointVpcs: Map<string, string> },
+  into: {
+    instanceSessions: Set<string>;
+    endpointVpcs: Map<string, string>;
+    workloadSessions?: Map<string, WorkloadKind>;
+  },
 ): void {
-  if (r.eventName === "AssumeRole" && r.userIdentity?.invokedBy === "ec2.amazonaws.com") {
+  if (r.eventName === "AssumeRole" && !r.errorCode) {
     const arn = (r.responseElements as { assumedRoleUser?: { arn?: unknown } } | null | undefined)?.assumedRoleUser
       ?.arn;
-    if (typeof arn === "string") into.instanceSessions.add(arn);
+    if (typeof arn !== "string") return;
+    // The issuing service, as the engine reads it (src/engine/event.ts).
+    const ui = r.userIdentity;
+    const service =
+      typeof ui?.invokedBy === "string"
+        ? ui.invokedBy
+        : ui?.type === "AWSService" && typeof r.sourceIPAddress === "string"
+          ? r.sourceIPAddress
+          : undefined;
+    if (service === "ec2.amazonaws.com") into.instanceSessions.add(arn);
+    const workload = service ? WORKLOAD_SERVICES.get(service) : undefined;
+    if (workload) into.workloadSessions?.set(arn, workload);
   } else if (r.eventName === "CreateVpcEndpoint" && !r.errorCode) {
     const vpcId = (r.requestParameters as { vpcId?: unknown } | null | undefined)?.vpcId;
     const resp = r.responseElements as Record<string, unknown> | null | undefined;

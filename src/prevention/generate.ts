@@ -13,7 +13,14 @@
  */
 import type { FleetState } from "../engine/state.js";
 import type { Finding } from "../findings/finding.js";
-import { type ApiCall, isInstanceCredential, isPrivateAddress, type TrailKnowledge, viaAwsService } from "./calls.js";
+import {
+  type ApiCall,
+  credentialOf,
+  isInstanceCredential,
+  isPrivateAddress,
+  type TrailKnowledge,
+  viaAwsService,
+} from "./calls.js";
 import { type Cidr, cidrContains, exactCover, formatCidr, parseCidr, type Widening, widenOnce } from "./cidr.js";
 import { wildcardMatch } from "./iam-eval.js";
 
@@ -39,9 +46,9 @@ export interface GenerateInput {
   readonly fleet?: FleetState;
   /** Configured `ownNetworks`: an address inside one is allowed as the whole network (said so). */
   readonly ownNetworks?: readonly string[];
-  /** Role names or ARNs, IAM wildcards allowed; default every role that instance credentials used. */
+  /** Role names or ARNs, IAM wildcards allowed; default every workload role (EC2 instance, ECS task, Lambda). */
   readonly roles?: readonly string[];
-  /** Also select roles no instance credential used (people, services). */
+  /** Also select roles no workload credential used (people, pipelines, service roles). */
   readonly anyRole?: boolean;
   /** A name for the policy (Terraform/CloudFormation resource names). */
   readonly name?: string;
@@ -107,6 +114,21 @@ export interface GeneratedPolicies {
   readonly managed: FittedPolicy;
   readonly scp: FittedPolicy;
   readonly legitimateCalls: number;
+}
+
+/**
+ * The credentials a finding is about, keyed as {@link credentialOf} keys calls: a Lambda finding by
+ * its access keys (a function's environments share one session name), any other by its session.
+ *
+ * @example findingCredentials(f) // ["arn:aws:sts::…:assumed-role/app/i-0abc…"]
+ */
+export function findingCredentials(f: Finding): string[] {
+  if (f.principal.kind !== "lambda") return [f.principal.arn];
+  const keys = new Set([
+    ...(f.evidence?.accessKeyIds ?? []),
+    ...(f.principal.accessKeyId ? [f.principal.accessKeyId] : []),
+  ]);
+  return keys.size > 0 ? [...keys].map((k) => `key:${k}`) : [f.principal.arn];
 }
 
 /** Whether a role matches one of the patterns (a pattern with `:` is matched against the ARN, else the name). */
@@ -260,10 +282,20 @@ function bump<K>(map: Map<K, number>, key: K, n: number): void {
  */
 export function generatePolicies(input: GenerateInput): GeneratedPolicies {
   const patterns = input.roles && input.roles.length > 0 ? input.roles : ["*"];
+  // Workload roles: credentials AWS hands to your code on EC2, ECS and Lambda, which calls from your
+  // networks. A service role (Config, CloudFormation, …) is used by the service itself from the
+  // service's network, where aws:ViaAWSService is false: attaching a source-address Deny to it
+  // would break the service, so it is never selected by default. Nor are people's and pipelines'
+  // roles, whose addresses follow laptops and shared CI runners (--any-role or --role selects them).
   const instanceRoles = new Set<string>();
-  for (const c of input.calls) if (isInstanceCredential(c, input.trail) === true) instanceRoles.add(c.roleArn);
+  const workloadRoles = new Set<string>();
+  for (const c of input.calls) {
+    if (isInstanceCredential(c, input.trail) === true) instanceRoles.add(c.roleArn);
+    if (input.trail.workloadSessions?.has(c.sessionArn)) workloadRoles.add(c.roleArn);
+  }
+  for (const r of instanceRoles) workloadRoles.add(r);
   const selected = (c: ApiCall) =>
-    roleMatches(patterns, c.roleArn, c.roleName) && (input.anyRole || instanceRoles.has(c.roleArn));
+    roleMatches(patterns, c.roleArn, c.roleName) && (input.anyRole || workloadRoles.has(c.roleArn));
 
   const roles = new Map<string, { arn: string; name: string; account: string; calls: number }>();
   const publicUse = new Map<string, number>();
@@ -292,16 +324,31 @@ export function generatePolicies(input: GenerateInput): GeneratedPolicies {
     leftOut.set(key, entry);
   };
 
-  // What clean sessions (no open finding) used: it corroborates the same path for a suspect session.
-  const findingsBySession = new Map<string, Finding[]>();
+  // What clean credentials (no open finding) used: it corroborates the same path for a suspect one.
+  const findingsByCredential = new Map<string, Finding[]>();
   for (const f of input.openFindings ?? []) {
-    const list = findingsBySession.get(f.principal.arn) ?? [];
-    list.push(f);
-    findingsBySession.set(f.principal.arn, list);
+    for (const key of findingCredentials(f)) {
+      const list = findingsByCredential.get(key) ?? [];
+      list.push(f);
+      findingsByCredential.set(key, list);
+    }
   }
+  const credential = (c: ApiCall) => credentialOf(c, input.trail);
+  const pathOf = (c: ApiCall) => c.vpcEndpointId ?? c.source;
   const cleanPaths = new Set<string>();
+  // For suspect credentials: the access keys each path was used with. A thief uses the key he copied;
+  // the holder keeps calling from its own path with each key AWS rotates in.
+  const keysByPath = new Map<string, Set<string>>();
   for (const c of input.calls) {
-    if (!findingsBySession.has(c.sessionArn) && viaAwsService(c) === false) cleanPaths.add(c.vpcEndpointId ?? c.source);
+    if (viaAwsService(c) !== false) continue;
+    const cred = credential(c);
+    if (!findingsByCredential.has(cred)) cleanPaths.add(pathOf(c));
+    else if (c.accessKeyId) {
+      const k = `${cred}|${pathOf(c)}`;
+      const set = keysByPath.get(k) ?? new Set<string>();
+      set.add(c.accessKeyId);
+      keysByPath.set(k, set);
+    }
   }
   const ownForCorroboration = parseNetworks(input.ownNetworks ?? []);
   const corroboratedAddress = (address: string): boolean => {
@@ -317,22 +364,44 @@ export function generatePolicies(input: GenerateInput): GeneratedPolicies {
     c.vpcEndpointId
       ? cleanPaths.has(c.vpcEndpointId) || input.trail.endpointVpcs.has(c.vpcEndpointId)
       : corroboratedAddress(c.source);
-  /** The home detection accepted for a suspect session, unless its flagged side looks like the fleet's. */
+  const rotated = (c: ApiCall): boolean => (keysByPath.get(`${credential(c)}|${pathOf(c)}`)?.size ?? 0) >= 2;
+  // Per suspect credential: whether an uncorroborated path outlived a rotation, on the home's side
+  // (not flagged) or on the flagged side (the thief called first and became the home).
+  const rotatedSide = new Map<string, "home" | "flagged">();
+  for (const c of input.calls) {
+    const cred = credential(c);
+    if (!findingsByCredential.has(cred) || viaAwsService(c) !== false || corroborated(c) || !rotated(c)) continue;
+    if (!input.flagged(c.sessionArn, c.source)) rotatedSide.set(cred, "home");
+    else if (!rotatedSide.has(cred)) rotatedSide.set(cred, "flagged");
+  }
+  /** The home detection accepted for a suspect credential, unless its flagged side looks like the fleet's. */
   const acceptedHome = (c: ApiCall): boolean => {
-    const findings = findingsBySession.get(c.sessionArn) ?? [];
+    const findings = findingsByCredential.get(credential(c)) ?? [];
     if (findings.some((f) => corroboratedAddress(f.sourceIp))) return false;
     return findings.some((f) => f.expectedIps.includes(c.source));
+  };
+  /**
+   * Whether a call of a credential with findings teaches the policy its path: a path something
+   * outside the credential corroborates; else the side that outlived a credential rotation; else
+   * (no rotation in the logs) the home detection accepted, unless the flagged side is the fleet's.
+   */
+  const teaches = (c: ApiCall, flagged: boolean): boolean => {
+    if (corroborated(c)) return true;
+    const side = rotatedSide.get(credential(c));
+    if (side === "home") return !flagged && rotated(c);
+    if (side === "flagged") return flagged && rotated(c);
+    return !flagged && acceptedHome(c);
   };
 
   for (const [i, c] of input.calls.entries()) {
     const n = input.counts?.[i] ?? 1;
-    const flagged = input.flagged(c.sessionArn, c.source);
-    const suspect =
-      !flagged &&
-      findingsBySession.has(c.sessionArn) &&
-      viaAwsService(c) === false &&
-      !corroborated(c) &&
-      !acceptedHome(c);
+    const finding = input.flagged(c.sessionArn, c.source);
+    const withFindings = findingsByCredential.has(credential(c)) && viaAwsService(c) === false;
+    const learnable = finding ? withFindings && teaches(c, true) : !withFindings || teaches(c, false);
+    // A flagged call teaches only when its path is shown to be the holder's (corroborated, or the
+    // side that outlived a rotation): detection then flagged the holder after the thief's first call.
+    const flagged = finding && !learnable ? finding : undefined;
+    const suspect = !flagged && !learnable;
     const via = viaAwsService(c);
     const isPublicDirect = via === false && !flagged && !suspect && c.ip && !c.vpcEndpointId && !isPrivateAddress(c.ip);
     if (isPublicDirect && instanceRoles.has(c.roleArn) && c.ip) orgPublic.add(c.ip);
