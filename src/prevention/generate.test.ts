@@ -233,6 +233,18 @@ test("thief first on an instance with its own address: the side that outlived a 
     g.leftOut.map((l) => [l.reason, l.source]),
     [["suspect-session", "185.220.101.42"]],
   );
+  // The holder also calls through a VPC endpoint nobody else uses (neither home nor flagged): that
+  // path outlived the rotation on the holder's side, so it is kept too.
+  const viaEndpoint = [
+    { ...at("10.0.7.7", 9, "ASIAKEY1"), vpcEndpointId: "vpce-9" },
+    { ...at("10.0.7.7", 10, "ASIAKEY2"), vpcEndpointId: "vpce-9" },
+  ];
+  const gEndpoint = run([...thief, ...holder, ...viaEndpoint], first);
+  assert.deepEqual(
+    gEndpoint.endpoints.map((e) => e.id),
+    ["vpce-9"],
+  );
+  assert.deepEqual(gEndpoint.managed.cidrs, ["54.210.10.50/32"]);
 
   // Look-alike: a new instance whose first call comes from a NAT address nothing else has used yet
   // (one key, no finding on it): a clean credential teaches its path.

@@ -365,31 +365,37 @@ export function generatePolicies(input: GenerateInput): GeneratedPolicies {
       ? cleanPaths.has(c.vpcEndpointId) || input.trail.endpointVpcs.has(c.vpcEndpointId)
       : corroboratedAddress(c.source);
   const rotated = (c: ApiCall): boolean => (keysByPath.get(`${credential(c)}|${pathOf(c)}`)?.size ?? 0) >= 2;
-  // Per suspect credential: whether an uncorroborated path outlived a rotation, on the home's side
-  // (not flagged) or on the flagged side (the thief called first and became the home).
+  /** Whether the call comes from the home detection accepted for its credential (the first address it saw). */
+  const fromHome = (c: ApiCall): boolean =>
+    (findingsByCredential.get(credential(c)) ?? []).some((f) => f.expectedIps.includes(c.source));
+  // Per suspect credential, which side outlived a key rotation (uncorroborated paths only): the home
+  // (the thief called later, from the flagged side), or else a flagged path (the thief called first:
+  // his address is the home and the holder's own address was flagged).
   const rotatedSide = new Map<string, "home" | "flagged">();
   for (const c of input.calls) {
     const cred = credential(c);
     if (!findingsByCredential.has(cred) || viaAwsService(c) !== false || corroborated(c) || !rotated(c)) continue;
-    if (!input.flagged(c.sessionArn, c.source)) rotatedSide.set(cred, "home");
-    else if (!rotatedSide.has(cred)) rotatedSide.set(cred, "flagged");
+    const flagged = input.flagged(c.sessionArn, c.source) !== undefined;
+    if (!flagged && fromHome(c)) rotatedSide.set(cred, "home");
+    else if (flagged && !rotatedSide.has(cred)) rotatedSide.set(cred, "flagged");
   }
   /** The home detection accepted for a suspect credential, unless its flagged side looks like the fleet's. */
   const acceptedHome = (c: ApiCall): boolean => {
     const findings = findingsByCredential.get(credential(c)) ?? [];
     if (findings.some((f) => corroboratedAddress(f.sourceIp))) return false;
-    return findings.some((f) => f.expectedIps.includes(c.source));
+    return fromHome(c);
   };
   /**
    * Whether a call of a credential with findings teaches the policy its path: a path something
-   * outside the credential corroborates; else the side that outlived a credential rotation; else
+   * outside the credential corroborates; else a path that outlived a key rotation, on the holder's
+   * side (not the flagged one when the home outlived it, not the home when a flagged path did); else
    * (no rotation in the logs) the home detection accepted, unless the flagged side is the fleet's.
    */
   const teaches = (c: ApiCall, flagged: boolean): boolean => {
     if (corroborated(c)) return true;
     const side = rotatedSide.get(credential(c));
     if (side === "home") return !flagged && rotated(c);
-    if (side === "flagged") return flagged && rotated(c);
+    if (side === "flagged") return !fromHome(c) && rotated(c);
     return !flagged && acceptedHome(c);
   };
 
