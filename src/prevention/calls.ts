@@ -14,6 +14,7 @@
  * | ec2:SourceInstanceARN            | present for instance credentials (`ec2RoleDelivery`, `inScopeOf`, or an issuance by EC2 in the logs); its value only when `inScopeOf.credentialsIssuedTo` gives it |
  * | aws:ec2InstanceSourceVPC         | `sessionContext.ec2IssuedInVPC` when recorded, else unknown (instance credentials only) |
  * | aws:ec2InstanceSourcePrivateIPv4 | never recorded: unknown (instance credentials only)                    |
+ * | lambda:SourceFunctionArn         | a Lambda session's (issued by lambda.amazonaws.com in the logs) calls from an address, and its logs/X-Ray/EFS calls; absent on Lambda's own calls with the role |
  */
 import type { CloudTrailRecord } from "../cloudtrail/record.js";
 import { ipFamily } from "../net/ip.js";
@@ -184,6 +185,17 @@ export function contextOf(call: ApiCall, trail: TrailKnowledge): RequestContext 
   } else {
     // A service name or `AWS Internal` in sourceIPAddress: the network keys are not recorded.
     for (const k of ["aws:sourceip", "aws:sourcevpce", "aws:sourcevpc", "aws:vpcsourceip"]) keys.set(k, UNKNOWN);
+  }
+  // Lambda puts the function's ARN in the context of its credentials: on every call from the
+  // function's code (and from a copy of its keys), and on the few Lambda makes for the code (logs,
+  // X-Ray, EFS); not on the calls Lambda makes with the role for itself (event source mappings,
+  // ENIs, environment decryption), which come from Lambda's network.
+  if (trail.workloadSessions?.get(call.sessionArn) === "lambda") {
+    const forTheCode = /^(logs|xray|elasticfilesystem):/.test(call.action);
+    if (viaAwsService(call) !== true || forTheCode) {
+      const arn = `arn:aws:lambda:${call.region}:${call.account}:function:${call.sessionName}`;
+      keys.set("lambda:sourcefunctionarn", present(arn));
+    }
   }
   const instance = isInstanceCredential(call, trail);
   if (instance === "unknown") {

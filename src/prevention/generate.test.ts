@@ -129,11 +129,11 @@ test("roles: by default every workload role (EC2, ECS task, Lambda), never a ser
     generatePolicies({ calls, trail: workloads, flagged: none }).roles.map((r) => r.name),
     ["app-web", "ecs-task-api", "fn-export"],
   );
-  assert.deepEqual(
-    generatePolicies({ calls, trail: workloads, flagged: none }).managed.cidrs,
-    ["198.51.100.1/32", "198.51.100.2/31"],
-    "the people's office is not learned by default",
-  );
+  const g = generatePolicies({ calls, trail: workloads, flagged: none });
+  assert.deepEqual(g.managed.cidrs, ["198.51.100.1/32", "198.51.100.2/32"], "the people's office is not learned");
+  // The function's role has statements of its own (see the Lambda test).
+  assert.deepEqual(g.lambdaRoles, [arn("fn-export")]);
+  assert.deepEqual(g.lambdaAddresses, [{ address: "198.51.100.3", calls: 1 }]);
   assert.deepEqual(
     generatePolicies({ calls, trail: workloads, flagged: none, anyRole: true }).roles.map((r) => r.name),
     ["AWSConfigRole", "admin", "app-web", "ecs-task-api", "fn-export"],
@@ -295,9 +295,33 @@ test("Lambda: one function's environments share a session name; a theft of one k
     openFindings: [stolen],
   });
   // The other environment (its own key and address) is clean: its address is learned too.
-  assert.deepEqual(g.managed.cidrs, ["198.18.20.5/32", "198.18.21.9/32"]);
+  assert.deepEqual(
+    g.lambdaAddresses.map((a) => a.address),
+    ["198.18.20.5", "198.18.21.9"],
+  );
   assert.deepEqual(
     g.leftOut.map((l) => [l.reason, l.source]),
     [["flagged", "203.0.113.66"]],
   );
+  const doc = parsePolicy(JSON.parse(JSON.stringify(g.managed.policy)), "g");
+  const verdict = (c: ApiCall) => evaluatePolicy(doc, contextOf(c, lambdaTrail));
+  // The thief's copy of the keys carries lambda:SourceFunctionArn: denied by the function's statement.
+  assert.deepEqual(verdict(calls[1] as ApiCall).statements, ["DenyLambdaCodePublicPathFromOtherAddresses"]);
+  assert.equal(verdict(calls[2] as ApiCall).decision, "not-denied");
+  // Lambda polling a queue for the function with its role, from Lambda's own network: AWS gives
+  // that call aws:ViaAWSService false and Lambda's address (CloudTrail shows neither, so the
+  // context is written out here), and no lambda:SourceFunctionArn. The function's statements need
+  // the key and the others leave the function's role out: not denied. The same call by an instance
+  // role is denied.
+  const own = contextOf({ ...env("lambda.amazonaws.com", "ASIAENV3", 4), action: "sqs:ReceiveMessage" }, lambdaTrail);
+  const lambdaOwn = { ...own, keys: new Map(own.keys) };
+  lambdaOwn.keys.set("aws:viaawsservice", { kind: "present", values: ["false"] });
+  lambdaOwn.keys.set("aws:sourceip", { kind: "present", values: ["52.94.1.1"] });
+  lambdaOwn.keys.delete("aws:sourcevpce");
+  lambdaOwn.keys.delete("aws:sourcevpc");
+  lambdaOwn.keys.delete("aws:vpcsourceip");
+  assert.equal(lambdaOwn.keys.has("lambda:sourcefunctionarn"), false);
+  assert.equal(evaluatePolicy(doc, lambdaOwn).decision, "not-denied");
+  lambdaOwn.keys.set("aws:principalarn", { kind: "present", values: [ROLE] });
+  assert.equal(evaluatePolicy(doc, lambdaOwn).decision, "denied");
 });

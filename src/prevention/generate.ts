@@ -101,6 +101,9 @@ export interface GeneratedPolicies {
   }[];
   readonly rolePatterns: readonly string[];
   readonly publicAddresses: readonly { readonly address: string; readonly calls: number }[];
+  /** Lambda functions' roles and the public addresses their code used (their own statements). */
+  readonly lambdaRoles: readonly string[];
+  readonly lambdaAddresses: readonly { readonly address: string; readonly calls: number }[];
   readonly generalisations: readonly Generalisation[];
   readonly endpoints: readonly { readonly id: string; readonly calls: number; readonly vpc?: string }[];
   readonly vpcs: readonly string[];
@@ -143,11 +146,26 @@ export function policySize(policy: unknown): number {
 
 const VIA = { BoolIfExists: { "aws:ViaAWSService": "false" } } as const;
 
+/**
+ * Lambda's own use of a function's execution role (event source mappings polling SQS, Kinesis or
+ * DynamoDB streams, the ENIs of a function in a VPC, decrypting its environment variables) comes
+ * from Lambda's network with aws:ViaAWSService false. Those calls lack `lambda:SourceFunctionArn`,
+ * which Lambda puts in the credentials' context for calls from the function's code — and which a
+ * thief's copy of the keys carries too. So the roles of Lambda functions get their own statements,
+ * limited to calls carrying the key, and the other statements leave those roles out.
+ */
+export interface LambdaPart {
+  readonly roles: readonly string[];
+  readonly cidrs: readonly string[];
+}
+
 function managedStatements(
   cidrs: readonly string[],
   endpoints: readonly string[],
   vpcs: readonly string[] | undefined,
+  lambda?: LambdaPart,
 ) {
+  const notLambda = lambda && lambda.roles.length > 0 ? { ArnNotLike: { "aws:PrincipalArn": [...lambda.roles] } } : {};
   const statements: Record<string, unknown>[] = [
     {
       Sid: "DenyPublicPathFromOtherAddresses",
@@ -157,6 +175,7 @@ function managedStatements(
       Condition: {
         ...(cidrs.length > 0 ? { NotIpAddressIfExists: { "aws:SourceIp": [...cidrs] } } : {}),
         Null: { "aws:SourceVpce": "true" },
+        ...notLambda,
         ...VIA,
       },
     },
@@ -168,6 +187,7 @@ function managedStatements(
       Condition: {
         ...(endpoints.length > 0 ? { StringNotEqualsIfExists: { "aws:SourceVpce": [...endpoints] } } : {}),
         Null: { "aws:SourceVpce": "false" },
+        ...notLambda,
         ...VIA,
       },
     },
@@ -184,6 +204,32 @@ function managedStatements(
         ...VIA,
       },
     });
+  }
+  if (lambda && lambda.roles.length > 0) {
+    statements.push(
+      {
+        Sid: "DenyLambdaCodePublicPathFromOtherAddresses",
+        Effect: "Deny",
+        Action: "*",
+        Resource: "*",
+        Condition: {
+          ...(lambda.cidrs.length > 0 ? { NotIpAddressIfExists: { "aws:SourceIp": [...lambda.cidrs] } } : {}),
+          Null: { "aws:SourceVpce": "true", "lambda:SourceFunctionArn": "false" },
+          ...VIA,
+        },
+      },
+      {
+        Sid: "DenyLambdaCodeEndpointPathThroughOtherEndpoints",
+        Effect: "Deny",
+        Action: "*",
+        Resource: "*",
+        Condition: {
+          ...(endpoints.length > 0 ? { StringNotEqualsIfExists: { "aws:SourceVpce": [...endpoints] } } : {}),
+          Null: { "aws:SourceVpce": "false", "lambda:SourceFunctionArn": "false" },
+          ...VIA,
+        },
+      },
+    );
   }
   return { Version: "2012-10-17" as const, Statement: statements };
 }
@@ -294,11 +340,19 @@ export function generatePolicies(input: GenerateInput): GeneratedPolicies {
     if (input.trail.workloadSessions?.has(c.sessionArn)) workloadRoles.add(c.roleArn);
   }
   for (const r of instanceRoles) workloadRoles.add(r);
+  // Roles of Lambda functions (and of nothing else): their statements are limited to calls carrying
+  // lambda:SourceFunctionArn (see LambdaPart).
+  const lambdaRoles = new Set<string>();
+  for (const c of input.calls) {
+    if (input.trail.workloadSessions?.get(c.sessionArn) === "lambda" && !instanceRoles.has(c.roleArn))
+      lambdaRoles.add(c.roleArn);
+  }
   const selected = (c: ApiCall) =>
     roleMatches(patterns, c.roleArn, c.roleName) && (input.anyRole || workloadRoles.has(c.roleArn));
 
   const roles = new Map<string, { arn: string; name: string; account: string; calls: number }>();
   const publicUse = new Map<string, number>();
+  const lambdaPublicUse = new Map<string, number>();
   const endpointUse = new Map<string, number>();
   const leftOut = new Map<string, LeftOut & { calls: number; actions: string[] }>();
   const privateBySession = new Map<string, Set<string>>();
@@ -437,7 +491,7 @@ export function generatePolicies(input: GenerateInput): GeneratedPolicies {
         set.add(c.ip);
         privateBySession.set(c.sessionArn, set);
       }
-    } else if (c.ip && !isPrivateAddress(c.ip)) bump(publicUse, c.ip, n);
+    } else if (c.ip && !isPrivateAddress(c.ip)) bump(lambdaRoles.has(c.roleArn) ? lambdaPublicUse : publicUse, c.ip, n);
     else leave(c, n, "unknown-path");
   }
 
@@ -470,8 +524,14 @@ export function generatePolicies(input: GenerateInput): GeneratedPolicies {
   else if (endpointVpcs.some((v) => v === undefined)) {
     vpcStatementOmitted = `the VPC of ${endpointIds.filter((_, i) => endpointVpcs[i] === undefined).join(", ")} is not in the logs (no CreateVpcEndpoint for it)`;
   }
+  const sortedLambdaPublic = [...lambdaPublicUse.keys()].sort();
+  const selectedLambdaRoles = [...lambdaRoles].filter((arn) => roles.has(arn)).sort();
+  const lambda: LambdaPart = {
+    roles: selectedLambdaRoles,
+    cidrs: exactCover(generalise(sortedLambdaPublic, true)).map(formatCidr),
+  };
   const managed = fit(managedCover, input.managedLimit ?? MANAGED_POLICY_LIMIT, (cidrs) =>
-    managedStatements(cidrs, endpointIds, vpcStatementOmitted ? undefined : vpcs),
+    managedStatements(cidrs, endpointIds, vpcStatementOmitted ? undefined : vpcs, lambda),
   );
 
   const multiPrivate = [...privateBySession.entries()].filter(([, s]) => s.size > 1);
@@ -501,6 +561,8 @@ export function generatePolicies(input: GenerateInput): GeneratedPolicies {
     roles: [...roles.values()].sort((a, b) => (a.arn < b.arn ? -1 : 1)),
     rolePatterns: patterns,
     publicAddresses: sortedPublic.map((address) => ({ address, calls: publicUse.get(address) ?? 0 })),
+    lambdaRoles: selectedLambdaRoles,
+    lambdaAddresses: sortedLambdaPublic.map((address) => ({ address, calls: lambdaPublicUse.get(address) ?? 0 })),
     generalisations,
     endpoints: endpointIds.map((id, i) => ({
       id,
