@@ -24,10 +24,14 @@ export const policyGenerateSpec: CommandSpec = {
     {
       flags: "--role <pattern>",
       description:
-        "role name or ARN to cover, IAM wildcards allowed (`app-*`); repeatable. Default: every role instance credentials used",
+        "role name or ARN to cover, IAM wildcards allowed (`app-*`); repeatable. Default: every workload role (credentials EC2 instances, ECS tasks or Lambda functions used)",
       repeatable: true,
     },
-    { flags: "--any-role", description: "also cover roles that no instance credential used (people, services)" },
+    {
+      flags: "--any-role",
+      description:
+        "also cover roles no workload used: people's and pipelines' (their addresses move) and service roles (the service calls from its own network, where aws:ViaAWSService is false: a Deny would break it)",
+    },
     {
       flags: "--name <name>",
       description: "policy name (Terraform/CloudFormation)",
@@ -53,6 +57,7 @@ export const policyGenerateSpec: CommandSpec = {
   ],
   notes: [
     "**Sources.** With log paths, the logs are read and the detection engine is run over them in a throw-away state; calls of a credential from an address with an open finding are left out of the policy and listed in policy.md (the policy will deny them). With `--state`, only the sessions the state still holds (those live at its last checkpoint: about one credential lifetime) are used, with its stored findings.",
+    "**Which paths a flagged credential teaches.** A credential with an open finding teaches only paths that something outside it corroborates (a clean credential used it, a known NAT gateway or Elastic IP, `ownNetworks`, an endpoint created in the logs), or the side that kept being used after a key rotation (a thief uses the key he copied; when he called first, his address is detection's home and the holder's own address is the flagged one), or, when the logs show no rotation, the home detection accepted. A Lambda function's environments share a session name: each of its keys is a credential of its own.",
     "**Addresses.** Public addresses are aggregated into the smallest exact CIDR list; an address inside a configured `ownNetworks` block, or an IPv6 address inside a subnet or VPC block learned from the logs, is allowed as that block (policy.md lists each). When the policy exceeds IAM's limit (6,144 characters without white space for a managed policy, 5,120 for an SCP), neighbouring blocks are merged, fewest added addresses first, and policy.md lists each merge with the number of addresses it added. A policy that still does not fit is written anyway, with a warning, and the exit code is 6.",
   ],
 };
@@ -78,7 +83,7 @@ export const policyTestSpec: CommandSpec = {
     "firstcall policy test policies/scp.json AWSLogs/ --format json > test.json",
   ],
   notes: [
-    '**Request context from CloudTrail.** `sourceIPAddress` gives `aws:SourceIp` (absent through a VPC endpoint, where AWS does not provide it, and `aws:VpcSourceIp` is the private address instead), `vpcEndpointId` gives `aws:SourceVpce`, `userIdentity.invokedBy` or a service name as source gives `aws:ViaAWSService` true; `aws:SourceVpc` is known only for endpoints a `CreateVpcEndpoint` in the same logs names, `aws:ec2InstanceSourceVPC` only when the record has `ec2IssuedInVPC`, `aws:ec2InstanceSourcePrivateIPv4` never. A verdict that depends on an unrecorded key is `unknown`: reported, never counted as allowed. Resources are not known from the records: only `"Resource": "*"` is sure to match.',
+    '**Request context from CloudTrail.** `sourceIPAddress` gives `aws:SourceIp` (absent through a VPC endpoint, where AWS does not provide it, and `aws:VpcSourceIp` is the private address instead), `vpcEndpointId` gives `aws:SourceVpce`, `userIdentity.invokedBy` or a service name as source gives `aws:ViaAWSService` true; `aws:SourceVpc` is known only for endpoints a `CreateVpcEndpoint` in the same logs names, `aws:ec2InstanceSourceVPC` only when the record has `ec2IssuedInVPC`, `aws:ec2InstanceSourcePrivateIPv4` never. A verdict that depends on an unrecorded key is `unknown`: reported with the keys it lacks (per group, and counted per key in the summary and in JSON `unknownKeys`), never counted as allowed. The endpoint-path statements of the generated SCP are typically unknown on CloudTrail: `aws:ec2InstanceSourcePrivateIPv4` is never recorded, and `aws:SourceVpc` only for endpoints created in the same logs. Resources are not known from the records: only `"Resource": "*"` is sure to match.',
     "**Exit code.** 6 when at least one call detection did not flag would be denied; 0 otherwise (unknown calls are reported but do not fail). An unreadable log file is listed and the others are still judged (exit 3 if nothing else failed).",
   ],
 };

@@ -14,6 +14,7 @@
  * | ec2:SourceInstanceARN            | present for instance credentials (`ec2RoleDelivery`, `inScopeOf`, or an issuance by EC2 in the logs); its value only when `inScopeOf.credentialsIssuedTo` gives it |
  * | aws:ec2InstanceSourceVPC         | `sessionContext.ec2IssuedInVPC` when recorded, else unknown (instance credentials only) |
  * | aws:ec2InstanceSourcePrivateIPv4 | never recorded: unknown (instance credentials only)                    |
+ * | lambda:SourceFunctionArn         | a Lambda session's (issued by lambda.amazonaws.com in the logs) calls from an address, and its logs/X-Ray/EFS calls; absent on Lambda's own calls with the role |
  */
 import type { CloudTrailRecord } from "../cloudtrail/record.js";
 import { ipFamily } from "../net/ip.js";
@@ -44,7 +45,12 @@ export interface ApiCall {
   readonly instanceEvidence?: "yes" | "name";
   readonly instanceArn?: string;
   readonly issuedInVpc?: string;
+  /** `userIdentity.accessKeyId`: tells a credential's rotations apart (and Lambda environments, which share a session name). */
+  readonly accessKeyId?: string;
 }
+
+/** Credentials AWS issued to compute that runs your code, by the service that assumed the role. */
+export type WorkloadKind = "ecs-task" | "lambda";
 
 /** What the whole trail teaches about calls (known only after reading it all). */
 export interface TrailKnowledge {
@@ -52,6 +58,11 @@ export interface TrailKnowledge {
   readonly instanceSessions: ReadonlySet<string>;
   /** VPC endpoint id → VPC id, from CreateVpcEndpoint in the logs. */
   readonly endpointVpcs: ReadonlyMap<string, string>;
+  /**
+   * Session ARNs whose credentials ECS (`ecs-tasks.amazonaws.com`) or Lambda (`lambda.amazonaws.com`)
+   * issued, from their `AssumeRole` in the logs: task and function code calling from your networks.
+   */
+  readonly workloadSessions?: ReadonlyMap<string, WorkloadKind>;
 }
 
 /** Event sources whose IAM service prefix is not the host's first label. */
@@ -128,6 +139,7 @@ export function callOf(r: CloudTrailRecord): ApiCall | undefined {
     ...(instanceEvidence ? { instanceEvidence } : {}),
     ...(typeof credentialsIssuedTo === "string" ? { instanceArn: credentialsIssuedTo } : {}),
     ...(typeof sc?.ec2IssuedInVPC === "string" ? { issuedInVpc: sc.ec2IssuedInVPC } : {}),
+    ...(typeof ui.accessKeyId === "string" && ui.accessKeyId ? { accessKeyId: ui.accessKeyId } : {}),
   };
 }
 
@@ -174,6 +186,17 @@ export function contextOf(call: ApiCall, trail: TrailKnowledge): RequestContext 
     // A service name or `AWS Internal` in sourceIPAddress: the network keys are not recorded.
     for (const k of ["aws:sourceip", "aws:sourcevpce", "aws:sourcevpc", "aws:vpcsourceip"]) keys.set(k, UNKNOWN);
   }
+  // Lambda puts the function's ARN in the context of its credentials: on every call from the
+  // function's code (and from a copy of its keys), and on the few Lambda makes for the code (logs,
+  // X-Ray, EFS); not on the calls Lambda makes with the role for itself (event source mappings,
+  // ENIs, environment decryption), which come from Lambda's network.
+  if (trail.workloadSessions?.get(call.sessionArn) === "lambda") {
+    const forTheCode = /^(logs|xray|elasticfilesystem):/.test(call.action);
+    if (viaAwsService(call) !== true || forTheCode) {
+      const arn = `arn:aws:lambda:${call.region}:${call.account}:function:${call.sessionName}`;
+      keys.set("lambda:sourcefunctionarn", present(arn));
+    }
+  }
   const instance = isInstanceCredential(call, trail);
   if (instance === "unknown") {
     for (const k of ["ec2:sourceinstancearn", "aws:ec2instancesourcevpc", "aws:ec2instancesourceprivateipv4"]) {
@@ -187,15 +210,48 @@ export function contextOf(call: ApiCall, trail: TrailKnowledge): RequestContext 
   return { action: call.action, keys };
 }
 
-/** Learns, from one record, what later contexts need: EC2 issuances and endpoints' VPCs. */
+/**
+ * The credential a call was made with, as detection tells them apart: a Lambda function's execution
+ * environments share one session name (the function's) but each has its own key; every other
+ * session is one credential across its rotations.
+ *
+ * @example credentialOf(call, trail) // "arn:aws:sts::…:assumed-role/app/i-0abc…" or "key:ASIA…"
+ */
+export function credentialOf(call: ApiCall, trail: TrailKnowledge): string {
+  return trail.workloadSessions?.get(call.sessionArn) === "lambda" && call.accessKeyId
+    ? `key:${call.accessKeyId}`
+    : call.sessionArn;
+}
+
+const WORKLOAD_SERVICES: ReadonlyMap<string, WorkloadKind> = new Map([
+  ["ecs-tasks.amazonaws.com", "ecs-task"],
+  ["lambda.amazonaws.com", "lambda"],
+]);
+
+/** Learns, from one record, what later contexts need: EC2, ECS and Lambda issuances and endpoints' VPCs. */
 export function learnFromRecord(
   r: CloudTrailRecord,
-  into: { instanceSessions: Set<string>; endpointVpcs: Map<string, string> },
+  into: {
+    instanceSessions: Set<string>;
+    endpointVpcs: Map<string, string>;
+    workloadSessions?: Map<string, WorkloadKind>;
+  },
 ): void {
-  if (r.eventName === "AssumeRole" && r.userIdentity?.invokedBy === "ec2.amazonaws.com") {
+  if (r.eventName === "AssumeRole" && !r.errorCode) {
     const arn = (r.responseElements as { assumedRoleUser?: { arn?: unknown } } | null | undefined)?.assumedRoleUser
       ?.arn;
-    if (typeof arn === "string") into.instanceSessions.add(arn);
+    if (typeof arn !== "string") return;
+    // The issuing service, as the engine reads it (src/engine/event.ts).
+    const ui = r.userIdentity;
+    const service =
+      typeof ui?.invokedBy === "string"
+        ? ui.invokedBy
+        : ui?.type === "AWSService" && typeof r.sourceIPAddress === "string"
+          ? r.sourceIPAddress
+          : undefined;
+    if (service === "ec2.amazonaws.com") into.instanceSessions.add(arn);
+    const workload = service ? WORKLOAD_SERVICES.get(service) : undefined;
+    if (workload) into.workloadSessions?.set(arn, workload);
   } else if (r.eventName === "CreateVpcEndpoint" && !r.errorCode) {
     const vpcId = (r.requestParameters as { vpcId?: unknown } | null | undefined)?.vpcId;
     const resp = r.responseElements as Record<string, unknown> | null | undefined;

@@ -105,20 +105,43 @@ test("a policy over the size limit is widened, fewest added addresses first, and
   assert.equal(tiny.managed.fits, false);
 });
 
-test("roles: a pattern selects by name; by default only roles instance credentials used", () => {
-  const other = "arn:aws:iam::111122223333:role/admin";
-  const calls = [call("198.51.100.1", {}, 1), call("192.0.2.1", { roleArn: other, instanceEvidence: undefined }, 2)];
+test("roles: by default every workload role (EC2, ECS task, Lambda), never a service role, person or pipeline", () => {
+  const arn = (name: string) => `arn:aws:iam::111122223333:role/${name}`;
+  const session = (role: string, name: string) => `arn:aws:sts::111122223333:assumed-role/${role}/${name}`;
+  const of = (role: string, name: string, source: string, n: number, extra: Partial<ApiCall> = {}) =>
+    call(source, { roleArn: arn(role), sessionArn: session(role, name), instanceEvidence: undefined, ...extra }, n);
+  const calls = [
+    call("198.51.100.1", {}, 1),
+    of("admin", "alice", "192.0.2.1", 2),
+    of("ecs-task-api", "0f3c", "198.51.100.2", 3),
+    of("fn-export", "fn-export", "198.51.100.3", 4),
+    // Config's service role: the service calls from its own network, where aws:ViaAWSService is false.
+    of("AWSConfigRole", "AWSConfig-Describe", "config.amazonaws.com", 5, { invokedBy: "config.amazonaws.com" }),
+  ];
+  const workloads: TrailKnowledge = {
+    ...trail,
+    workloadSessions: new Map([
+      [session("ecs-task-api", "0f3c"), "ecs-task"],
+      [session("fn-export", "fn-export"), "lambda"],
+    ]),
+  };
   assert.deepEqual(
-    generatePolicies({ calls, trail, flagged: none }).roles.map((r) => r.name),
-    ["app-web"],
+    generatePolicies({ calls, trail: workloads, flagged: none }).roles.map((r) => r.name),
+    ["app-web", "ecs-task-api", "fn-export"],
+  );
+  const g = generatePolicies({ calls, trail: workloads, flagged: none });
+  assert.deepEqual(g.managed.cidrs, ["198.51.100.1/32", "198.51.100.2/32"], "the people's office is not learned");
+  // The function's role has statements of its own (see the Lambda test).
+  assert.deepEqual(g.lambdaRoles, [arn("fn-export")]);
+  assert.deepEqual(g.lambdaAddresses, [{ address: "198.51.100.3", calls: 1 }]);
+  assert.deepEqual(
+    generatePolicies({ calls, trail: workloads, flagged: none, anyRole: true }).roles.map((r) => r.name),
+    ["AWSConfigRole", "admin", "app-web", "ecs-task-api", "fn-export"],
   );
   assert.deepEqual(
-    generatePolicies({ calls, trail, flagged: none, anyRole: true }).roles.map((r) => r.name),
-    ["admin", "app-web"],
+    generatePolicies({ calls, trail: workloads, flagged: none, roles: ["adm*"], anyRole: true }).managed.cidrs,
+    ["192.0.2.1/32"],
   );
-  assert.deepEqual(generatePolicies({ calls, trail, flagged: none, roles: ["adm*"], anyRole: true }).managed.cidrs, [
-    "192.0.2.1/32",
-  ]);
 });
 
 test("a credential with findings teaches only corroborated paths, or its home when its flagged side is not the fleet's", () => {
@@ -158,11 +181,147 @@ test("a credential with findings teaches only corroborated paths, or its home wh
     openFindings: first,
   });
   assert.deepEqual(g2.managed.cidrs, ["52.1.1.1/32"]);
+  // The flagged NAT address is the fleet's: learned (not listed as left out), the thief's home not.
   assert.deepEqual(
     g2.leftOut.map((l) => [l.reason, l.source]),
-    [
-      ["suspect-session", "185.220.101.42"],
-      ["flagged", "52.1.1.1"],
-    ],
+    [["suspect-session", "185.220.101.42"]],
   );
+});
+
+/** Thief-first and its look-alikes: which side of a credential with findings teaches the policy. */
+test("thief first on an instance with its own address: the side that outlived a key rotation is the holder's", () => {
+  const victimArn = "arn:aws:sts::111122223333:assumed-role/app-web/i-victim";
+  const at = (source: string, n: number, key: string, sessionArn = victimArn) => ({
+    ...call(source, { accessKeyId: key }, n),
+    sessionArn,
+    eventId: `e-${sessionArn}-${n}`,
+  });
+  const finding = (sourceIp: string, expectedIps: string[]) =>
+    ({
+      rule: "credential-ip-mismatch",
+      id: `f-${sourceIp}`,
+      principal: { arn: victimArn, kind: "ec2-instance" },
+      sourceIp,
+      expectedIps,
+      evidence: { accessKeyIds: ["ASIAKEY1"] },
+    }) as unknown as Finding;
+  const run = (calls: ApiCall[], findings: Finding[]) =>
+    generatePolicies({
+      calls,
+      trail,
+      flagged: (arn, src) => findings.find((f) => f.principal.arn === arn && f.sourceIp === src),
+      openFindings: findings,
+    });
+  const judge = (g: ReturnType<typeof generatePolicies>, c: ApiCall) =>
+    evaluatePolicy(parsePolicy(JSON.parse(JSON.stringify(g.managed.policy)), "g"), contextOf(c, trail)).decision;
+
+  // Attack: the thief's copied key is used from 185.220.101.42 before the instance calls; detection
+  // took his address for the home and flagged the instance's own public address 54.210.10.50, which
+  // no other session shares. The instance keeps calling with the next key after the rotation.
+  const thief = [at("185.220.101.42", 1, "ASIAKEY1"), at("185.220.101.42", 2, "ASIAKEY1")];
+  const holder = [
+    at("54.210.10.50", 3, "ASIAKEY1"),
+    at("54.210.10.50", 4, "ASIAKEY2"),
+    at("54.210.10.50", 5, "ASIAKEY2"),
+  ];
+  const first = [finding("54.210.10.50", ["185.220.101.42"])];
+  const g = run([...thief, ...holder], first);
+  assert.deepEqual(g.managed.cidrs, ["54.210.10.50/32"]);
+  for (const c of thief) assert.equal(judge(g, c), "denied");
+  for (const c of holder) assert.equal(judge(g, c), "not-denied");
+  assert.deepEqual(
+    g.leftOut.map((l) => [l.reason, l.source]),
+    [["suspect-session", "185.220.101.42"]],
+  );
+  // The holder also calls through a VPC endpoint nobody else uses (neither home nor flagged): that
+  // path outlived the rotation on the holder's side, so it is kept too.
+  const viaEndpoint = [
+    { ...at("10.0.7.7", 9, "ASIAKEY1"), vpcEndpointId: "vpce-9" },
+    { ...at("10.0.7.7", 10, "ASIAKEY2"), vpcEndpointId: "vpce-9" },
+  ];
+  const gEndpoint = run([...thief, ...holder, ...viaEndpoint], first);
+  assert.deepEqual(
+    gEndpoint.endpoints.map((e) => e.id),
+    ["vpce-9"],
+  );
+  assert.deepEqual(gEndpoint.managed.cidrs, ["54.210.10.50/32"]);
+
+  // Look-alike: a new instance whose first call comes from a NAT address nothing else has used yet
+  // (one key, no finding on it): a clean credential teaches its path.
+  const fresh = at("52.9.9.9", 6, "ASIAKEY9", "arn:aws:sts::111122223333:assumed-role/app-web/i-fresh");
+  const g2 = run([...thief, ...holder, fresh], first);
+  assert.deepEqual(g2.managed.cidrs, ["52.9.9.9/32", "54.210.10.50/32"]);
+  assert.equal(judge(g2, fresh), "not-denied");
+
+  // Look-alike: the thief called later and kept re-copying the keys (his side outlived a rotation
+  // too): detection's home, which also outlived it, is the holder's; the flagged side stays out.
+  const later = [finding("185.220.101.42", ["54.210.10.50"])];
+  const persistent = [at("185.220.101.42", 7, "ASIAKEY1"), at("185.220.101.42", 8, "ASIAKEY2")];
+  const g3 = run([...holder, ...persistent], later);
+  assert.deepEqual(g3.managed.cidrs, ["54.210.10.50/32"]);
+  for (const c of persistent) assert.equal(judge(g3, c), "denied");
+
+  // No rotation in the logs (a short-lived credential): detection's home, as before.
+  const short = [at("54.210.10.50", 3, "ASIAKEY1"), at("185.220.101.42", 4, "ASIAKEY1")];
+  assert.deepEqual(run(short, later).managed.cidrs, ["54.210.10.50/32"]);
+});
+
+test("Lambda: one function's environments share a session name; a theft of one key taints only that key", () => {
+  const role = "arn:aws:iam::111122223333:role/fn-export";
+  const sessionArn = "arn:aws:sts::111122223333:assumed-role/fn-export/fn-export";
+  const lambdaTrail: TrailKnowledge = { ...trail, workloadSessions: new Map([[sessionArn, "lambda"]]) };
+  const env = (source: string, key: string, n: number) => ({
+    ...call(source, { roleArn: role, instanceEvidence: undefined, accessKeyId: key }, n),
+    sessionArn,
+    eventId: `e-${key}-${n}`,
+  });
+  const stolen = {
+    rule: "credential-ip-mismatch",
+    id: "f-lambda",
+    principal: { arn: sessionArn, kind: "lambda", accessKeyId: "ASIAENV1" },
+    sourceIp: "203.0.113.66",
+    expectedIps: ["198.18.20.5"],
+    evidence: { accessKeyIds: ["ASIAENV1"] },
+  } as unknown as Finding;
+  const calls = [
+    env("198.18.20.5", "ASIAENV1", 1),
+    env("203.0.113.66", "ASIAENV1", 2),
+    env("198.18.21.9", "ASIAENV2", 3),
+  ];
+  const g = generatePolicies({
+    calls,
+    trail: lambdaTrail,
+    flagged: (arn, src) => (arn === sessionArn && src === "203.0.113.66" ? stolen : undefined),
+    openFindings: [stolen],
+  });
+  // The other environment (its own key and address) is clean: its address is learned too.
+  assert.deepEqual(
+    g.lambdaAddresses.map((a) => a.address),
+    ["198.18.20.5", "198.18.21.9"],
+  );
+  assert.deepEqual(
+    g.leftOut.map((l) => [l.reason, l.source]),
+    [["flagged", "203.0.113.66"]],
+  );
+  const doc = parsePolicy(JSON.parse(JSON.stringify(g.managed.policy)), "g");
+  const verdict = (c: ApiCall) => evaluatePolicy(doc, contextOf(c, lambdaTrail));
+  // The thief's copy of the keys carries lambda:SourceFunctionArn: denied by the function's statement.
+  assert.deepEqual(verdict(calls[1] as ApiCall).statements, ["DenyLambdaCodePublicPathFromOtherAddresses"]);
+  assert.equal(verdict(calls[2] as ApiCall).decision, "not-denied");
+  // Lambda polling a queue for the function with its role, from Lambda's own network: AWS gives
+  // that call aws:ViaAWSService false and Lambda's address (CloudTrail shows neither, so the
+  // context is written out here), and no lambda:SourceFunctionArn. The function's statements need
+  // the key and the others leave the function's role out: not denied. The same call by an instance
+  // role is denied.
+  const own = contextOf({ ...env("lambda.amazonaws.com", "ASIAENV3", 4), action: "sqs:ReceiveMessage" }, lambdaTrail);
+  const lambdaOwn = { ...own, keys: new Map(own.keys) };
+  lambdaOwn.keys.set("aws:viaawsservice", { kind: "present", values: ["false"] });
+  lambdaOwn.keys.set("aws:sourceip", { kind: "present", values: ["52.94.1.1"] });
+  lambdaOwn.keys.delete("aws:sourcevpce");
+  lambdaOwn.keys.delete("aws:sourcevpc");
+  lambdaOwn.keys.delete("aws:vpcsourceip");
+  assert.equal(lambdaOwn.keys.has("lambda:sourcefunctionarn"), false);
+  assert.equal(evaluatePolicy(doc, lambdaOwn).decision, "not-denied");
+  lambdaOwn.keys.set("aws:principalarn", { kind: "present", values: [ROLE] });
+  assert.equal(evaluatePolicy(doc, lambdaOwn).decision, "denied");
 });

@@ -13,7 +13,14 @@
  */
 import type { FleetState } from "../engine/state.js";
 import type { Finding } from "../findings/finding.js";
-import { type ApiCall, isInstanceCredential, isPrivateAddress, type TrailKnowledge, viaAwsService } from "./calls.js";
+import {
+  type ApiCall,
+  credentialOf,
+  isInstanceCredential,
+  isPrivateAddress,
+  type TrailKnowledge,
+  viaAwsService,
+} from "./calls.js";
 import { type Cidr, cidrContains, exactCover, formatCidr, parseCidr, type Widening, widenOnce } from "./cidr.js";
 import { wildcardMatch } from "./iam-eval.js";
 
@@ -39,9 +46,9 @@ export interface GenerateInput {
   readonly fleet?: FleetState;
   /** Configured `ownNetworks`: an address inside one is allowed as the whole network (said so). */
   readonly ownNetworks?: readonly string[];
-  /** Role names or ARNs, IAM wildcards allowed; default every role that instance credentials used. */
+  /** Role names or ARNs, IAM wildcards allowed; default every workload role (EC2 instance, ECS task, Lambda). */
   readonly roles?: readonly string[];
-  /** Also select roles no instance credential used (people, services). */
+  /** Also select roles no workload credential used (people, pipelines, service roles). */
   readonly anyRole?: boolean;
   /** A name for the policy (Terraform/CloudFormation resource names). */
   readonly name?: string;
@@ -94,6 +101,9 @@ export interface GeneratedPolicies {
   }[];
   readonly rolePatterns: readonly string[];
   readonly publicAddresses: readonly { readonly address: string; readonly calls: number }[];
+  /** Lambda functions' roles and the public addresses their code used (their own statements). */
+  readonly lambdaRoles: readonly string[];
+  readonly lambdaAddresses: readonly { readonly address: string; readonly calls: number }[];
   readonly generalisations: readonly Generalisation[];
   readonly endpoints: readonly { readonly id: string; readonly calls: number; readonly vpc?: string }[];
   readonly vpcs: readonly string[];
@@ -109,6 +119,21 @@ export interface GeneratedPolicies {
   readonly legitimateCalls: number;
 }
 
+/**
+ * The credentials a finding is about, keyed as {@link credentialOf} keys calls: a Lambda finding by
+ * its access keys (a function's environments share one session name), any other by its session.
+ *
+ * @example findingCredentials(f) // ["arn:aws:sts::…:assumed-role/app/i-0abc…"]
+ */
+export function findingCredentials(f: Finding): string[] {
+  if (f.principal.kind !== "lambda") return [f.principal.arn];
+  const keys = new Set([
+    ...(f.evidence?.accessKeyIds ?? []),
+    ...(f.principal.accessKeyId ? [f.principal.accessKeyId] : []),
+  ]);
+  return keys.size > 0 ? [...keys].map((k) => `key:${k}`) : [f.principal.arn];
+}
+
 /** Whether a role matches one of the patterns (a pattern with `:` is matched against the ARN, else the name). */
 export function roleMatches(patterns: readonly string[], roleArn: string, roleName: string): boolean {
   return patterns.some((p) => (p.includes(":") ? wildcardMatch(p, roleArn) : wildcardMatch(p, roleName)));
@@ -121,11 +146,26 @@ export function policySize(policy: unknown): number {
 
 const VIA = { BoolIfExists: { "aws:ViaAWSService": "false" } } as const;
 
+/**
+ * Lambda's own use of a function's execution role (event source mappings polling SQS, Kinesis or
+ * DynamoDB streams, the ENIs of a function in a VPC, decrypting its environment variables) comes
+ * from Lambda's network with aws:ViaAWSService false. Those calls lack `lambda:SourceFunctionArn`,
+ * which Lambda puts in the credentials' context for calls from the function's code — and which a
+ * thief's copy of the keys carries too. So the roles of Lambda functions get their own statements,
+ * limited to calls carrying the key, and the other statements leave those roles out.
+ */
+export interface LambdaPart {
+  readonly roles: readonly string[];
+  readonly cidrs: readonly string[];
+}
+
 function managedStatements(
   cidrs: readonly string[],
   endpoints: readonly string[],
   vpcs: readonly string[] | undefined,
+  lambda?: LambdaPart,
 ) {
+  const notLambda = lambda && lambda.roles.length > 0 ? { ArnNotLike: { "aws:PrincipalArn": [...lambda.roles] } } : {};
   const statements: Record<string, unknown>[] = [
     {
       Sid: "DenyPublicPathFromOtherAddresses",
@@ -135,6 +175,7 @@ function managedStatements(
       Condition: {
         ...(cidrs.length > 0 ? { NotIpAddressIfExists: { "aws:SourceIp": [...cidrs] } } : {}),
         Null: { "aws:SourceVpce": "true" },
+        ...notLambda,
         ...VIA,
       },
     },
@@ -146,6 +187,7 @@ function managedStatements(
       Condition: {
         ...(endpoints.length > 0 ? { StringNotEqualsIfExists: { "aws:SourceVpce": [...endpoints] } } : {}),
         Null: { "aws:SourceVpce": "false" },
+        ...notLambda,
         ...VIA,
       },
     },
@@ -162,6 +204,32 @@ function managedStatements(
         ...VIA,
       },
     });
+  }
+  if (lambda && lambda.roles.length > 0) {
+    statements.push(
+      {
+        Sid: "DenyLambdaCodePublicPathFromOtherAddresses",
+        Effect: "Deny",
+        Action: "*",
+        Resource: "*",
+        Condition: {
+          ...(lambda.cidrs.length > 0 ? { NotIpAddressIfExists: { "aws:SourceIp": [...lambda.cidrs] } } : {}),
+          Null: { "aws:SourceVpce": "true", "lambda:SourceFunctionArn": "false" },
+          ...VIA,
+        },
+      },
+      {
+        Sid: "DenyLambdaCodeEndpointPathThroughOtherEndpoints",
+        Effect: "Deny",
+        Action: "*",
+        Resource: "*",
+        Condition: {
+          ...(endpoints.length > 0 ? { StringNotEqualsIfExists: { "aws:SourceVpce": [...endpoints] } } : {}),
+          Null: { "aws:SourceVpce": "false", "lambda:SourceFunctionArn": "false" },
+          ...VIA,
+        },
+      },
+    );
   }
   return { Version: "2012-10-17" as const, Statement: statements };
 }
@@ -260,13 +328,31 @@ function bump<K>(map: Map<K, number>, key: K, n: number): void {
  */
 export function generatePolicies(input: GenerateInput): GeneratedPolicies {
   const patterns = input.roles && input.roles.length > 0 ? input.roles : ["*"];
+  // Workload roles: credentials AWS hands to your code on EC2, ECS and Lambda, which calls from your
+  // networks. A service role (Config, CloudFormation, …) is used by the service itself from the
+  // service's network, where aws:ViaAWSService is false: attaching a source-address Deny to it
+  // would break the service, so it is never selected by default. Nor are people's and pipelines'
+  // roles, whose addresses follow laptops and shared CI runners (--any-role or --role selects them).
   const instanceRoles = new Set<string>();
-  for (const c of input.calls) if (isInstanceCredential(c, input.trail) === true) instanceRoles.add(c.roleArn);
+  const workloadRoles = new Set<string>();
+  for (const c of input.calls) {
+    if (isInstanceCredential(c, input.trail) === true) instanceRoles.add(c.roleArn);
+    if (input.trail.workloadSessions?.has(c.sessionArn)) workloadRoles.add(c.roleArn);
+  }
+  for (const r of instanceRoles) workloadRoles.add(r);
+  // Roles of Lambda functions (and of nothing else): their statements are limited to calls carrying
+  // lambda:SourceFunctionArn (see LambdaPart).
+  const lambdaRoles = new Set<string>();
+  for (const c of input.calls) {
+    if (input.trail.workloadSessions?.get(c.sessionArn) === "lambda" && !instanceRoles.has(c.roleArn))
+      lambdaRoles.add(c.roleArn);
+  }
   const selected = (c: ApiCall) =>
-    roleMatches(patterns, c.roleArn, c.roleName) && (input.anyRole || instanceRoles.has(c.roleArn));
+    roleMatches(patterns, c.roleArn, c.roleName) && (input.anyRole || workloadRoles.has(c.roleArn));
 
   const roles = new Map<string, { arn: string; name: string; account: string; calls: number }>();
   const publicUse = new Map<string, number>();
+  const lambdaPublicUse = new Map<string, number>();
   const endpointUse = new Map<string, number>();
   const leftOut = new Map<string, LeftOut & { calls: number; actions: string[] }>();
   const privateBySession = new Map<string, Set<string>>();
@@ -292,16 +378,31 @@ export function generatePolicies(input: GenerateInput): GeneratedPolicies {
     leftOut.set(key, entry);
   };
 
-  // What clean sessions (no open finding) used: it corroborates the same path for a suspect session.
-  const findingsBySession = new Map<string, Finding[]>();
+  // What clean credentials (no open finding) used: it corroborates the same path for a suspect one.
+  const findingsByCredential = new Map<string, Finding[]>();
   for (const f of input.openFindings ?? []) {
-    const list = findingsBySession.get(f.principal.arn) ?? [];
-    list.push(f);
-    findingsBySession.set(f.principal.arn, list);
+    for (const key of findingCredentials(f)) {
+      const list = findingsByCredential.get(key) ?? [];
+      list.push(f);
+      findingsByCredential.set(key, list);
+    }
   }
+  const credential = (c: ApiCall) => credentialOf(c, input.trail);
+  const pathOf = (c: ApiCall) => c.vpcEndpointId ?? c.source;
   const cleanPaths = new Set<string>();
+  // For suspect credentials: the access keys each path was used with. A thief uses the key he copied;
+  // the holder keeps calling from its own path with each key AWS rotates in.
+  const keysByPath = new Map<string, Set<string>>();
   for (const c of input.calls) {
-    if (!findingsBySession.has(c.sessionArn) && viaAwsService(c) === false) cleanPaths.add(c.vpcEndpointId ?? c.source);
+    if (viaAwsService(c) !== false) continue;
+    const cred = credential(c);
+    if (!findingsByCredential.has(cred)) cleanPaths.add(pathOf(c));
+    else if (c.accessKeyId) {
+      const k = `${cred}|${pathOf(c)}`;
+      const set = keysByPath.get(k) ?? new Set<string>();
+      set.add(c.accessKeyId);
+      keysByPath.set(k, set);
+    }
   }
   const ownForCorroboration = parseNetworks(input.ownNetworks ?? []);
   const corroboratedAddress = (address: string): boolean => {
@@ -317,22 +418,50 @@ export function generatePolicies(input: GenerateInput): GeneratedPolicies {
     c.vpcEndpointId
       ? cleanPaths.has(c.vpcEndpointId) || input.trail.endpointVpcs.has(c.vpcEndpointId)
       : corroboratedAddress(c.source);
-  /** The home detection accepted for a suspect session, unless its flagged side looks like the fleet's. */
+  const rotated = (c: ApiCall): boolean => (keysByPath.get(`${credential(c)}|${pathOf(c)}`)?.size ?? 0) >= 2;
+  /** Whether the call comes from the home detection accepted for its credential (the first address it saw). */
+  const fromHome = (c: ApiCall): boolean =>
+    (findingsByCredential.get(credential(c)) ?? []).some((f) => f.expectedIps.includes(c.source));
+  // Per suspect credential, which side outlived a key rotation (uncorroborated paths only): the home
+  // (the thief called later, from the flagged side), or else a flagged path (the thief called first:
+  // his address is the home and the holder's own address was flagged).
+  const rotatedSide = new Map<string, "home" | "flagged">();
+  for (const c of input.calls) {
+    const cred = credential(c);
+    if (!findingsByCredential.has(cred) || viaAwsService(c) !== false || corroborated(c) || !rotated(c)) continue;
+    const flagged = input.flagged(c.sessionArn, c.source) !== undefined;
+    if (!flagged && fromHome(c)) rotatedSide.set(cred, "home");
+    else if (flagged && !rotatedSide.has(cred)) rotatedSide.set(cred, "flagged");
+  }
+  /** The home detection accepted for a suspect credential, unless its flagged side looks like the fleet's. */
   const acceptedHome = (c: ApiCall): boolean => {
-    const findings = findingsBySession.get(c.sessionArn) ?? [];
+    const findings = findingsByCredential.get(credential(c)) ?? [];
     if (findings.some((f) => corroboratedAddress(f.sourceIp))) return false;
-    return findings.some((f) => f.expectedIps.includes(c.source));
+    return fromHome(c);
+  };
+  /**
+   * Whether a call of a credential with findings teaches the policy its path: a path something
+   * outside the credential corroborates; else a path that outlived a key rotation, on the holder's
+   * side (not the flagged one when the home outlived it, not the home when a flagged path did); else
+   * (no rotation in the logs) the home detection accepted, unless the flagged side is the fleet's.
+   */
+  const teaches = (c: ApiCall, flagged: boolean): boolean => {
+    if (corroborated(c)) return true;
+    const side = rotatedSide.get(credential(c));
+    if (side === "home") return !flagged && rotated(c);
+    if (side === "flagged") return !fromHome(c) && rotated(c);
+    return !flagged && acceptedHome(c);
   };
 
   for (const [i, c] of input.calls.entries()) {
     const n = input.counts?.[i] ?? 1;
-    const flagged = input.flagged(c.sessionArn, c.source);
-    const suspect =
-      !flagged &&
-      findingsBySession.has(c.sessionArn) &&
-      viaAwsService(c) === false &&
-      !corroborated(c) &&
-      !acceptedHome(c);
+    const finding = input.flagged(c.sessionArn, c.source);
+    const withFindings = findingsByCredential.has(credential(c)) && viaAwsService(c) === false;
+    const learnable = finding ? withFindings && teaches(c, true) : !withFindings || teaches(c, false);
+    // A flagged call teaches only when its path is shown to be the holder's (corroborated, or the
+    // side that outlived a rotation): detection then flagged the holder after the thief's first call.
+    const flagged = finding && !learnable ? finding : undefined;
+    const suspect = !flagged && !learnable;
     const via = viaAwsService(c);
     const isPublicDirect = via === false && !flagged && !suspect && c.ip && !c.vpcEndpointId && !isPrivateAddress(c.ip);
     if (isPublicDirect && instanceRoles.has(c.roleArn) && c.ip) orgPublic.add(c.ip);
@@ -362,7 +491,7 @@ export function generatePolicies(input: GenerateInput): GeneratedPolicies {
         set.add(c.ip);
         privateBySession.set(c.sessionArn, set);
       }
-    } else if (c.ip && !isPrivateAddress(c.ip)) bump(publicUse, c.ip, n);
+    } else if (c.ip && !isPrivateAddress(c.ip)) bump(lambdaRoles.has(c.roleArn) ? lambdaPublicUse : publicUse, c.ip, n);
     else leave(c, n, "unknown-path");
   }
 
@@ -395,8 +524,14 @@ export function generatePolicies(input: GenerateInput): GeneratedPolicies {
   else if (endpointVpcs.some((v) => v === undefined)) {
     vpcStatementOmitted = `the VPC of ${endpointIds.filter((_, i) => endpointVpcs[i] === undefined).join(", ")} is not in the logs (no CreateVpcEndpoint for it)`;
   }
+  const sortedLambdaPublic = [...lambdaPublicUse.keys()].sort();
+  const selectedLambdaRoles = [...lambdaRoles].filter((arn) => roles.has(arn)).sort();
+  const lambda: LambdaPart = {
+    roles: selectedLambdaRoles,
+    cidrs: exactCover(generalise(sortedLambdaPublic, true)).map(formatCidr),
+  };
   const managed = fit(managedCover, input.managedLimit ?? MANAGED_POLICY_LIMIT, (cidrs) =>
-    managedStatements(cidrs, endpointIds, vpcStatementOmitted ? undefined : vpcs),
+    managedStatements(cidrs, endpointIds, vpcStatementOmitted ? undefined : vpcs, lambda),
   );
 
   const multiPrivate = [...privateBySession.entries()].filter(([, s]) => s.size > 1);
@@ -426,6 +561,8 @@ export function generatePolicies(input: GenerateInput): GeneratedPolicies {
     roles: [...roles.values()].sort((a, b) => (a.arn < b.arn ? -1 : 1)),
     rolePatterns: patterns,
     publicAddresses: sortedPublic.map((address) => ({ address, calls: publicUse.get(address) ?? 0 })),
+    lambdaRoles: selectedLambdaRoles,
+    lambdaAddresses: sortedLambdaPublic.map((address) => ({ address, calls: lambdaPublicUse.get(address) ?? 0 })),
     generalisations,
     endpoints: endpointIds.map((id, i) => ({
       id,

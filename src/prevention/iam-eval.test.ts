@@ -230,6 +230,20 @@ test("the guide's aws:Ec2InstanceSourceVpc SCP: denied unless through an endpoin
     ).decision,
     "unknown",
   );
+  // An unknown verdict names what is missing: the credential's VPC, and the endpoint's VPC used as a
+  // variable when only its presence is recorded (ec2:SourceInstanceARN under Null decides: present).
+  const missing = evaluatePolicy(
+    sameVpcScp,
+    ctx({
+      "ec2:SourceInstanceARN": "?opaque",
+      "aws:ec2InstanceSourceVPC": "?unknown",
+      "aws:SourceVpc": "?opaque",
+      "aws:ViaAWSService": "false",
+    }),
+  );
+  assert.equal(missing.decision, "unknown");
+  assert.deepEqual(missing.unknownKeys, ["aws:ec2InstanceSourceVPC", "aws:SourceVpc"]);
+  assert.equal(evaluatePolicy(sameVpcScp, ctx({ ...instance, "aws:SourceVpc": "vpc-2" })).unknownKeys, undefined);
 });
 
 test("unknown keys: false AND unknown is false, true AND unknown is unknown; explicit deny wins over Allow", () => {

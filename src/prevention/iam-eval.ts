@@ -337,6 +337,41 @@ export interface PolicyDecision {
   readonly statements: readonly string[];
   /** Whether an Allow statement of this policy applies (what an Allow grants; other policies may grant too). */
   readonly allowed: Tri;
+  /**
+   * For `unknown`: the keys (as the policy spells them) of the undecided Deny statements whose value
+   * the request does not show, `Resource` when the resource is not known.
+   */
+  readonly unknownKeys?: readonly string[];
+}
+
+/**
+ * What a statement reads that the request context does not show: condition keys and policy
+ * variables whose value is unknown (or, but for `Null`, present with an unrecorded value), and
+ * `Resource` when it names a resource and the request's is not known.
+ *
+ * @example unrecordedKeys(scpStatement, ctx) // ["aws:ec2InstanceSourceVPC", "aws:SourceVpc"]
+ */
+export function unrecordedKeys(s: Statement, ctx: RequestContext): string[] {
+  const out = new Set<string>();
+  const unknownValue = (key: string, nullOperator: boolean) => {
+    const v = ctx.keys.get(key.toLowerCase());
+    return v?.kind === "unknown" || (!nullOperator && v?.kind === "opaque");
+  };
+  for (const [operatorName, keys] of Object.entries(s.Condition ?? {})) {
+    const nullOperator = operatorName === "Null";
+    for (const [key, raw] of Object.entries(keys ?? {})) {
+      if (unknownValue(key, nullOperator)) out.add(key);
+      for (const value of typeof raw === "string" ? [raw] : Array.isArray(raw) ? raw : []) {
+        for (const m of String(value).matchAll(VARIABLE)) {
+          const name = (m[1] ?? "").split(",")[0]?.trim() ?? "";
+          if (name && unknownValue(name, false)) out.add(name);
+        }
+      }
+    }
+  }
+  const resources = list(s.Resource ?? s.NotResource);
+  if (ctx.resource === undefined && resources.length > 0 && !resources.includes("*")) out.add("Resource");
+  return [...out];
 }
 
 function statementName(s: Statement, i: number): string {
@@ -353,17 +388,21 @@ function statementName(s: Statement, i: number): string {
 export function evaluatePolicy(policy: PolicyDocument, ctx: RequestContext): PolicyDecision {
   const denies: string[] = [];
   const maybe: string[] = [];
+  const unknownKeys = new Set<string>();
   const allows: Tri[] = [];
   policy.Statement.forEach((s, i) => {
     const applies = statementApplies(s, ctx, `Statement[${i}]`);
     if (s.Effect === "Deny") {
       if (applies === true) denies.push(statementName(s, i));
-      else if (applies === "unknown") maybe.push(statementName(s, i));
+      else if (applies === "unknown") {
+        maybe.push(statementName(s, i));
+        for (const k of unrecordedKeys(s, ctx)) unknownKeys.add(k);
+      }
     } else allows.push(applies);
   });
   const allowed = or(...allows);
   if (denies.length > 0) return { decision: "denied", statements: denies, allowed };
-  if (maybe.length > 0) return { decision: "unknown", statements: maybe, allowed };
+  if (maybe.length > 0) return { decision: "unknown", statements: maybe, allowed, unknownKeys: [...unknownKeys] };
   return { decision: "not-denied", statements: [], allowed };
 }
 

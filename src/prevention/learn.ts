@@ -13,7 +13,7 @@ import type { IpRangesLookup } from "../net/ip-ranges-source.js";
 import { runScan } from "../pipeline/scan.js";
 import { type ReadProblem, readLogs } from "../sources/read.js";
 import { SqliteStore } from "../state/sqlite.js";
-import { type ApiCall, actionOf, callOf, learnFromRecord, type TrailKnowledge } from "./calls.js";
+import { type ApiCall, actionOf, callOf, learnFromRecord, type TrailKnowledge, type WorkloadKind } from "./calls.js";
 
 /** The role calls of a trail, each event once, with what the trail teaches about them. */
 export interface TrailCalls {
@@ -35,6 +35,7 @@ export async function readRoleCalls(paths: readonly string[]): Promise<TrailCall
   const seen = new Set<string>();
   const instanceSessions = new Set<string>();
   const endpointVpcs = new Map<string, string>();
+  const workloadSessions = new Map<string, WorkloadKind>();
   const problems: ReadProblem[] = [];
   let objects = 0;
   let records = 0;
@@ -49,14 +50,14 @@ export async function readRoleCalls(paths: readonly string[]): Promise<TrailCall
         seen.add(id);
       }
       records++;
-      learnFromRecord(r, { instanceSessions, endpointVpcs });
+      learnFromRecord(r, { instanceSessions, endpointVpcs, workloadSessions });
       const call = callOf(r);
       if (call) calls.push(call);
     }
   }
   // Same input, same order whatever order the files were listed in.
   calls.sort((a, b) => a.time - b.time || (a.eventId < b.eventId ? -1 : a.eventId > b.eventId ? 1 : 0));
-  return { calls, trail: { instanceSessions, endpointVpcs }, problems, objects, records };
+  return { calls, trail: { instanceSessions, endpointVpcs, workloadSessions }, problems, objects, records };
 }
 
 /** What detection concluded: its open findings against an address, and the fleet knowledge it learned. */
@@ -147,9 +148,11 @@ export async function readState(
     const calls: ApiCall[] = [];
     const counts: number[] = [];
     const instanceSessions = new Set<string>();
+    const workloadSessions = new Map<string, WorkloadKind>();
     for (const s of store.allSessions()) {
       if (!s.roleArn) continue;
       if (s.kind === "ec2-instance") instanceSessions.add(s.arn);
+      if (s.kind === "ecs-task" || s.kind === "lambda") workloadSessions.set(s.arn, s.kind);
       for (const l of s.lifetimes) {
         for (const obs of [...l.direct.values(), ...l.endpoint.values()]) {
           const f = obs.first;
@@ -175,7 +178,7 @@ export async function readState(
     }
     const fleet = await store.loadFleet();
     const detection = detectionOf(await store.allFindings().then((fs) => fs.map((f) => f.finding)), fleet);
-    return { calls, counts, trail: { instanceSessions, endpointVpcs: new Map() }, detection };
+    return { calls, counts, trail: { instanceSessions, endpointVpcs: new Map(), workloadSessions }, detection };
   } finally {
     await store.close();
   }

@@ -8,8 +8,8 @@
  */
 import type { Finding } from "../findings/finding.js";
 import type { ReadProblem } from "../sources/read.js";
-import { type ApiCall, contextOf, type TrailKnowledge, viaAwsService } from "./calls.js";
-import { roleMatches } from "./generate.js";
+import { type ApiCall, contextOf, credentialOf, type TrailKnowledge, viaAwsService } from "./calls.js";
+import { findingCredentials, roleMatches } from "./generate.js";
 import { evaluatePolicy, type PolicyDocument } from "./iam-eval.js";
 
 export const POLICY_TEST_SCHEMA = "firstcall.policy-test/v1";
@@ -31,6 +31,8 @@ export interface CallGroup {
   readonly eventIds: readonly string[];
   /** For flagged calls: the finding's rule and id. */
   readonly finding?: { readonly rule: string; readonly id: string };
+  /** For unknown verdicts: the keys the undecided statements read that the records do not show. */
+  readonly unknownKeys?: readonly string[];
 }
 
 export interface PolicyTestReport {
@@ -65,6 +67,8 @@ export interface PolicyTestReport {
   readonly deniedFlagged: readonly CallGroup[];
   readonly deniedSuspect: readonly CallGroup[];
   readonly unknown: readonly CallGroup[];
+  /** Unknown verdicts per unrecorded key (a call counts once under each key it lacks). */
+  readonly unknownKeys: Readonly<Record<string, number>>;
   readonly flaggedNotDenied: readonly CallGroup[];
   readonly problems: readonly ReadProblem[];
 }
@@ -82,6 +86,7 @@ interface GroupBuilder {
   statements: Set<string>;
   eventIds: string[];
   finding?: { rule: string; id: string };
+  unknownKeys: Set<string>;
 }
 
 function addTo(
@@ -89,6 +94,7 @@ function addTo(
   call: ApiCall,
   statements: readonly string[],
   finding?: Finding,
+  unknownKeys: readonly string[] = [],
 ): void {
   const key = `${call.roleArn}|${call.source}|${call.vpcEndpointId ?? ""}|${call.action}`;
   let g = groups.get(key);
@@ -106,9 +112,11 @@ function addTo(
       statements: new Set(),
       eventIds: [],
       ...(finding ? { finding: { rule: finding.rule, id: finding.id } } : {}),
+      unknownKeys: new Set(),
     };
     groups.set(key, g);
   }
+  for (const k of unknownKeys) g.unknownKeys.add(k);
   g.calls++;
   g.sessions.add(call.sessionArn);
   g.first = Math.min(g.first, call.time);
@@ -133,6 +141,7 @@ function finish(groups: Map<string, GroupBuilder>): CallGroup[] {
       statements: [...g.statements].sort(),
       eventIds: g.eventIds,
       ...(g.finding ? { finding: g.finding } : {}),
+      ...(g.unknownKeys.size > 0 ? { unknownKeys: [...g.unknownKeys].sort() } : {}),
     }))
     .sort(
       (a, b) =>
@@ -168,9 +177,10 @@ export function testPolicy(input: PolicyTestInput): PolicyTestReport {
   const denLegit = new Map<string, GroupBuilder>();
   const denFlagged = new Map<string, GroupBuilder>();
   const denSuspect = new Map<string, GroupBuilder>();
-  const suspects = new Set((input.openFindings ?? []).map((f) => f.principal.arn));
+  const suspects = new Set((input.openFindings ?? []).flatMap(findingCredentials));
   const unknown = new Map<string, GroupBuilder>();
   const flaggedAllowed = new Map<string, GroupBuilder>();
+  const unknownKeys: Record<string, number> = {};
   let inScope = 0;
   let notDenied = 0;
   let via = 0;
@@ -180,10 +190,12 @@ export function testPolicy(input: PolicyTestInput): PolicyTestReport {
     const verdict = evaluatePolicy(input.policy, contextOf(call, input.trail));
     const finding = input.flagged(call.sessionArn, call.source);
     if (verdict.decision === "denied") {
-      const target = finding ? denFlagged : suspects.has(call.sessionArn) ? denSuspect : denLegit;
+      const target = finding ? denFlagged : suspects.has(credentialOf(call, input.trail)) ? denSuspect : denLegit;
       addTo(target, call, verdict.statements, finding);
-    } else if (verdict.decision === "unknown") addTo(unknown, call, verdict.statements, finding);
-    else {
+    } else if (verdict.decision === "unknown") {
+      addTo(unknown, call, verdict.statements, finding, verdict.unknownKeys);
+      for (const k of verdict.unknownKeys ?? []) unknownKeys[k] = (unknownKeys[k] ?? 0) + 1;
+    } else {
       notDenied++;
       if (viaAwsService(call) === true) via++;
       if (finding) addTo(flaggedAllowed, call, [], finding);
@@ -215,6 +227,7 @@ export function testPolicy(input: PolicyTestInput): PolicyTestReport {
     deniedFlagged,
     deniedSuspect,
     unknown: unknownGroups,
+    unknownKeys,
     flaggedNotDenied,
     problems: input.problems ?? [],
   };
@@ -224,7 +237,8 @@ function groupLine(g: CallGroup): string {
   const path = g.vpcEndpointId ? `${g.source} via ${g.vpcEndpointId}` : g.source;
   const finding = g.finding ? ` [${g.finding.rule} ${g.finding.id.slice(0, 12)}]` : "";
   const by = g.statements.length > 0 ? ` by ${g.statements.join(", ")}` : "";
-  return `  ${g.role}  ${path}  ${g.action}  ${g.calls} call(s), ${g.sessions} session(s), ${g.firstSeen} – ${g.lastSeen}${by}${finding}`;
+  const unrecorded = g.unknownKeys ? ` (not in the records: ${g.unknownKeys.join(", ")})` : "";
+  return `  ${g.role}  ${path}  ${g.action}  ${g.calls} call(s), ${g.sessions} session(s), ${g.firstSeen} – ${g.lastSeen}${by}${unrecorded}${finding}`;
 }
 
 /** The report for people. */
@@ -233,7 +247,14 @@ export function formatPolicyTestText(r: PolicyTestReport): string {
   const out = [
     `policy ${r.policy}, roles ${r.roles.join(", ")}: ${c.inScope} of ${c.calls} role call(s) judged`,
     `  denied: ${c.denied} (${c.deniedFlagged} flagged by detection, ${c.deniedSuspect} other calls of flagged credentials, ${c.deniedLegitimate} legitimate)`,
-    `  unknown (keys CloudTrail does not record): ${c.unknown}`,
+    `  unknown (keys CloudTrail does not record): ${c.unknown}${
+      Object.keys(r.unknownKeys).length > 0
+        ? ` — ${Object.entries(r.unknownKeys)
+            .sort((a, b) => b[1] - a[1] || (a[0] < b[0] ? -1 : 1))
+            .map(([k, n]) => `${k} ${n}`)
+            .join(", ")}`
+        : ""
+    }`,
     `  not denied: ${c.notDenied} (${c.viaAwsService} made by AWS on the role's behalf)`,
     "",
   ];
@@ -248,13 +269,18 @@ export function formatPolicyTestText(r: PolicyTestReport): string {
     r.deniedSuspect,
   );
   section("Unknown: the verdict depends on keys CloudTrail does not record (never counted as allowed):", r.unknown);
-  section("Flagged by detection but not denied by this policy:", r.flaggedNotDenied);
+  section(
+    "Flagged by detection but not denied by this policy (the holder's own path when the thief called first and the holder outlived a key rotation, or activity from the holder's own address that no network condition can tell apart):",
+    r.flaggedNotDenied,
+  );
   if (r.problems.length > 0)
     out.push(`${r.problems.length} input problem(s):`, ...r.problems.map((p) => `  ${p.message}`), "");
   out.push(
     c.deniedLegitimate > 0
       ? `FAIL: ${c.deniedLegitimate} legitimate call(s) would be denied.`
-      : "OK: no legitimate call would be denied.",
+      : c.unknown > 0
+        ? `OK: no legitimate call would be denied; ${c.unknown} call(s) could not be judged (Unknown above): check those paths before relying on the statements named there.`
+        : "OK: no legitimate call would be denied.",
   );
   return `${out.join("\n")}\n`;
 }

@@ -171,6 +171,17 @@ export function renderMarkdown(g: GeneratedPolicies): string {
       "",
     );
   } else out.push(`No \`aws:SourceVpc\` statement: ${g.vpcStatementOmitted}.`, "");
+  if (g.lambdaRoles.length > 0) {
+    out.push(
+      "### DenyLambdaCodePublicPathFromOtherAddresses, DenyLambdaCodeEndpointPathThroughOtherEndpoints",
+      "",
+      `For the roles of Lambda functions (${g.lambdaRoles.map((r) => `\`${r}\``).join(", ")}), which the statements above leave out (\`ArnNotLike aws:PrincipalArn\`). Lambda also uses a function's role itself — event source mappings polling SQS, Kinesis or DynamoDB, the ENIs of a function in a VPC, decrypting its environment variables — from Lambda's network, with \`aws:ViaAWSService\` false: a source condition would break those. They lack \`lambda:SourceFunctionArn\`, which Lambda puts in the credentials' context for calls from the function's code (and which a copy of its keys carries too), so these statements apply only when it is present (\`Null lambda:SourceFunctionArn false\`).`,
+      g.lambdaAddresses.length > 0
+        ? `Public addresses the functions' code used: ${g.lambdaAddresses.map((a) => `\`${a.address}\` (${a.calls} calls)`).join(", ")}. A function outside a VPC gets its address from AWS's shared pool for each execution environment: a new environment may call from an address not listed here. Put the function in a VPC (NAT gateway egress) before enforcing this.`
+        : "The functions' code made no legitimate call from a public address: every such call is denied.",
+      "",
+    );
+  }
   out.push("### Addresses", "", ...widenings(g.managed), "");
   if (g.publicAddresses.length > 0) {
     out.push(
