@@ -44,7 +44,7 @@ import type {
 } from "./store.js";
 
 /** The schema version this firstcall reads and writes (the number of migrations). */
-export const PG_SCHEMA_VERSION = 1;
+export const PG_SCHEMA_VERSION = 2;
 
 /** Advisory-lock namespace ("fcst"), so firstcall's locks never meet another application's. */
 const LOCK_SPACE = 0x66637374;
@@ -69,6 +69,9 @@ const MIGRATIONS: readonly string[] = [
    CREATE INDEX firstcall_events_processed ON firstcall_events (time) WHERE processed;
    CREATE TABLE firstcall_streams (worker text PRIMARY KEY, pending bytea, watermark double precision,
      finished boolean NOT NULL, updated_at timestamptz NOT NULL);`,
+  // An S3 object is identified by its ETag and size (`sameObject`), as in SQLite; without the column a
+  // shared state never recognised an S3 object as already scanned.
+  "ALTER TABLE firstcall_objects ADD COLUMN etag text;",
 ];
 
 export interface PostgresOpenOptions {
@@ -79,6 +82,13 @@ export interface PostgresOpenOptions {
    * worker (which would hold back the other workers' processing).
    */
   readonly readOnly?: boolean;
+  /**
+   * A worker that lives for one batch (a Lambda invocation): it keeps no stream row, so it never holds
+   * the others back and leaves nothing behind when it dies; its events are processed by the checkpoint
+   * that stages them, or, while other (long-running) workers read, by the first checkpoint whose cut
+   * passes them. No name lock either: it has no position or output file of its own to protect.
+   */
+  readonly ephemeral?: boolean;
 }
 
 /** Whether a `--state` value names a PostgreSQL database. */
@@ -224,7 +234,7 @@ export class PostgresStore implements StateStore, SharedCheckpoints {
             : `${store.location}: state schema ${version} was written by a newer firstcall (this one knows ${PG_SCHEMA_VERSION}): upgrade firstcall.`,
         );
       }
-      if (options.readOnly) return store;
+      if (options.readOnly || options.ephemeral) return store;
       const locked = await client.query<{ ok: boolean }>("SELECT pg_try_advisory_lock($1, $2) AS ok", [
         LOCK_SPACE,
         workerLockKey(worker),
@@ -295,20 +305,7 @@ export class PostgresStore implements StateStore, SharedCheckpoints {
   }
 
   async scannedObject(id: string): Promise<ScannedObject | undefined> {
-    const r = await this.client.query<{ size: string; mtime_ms: number; records: number; status: string }>(
-      "SELECT size, mtime_ms, records, status FROM firstcall_objects WHERE id = $1",
-      [id],
-    );
-    const row = r.rows[0];
-    return (
-      row && {
-        id,
-        size: Number(row.size),
-        mtimeMs: row.mtime_ms,
-        records: row.records,
-        status: row.status as ScannedObject["status"],
-      }
-    );
+    return (await this.scannedObjects([id])).get(id);
   }
 
   async scannedObjects(ids: readonly string[]): Promise<Map<string, ScannedObject>> {
@@ -320,7 +317,8 @@ export class PostgresStore implements StateStore, SharedCheckpoints {
         mtime_ms: number;
         records: number;
         status: string;
-      }>("SELECT id, size, mtime_ms, records, status FROM firstcall_objects WHERE id = ANY($1::text[])", [
+        etag: string | null;
+      }>("SELECT id, size, mtime_ms, records, status, etag FROM firstcall_objects WHERE id = ANY($1::text[])", [
         ids.slice(i, i + 10_000),
       ]);
       for (const row of r.rows) {
@@ -328,6 +326,7 @@ export class PostgresStore implements StateStore, SharedCheckpoints {
           id: row.id,
           size: Number(row.size),
           mtimeMs: row.mtime_ms,
+          ...(row.etag !== null ? { etag: row.etag } : {}),
           records: row.records,
           status: row.status as ScannedObject["status"],
         });
@@ -414,9 +413,17 @@ export class PostgresStore implements StateStore, SharedCheckpoints {
       `UPDATE firstcall_events SET processed = true WHERE NOT processed AND time <= $1 RETURNING data`,
       [cut === Number.POSITIVE_INFINITY ? Number.MAX_VALUE : cut],
     );
-    // Processed ids are kept one lateness, as a single process keeps them: a duplicate within it counts once.
+    // Processed ids are kept one lateness, as a single process keeps them: a duplicate within it counts
+    // once. With no worker running (the cut is +∞, always so with only ephemeral workers) the cut is the
+    // newest event processed, as in a single process at its end.
     if (Number.isFinite(cut)) {
       await c.query("DELETE FROM firstcall_events WHERE processed AND time < $1", [cut - latenessMs]);
+    } else {
+      await c.query(
+        `DELETE FROM firstcall_events WHERE processed
+           AND time < (SELECT max(time) FROM firstcall_events WHERE processed) - $1`,
+        [latenessMs],
+      );
     }
     return {
       events: taken.rows.map((t) => JSON.parse(t.data.toString("utf8")) as EngineEvent),
@@ -476,11 +483,12 @@ export class PostgresStore implements StateStore, SharedCheckpoints {
       if (batch.objects.length > 0) {
         const o = batch.objects;
         await c.query(
-          `INSERT INTO firstcall_objects (id, size, mtime_ms, records, status, scanned_at, worker)
-           SELECT id, size, mtime_ms, records, status, now(), $6
-           FROM unnest($1::text[], $2::bigint[], $3::float8[], $4::int[], $5::text[]) AS t(id, size, mtime_ms, records, status)
+          `INSERT INTO firstcall_objects (id, size, mtime_ms, records, status, scanned_at, worker, etag)
+           SELECT id, size, mtime_ms, records, status, now(), $6, etag
+           FROM unnest($1::text[], $2::bigint[], $3::float8[], $4::int[], $5::text[], $7::text[])
+             AS t(id, size, mtime_ms, records, status, etag)
            ON CONFLICT (id) DO UPDATE SET size = excluded.size, mtime_ms = excluded.mtime_ms, records = excluded.records,
-             status = excluded.status, scanned_at = excluded.scanned_at, worker = excluded.worker`,
+             status = excluded.status, scanned_at = excluded.scanned_at, worker = excluded.worker, etag = excluded.etag`,
           [
             o.map((x) => x.id),
             o.map((x) => x.size),
@@ -488,6 +496,7 @@ export class PostgresStore implements StateStore, SharedCheckpoints {
             o.map((x) => x.records),
             o.map((x) => x.status),
             this.worker,
+            o.map((x) => x.etag ?? null),
           ],
         );
       }
