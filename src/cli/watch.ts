@@ -29,6 +29,7 @@ interface WatchFlags {
   region?: string;
   endpointUrl?: string;
   lockTimeout: string;
+  worker: string;
   summaryJson?: string | boolean;
   quiet: boolean;
   verbose: boolean;
@@ -116,6 +117,7 @@ async function runWatchCommand(sourceArg: string, flags: WatchFlags): Promise<nu
       checkpointObjects,
       checkpointMs,
       lockTimeoutMs,
+      worker: flags.worker,
       onLockWait: (m) => report(m),
       sink: output.sink,
       signal: controller.signal,

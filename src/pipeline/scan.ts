@@ -924,10 +924,13 @@ class StreamingScan {
       state.fleet = start.fleet;
       state.sessions.clear();
       this.absent.clear();
+      // A live run processes at each checkpoint all that every running worker has read (as a single
+      // live process releases its whole buffer), not a lateness behind: findings within a checkpoint.
       const { events, ended } = await shared.exchange(
         read,
         final ? Number.POSITIVE_INFINITY : this.watermark,
         this.lateness,
+        this.options.live ? 0 : this.lateness,
       );
       events.sort(compareEvents);
       if (events.length > 0) {

@@ -378,7 +378,12 @@ export class PostgresStore implements StateStore, SharedCheckpoints {
     }
   }
 
-  async exchange(events: readonly EngineEvent[], readPosition: number, latenessMs: number): Promise<CheckpointEvents> {
+  async exchange(
+    events: readonly EngineEvent[],
+    readPosition: number,
+    latenessMs: number,
+    holdMs = latenessMs,
+  ): Promise<CheckpointEvents> {
     const c = this.client;
     for (let i = 0; i < events.length; i += 5000) {
       const chunk = events.slice(i, i + 5000);
@@ -407,7 +412,7 @@ export class PostgresStore implements StateStore, SharedCheckpoints {
         ? Number.POSITIVE_INFINITY
         : Number(row?.unknown ?? 0) > 0 || row?.oldest == null
           ? Number.NEGATIVE_INFINITY
-          : row.oldest - latenessMs;
+          : row.oldest - holdMs;
     if (cut === Number.NEGATIVE_INFINITY) return { events: [], ended: false };
     const taken = await c.query<{ data: Buffer }>(
       `UPDATE firstcall_events SET processed = true WHERE NOT processed AND time <= $1 RETURNING data`,
