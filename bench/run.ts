@@ -19,6 +19,7 @@
  * npm run bench -- --long-factor 0    # no long run
  * npm run bench -- --scaling          # adds 100 / 1k / 10k / 100k instances (1 hour each)
  * npm run bench -- --scaling --scaling-sizes 100,1000,10000
+ * npm run bench -- --no-live          # without the live latency run (bench/live.ts)
  */
 import { execFileSync, spawnSync } from "node:child_process";
 import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
@@ -27,6 +28,7 @@ import { basename, dirname, join, relative, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { cacheDir } from "../src/cache-dir.js";
 import { simulate } from "../src/simulate/simulate.js";
+import { type LiveBench, liveBench, liveLines } from "./live.js";
 import { corpusProgress, step } from "./progress.js";
 
 const HERE = dirname(fileURLToPath(import.meta.url));
@@ -45,6 +47,7 @@ interface Args {
   longFactor: number;
   save: boolean;
   jobs: string | undefined;
+  live: boolean;
 }
 
 function parseArgs(argv: string[]): Args {
@@ -59,6 +62,7 @@ function parseArgs(argv: string[]): Args {
     longFactor: 4,
     save: false,
     jobs: undefined,
+    live: true,
   };
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i];
@@ -77,6 +81,7 @@ function parseArgs(argv: string[]): Args {
     else if (a === "--long-factor") args.longFactor = Number(next());
     else if (a === "--save") args.save = true;
     else if (a === "--jobs") args.jobs = next();
+    else if (a === "--no-live") args.live = false;
     else throw new Error(`unknown option ${a}`);
   }
   return args;
@@ -391,6 +396,13 @@ async function main(): Promise<void> {
     }
   }
 
+  // Live: objects made available one by one to a running watch; time to commit and to finding.
+  let live: LiveBench | undefined;
+  if (args.live) {
+    process.stderr.write("bench: live latency\n");
+    live = await liveBench({ s3Ratio: true });
+  }
+
   const cpu = os.cpus();
   const result = {
     schema: "firstcall.bench/v1",
@@ -417,6 +429,7 @@ async function main(): Promise<void> {
     },
     ...(long ? { long } : {}),
     ...(scaling ? { scaling } : {}),
+    ...(live ? { live } : {}),
   };
   const stamp = result.date.replace(/[-:]/g, "").replace(/\.\d+Z$/, "Z");
   const name = `${stamp}${args.label ? `-${args.label}` : ""}.json`;
@@ -456,6 +469,7 @@ async function main(): Promise<void> {
       );
     }
   }
+  if (live) lines.push(...liveLines(live));
   lines.push(`wrote ${file.startsWith(REPO) ? relative(REPO, file) : file}`);
   process.stdout.write(`${lines.join("\n")}\n`);
 }

@@ -27,7 +27,8 @@ export const watchSpec: CommandSpec = {
     },
     {
       flags: "--state <path>",
-      description: "state file (SQLite), shared with `scan`; `:memory:` for a throw-away run",
+      description:
+        "state file (SQLite), shared with `scan`; `:memory:` for a throw-away run; `postgres://…` for a state shared by several workers (run `firstcall state init` on it first)",
       defaultText: "$XDG_STATE_HOME/firstcall/state.sqlite (or $FIRSTCALL_STATE)",
     },
     {
@@ -108,6 +109,12 @@ export const watchSpec: CommandSpec = {
       description:
         "SQS: read S3 objects here instead of AWS (path-style requests); the queue URL names the queue's endpoint",
       defaultText: "$AWS_ENDPOINT_URL",
+    },
+    {
+      flags: "--worker <name>",
+      description:
+        "with a shared (PostgreSQL) state: this worker's name; each worker running at the same time needs its own, a restarted one takes its old name to resume",
+      defaultValue: "default",
     },
     {
       flags: "--lock-timeout <seconds>",

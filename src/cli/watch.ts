@@ -30,6 +30,7 @@ interface WatchFlags extends DeliveryFlags {
   region?: string;
   endpointUrl?: string;
   lockTimeout: string;
+  worker: string;
   summaryJson?: string | boolean;
   quiet: boolean;
   verbose: boolean;
@@ -127,6 +128,7 @@ async function runWatchCommand(sourceArg: string, flags: WatchFlags): Promise<nu
       checkpointObjects,
       checkpointMs,
       lockTimeoutMs,
+      worker: flags.worker,
       onLockWait: (m) => report(m),
       sink: output.sink,
       ...(delivery ? { delivery } : {}),
@@ -185,8 +187,7 @@ async function openSource(
     const settings = awsSettings(flags);
     const region = settings.region ?? parsed.region;
     const { SQSClient } = await import("@aws-sdk/client-sqs");
-    const { S3Client } = await import("@aws-sdk/client-s3");
-    const { GetObjectReader } = await import("../sources/s3-get.js");
+    const { S3Source } = await import("../sources/s3.js");
     const notice = proxyNotice(settings);
     if (notice) report(notice);
     // The queue URL says where the queue is (the SDK sends to its host); --endpoint-url is for S3.
@@ -195,12 +196,9 @@ async function openSource(
     // rather than left for it to warn about on every request.
     const sqsEndpoint = parsed.region === undefined ? { endpoint: new URL(parsed.queueUrl).origin } : {};
     const sqs = new SQSClient({ ...sqsConfig, ...sqsEndpoint, maxAttempts: 5 });
-    const s3 = new S3Client({
-      ...sdkClientConfig({ ...settings, ...(region ? { region } : {}) }),
-      ...(settings.endpointUrl ? { forcePathStyle: true } : {}),
-      maxAttempts: 5,
-    });
-    return new SqsSource(sqs, parsed.queueUrl, new GetObjectReader(s3), {
+    // The S3 source's reader: retries with backoff, bounded requests, objects identified by ETag.
+    const s3 = new S3Source({ aws: { ...settings, ...(region ? { region } : {}) } });
+    return new SqsSource(sqs, parsed.queueUrl, s3, {
       visibilitySeconds: number(flags.visibilitySeconds, "--visibility-seconds"),
       onReport: report,
     });

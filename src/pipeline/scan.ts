@@ -117,6 +117,11 @@ export interface ScanOptions {
    * the same time needs its own; a restarted worker takes its old name to resume where it stopped.
    */
   readonly worker?: string;
+  /**
+   * With a shared store: this worker lives for one batch (a Lambda invocation). It keeps no stream
+   * position and never holds the other workers back (ARCHITECTURE.md §1, *Lambda*).
+   */
+  readonly ephemeralWorker?: boolean;
   /** How long to wait for another process's lock on the state file (default 0: refuse). */
   readonly lockTimeoutMs?: number;
   readonly onLockWait?: (message: string) => void;
@@ -319,6 +324,7 @@ export async function runScan(options: ScanOptions): Promise<ScanResult> {
     ...(options.lockTimeoutMs !== undefined ? { lockTimeoutMs: options.lockTimeoutMs } : {}),
     ...(options.onLockWait ? { onWait: options.onLockWait } : {}),
     ...(options.worker !== undefined ? { worker: options.worker } : {}),
+    ...(options.ephemeralWorker ? { ephemeral: true } : {}),
   });
   log().debug({ state: options.statePath ?? ":memory:", ms: Date.now() - started }, "state opened");
   try {
@@ -484,8 +490,10 @@ class StreamingScan {
       } finally {
         await reader.close();
       }
-      // A live run judges everything at each checkpoint; its end is final only when the source ended.
-      await this.checkpoint(!interrupted, options.live !== undefined || !interrupted);
+      // A live run judges everything at each checkpoint; its end is final only when the source ended
+      // and its end is the input's (not one Lambda invocation's batch).
+      const final = !interrupted && options.live?.endIsFinal !== false;
+      await this.checkpoint(final, options.live !== undefined || !interrupted, !interrupted);
     } finally {
       // After the last commit, so that the objects it settles are settled before the source lets go
       // of the rest (an SQS message made visible again must not be deleted afterwards).
@@ -701,6 +709,7 @@ class StreamingScan {
       id: obj.id,
       size: opened.size,
       mtimeMs: opened.mtimeMs,
+      ...(opened.etag !== undefined ? { etag: opened.etag } : {}),
       read: () => Promise.reject(new Error("read through the live source")),
     };
     const prev = obj.remember ? await this.store.scannedObject(obj.id) : undefined;
@@ -906,9 +915,9 @@ class StreamingScan {
    * Commits a checkpoint. `final`: the input is over (undecided waits are decided); `releaseAll`: every
    * buffered event is processed first (the end of a scan, and every checkpoint of a live run).
    */
-  private async checkpoint(final: boolean, releaseAll = final): Promise<void> {
+  private async checkpoint(final: boolean, releaseAll = final, inputEnded = final): Promise<void> {
     const shared = this.store.shared;
-    if (shared) return this.sharedCheckpoint(shared, final);
+    if (shared) return this.sharedCheckpoint(shared, inputEnded, final || this.options.live?.endIsFinal !== false);
     if (releaseAll) await this.release(Number.POSITIVE_INFINITY);
     return this.commitCheckpoint(final);
   }
@@ -920,9 +929,10 @@ class StreamingScan {
    * read; the store answers with the events, of every worker, that all running workers have read past
    * (older than the oldest read position minus the lateness), in event order. Those are processed on
    * the fleet knowledge and sessions as committed, then evaluated and committed as one process would.
-   * The objects read are committed now: their events are in the store.
+   * The objects read are committed now: their events are in the store. `final`: this worker's input
+   * has ended (it leaves the stream); `mayDecide`: when every worker has, that is the input's end.
    */
-  private async sharedCheckpoint(shared: SharedCheckpoints, final: boolean): Promise<void> {
+  private async sharedCheckpoint(shared: SharedCheckpoints, final: boolean, mayDecide: boolean): Promise<void> {
     const read = this.buffer.release(Number.POSITIVE_INFINITY);
     const start = await shared.begin();
     try {
@@ -930,10 +940,13 @@ class StreamingScan {
       state.fleet = start.fleet;
       state.sessions.clear();
       this.absent.clear();
+      // A live run processes at each checkpoint all that every running worker has read (as a single
+      // live process releases its whole buffer), not a lateness behind: findings within a checkpoint.
       const { events, ended } = await shared.exchange(
         read,
         final ? Number.POSITIVE_INFINITY : this.watermark,
         this.lateness,
+        this.options.live ? 0 : this.lateness,
       );
       events.sort(compareEvents);
       if (events.length > 0) {
@@ -941,7 +954,9 @@ class StreamingScan {
         if (newest > this.cut) this.cut = newest;
       }
       await this.processEvents(events);
-      await this.commitCheckpoint(ended, true);
+      // Every worker has ended: the input as a whole has, unless this worker's end is only that of a
+      // batch (a Lambda invocation) and more will come; then nothing waiting is decided early.
+      await this.commitCheckpoint(ended && mayDecide, true);
     } catch (e) {
       // The events go back: a failed checkpoint stops the scan, but nothing read is silently dropped.
       for (const e2 of read) this.buffer.push(e2);

@@ -32,6 +32,8 @@ export interface LiveObject {
 export interface OpenedObject {
   readonly size: number;
   readonly mtimeMs: number;
+  /** An S3 object's ETag (without quotes): with the size, what identifies it in the state. */
+  readonly etag?: string;
   readonly source: ObjectSource;
 }
 
@@ -41,6 +43,12 @@ export type LiveOutcome = { readonly committed: true } | { readonly committed: f
 export interface LiveSource {
   /** For messages and the summary: the folder, `-`, the queue URL. */
   readonly name: string;
+  /**
+   * Whether the end of `objects` is the end of the input (default true: standard input's EOF), so that
+   * the last checkpoint decides what waits for more evidence (held NAT moves). False for a source
+   * that ends while more will come to another run (one Lambda invocation's batch).
+   */
+  readonly endIsFinal?: boolean;
   /**
    * The objects, as they come. Ends when the source has no more (end of standard input) or when
    * `signal` is aborted; a source that can fail for good (the queue is gone) rejects.

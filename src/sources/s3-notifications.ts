@@ -77,6 +77,17 @@ export function parseNotification(body: string): ParsedNotification {
   } catch (e) {
     return { kind: "invalid", reason: `the message is not JSON (${(e as Error).message})` };
   }
+  return parseNotificationValue(value);
+}
+
+/**
+ * The same for a notification already parsed: what Lambda hands a function invoked directly by S3
+ * (`{"Records":[…]}`) or by an EventBridge rule (the event itself).
+ *
+ * @example
+ * parseNotificationValue(event).kind // "objects" for an S3 event or an EventBridge "Object Created"
+ */
+export function parseNotificationValue(value: unknown): ParsedNotification {
   if (isObject(value) && value.Type === "Notification" && typeof value.Message === "string") {
     let inner: unknown;
     try {

@@ -26,6 +26,7 @@ import { type AwsSettings, resolveAws, sdkClientConfig } from "../aws/client-con
 import { isLogFileName, parseTrailKey } from "../cloudtrail/layout.js";
 import type { ListProblem, LogObjectRef } from "./local.js";
 import { parseS3Url, s3ObjectId } from "./s3-url.js";
+import type { S3ObjectBody } from "./watch-sqs.js";
 
 export { isS3Url, parseS3Url, type S3Location, s3ObjectId } from "./s3-url.js";
 
@@ -265,7 +266,7 @@ export class S3Source {
       size: info.size ?? 0,
       mtimeMs: info.lastModified?.getTime() ?? 0,
       ...(etag !== undefined ? { etag } : {}),
-      read: () => this.getObject(info.bucket, info.key, etag),
+      read: () => this.getBytes(info.bucket, info.key, etag),
     };
   }
 
@@ -295,7 +296,37 @@ export class S3Source {
     }
   }
 
-  private async getObject(bucket: string, key: string, etag: string | undefined): Promise<Buffer> {
+  /**
+   * Reads an object named only by bucket and key (an S3 notification) with one GET, and takes what
+   * identifies the version read (ETag, size, time) from the answer itself: `firstcall watch sqs://` and
+   * the Lambda handler read objects this way (the `S3ObjectReader` of watch-sqs.ts).
+   *
+   * @throws Error naming the reason (access denied with the permission to check, no such key…).
+   * @example const { body, etag } = await s3.getObject("trail", "AWSLogs/…/file.json.gz");
+   */
+  async getObject(bucket: string, key: string, signal?: AbortSignal): Promise<S3ObjectBody> {
+    const client = await this.client();
+    try {
+      return await this.gate.run(async () => {
+        this.requests.get++;
+        const answer = await client.send(
+          new GetObjectCommand({ Bucket: bucket, Key: key }),
+          signal ? { abortSignal: signal } : {},
+        );
+        const body = answer.Body === undefined ? new Uint8Array(0) : await answer.Body.transformToByteArray();
+        return {
+          body,
+          size: answer.ContentLength ?? body.length,
+          lastModifiedMs: answer.LastModified?.getTime() ?? 0,
+          ...(answer.ETag !== undefined ? { etag: unquoteEtag(answer.ETag) } : {}),
+        };
+      });
+    } catch (e) {
+      throw new Error(describeS3Error(e, "s3:GetObject"), { cause: e });
+    }
+  }
+
+  private async getBytes(bucket: string, key: string, etag: string | undefined): Promise<Buffer> {
     const client = await this.client();
     try {
       return await this.gate.run(async () => {

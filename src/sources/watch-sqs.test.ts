@@ -18,7 +18,7 @@ import { createSqsServer } from "local-aws-sqs";
 import { runScan } from "../pipeline/scan.js";
 import { CLI_MAIN, REPO } from "../test-helpers/cli.js";
 import { scratchDirs } from "../test-helpers/scan.js";
-import { GetObjectReader } from "./s3-get.js";
+import { S3Source } from "./s3.js";
 import { SqsSource } from "./watch-sqs.js";
 
 const scratchDir = scratchDirs();
@@ -160,11 +160,19 @@ describe("watch an SQS queue of S3 notifications", () => {
     for (const b of bodies) await sqs.send(new SendMessageCommand({ QueueUrl: url, MessageBody: JSON.stringify(b) }));
 
     const reports: string[] = [];
-    const source = new SqsSource(sqs, url, new GetObjectReader(s3), {
-      visibilitySeconds: 2,
-      waitSeconds: 1,
-      onReport: (m) => reports.push(m),
-    });
+    const source = new SqsSource(
+      sqs,
+      url,
+      new S3Source({
+        aws: { region: "us-east-1", endpointUrl: `http://127.0.0.1:${s3port}` },
+        clientConfig: { credentials },
+      }),
+      {
+        visibilitySeconds: 2,
+        waitSeconds: 1,
+        onReport: (m) => reports.push(m),
+      },
+    );
     const stop = new AbortController();
     const state = join(scratchDir(), "state.sqlite");
     const expectedDeleted = bodies.length - 2; // all but the invalid one and the missing object's
@@ -220,7 +228,15 @@ describe("watch an SQS queue of S3 notifications", () => {
     for (const key of trail.slice(0, 5)) {
       await sqs.send(new SendMessageCommand({ QueueUrl: url, MessageBody: JSON.stringify(cloudTrail([key])) }));
     }
-    const again = new SqsSource(sqs, url, new GetObjectReader(s3), { visibilitySeconds: 2, waitSeconds: 1 });
+    const again = new SqsSource(
+      sqs,
+      url,
+      new S3Source({
+        aws: { region: "us-east-1", endpointUrl: `http://127.0.0.1:${s3port}` },
+        clientConfig: { credentials },
+      }),
+      { visibilitySeconds: 2, waitSeconds: 1 },
+    );
     const stop2 = new AbortController();
     const second = runScan({
       paths: [],

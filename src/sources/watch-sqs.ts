@@ -27,17 +27,21 @@ import { safeText } from "../safe-text.js";
 import { type LiveObject, LiveQueue, type LiveSource } from "./live.js";
 import { type NotifiedObject, parseNotification } from "./s3-notifications.js";
 
-/** Reads one S3 object whole (the S3 source's reader implements it; tests use GetObject directly). */
+/** Reads one S3 object whole (`S3Source` implements it: retries with backoff, bounded concurrency). */
 export interface S3ObjectReader {
   getObject(bucket: string, key: string, signal?: AbortSignal): Promise<S3ObjectBody>;
+  /** Releases its connections (called by the source's `close`). */
+  close?(): void;
 }
 
 export interface S3ObjectBody {
   readonly body: Uint8Array;
   /** Stored size (bytes). */
   readonly size: number;
-  /** Last-Modified (ms): with the size, what identifies this version in the state. */
+  /** Last-Modified (ms). */
   readonly lastModifiedMs: number;
+  /** The ETag (without quotes): with the size, what identifies this version in the state. */
+  readonly etag?: string;
 }
 
 export interface SqsSourceOptions {
@@ -89,7 +93,7 @@ export function parseSqsSource(source: string): { queueUrl: string; region?: str
 
 /**
  * @example
- * const source = new SqsSource(new SQSClient(sdkClientConfig(settings)), queueUrl, s3Reader);
+ * const source = new SqsSource(new SQSClient(sdkClientConfig(settings)), queueUrl, new S3Source({ aws: settings }));
  */
 export class SqsSource implements LiveSource {
   readonly name: string;
@@ -215,7 +219,12 @@ export class SqsSource implements LiveSource {
       remember: true,
       open: async () => {
         const got = await this.s3.getObject(o.bucket, o.key, this.stop.signal);
-        return { size: got.size, mtimeMs: got.lastModifiedMs, source: { id, bytes: got.body } };
+        return {
+          size: got.size,
+          mtimeMs: got.lastModifiedMs,
+          ...(got.etag !== undefined ? { etag: got.etag } : {}),
+          source: { id, bytes: got.body },
+        };
       },
       settle: (outcome) => {
         flight.remaining--;
@@ -289,6 +298,7 @@ export class SqsSource implements LiveSource {
         ),
     );
     this.inFlight.clear();
+    this.s3.close?.();
   }
 }
 

@@ -1,4 +1,5 @@
 /** Picks the store for a `--state` value and knows where state lives by default. */
+import { StateError } from "../errors.js";
 import { MemoryStore } from "./memory.js";
 import { type SqliteOpenOptions, SqliteStore } from "./sqlite.js";
 import type { StateStore } from "./store.js";
@@ -10,6 +11,32 @@ export interface OpenStoreOptions extends SqliteOpenOptions {
   readonly worker?: string;
   /** Shared stores: open only to read, without registering as a running worker. */
   readonly readOnly?: boolean;
+  /**
+   * Shared stores: a worker that lives for one batch (a Lambda invocation) and holds no one back
+   * (`PostgresOpenOptions.ephemeral`).
+   */
+  readonly ephemeral?: boolean;
+}
+
+/** The kinds of `--state` / `FIRSTCALL_STATE` values. */
+export type StateKind = "memory" | "sqlite" | "postgres" | "dynamodb";
+
+/**
+ * Which store a `--state` value names: `:memory:`, `postgres://…` / `postgresql://…`, `dynamodb://TABLE`
+ * (recognised so that configurations can name it; the store itself is not built yet), else a SQLite path.
+ *
+ * @example stateKind("postgres://detector@db/firstcall") // "postgres"
+ */
+export function stateKind(location: string): StateKind {
+  if (location === ":memory:") return "memory";
+  if (isPostgresLocation(location)) return "postgres";
+  if (/^dynamodb:\/\//i.test(location)) return "dynamodb";
+  return "sqlite";
+}
+
+/** Whether several processes can write the state at once (the stores a Lambda function needs). */
+export function isSharedStateKind(kind: StateKind): boolean {
+  return kind === "postgres" || kind === "dynamodb";
 }
 
 /** `:memory:` → a throw-away store; anything else → a SQLite file at that path (locked while open). */
@@ -29,12 +56,20 @@ export function isPostgresLocation(location: string): boolean {
  * @example const store = await openAnyStore("postgres://detector@db/firstcall", { worker: "host-a" })
  */
 export async function openAnyStore(location: string, options: OpenStoreOptions = {}): Promise<StateStore> {
-  if (isPostgresLocation(location)) {
+  const kind = stateKind(location);
+  if (kind === "postgres") {
     const { PostgresStore } = await import("./postgres.js");
     return PostgresStore.open(location, {
       ...(options.worker !== undefined ? { worker: options.worker } : {}),
       ...(options.readOnly ? { readOnly: true } : {}),
+      ...(options.ephemeral ? { ephemeral: true } : {}),
     });
+  }
+  if (kind === "dynamodb") {
+    throw new StateError(
+      "E_STATE",
+      `${location}: the DynamoDB state is not built yet; use a PostgreSQL state (postgres://…) for now`,
+    );
   }
   return openStore(location, options);
 }

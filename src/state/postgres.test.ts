@@ -6,6 +6,7 @@
  */
 import assert from "node:assert/strict";
 import { describe, test } from "node:test";
+import pg from "pg";
 import type { EngineEvent } from "../engine/event.js";
 import { emptyFleet, type SessionState } from "../engine/state.js";
 import type { StateError } from "../errors.js";
@@ -152,6 +153,74 @@ describe("PostgreSQL store", () => {
     } finally {
       await a.close();
       await b.close();
+    }
+  });
+
+  test("an ephemeral worker (a Lambda invocation) holds no one back, leaves no row, and is held by registered workers", async (t) => {
+    const { url, server } = await testDatabase();
+    t.diagnostic(`PostgreSQL server: ${server}`);
+    await migratePostgres(url);
+    const lateness = 10;
+    const exchange = async (s: PostgresStore, events: EngineEvent[], position: number, holdMs?: number) => {
+      await s.begin();
+      const r = await s.exchange(events, position, lateness, holdMs);
+      await s.commit({ ...emptyCommit, fleet: emptyFleet() });
+      return { ids: r.events.map((e) => e.id).sort(), ended: r.ended };
+    };
+    const streamRows = async () => (await inspectPostgres(url)).workers?.map((w) => w.worker) ?? [];
+    // Two invocations at once, even under one name (no name lock): neither registers, neither blocks.
+    const e1 = await PostgresStore.open(url, { worker: "2026/12/02/[$LATEST]aaaa", ephemeral: true });
+    const e2 = await PostgresStore.open(url, { worker: "2026/12/02/[$LATEST]aaaa", ephemeral: true });
+    try {
+      assert.deepEqual(await streamRows(), [], "no stream row");
+      // Alone, an invocation processes what it stages; the end of its batch is reported as `ended`
+      // (the pipeline does not take it as the input's end: LiveSource.endIsFinal).
+      assert.deepEqual(await exchange(e1, [event("x1", 100), event("x2", 200)], Number.POSITIVE_INFINITY), {
+        ids: ["x1", "x2"],
+        ended: true,
+      });
+      // A redelivered event within the lateness counts once.
+      assert.deepEqual(await exchange(e2, [event("x2", 200), event("x3", 205)], Number.POSITIVE_INFINITY), {
+        ids: ["x3"],
+        ended: true,
+      });
+      // A registered watch runs at 300 (live: no hold): the invocation's newer events wait for it.
+      const w = await PostgresStore.open(url, { worker: "watcher" });
+      try {
+        assert.deepEqual(await exchange(w, [event("w1", 300)], 300, 0), { ids: ["w1"], ended: false });
+        assert.deepEqual(await exchange(e1, [event("x4", 250), event("x5", 400)], Number.POSITIVE_INFINITY), {
+          ids: ["x4"],
+          ended: false,
+        });
+        assert.deepEqual(await exchange(w, [], 450, 0), { ids: ["x5"], ended: false });
+        // Its input ends: it no longer holds anyone.
+        assert.deepEqual(await exchange(w, [], Number.POSITIVE_INFINITY, 0), { ids: [], ended: true });
+      } finally {
+        await w.close();
+      }
+      assert.deepEqual(await streamRows(), ["watcher"]);
+    } finally {
+      await e1.close();
+      await e2.close();
+    }
+    // With no worker running, processed ids older than the newest processed minus the lateness go.
+    const client = new pg.Client({ connectionString: url });
+    await client.connect();
+    try {
+      const e3 = await PostgresStore.open(url, { worker: "w", ephemeral: true });
+      assert.deepEqual(await exchange(e3, [event("z0", 500), event("z1", 1000)], Number.POSITIVE_INFINITY), {
+        ids: ["z0", "z1"],
+        ended: true,
+      });
+      await e3.close();
+      const left = await client.query<{ id: string }>("SELECT id FROM firstcall_events ORDER BY id");
+      assert.deepEqual(
+        left.rows.map((r) => r.id),
+        ["z1"],
+        "only the ids within the lateness of the newest processed (1000)",
+      );
+    } finally {
+      await client.end();
     }
   });
 });

@@ -47,7 +47,7 @@ import {
 } from "./store.js";
 
 /** The schema version this firstcall reads and writes (the number of migrations). */
-export const PG_SCHEMA_VERSION = 3;
+export const PG_SCHEMA_VERSION = 4;
 
 /**
  * SQL: outbox row `x` is claimed by a worker that is alive — some session holds that worker's
@@ -96,6 +96,9 @@ const MIGRATIONS: readonly string[] = [
      claimed_by text, claimed_key integer, created_at timestamptz NOT NULL, updated_at timestamptz NOT NULL,
      UNIQUE (finding_id, destination));
    CREATE INDEX firstcall_outbox_due ON firstcall_outbox (destination, id) WHERE state = 'pending';`,
+  // 4: an S3 object is identified by its ETag and size (`sameObject`), as in SQLite; without the column a
+  // shared state never recognised an S3 object as already scanned.
+  "ALTER TABLE firstcall_objects ADD COLUMN etag text;",
 ];
 
 export interface PostgresOpenOptions {
@@ -106,6 +109,13 @@ export interface PostgresOpenOptions {
    * worker (which would hold back the other workers' processing).
    */
   readonly readOnly?: boolean;
+  /**
+   * A worker that lives for one batch (a Lambda invocation): it keeps no stream row, so it never holds
+   * the others back and leaves nothing behind when it dies; its events are processed by the checkpoint
+   * that stages them, or, while other (long-running) workers read, by the first checkpoint whose cut
+   * passes them. No name lock either: it has no position or output file of its own to protect.
+   */
+  readonly ephemeral?: boolean;
 }
 
 /** Whether a `--state` value names a PostgreSQL database. */
@@ -253,7 +263,7 @@ export class PostgresStore implements StateStore, SharedCheckpoints {
             : `${store.location}: state schema ${version} was written by a newer firstcall (this one knows ${PG_SCHEMA_VERSION}): upgrade firstcall.`,
         );
       }
-      if (options.readOnly) return store;
+      if (options.readOnly || options.ephemeral) return store;
       const locked = await client.query<{ ok: boolean }>("SELECT pg_try_advisory_lock($1, $2) AS ok", [
         LOCK_SPACE,
         workerLockKey(worker),
@@ -324,20 +334,7 @@ export class PostgresStore implements StateStore, SharedCheckpoints {
   }
 
   async scannedObject(id: string): Promise<ScannedObject | undefined> {
-    const r = await this.client.query<{ size: string; mtime_ms: number; records: number; status: string }>(
-      "SELECT size, mtime_ms, records, status FROM firstcall_objects WHERE id = $1",
-      [id],
-    );
-    const row = r.rows[0];
-    return (
-      row && {
-        id,
-        size: Number(row.size),
-        mtimeMs: row.mtime_ms,
-        records: row.records,
-        status: row.status as ScannedObject["status"],
-      }
-    );
+    return (await this.scannedObjects([id])).get(id);
   }
 
   async scannedObjects(ids: readonly string[]): Promise<Map<string, ScannedObject>> {
@@ -349,7 +346,8 @@ export class PostgresStore implements StateStore, SharedCheckpoints {
         mtime_ms: number;
         records: number;
         status: string;
-      }>("SELECT id, size, mtime_ms, records, status FROM firstcall_objects WHERE id = ANY($1::text[])", [
+        etag: string | null;
+      }>("SELECT id, size, mtime_ms, records, status, etag FROM firstcall_objects WHERE id = ANY($1::text[])", [
         ids.slice(i, i + 10_000),
       ]);
       for (const row of r.rows) {
@@ -357,6 +355,7 @@ export class PostgresStore implements StateStore, SharedCheckpoints {
           id: row.id,
           size: Number(row.size),
           mtimeMs: row.mtime_ms,
+          ...(row.etag !== null ? { etag: row.etag } : {}),
           records: row.records,
           status: row.status as ScannedObject["status"],
         });
@@ -408,7 +407,12 @@ export class PostgresStore implements StateStore, SharedCheckpoints {
     }
   }
 
-  async exchange(events: readonly EngineEvent[], readPosition: number, latenessMs: number): Promise<CheckpointEvents> {
+  async exchange(
+    events: readonly EngineEvent[],
+    readPosition: number,
+    latenessMs: number,
+    holdMs = latenessMs,
+  ): Promise<CheckpointEvents> {
     const c = this.client;
     for (let i = 0; i < events.length; i += 5000) {
       const chunk = events.slice(i, i + 5000);
@@ -437,15 +441,23 @@ export class PostgresStore implements StateStore, SharedCheckpoints {
         ? Number.POSITIVE_INFINITY
         : Number(row?.unknown ?? 0) > 0 || row?.oldest == null
           ? Number.NEGATIVE_INFINITY
-          : row.oldest - latenessMs;
+          : row.oldest - holdMs;
     if (cut === Number.NEGATIVE_INFINITY) return { events: [], ended: false };
     const taken = await c.query<{ data: Buffer }>(
       `UPDATE firstcall_events SET processed = true WHERE NOT processed AND time <= $1 RETURNING data`,
       [cut === Number.POSITIVE_INFINITY ? Number.MAX_VALUE : cut],
     );
-    // Processed ids are kept one lateness, as a single process keeps them: a duplicate within it counts once.
+    // Processed ids are kept one lateness, as a single process keeps them: a duplicate within it counts
+    // once. With no worker running (the cut is +∞, always so with only ephemeral workers) the cut is the
+    // newest event processed, as in a single process at its end.
     if (Number.isFinite(cut)) {
       await c.query("DELETE FROM firstcall_events WHERE processed AND time < $1", [cut - latenessMs]);
+    } else {
+      await c.query(
+        `DELETE FROM firstcall_events WHERE processed
+           AND time < (SELECT max(time) FROM firstcall_events WHERE processed) - $1`,
+        [latenessMs],
+      );
     }
     return {
       events: taken.rows.map((t) => JSON.parse(t.data.toString("utf8")) as EngineEvent),
@@ -505,11 +517,12 @@ export class PostgresStore implements StateStore, SharedCheckpoints {
       if (batch.objects.length > 0) {
         const o = batch.objects;
         await c.query(
-          `INSERT INTO firstcall_objects (id, size, mtime_ms, records, status, scanned_at, worker)
-           SELECT id, size, mtime_ms, records, status, now(), $6
-           FROM unnest($1::text[], $2::bigint[], $3::float8[], $4::int[], $5::text[]) AS t(id, size, mtime_ms, records, status)
+          `INSERT INTO firstcall_objects (id, size, mtime_ms, records, status, scanned_at, worker, etag)
+           SELECT id, size, mtime_ms, records, status, now(), $6, etag
+           FROM unnest($1::text[], $2::bigint[], $3::float8[], $4::int[], $5::text[], $7::text[])
+             AS t(id, size, mtime_ms, records, status, etag)
            ON CONFLICT (id) DO UPDATE SET size = excluded.size, mtime_ms = excluded.mtime_ms, records = excluded.records,
-             status = excluded.status, scanned_at = excluded.scanned_at, worker = excluded.worker`,
+             status = excluded.status, scanned_at = excluded.scanned_at, worker = excluded.worker, etag = excluded.etag`,
           [
             o.map((x) => x.id),
             o.map((x) => x.size),
@@ -517,6 +530,7 @@ export class PostgresStore implements StateStore, SharedCheckpoints {
             o.map((x) => x.records),
             o.map((x) => x.status),
             this.worker,
+            o.map((x) => x.etag ?? null),
           ],
         );
       }

@@ -82,9 +82,16 @@ export interface SharedCheckpoints {
    * Stages the events this worker read since its last checkpoint (an event id already staged is
    * dropped: a re-delivered object or a duplicate record counts once), records how far this worker
    * has read (`readPosition`, ms; +∞ when its input has ended), and takes the staged events of all
-   * workers older than the oldest running worker's read position minus `latenessMs`.
+   * workers older than the oldest running worker's read position minus `holdMs` (default
+   * `latenessMs`; 0 for live runs, whose checkpoints process all that every running worker has read,
+   * as a single live process releases its whole buffer). Processed ids are kept `latenessMs`.
    */
-  exchange(events: readonly EngineEvent[], readPosition: number, latenessMs: number): Promise<CheckpointEvents>;
+  exchange(
+    events: readonly EngineEvent[],
+    readPosition: number,
+    latenessMs: number,
+    holdMs?: number,
+  ): Promise<CheckpointEvents>;
   rollback(): Promise<void>;
 }
 

@@ -1,0 +1,94 @@
+/**
+ * The Lambda function's settings, from its environment (a function has no command line). Every value
+ * is checked when the function starts, so a wrong setting fails the first invocation with a message
+ * naming the variable, not a scan halfway.
+ *
+ * | variable                     | meaning                                                                    |
+ * | ---------------------------- | -------------------------------------------------------------------------- |
+ * | `FIRSTCALL_STATE`            | required: the shared state, `postgres://…` (`dynamodb://TABLE` once built) |
+ * | `FIRSTCALL_CONFIG`           | a firstcall.yaml packaged with the function                                |
+ * | `FIRSTCALL_IP_RANGES`        | an ip-ranges.json packaged with the function (default: shipped snapshot)   |
+ * | `FIRSTCALL_FORMAT`           | `jsonl` (default) or `ocsf`: one finding per line in CloudWatch Logs    |
+ * | `FIRSTCALL_MIN_SEVERITY`     | `info` (default), `low`, `medium`, `high`                                  |
+ * | `FIRSTCALL_LATENESS_MINUTES` | how long ids are remembered against duplicates (default 60)                |
+ * | `FIRSTCALL_WORKER`           | the worker's name (default: the execution environment's log stream)        |
+ * | `FIRSTCALL_JOBS`             | reader threads (default 0: read on the handler's thread)                   |
+ * | `FIRSTCALL_BIND_UNCOVERED`   | `true`: judge calls whose issuance was not seen                            |
+ *
+ * The PostgreSQL password is best left out of the URL: node-postgres reads `PGPASSWORD`.
+ */
+import { UsageError } from "../errors.js";
+import type { Severity } from "../findings/finding.js";
+import { isSharedStateKind, stateKind } from "../state/open.js";
+
+export interface LambdaSettings {
+  readonly state: string;
+  readonly configPath?: string;
+  readonly ipRangesPath?: string;
+  readonly format: string;
+  readonly minSeverity: Severity;
+  readonly latenessMs: number;
+  readonly worker?: string;
+  readonly jobs: number;
+  readonly bindUncovered: boolean;
+}
+
+type Env = Readonly<Record<string, string | undefined>>;
+
+const SEVERITIES: readonly Severity[] = ["info", "low", "medium", "high"];
+/** Formats that write each finding as it comes, one line each: what a log stream can hold. */
+const LINE_FORMATS = ["jsonl", "ocsf"];
+
+function number(env: Env, name: string, fallback: number, allowZero: boolean): number {
+  const raw = env[name];
+  if (raw === undefined || raw === "") return fallback;
+  const n = Number(raw);
+  if (!Number.isFinite(n) || n < 0 || (!allowZero && n === 0))
+    throw new UsageError("E_USAGE", `${name}: not a ${allowZero ? "non-negative" : "positive"} number: ${raw}`);
+  return n;
+}
+
+/**
+ * Reads and checks the settings.
+ *
+ * @throws UsageError naming the variable that is missing or wrong.
+ * @example lambdaSettings({ FIRSTCALL_STATE: "postgres://detector@db/firstcall" }).format // "jsonl"
+ */
+export function lambdaSettings(env: Env): LambdaSettings {
+  const state = env.FIRSTCALL_STATE ?? "";
+  if (state === "") {
+    throw new UsageError(
+      "E_USAGE",
+      "FIRSTCALL_STATE is not set: a Lambda function needs a shared state (postgres://USER@HOST/DB)",
+    );
+  }
+  const kind = stateKind(state);
+  if (!isSharedStateKind(kind)) {
+    // Each execution environment has its own /tmp and memory: a per-process state would split every
+    // session's calls between environments and miss the thefts that span them.
+    throw new UsageError(
+      "E_USAGE",
+      `FIRSTCALL_STATE: a ${kind === "memory" ? "memory" : "SQLite"} state is not shared between the function's execution environments; use postgres://USER@HOST/DB`,
+    );
+  }
+  const format = env.FIRSTCALL_FORMAT || "jsonl";
+  if (!LINE_FORMATS.includes(format))
+    throw new UsageError("E_USAGE", `FIRSTCALL_FORMAT: ${format}: use one of ${LINE_FORMATS.join(", ")}`);
+  const minSeverity = (env.FIRSTCALL_MIN_SEVERITY || "info") as Severity;
+  if (!SEVERITIES.includes(minSeverity))
+    throw new UsageError("E_USAGE", `FIRSTCALL_MIN_SEVERITY: ${minSeverity}: use one of ${SEVERITIES.join(", ")}`);
+  const bind = env.FIRSTCALL_BIND_UNCOVERED ?? "";
+  if (!["", "true", "false"].includes(bind))
+    throw new UsageError("E_USAGE", `FIRSTCALL_BIND_UNCOVERED: ${bind}: use true or false`);
+  return {
+    state,
+    ...(env.FIRSTCALL_CONFIG ? { configPath: env.FIRSTCALL_CONFIG } : {}),
+    ...(env.FIRSTCALL_IP_RANGES ? { ipRangesPath: env.FIRSTCALL_IP_RANGES } : {}),
+    format,
+    minSeverity,
+    latenessMs: number(env, "FIRSTCALL_LATENESS_MINUTES", 60, true) * 60_000,
+    ...(env.FIRSTCALL_WORKER ? { worker: env.FIRSTCALL_WORKER } : {}),
+    jobs: Math.floor(number(env, "FIRSTCALL_JOBS", 0, true)),
+    bindUncovered: bind === "true",
+  };
+}
