@@ -33,21 +33,33 @@ import {
 } from "../engine/state.js";
 import { StateError } from "../errors.js";
 import { log } from "../log.js";
+import {
+  exportPostgres,
+  importPostgres,
+  prunePostgres,
+  type RetireResult,
+  retirePostgresWorker,
+} from "./postgres-transfer.js";
 import type {
   CheckpointEvents,
   CheckpointStart,
+  ImportOptions,
+  ImportResult,
+  PruneCut,
+  PruneResult,
   ScannedObject,
   SharedCheckpoints,
   StateCommit,
   StateInfo,
+  StateRecord,
   StateStore,
 } from "./store.js";
 
 /** The schema version this firstcall reads and writes (the number of migrations). */
-export const PG_SCHEMA_VERSION = 1;
+export const PG_SCHEMA_VERSION = 2;
 
 /** Advisory-lock namespace ("fcst"), so firstcall's locks never meet another application's. */
-const LOCK_SPACE = 0x66637374;
+export const LOCK_SPACE = 0x66637374;
 const MIGRATION_LOCK = 1;
 
 /**
@@ -69,6 +81,9 @@ const MIGRATIONS: readonly string[] = [
    CREATE INDEX firstcall_events_processed ON firstcall_events (time) WHERE processed;
    CREATE TABLE firstcall_streams (worker text PRIMARY KEY, pending bytea, watermark double precision,
      finished boolean NOT NULL, updated_at timestamptz NOT NULL);`,
+  // 2: S3 objects are identified by their ETag, as in SQLite; without it an S3 object was never
+  // recognised as already scanned on a shared state, and `state export` could not carry it.
+  "ALTER TABLE firstcall_objects ADD COLUMN etag text;",
 ];
 
 export interface PostgresOpenOptions {
@@ -172,7 +187,7 @@ export async function migratePostgres(url: string): Promise<{ from: number; to: 
 }
 
 /** A hash of the worker name into the advisory lock's second key (collisions only make a name wait). */
-function workerLockKey(worker: string): number {
+export function workerLockKey(worker: string): number {
   let h = 0;
   for (const ch of worker) h = (Math.imul(h, 31) + (ch.codePointAt(0) ?? 0)) | 0;
   return h === MIGRATION_LOCK ? 2 : h;
@@ -295,16 +310,20 @@ export class PostgresStore implements StateStore, SharedCheckpoints {
   }
 
   async scannedObject(id: string): Promise<ScannedObject | undefined> {
-    const r = await this.client.query<{ size: string; mtime_ms: number; records: number; status: string }>(
-      "SELECT size, mtime_ms, records, status FROM firstcall_objects WHERE id = $1",
-      [id],
-    );
+    const r = await this.client.query<{
+      size: string;
+      mtime_ms: number;
+      records: number;
+      status: string;
+      etag: string | null;
+    }>("SELECT size, mtime_ms, records, status, etag FROM firstcall_objects WHERE id = $1", [id]);
     const row = r.rows[0];
     return (
       row && {
         id,
         size: Number(row.size),
         mtimeMs: row.mtime_ms,
+        ...(row.etag !== null ? { etag: row.etag } : {}),
         records: row.records,
         status: row.status as ScannedObject["status"],
       }
@@ -320,7 +339,8 @@ export class PostgresStore implements StateStore, SharedCheckpoints {
         mtime_ms: number;
         records: number;
         status: string;
-      }>("SELECT id, size, mtime_ms, records, status FROM firstcall_objects WHERE id = ANY($1::text[])", [
+        etag: string | null;
+      }>("SELECT id, size, mtime_ms, records, status, etag FROM firstcall_objects WHERE id = ANY($1::text[])", [
         ids.slice(i, i + 10_000),
       ]);
       for (const row of r.rows) {
@@ -328,6 +348,7 @@ export class PostgresStore implements StateStore, SharedCheckpoints {
           id: row.id,
           size: Number(row.size),
           mtimeMs: row.mtime_ms,
+          ...(row.etag !== null ? { etag: row.etag } : {}),
           records: row.records,
           status: row.status as ScannedObject["status"],
         });
@@ -476,11 +497,11 @@ export class PostgresStore implements StateStore, SharedCheckpoints {
       if (batch.objects.length > 0) {
         const o = batch.objects;
         await c.query(
-          `INSERT INTO firstcall_objects (id, size, mtime_ms, records, status, scanned_at, worker)
-           SELECT id, size, mtime_ms, records, status, now(), $6
-           FROM unnest($1::text[], $2::bigint[], $3::float8[], $4::int[], $5::text[]) AS t(id, size, mtime_ms, records, status)
+          `INSERT INTO firstcall_objects (id, size, mtime_ms, records, status, scanned_at, worker, etag)
+           SELECT id, size, mtime_ms, records, status, now(), $6, etag
+           FROM unnest($1::text[], $2::bigint[], $3::float8[], $4::int[], $5::text[], $7::text[]) AS t(id, size, mtime_ms, records, status, etag)
            ON CONFLICT (id) DO UPDATE SET size = excluded.size, mtime_ms = excluded.mtime_ms, records = excluded.records,
-             status = excluded.status, scanned_at = excluded.scanned_at, worker = excluded.worker`,
+             status = excluded.status, scanned_at = excluded.scanned_at, worker = excluded.worker, etag = excluded.etag`,
           [
             o.map((x) => x.id),
             o.map((x) => x.size),
@@ -488,6 +509,7 @@ export class PostgresStore implements StateStore, SharedCheckpoints {
             o.map((x) => x.records),
             o.map((x) => x.status),
             this.worker,
+            o.map((x) => x.etag ?? null),
           ],
         );
       }
@@ -511,6 +533,26 @@ export class PostgresStore implements StateStore, SharedCheckpoints {
         cause: e,
       });
     }
+  }
+
+  /** Every record, from one snapshot (`state export`; postgres-transfer.ts). Workers may run meanwhile. */
+  exportRecords(): AsyncIterable<StateRecord> {
+    return exportPostgres(this.client);
+  }
+
+  /** Writes a dump's records in one transaction (`state import`; postgres-transfer.ts). */
+  async importRecords(records: AsyncIterable<StateRecord>, options: ImportOptions): Promise<ImportResult> {
+    return importPostgres(this.client, this.location, records, options);
+  }
+
+  /** Drops what is older than the cut, between two checkpoints (`state prune`; postgres-transfer.ts). */
+  async prune(cut: PruneCut): Promise<PruneResult> {
+    return prunePostgres(this.client, this.location, cut);
+  }
+
+  /** Marks a dead worker finished (`state retire-worker`; postgres-transfer.ts). */
+  async retireWorker(worker: string): Promise<RetireResult> {
+    return retirePostgresWorker(this.client, this.location, worker);
   }
 
   async info(): Promise<StateInfo> {

@@ -33,7 +33,18 @@ import {
   type SessionState,
 } from "../engine/state.js";
 import { StateError } from "../errors.js";
-import type { ScannedObject, StateCommit, StateInfo, StateStore } from "./store.js";
+import { exportSqlite, importSqlite, pruneSqlite } from "./sqlite-transfer.js";
+import type {
+  ImportOptions,
+  ImportResult,
+  PruneCut,
+  PruneResult,
+  ScannedObject,
+  StateCommit,
+  StateInfo,
+  StateRecord,
+  StateStore,
+} from "./store.js";
 import { streamPositionFromSchema2 } from "./stream-position.js";
 
 /** "fcst" — firstcall state. */
@@ -381,6 +392,24 @@ export class SqliteStore implements StateStore {
       for (const o of batch.outputs ?? []) putMeta.run(`output:${o.path}`, o.bytes);
       if (batch.settingsFingerprint !== undefined) putMeta.run("settings", batch.settingsFingerprint);
     })();
+  }
+
+  /** Every record, from one read transaction (`state export`; sqlite-transfer.ts). */
+  exportRecords(): AsyncIterable<StateRecord> {
+    return exportSqlite(this.db);
+  }
+
+  /** Writes a dump's records in one transaction (`state import`; sqlite-transfer.ts). */
+  async importRecords(records: AsyncIterable<StateRecord>, options: ImportOptions): Promise<ImportResult> {
+    if (this.readOnly) throw new StateError("E_STATE", `${this.location}: opened read-only; cannot import into it`);
+    return importSqlite(this.db, this.location, records, options);
+  }
+
+  /** Drops what is older than the cut, in one transaction (`state prune`; sqlite-transfer.ts). */
+  async prune(cut: PruneCut): Promise<PruneResult> {
+    if (this.readOnly && !cut.dryRun)
+      throw new StateError("E_STATE", `${this.location}: opened read-only; cannot prune it`);
+    return pruneSqlite(this.db, cut);
   }
 
   async close(): Promise<void> {
