@@ -106,7 +106,11 @@ async function corpus(instances: number, hours: number): Promise<{ dir: string; 
 async function freshState(
   url: string,
   tag: string,
-): Promise<{ url: string; drop: () => Promise<void>; bytes: () => Promise<number> }> {
+): Promise<{
+  url: string;
+  drop: () => Promise<void>;
+  bytes: () => Promise<{ total: number; events: number; eventRows: number }>;
+}> {
   if (!/^postgres(ql)?:\/\//i.test(url)) throw new Error(`no fresh-state maker for ${url.replace(/\/\/.*@/, "//…@")}`);
   const name = `firstcall_bench_${process.pid}_${tag}`;
   const admin = new pg.Client({ connectionString: url });
@@ -123,11 +127,18 @@ async function freshState(
       const c = new pg.Client({ connectionString: stateUrl });
       await c.connect();
       try {
-        const r = await c.query<{ n: string }>(
-          `SELECT coalesce(sum(pg_total_relation_size(c.oid)), 0) AS n FROM pg_class c
+        const r = await c.query<{ n: string; events: string; rows: string }>(
+          `SELECT coalesce(sum(pg_total_relation_size(c.oid)), 0) AS n,
+             pg_total_relation_size('firstcall_events') AS events,
+             (SELECT count(*) FROM firstcall_events) AS rows
+           FROM pg_class c
            WHERE c.relkind = 'r' AND c.relname LIKE 'firstcall\\_%' AND pg_table_is_visible(c.oid)`,
         );
-        return Number(r.rows[0]?.n ?? 0);
+        return {
+          total: Number(r.rows[0]?.n ?? 0),
+          events: Number(r.rows[0]?.events ?? 0),
+          eventRows: Number(r.rows[0]?.rows ?? 0),
+        };
       } finally {
         await c.end();
       }
@@ -234,6 +245,9 @@ interface Row {
   storeShare: number;
   lockShare: number;
   stateMB: number;
+  /** Of which the staged events' table, and the event rows left in it. */
+  eventsMB: number;
+  eventRows: number;
   sameFindings: boolean;
 }
 
@@ -277,6 +291,7 @@ export async function sharedBench(argv: string[]): Promise<void> {
         ),
       );
       const wallMs = performance.now() - began;
+      const size = await state.bytes();
       // The workers start together: the slowest one's scan is the run's (process start-up left out).
       const scanMs = Math.max(...runs.map((r) => r.scanMs));
       for (const [i, r] of runs.entries())
@@ -293,7 +308,9 @@ export async function sharedBench(argv: string[]): Promise<void> {
         roundTrips,
         storeShare: Number((runs.reduce((s, r) => s + r.storeMs, 0) / workerMs).toFixed(3)),
         lockShare: Number((runs.reduce((s, r) => s + r.lockWaitMs, 0) / workerMs).toFixed(3)),
-        stateMB: Number(((await state.bytes()) / 1e6).toFixed(1)),
+        stateMB: Number((size.total / 1e6).toFixed(1)),
+        eventsMB: Number((size.events / 1e6).toFixed(1)),
+        eventRows: size.eventRows,
         sameFindings: union.size === reference.findings.size && [...union].every((f) => reference.findings.has(f)),
       };
       rows.push(row);
@@ -314,11 +331,11 @@ export async function sharedBench(argv: string[]): Promise<void> {
       .join(" ")} at the end; Node ${process.version}; CLI through tsx.`,
     `Reference: one process on SQLite, scan ${Math.round(reference.scanMs).toLocaleString("en-US")} ms (${Math.round(events / (reference.scanMs / 1000)).toLocaleString("en-US")} events/s; ${Math.round(reference.ms).toLocaleString("en-US")} ms with process start-up), ${reference.findings.size} findings.`,
     "",
-    "| workers | scan ms | wall ms | events/s | × 1 worker | round trips | per 1,000 events | time waiting for the store | of which the checkpoint lock | database size | findings = one process |",
-    "| ------: | ------: | ------: | -------: | ---------: | ----------: | ---------------: | -------------------------: | ---------------------------: | ------------: | :--------------------- |",
+    "| workers | scan ms | wall ms | events/s | × 1 worker | round trips | per 1,000 events | time waiting for the store | of which the checkpoint lock | tables (of which staged events) | event rows left | findings = one process |",
+    "| ------: | ------: | ------: | -------: | ---------: | ----------: | ---------------: | -------------------------: | ---------------------------: | ------------------------------: | --------------: | :--------------------- |",
     ...rows.map(
       (r) =>
-        `| ${r.workers} | ${r.scanMs.toLocaleString("en-US")} | ${r.wallMs.toLocaleString("en-US")} | ${r.eventsPerSec.toLocaleString("en-US")} | ${one ? (r.eventsPerSec / one.eventsPerSec).toFixed(2) : "?"} | ${r.roundTrips} | ${r.roundTripsPer1000} | ${(r.storeShare * 100).toFixed(1)} % | ${(r.lockShare * 100).toFixed(1)} % | ${r.stateMB} MB | ${r.sameFindings ? "yes" : "NO"} |`,
+        `| ${r.workers} | ${r.scanMs.toLocaleString("en-US")} | ${r.wallMs.toLocaleString("en-US")} | ${r.eventsPerSec.toLocaleString("en-US")} | ${one ? (r.eventsPerSec / one.eventsPerSec).toFixed(2) : "?"} | ${r.roundTrips} | ${r.roundTripsPer1000} | ${(r.storeShare * 100).toFixed(1)} % | ${(r.lockShare * 100).toFixed(1)} % | ${r.stateMB} MB (${r.eventsMB} MB) | ${r.eventRows} | ${r.sameFindings ? "yes" : "NO"} |`,
     ),
     "",
     "Scan ms: the slowest worker's own scan duration (its summary's `durationMs`); events/s are over it. Wall ms runs from the start of the first worker to the exit of the last, process start-up included. Database size: the `firstcall_*` tables with their indexes and TOAST, after the run. Time waiting for the store is the workers' summed wall time between sending a statement and its answer, over their summed run time; the checkpoint lock part is the wait for `SELECT … FOR UPDATE` while another worker's checkpoint holds it.",

@@ -6,6 +6,7 @@
  */
 import assert from "node:assert/strict";
 import { describe, test } from "node:test";
+import pg from "pg";
 import type { EngineEvent } from "../engine/event.js";
 import { emptyFleet, type SessionState } from "../engine/state.js";
 import type { StateError } from "../errors.js";
@@ -149,6 +150,18 @@ describe("PostgreSQL store", () => {
         ids: ["e2", "e4"],
         ended: true,
       });
+      // At the end, processed events are kept one lateness behind the newest, as one process keeps ids.
+      const c = new pg.Client({ connectionString: url });
+      await c.connect();
+      try {
+        const staged = await c.query<{ id: string }>("SELECT id FROM firstcall_events ORDER BY id");
+        assert.deepEqual(
+          staged.rows.map((r) => r.id),
+          ["e4"],
+        );
+      } finally {
+        await c.end();
+      }
     } finally {
       await a.close();
       await b.close();

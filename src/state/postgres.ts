@@ -456,6 +456,15 @@ export class PostgresStore implements StateStore, SharedCheckpoints {
     // Processed ids are kept one lateness, as a single process keeps them: a duplicate within it counts once.
     if (Number.isFinite(cut)) {
       await c.query("DELETE FROM firstcall_events WHERE processed AND time < $1", [cut - latenessMs]);
+    } else {
+      // The input has ended: one process would keep the ids within a lateness of the newest event.
+      // Without this, every event processed by the last checkpoint stayed staged until a later run
+      // (measured: 91,064 of 94,089 events, 155 MB, left after a one-worker bench run).
+      await c.query(
+        `DELETE FROM firstcall_events WHERE processed
+         AND time < (SELECT max(time) FROM firstcall_events WHERE processed) - $1`,
+        [latenessMs],
+      );
     }
     return {
       events: taken.rows.map((t) => JSON.parse(t.data.toString("utf8")) as EngineEvent),
