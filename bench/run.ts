@@ -20,6 +20,7 @@
  * npm run bench -- --scaling          # adds 100 / 1k / 10k / 100k instances (1 hour each)
  * npm run bench -- --scaling --scaling-sizes 100,1000,10000
  * npm run bench -- --no-live          # without the live latency run (bench/live.ts)
+ * npm run bench -- --shared [postgres://…]   # 1, 2, 4 workers on a shared state (bench/shared-state.ts)
  */
 import { execFileSync, spawnSync } from "node:child_process";
 import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
@@ -295,6 +296,11 @@ function fmt(n: number): string {
 }
 
 async function main(): Promise<void> {
+  // `--shared [URL] …`: the shared-state bench (bench/shared-state.ts) instead of this one.
+  if (process.argv[2] === "--shared") {
+    const { sharedBench } = await import("./shared-state.js");
+    return sharedBench(process.argv.slice(3));
+  }
   const args = parseArgs(process.argv.slice(2));
   mkdirSync(CORPUS_ROOT, { recursive: true });
   if (args.jobs !== undefined) scanExtraArgs = ["--jobs", args.jobs];

@@ -51,7 +51,10 @@ export type StateErrorCode =
   | "E_STATE_LOCKED" // another firstcall holds the state
   | "E_STATE_FOREIGN" // the file is another application's database
   | "E_STATE_VERSION" // written by another version of firstcall
-  | "E_STATE_SCHEMA"; // an unexpected schema inside a firstcall state
+  | "E_STATE_SCHEMA" // an unexpected schema inside a firstcall state
+  | "E_STATE_DUMP" // a state dump (state export/import) that cannot be written or read, or is damaged
+  | "E_STATE_NOT_EMPTY" // state import into a state that holds data (without --force)
+  | "E_STATE_BUSY"; // a maintenance command refused because a worker of a shared state is running
 
 /**
  * The state store cannot be opened, created, locked or read, or holds something firstcall cannot use:

@@ -19,6 +19,7 @@ import { scanSpec } from "./scan-spec.js";
 import { serveSpec } from "./serve.js";
 import { simulateSpec } from "./simulate-spec.js";
 import { stateInitSpec, stateInspectSpec } from "./state-spec.js";
+import { stateExportSpec, stateImportSpec, statePruneSpec, stateRetireWorkerSpec } from "./state-transfer-spec.js";
 import { trailblazerSpecs } from "./trailblazer.js";
 import { watchSpec } from "./watch-spec.js";
 
@@ -38,6 +39,10 @@ export const COMMAND_SPECS: readonly CommandSpec[] = [
   imdsProxySpec,
   stateInitSpec,
   stateInspectSpec,
+  stateExportSpec,
+  stateImportSpec,
+  statePruneSpec,
+  stateRetireWorkerSpec,
   ...trailblazerSpecs,
   policyGenerateSpec,
   policyTestSpec,

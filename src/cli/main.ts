@@ -53,7 +53,7 @@ export function buildProgram(): Command {
   registerPolicy(program);
   registerImds(program);
   registerImdsProxy(program);
-  registerState(program);
+  registerState(program, VERSION);
   registerServe(program);
   return program;
 }

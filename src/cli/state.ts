@@ -4,14 +4,17 @@ import { safeText } from "../safe-text.js";
 import type { StateInfo } from "../state/store.js";
 import { commandFromSpec } from "./options.js";
 import { stateInitSpec, stateInspectSpec } from "./state-spec.js";
+import { registerStateTransfer } from "./state-transfer.js";
 
 interface StateFlags {
   state?: string;
   format: "text" | "json";
 }
 
-export function registerState(program: Command): void {
-  const group = program.command("state").description("Create, migrate and inspect the state (SQLite or PostgreSQL).");
+export function registerState(program: Command, version = "unknown"): void {
+  const group = program
+    .command("state")
+    .description("Create, migrate, inspect, move (export, import) and prune the state (SQLite or PostgreSQL).");
   commandFromSpec(group, stateInitSpec).action(async (flags: StateFlags) => {
     const { defaultStatePath, isPostgresLocation } = await import("../state/open.js");
     const location = flags.state ?? defaultStatePath();
@@ -56,6 +59,7 @@ export function registerState(program: Command): void {
     }
     process.stdout.write(renderStateInfo(info));
   });
+  registerStateTransfer(group, version);
 }
 
 /** The text form of `state inspect`. */

@@ -150,6 +150,18 @@ describe("PostgreSQL store", () => {
         ids: ["e2", "e4"],
         ended: true,
       });
+      // At the end, processed events are kept one lateness behind the newest, as one process keeps ids.
+      const c = new pg.Client({ connectionString: url });
+      await c.connect();
+      try {
+        const staged = await c.query<{ id: string }>("SELECT id FROM firstcall_events ORDER BY id");
+        assert.deepEqual(
+          staged.rows.map((r) => r.id),
+          ["e4"],
+        );
+      } finally {
+        await c.end();
+      }
     } finally {
       await a.close();
       await b.close();

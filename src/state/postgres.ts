@@ -35,13 +35,25 @@ import { StateError } from "../errors.js";
 import type { DeliveryState, OutboxRow, OutboxSettlement, OutboxStore } from "../findings/delivery/outbox.js";
 import { log } from "../log.js";
 import {
+  exportPostgres,
+  importPostgres,
+  prunePostgres,
+  type RetireResult,
+  retirePostgresWorker,
+} from "./postgres-transfer.js";
+import {
   type CheckpointEvents,
   type CheckpointStart,
   type FindingStatus,
+  type ImportOptions,
+  type ImportResult,
+  type PruneCut,
+  type PruneResult,
   type ScannedObject,
   type SharedCheckpoints,
   type StateCommit,
   type StateInfo,
+  type StateRecord,
   type StateStore,
   validateFindingStatus,
 } from "./store.js";
@@ -57,7 +69,7 @@ const LIVE_CLAIM = `EXISTS (SELECT 1 FROM pg_locks l WHERE l.locktype = 'advisor
   AND l.classid = $3::bigint::oid AND l.objid = (x.claimed_key::bigint & 4294967295)::oid)`;
 
 /** Advisory-lock namespace ("fcst"), so firstcall's locks never meet another application's. */
-const LOCK_SPACE = 0x66637374;
+export const LOCK_SPACE = 0x66637374;
 const MIGRATION_LOCK = 1;
 
 /**
@@ -209,7 +221,7 @@ export async function migratePostgres(url: string): Promise<{ from: number; to: 
 }
 
 /** A hash of the worker name into the advisory lock's second key (collisions only make a name wait). */
-function workerLockKey(worker: string): number {
+export function workerLockKey(worker: string): number {
   let h = 0;
   for (const ch of worker) h = (Math.imul(h, 31) + (ch.codePointAt(0) ?? 0)) | 0;
   return h === MIGRATION_LOCK ? 2 : h;
@@ -222,6 +234,9 @@ export class PostgresStore implements StateStore, SharedCheckpoints {
   /** The outbox's own connection (opened on first use): see {@link PostgresStore.claimDeliveries}. */
   private outboxClient: Promise<pg.Client> | undefined;
   private queries = 0;
+  /** Wall time spent waiting for the server's answers, and the part of it waiting for the checkpoint lock (ms). */
+  private waitedMs = 0;
+  private lockWaitMs = 0;
 
   private constructor(
     private readonly client: pg.Client,
@@ -233,7 +248,20 @@ export class PostgresStore implements StateStore, SharedCheckpoints {
     const query = client.query.bind(client) as (...args: unknown[]) => unknown;
     (client as unknown as { query: (...args: unknown[]) => unknown }).query = (...args: unknown[]) => {
       this.queries++;
-      return query(...args);
+      const began = performance.now();
+      const answer = query(...args);
+      if (answer instanceof Promise) {
+        // Timed for the bench's "share of time in the store"; the promise given back is the same.
+        answer.then(
+          () => {
+            this.waitedMs += performance.now() - began;
+          },
+          () => {
+            this.waitedMs += performance.now() - began;
+          },
+        );
+      }
+      return answer;
     };
   }
 
@@ -395,9 +423,11 @@ export class PostgresStore implements StateStore, SharedCheckpoints {
     await this.client.query("BEGIN");
     this.inTransaction = true;
     try {
+      const began = performance.now();
       const r = await this.client.query<{ value: Buffer }>(
         "SELECT value FROM firstcall_meta WHERE key = 'fleet' FOR UPDATE",
       );
+      this.lockWaitMs += performance.now() - began;
       const row = r.rows[0];
       if (!row) throw new StateError("E_STATE_SCHEMA", `${this.location}: the fleet row is missing; run state init`);
       return { fleet: decodeFleet(row.value) };
@@ -453,9 +483,12 @@ export class PostgresStore implements StateStore, SharedCheckpoints {
     if (Number.isFinite(cut)) {
       await c.query("DELETE FROM firstcall_events WHERE processed AND time < $1", [cut - latenessMs]);
     } else {
+      // The input has ended: one process would keep the ids within a lateness of the newest event.
+      // Without this, every event processed by the last checkpoint stayed staged until a later run
+      // (measured: 91,064 of 94,089 events, 155 MB, left after a one-worker bench run).
       await c.query(
         `DELETE FROM firstcall_events WHERE processed
-           AND time < (SELECT max(time) FROM firstcall_events WHERE processed) - $1`,
+         AND time < (SELECT max(time) FROM firstcall_events WHERE processed) - $1`,
         [latenessMs],
       );
     }
@@ -620,6 +653,26 @@ export class PostgresStore implements StateStore, SharedCheckpoints {
     return r.rows.map((x) => ({ id: x.id, status: x.status, reason: x.reason, actor: x.actor, at: x.at }));
   }
 
+  /** Every record, from one snapshot (`state export`; postgres-transfer.ts). Workers may run meanwhile. */
+  exportRecords(): AsyncIterable<StateRecord> {
+    return exportPostgres(this.client);
+  }
+
+  /** Writes a dump's records in one transaction (`state import`; postgres-transfer.ts). */
+  async importRecords(records: AsyncIterable<StateRecord>, options: ImportOptions): Promise<ImportResult> {
+    return importPostgres(this.client, this.location, records, options);
+  }
+
+  /** Drops what is older than the cut, between two checkpoints (`state prune`; postgres-transfer.ts). */
+  async prune(cut: PruneCut): Promise<PruneResult> {
+    return prunePostgres(this.client, this.location, cut);
+  }
+
+  /** Marks a dead worker finished (`state retire-worker`; postgres-transfer.ts). */
+  async retireWorker(worker: string): Promise<RetireResult> {
+    return retirePostgresWorker(this.client, this.location, worker);
+  }
+
   async info(): Promise<StateInfo> {
     return postgresInfo(this.client, this.location);
   }
@@ -630,7 +683,16 @@ export class PostgresStore implements StateStore, SharedCheckpoints {
   }
 
   async close(): Promise<void> {
-    log().debug({ state: this.location, worker: this.worker, roundTrips: this.queries }, "shared state closed");
+    log().debug(
+      {
+        state: this.location,
+        worker: this.worker,
+        roundTrips: this.queries,
+        storeMs: Math.round(this.waitedMs),
+        lockWaitMs: Math.round(this.lockWaitMs),
+      },
+      "shared state closed",
+    );
     await this.rollback();
     const outbox = await this.outboxClient?.catch(() => undefined);
     await outbox?.end().catch(() => {});

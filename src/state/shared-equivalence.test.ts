@@ -1,6 +1,6 @@
 /**
  * N workers on one PostgreSQL state give exactly the findings of one process. A simulated fleet's log
- * objects are split across N = 1, 2, 4 real CLI processes (`firstcall scan … --worker wI`) running at
+ * objects are split across N = 1, 2, 4, 8 real CLI processes (`firstcall scan … --worker wI`) running at
  * the same time against one database; with N ≥ 2 each worker is also handed two objects of the next
  * worker (at-least-once delivery: the same object twice, concurrently). One worker is killed with
  * SIGKILL after its first committed checkpoint and started again with the same name. The union of
@@ -143,7 +143,7 @@ describe("N workers on one PostgreSQL state", () => {
     assert.ok(reference.size >= 10, `the simulated fleet gives findings to compare (${reference.size})`);
   });
 
-  for (const n of [1, 2, 4]) {
+  for (const n of [1, 2, 4, 8]) {
     test(`${n} worker(s), one killed and restarted: the findings of one process, each delivered once`, async (t) => {
       const started = Date.now();
       const { url, server } = await testDatabase();

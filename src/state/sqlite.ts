@@ -34,11 +34,17 @@ import {
 } from "../engine/state.js";
 import { StateError } from "../errors.js";
 import type { DeliveryState, OutboxRow, OutboxSettlement, OutboxStore } from "../findings/delivery/outbox.js";
+import { exportSqlite, importSqlite, pruneSqlite } from "./sqlite-transfer.js";
 import {
   type FindingStatus,
+  type ImportOptions,
+  type ImportResult,
+  type PruneCut,
+  type PruneResult,
   type ScannedObject,
   type StateCommit,
   type StateInfo,
+  type StateRecord,
   type StateStore,
   validateFindingStatus,
 } from "./store.js";
@@ -654,6 +660,24 @@ export class SqliteStore implements StateStore {
       if (counts) counts[r.state] = r.n;
     }
     return out;
+  }
+
+  /** Every record, from one read transaction (`state export`; sqlite-transfer.ts). */
+  exportRecords(): AsyncIterable<StateRecord> {
+    return exportSqlite(this.db);
+  }
+
+  /** Writes a dump's records in one transaction (`state import`; sqlite-transfer.ts). */
+  async importRecords(records: AsyncIterable<StateRecord>, options: ImportOptions): Promise<ImportResult> {
+    if (this.readOnly) throw new StateError("E_STATE", `${this.location}: opened read-only; cannot import into it`);
+    return importSqlite(this.db, this.location, records, options);
+  }
+
+  /** Drops what is older than the cut, in one transaction (`state prune`; sqlite-transfer.ts). */
+  async prune(cut: PruneCut): Promise<PruneResult> {
+    if (this.readOnly && !cut.dryRun)
+      throw new StateError("E_STATE", `${this.location}: opened read-only; cannot prune it`);
+    return pruneSqlite(this.db, cut);
   }
 
   async close(): Promise<void> {

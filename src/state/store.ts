@@ -220,6 +220,12 @@ export interface StateStore {
   setFindingStatus?(status: FindingStatus): Promise<void>;
   /** Every status change of one finding, oldest first (the audit trail). */
   findingStatusHistory?(id: string): Promise<FindingStatus[]>;
+  /** Every record of the state, from one consistent snapshot (`firstcall state export`; state-dump.ts). */
+  exportRecords?(): AsyncIterable<StateRecord>;
+  /** Writes a dump's records in one transaction (`firstcall state import`; state-dump.ts). */
+  importRecords?(records: AsyncIterable<StateRecord>, options: ImportOptions): Promise<ImportResult>;
+  /** Drops what is older than a cut, in one transaction (`firstcall state prune`). */
+  prune?(cut: PruneCut): Promise<PruneResult>;
   close(): Promise<void>;
 }
 
@@ -236,4 +242,96 @@ export function sameObject(
   if (stored === undefined || stored.size !== ref.size) return false;
   if (ref.etag !== undefined || stored.etag !== undefined) return stored.etag === ref.etag;
   return stored.mtimeMs === ref.mtimeMs;
+}
+
+/**
+ * One record of a state, independent of the store that holds it: what `firstcall state export` writes
+ * (one JSON line each, see state-dump.ts) and `state import` reads. Documents (`doc`) are the JSON the
+ * stores deflate (`encodeSession`, `encodeFleet`, `encodeDocument`), so a dump does not depend on the
+ * deflate dictionary; a stream position is its binary encoding (stream-position.ts, `FCP1`) in base64.
+ * A single-process store (SQLite) has one stream, named `default`; a shared store has one per worker.
+ */
+export type StateRecord =
+  | { readonly type: "fleet"; readonly doc: unknown }
+  | { readonly type: "settings"; readonly fingerprint: string }
+  | {
+      readonly type: "stream";
+      readonly worker: string;
+      /** `encodeStreamPosition` bytes, base64; null before the worker's first checkpoint. */
+      readonly position: string | null;
+      /** How far the worker has read (ms), as its last checkpoint said; null: unknown or finished. */
+      readonly readPosition: number | null;
+      readonly finished: boolean;
+    }
+  | { readonly type: "output"; readonly worker: string; readonly path: string; readonly bytes: number }
+  | { readonly type: "session"; readonly key: string; readonly validUntil: number; readonly doc: unknown }
+  | {
+      readonly type: "finding";
+      readonly id: string;
+      readonly time: string;
+      /** ISO time of the commit that last wrote it (milliseconds). */
+      readonly updatedAt: string;
+      /** The worker that committed it (shared stores), else null. */
+      readonly worker: string | null;
+      readonly doc: unknown;
+    }
+  | {
+      readonly type: "object";
+      readonly id: string;
+      readonly size: number;
+      readonly mtimeMs: number;
+      readonly etag: string | null;
+      readonly records: number;
+      readonly status: "complete" | "partial";
+      readonly scannedAt: string;
+      readonly worker: string | null;
+    }
+  | {
+      /** An event a shared store staged (read by a worker); `processed` ones are kept one lateness for de-duplication. */
+      readonly type: "event";
+      readonly id: string;
+      readonly time: number;
+      readonly processed: boolean;
+      readonly event: unknown;
+    };
+
+export type StateRecordType = StateRecord["type"];
+
+/** Records per type. */
+export type RecordCounts = Record<StateRecordType, number>;
+
+export interface ImportOptions {
+  /** The target holds data: replace it (in the same transaction) instead of refusing. */
+  readonly replace: boolean;
+}
+
+export interface ImportResult {
+  /** Records the store received, per type. */
+  readonly read: RecordCounts;
+  /** Rows it holds afterwards, per type, counted in the import's transaction before it commits. */
+  readonly stored: RecordCounts;
+  /** Rows the target held before (and `replace` removed), per type. */
+  readonly replaced: RecordCounts;
+  /** What the store could not hold as such and how it kept it (e.g. several workers' positions merged into one). */
+  readonly notes: readonly string[];
+}
+
+export interface PruneCut {
+  /** Drop findings whose time, sessions whose validity, objects whose modification time, and processed staged events before this (ms). */
+  readonly before: number;
+  /** Count only; change nothing. */
+  readonly dryRun: boolean;
+}
+
+export interface PruneResult {
+  readonly findings: number;
+  readonly sessions: number;
+  readonly objects: number;
+  /** Processed staged events (shared stores). */
+  readonly events: number;
+}
+
+/** Zero of every record type, in the dump's order. */
+export function emptyCounts(): RecordCounts {
+  return { fleet: 0, settings: 0, stream: 0, output: 0, session: 0, finding: 0, object: 0, event: 0 };
 }
