@@ -71,7 +71,7 @@ test("a state file of schema 2 is migrated on open: its stream position is rekey
   // What schema 2 wrote: the position as a deflated JSON document with the ids as strings.
   const db = new Database(path);
   db.pragma("user_version = 2");
-  db.exec("DROP TABLE finding_statuses; DROP TABLE finding_status_history"); // schema 4's
+  db.exec("DROP TABLE finding_statuses; DROP TABLE finding_status_history; DROP TABLE outbox"); // schemas 4 and 5
   db.prepare("INSERT INTO meta (key, value) VALUES ('pending', ?)").run(
     encodeDocument({ watermark: t + 5000, cut: t + 1000, ids: oldIds }),
   );
@@ -101,7 +101,7 @@ test("a schema 2 state with an unreadable stream position is refused, not misrea
   SqliteStore.open(path).close();
   const db = new Database(path);
   db.pragma("user_version = 2");
-  db.exec("DROP TABLE finding_statuses; DROP TABLE finding_status_history"); // schema 4's
+  db.exec("DROP TABLE finding_statuses; DROP TABLE finding_status_history; DROP TABLE outbox"); // schemas 4 and 5
   db.prepare("INSERT INTO meta (key, value) VALUES ('pending', ?)").run(Buffer.from("garbage"));
   db.close();
   assert.throws(

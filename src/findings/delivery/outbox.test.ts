@@ -8,12 +8,13 @@ import assert from "node:assert/strict";
 import { readdirSync } from "node:fs";
 import { join } from "node:path";
 import { after, describe, test } from "node:test";
+import Database from "better-sqlite3";
 import type { StoredFinding } from "../../engine/engine.js";
 import { emptyFleet } from "../../engine/state.js";
 import { runScan } from "../../pipeline/scan.js";
 import { MemoryStore } from "../../state/memory.js";
 import { migratePostgres, PostgresStore } from "../../state/postgres.js";
-import { SqliteStore } from "../../state/sqlite.js";
+import { SCHEMA_VERSION, SqliteStore } from "../../state/sqlite.js";
 import type { StateStore } from "../../state/store.js";
 import { REPO } from "../../test-helpers/cli.js";
 import { testDatabase } from "../../test-helpers/postgres.js";
@@ -158,6 +159,49 @@ describe("outbox with a scan", () => {
       () => new Outbox(bare, { destinations: [] }),
       (e: Error & { code?: string }) => e.code === "E_USAGE" && /keeps no delivery outbox/.test(e.message),
     );
+  });
+});
+
+describe("SQLite schema 5", () => {
+  test("a schema 4 file: a reader reads it as it is; a writer adds the outbox, keeping findings and statuses", async (t) => {
+    const path = join(scratchDir(), "v4.sqlite");
+    await runScan({ paths: [SAMPLE], statePath: path, jobs: 0 });
+    const writer = SqliteStore.open(path);
+    const id = (await writer.allFindings())[0]?.finding.id as string;
+    await writer.setFindingStatus({
+      id,
+      status: "suppressed",
+      reason: "known",
+      actor: "test",
+      at: new Date(0).toISOString(),
+    });
+    await writer.close();
+    const raw = new Database(path);
+    raw.exec("DROP TABLE outbox");
+    raw.pragma("user_version = 4");
+    raw.close();
+    const reader = SqliteStore.open(path, { readOnly: true });
+    try {
+      assert.equal((await reader.allFindings()).length, 4);
+      assert.equal(reader.outbox, undefined, "a reader never delivers");
+    } finally {
+      await reader.close();
+    }
+    const upgraded = SqliteStore.open(path);
+    try {
+      assert.equal((await upgraded.allFindings()).length, 4);
+      assert.equal((await upgraded.findingStatuses([id])).get(id)?.status, "suppressed");
+      assert.deepEqual(await upgraded.claimDeliveries(["x"], 10), []);
+    } finally {
+      await upgraded.close();
+    }
+    const check = new Database(path, { readonly: true });
+    try {
+      assert.equal(check.pragma("user_version", { simple: true }), SCHEMA_VERSION);
+      t.diagnostic(`SQLite state ${path}: schema 4 → ${SCHEMA_VERSION}`);
+    } finally {
+      check.close();
+    }
   });
 });
 
