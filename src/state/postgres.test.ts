@@ -11,6 +11,7 @@ import { emptyFleet, type SessionState } from "../engine/state.js";
 import type { StateError } from "../errors.js";
 import { runScan } from "../pipeline/scan.js";
 import { testDatabase } from "../test-helpers/postgres.js";
+import { storeContract } from "../test-helpers/store-contract.js";
 import { inspectPostgres, migratePostgres, PG_SCHEMA_VERSION, PostgresStore, redactUrl } from "./postgres.js";
 
 function session(key: string, validUntil: number): SessionState {
@@ -155,3 +156,18 @@ describe("PostgreSQL store", () => {
     }
   });
 });
+
+storeContract(
+  "PostgreSQL",
+  async () => {
+    const { url, server } = await testDatabase();
+    await migratePostgres(url);
+    // The database is dropped when the file's tests end (testDatabase).
+    return {
+      open: (worker) => PostgresStore.open(url, { worker: worker ?? "default" }),
+      cleanup: async () => {},
+      server,
+    };
+  },
+  { persistent: true, shared: true },
+);

@@ -44,7 +44,7 @@ import type {
 } from "./store.js";
 
 /** The schema version this firstcall reads and writes (the number of migrations). */
-export const PG_SCHEMA_VERSION = 1;
+export const PG_SCHEMA_VERSION = 2;
 
 /** Advisory-lock namespace ("fcst"), so firstcall's locks never meet another application's. */
 const LOCK_SPACE = 0x66637374;
@@ -69,6 +69,9 @@ const MIGRATIONS: readonly string[] = [
    CREATE INDEX firstcall_events_processed ON firstcall_events (time) WHERE processed;
    CREATE TABLE firstcall_streams (worker text PRIMARY KEY, pending bytea, watermark double precision,
      finished boolean NOT NULL, updated_at timestamptz NOT NULL);`,
+  // An S3 object is identified by its ETag (sameObject): without it every S3 object was read again on
+  // every run against a PostgreSQL state.
+  "ALTER TABLE firstcall_objects ADD COLUMN etag text",
 ];
 
 export interface PostgresOpenOptions {
@@ -169,6 +172,26 @@ export async function migratePostgres(url: string): Promise<{ from: number; to: 
   } finally {
     await client.end().catch(() => {});
   }
+}
+
+interface ObjectRow {
+  id: string;
+  size: string;
+  mtime_ms: number;
+  records: number;
+  status: string;
+  etag: string | null;
+}
+
+function objectOf(row: ObjectRow): ScannedObject {
+  return {
+    id: row.id,
+    size: Number(row.size),
+    mtimeMs: row.mtime_ms,
+    ...(row.etag !== null ? { etag: row.etag } : {}),
+    records: row.records,
+    status: row.status as ScannedObject["status"],
+  };
 }
 
 /** A hash of the worker name into the advisory lock's second key (collisions only make a name wait). */
@@ -295,43 +318,22 @@ export class PostgresStore implements StateStore, SharedCheckpoints {
   }
 
   async scannedObject(id: string): Promise<ScannedObject | undefined> {
-    const r = await this.client.query<{ size: string; mtime_ms: number; records: number; status: string }>(
-      "SELECT size, mtime_ms, records, status FROM firstcall_objects WHERE id = $1",
+    const r = await this.client.query<ObjectRow>(
+      "SELECT id, size, mtime_ms, records, status, etag FROM firstcall_objects WHERE id = $1",
       [id],
     );
     const row = r.rows[0];
-    return (
-      row && {
-        id,
-        size: Number(row.size),
-        mtimeMs: row.mtime_ms,
-        records: row.records,
-        status: row.status as ScannedObject["status"],
-      }
-    );
+    return row && objectOf(row);
   }
 
   async scannedObjects(ids: readonly string[]): Promise<Map<string, ScannedObject>> {
     const out = new Map<string, ScannedObject>();
     for (let i = 0; i < ids.length; i += 10_000) {
-      const r = await this.client.query<{
-        id: string;
-        size: string;
-        mtime_ms: number;
-        records: number;
-        status: string;
-      }>("SELECT id, size, mtime_ms, records, status FROM firstcall_objects WHERE id = ANY($1::text[])", [
-        ids.slice(i, i + 10_000),
-      ]);
-      for (const row of r.rows) {
-        out.set(row.id, {
-          id: row.id,
-          size: Number(row.size),
-          mtimeMs: row.mtime_ms,
-          records: row.records,
-          status: row.status as ScannedObject["status"],
-        });
-      }
+      const r = await this.client.query<ObjectRow>(
+        "SELECT id, size, mtime_ms, records, status, etag FROM firstcall_objects WHERE id = ANY($1::text[])",
+        [ids.slice(i, i + 10_000)],
+      );
+      for (const row of r.rows) out.set(row.id, objectOf(row));
     }
     return out;
   }
@@ -476,11 +478,12 @@ export class PostgresStore implements StateStore, SharedCheckpoints {
       if (batch.objects.length > 0) {
         const o = batch.objects;
         await c.query(
-          `INSERT INTO firstcall_objects (id, size, mtime_ms, records, status, scanned_at, worker)
-           SELECT id, size, mtime_ms, records, status, now(), $6
-           FROM unnest($1::text[], $2::bigint[], $3::float8[], $4::int[], $5::text[]) AS t(id, size, mtime_ms, records, status)
+          `INSERT INTO firstcall_objects (id, size, mtime_ms, records, status, scanned_at, worker, etag)
+           SELECT id, size, mtime_ms, records, status, now(), $6, etag
+           FROM unnest($1::text[], $2::bigint[], $3::float8[], $4::int[], $5::text[], $7::text[])
+             AS t(id, size, mtime_ms, records, status, etag)
            ON CONFLICT (id) DO UPDATE SET size = excluded.size, mtime_ms = excluded.mtime_ms, records = excluded.records,
-             status = excluded.status, scanned_at = excluded.scanned_at, worker = excluded.worker`,
+             status = excluded.status, scanned_at = excluded.scanned_at, worker = excluded.worker, etag = excluded.etag`,
           [
             o.map((x) => x.id),
             o.map((x) => x.size),
@@ -488,6 +491,7 @@ export class PostgresStore implements StateStore, SharedCheckpoints {
             o.map((x) => x.records),
             o.map((x) => x.status),
             this.worker,
+            o.map((x) => x.etag ?? null),
           ],
         );
       }
