@@ -23,15 +23,32 @@ export function isPostgresLocation(location: string): boolean {
   return /^postgres(ql)?:\/\//i.test(location);
 }
 
+/** Whether a `--state` value names a DynamoDB table (`dynamodb://TABLE?region=…`). */
+export function isDynamoLocation(location: string): boolean {
+  return /^dynamodb:\/\//i.test(location);
+}
+
+/** Whether a `--state` value names a state several workers share (PostgreSQL, DynamoDB). */
+export function isSharedLocation(location: string): boolean {
+  return isPostgresLocation(location) || isDynamoLocation(location);
+}
+
 /**
- * Any store: a PostgreSQL URL opens the shared store (its client is loaded only then), anything else
- * as {@link openStore}.
+ * Any store: a PostgreSQL or DynamoDB URL opens that shared store (its client is loaded only then),
+ * anything else as {@link openStore}.
  * @example const store = await openAnyStore("postgres://detector@db/firstcall", { worker: "host-a" })
  */
 export async function openAnyStore(location: string, options: OpenStoreOptions = {}): Promise<StateStore> {
   if (isPostgresLocation(location)) {
     const { PostgresStore } = await import("./postgres.js");
     return PostgresStore.open(location, {
+      ...(options.worker !== undefined ? { worker: options.worker } : {}),
+      ...(options.readOnly ? { readOnly: true } : {}),
+    });
+  }
+  if (isDynamoLocation(location)) {
+    const { DynamoStore } = await import("./dynamodb.js");
+    return DynamoStore.open(location, {
       ...(options.worker !== undefined ? { worker: options.worker } : {}),
       ...(options.readOnly ? { readOnly: true } : {}),
     });

@@ -83,7 +83,7 @@ export interface SharedCheckpoints {
 
 /** What `firstcall state inspect` shows. */
 export interface StateInfo {
-  readonly kind: "sqlite" | "postgres";
+  readonly kind: "sqlite" | "postgres" | "dynamodb";
   readonly location: string;
   /** 0: not initialised. */
   readonly schemaVersion: number;
