@@ -1060,6 +1060,18 @@ export class DynamoStore implements StateStore, SharedCheckpoints {
     }
   }
 
+  /**
+   * Each worker's committed read position (ms; null: none yet) and whether its input has ended.
+   * @example (await store.workerPositions()).get("host-a")?.finished
+   */
+  async workerPositions(): Promise<Map<string, { position: number | null; finished: boolean }>> {
+    const out = new Map<string, { position: number | null; finished: boolean }>();
+    for (const s of await this.query("stream")) {
+      out.set(str(s.sk) ?? "", { position: num(s.pos) ?? null, finished: s.fin?.BOOL === true });
+    }
+    return out;
+  }
+
   async info(): Promise<StateInfo> {
     return dynamoInfo(this.client, this.sdk, this.loc, this.location);
   }
