@@ -213,4 +213,29 @@ describe("DynamoDB store", () => {
     );
     await c.close();
   });
+
+  test("a checkpoint whose engine work outlasts the lease still commits when no one took the lock", async (t) => {
+    const { url, server } = await testTable("&lease=1");
+    t.diagnostic(server);
+    await initDynamo(url);
+    const a = await DynamoStore.open(url, { worker: "a" });
+    try {
+      await a.begin();
+      // Longer than the whole lease, as a large batch of engine work between two requests can be.
+      await new Promise((r) => setTimeout(r, 1500));
+      await a.exchange([], Number.POSITIVE_INFINITY, 10);
+      await a.commit({
+        sessions: [],
+        deletedSessions: [],
+        fleet: emptyFleet(),
+        findings: [],
+        objects: [],
+        pending: Buffer.from("p"),
+        settingsFingerprint: "after-a-long-checkpoint",
+      });
+      assert.equal(await a.settingsFingerprint(), "after-a-long-checkpoint");
+    } finally {
+      await a.close();
+    }
+  });
 });

@@ -521,7 +521,9 @@ export class DynamoStore implements StateStore, SharedCheckpoints {
             TableName: this.loc.table,
             Key: this.lockKey(),
             UpdateExpression: "SET #o = :me, #e = :exp ADD fence :one",
-            ConditionExpression: "attribute_not_exists(#o) OR #e < :stale",
+            // Its own lock again (a checkpoint that ran out of lease while applying): none of its
+            // writes can still be in flight, they were awaited.
+            ConditionExpression: "attribute_not_exists(#o) OR #e < :stale OR #o = :me",
             ExpressionAttributeNames: { "#o": "owner", "#e": "exp" },
             ExpressionAttributeValues: {
               ":me": S(this.owner),
@@ -567,15 +569,17 @@ export class DynamoStore implements StateStore, SharedCheckpoints {
     }
   }
 
-  /** Renews the lease when half of it is gone; refuses to go on once it may have expired. */
+  /**
+   * Renews the lease when half of it is gone. Before the commit marker nothing but the redo log has
+   * been written, so a lease that ran out (a long stretch of engine work) is renewed if no one took
+   * the lock meanwhile; after the marker the writes are unconditional, so this worker stops at its
+   * deadline and leaves the rest to the next lock holder.
+   */
   private async keepLease(cp: Checkpoint): Promise<void> {
     const now = Date.now();
     if (now < cp.deadline - this.loc.leaseMs / 2) return;
-    if (now >= cp.deadline) {
-      throw new StateError(
-        "E_STATE_LOCKED",
-        `${this.location}: the checkpoint took longer than its lease; not committed`,
-      );
+    if (now >= cp.deadline && cp.committed) {
+      throw new StateError("E_STATE_LOCKED", `${this.location}: the checkpoint's lease ran out while applying it`);
     }
     try {
       await this.send(
@@ -1053,10 +1057,15 @@ export class DynamoStore implements StateStore, SharedCheckpoints {
       }
       await this.writeCheckpoint(cp);
     } catch (e) {
+      const committed = cp.committed;
       await this.rollback();
-      throw new StateError("E_STATE", `${this.location}: checkpoint not committed: ${(e as Error).message}`, {
-        cause: e,
-      });
+      throw new StateError(
+        "E_STATE",
+        committed
+          ? `${this.location}: checkpoint committed but not all applied (${(e as Error).message}); the next checkpoint of any worker completes it`
+          : `${this.location}: checkpoint not committed: ${(e as Error).message}`,
+        { cause: e },
+      );
     }
   }
 
