@@ -313,6 +313,7 @@ export class DynamoStore implements StateStore, SharedCheckpoints {
   readonly location: string;
   readonly shared = this;
   private requests = 0;
+  private nameRenewals = 0;
   private cp: Checkpoint | undefined;
   private readonly owner = `${randomBytes(6).toString("hex")}:${process.pid}`;
   private leaseTimer: NodeJS.Timeout | undefined;
@@ -757,20 +758,24 @@ export class DynamoStore implements StateStore, SharedCheckpoints {
         await sleep(250);
       }
     }
+    // Renewals depend on how long the process runs, not on what it reads: counted apart from the
+    // round trips of the work (`nameRenewals`).
     this.leaseTimer = setInterval(() => {
-      this.send(
-        new this.sdk.UpdateItemCommand({
-          TableName: this.loc.table,
-          Key: key("wlease", this.worker),
-          UpdateExpression: "SET #e = :exp",
-          ConditionExpression: "#o = :me",
-          ExpressionAttributeNames: { "#o": "owner", "#e": "exp" },
-          ExpressionAttributeValues: { ":me": S(this.owner), ":exp": N(Date.now() + this.loc.leaseMs) },
-        }),
-        true,
-      ).catch((e) => {
-        if (errorName(e) === "ConditionalCheckFailedException") this.nameLost = true;
-      });
+      this.nameRenewals++;
+      this.client
+        .send(
+          new this.sdk.UpdateItemCommand({
+            TableName: this.loc.table,
+            Key: key("wlease", this.worker),
+            UpdateExpression: "SET #e = :exp",
+            ConditionExpression: "#o = :me",
+            ExpressionAttributeNames: { "#o": "owner", "#e": "exp" },
+            ExpressionAttributeValues: { ":me": S(this.owner), ":exp": N(Date.now() + this.loc.leaseMs) },
+          }),
+        )
+        .catch((e) => {
+          if (errorName(e) === "ConditionalCheckFailedException") this.nameLost = true;
+        });
     }, this.loc.leaseMs / 3);
     this.leaseTimer.unref();
   }
@@ -1106,7 +1111,10 @@ export class DynamoStore implements StateStore, SharedCheckpoints {
         }),
       )
       .catch(() => {});
-    log().debug({ state: this.location, worker: this.worker, roundTrips: this.requests }, "shared state closed");
+    log().debug(
+      { state: this.location, worker: this.worker, roundTrips: this.requests, nameRenewals: this.nameRenewals },
+      "shared state closed",
+    );
     this.client.destroy();
   }
 }
