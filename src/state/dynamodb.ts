@@ -112,7 +112,10 @@ export interface DynamoLocation {
   readonly leaseMs: number;
 }
 
-/** Whether a `--state` value names a DynamoDB table. */
+/**
+ * Whether a `--state` value names a DynamoDB table.
+ * @example isDynamoUrl("dynamodb://firstcall-state?region=eu-west-1") // true
+ */
 export function isDynamoUrl(location: string): boolean {
   return /^dynamodb:\/\//i.test(location);
 }
@@ -157,7 +160,10 @@ export function parseDynamoUrl(url: string): DynamoLocation {
   };
 }
 
-/** The URL with any password in its endpoint replaced by `***`, for messages. */
+/**
+ * The URL with any password in its endpoint replaced by `***`, for messages.
+ * @example redactDynamoUrl("dynamodb://t1?endpoint=http://me:pw@127.0.0.1:8000") // "dynamodb://t1?endpoint=http://me:***@127.0.0.1:8000"
+ */
 export function redactDynamoUrl(url: string): string {
   return url.replace(/(endpoint=[a-z]+(?::|%3A)(?:\/\/|%2F%2F)[^:@/&%]*(?::|%3A))[^@&]*(@|%40)/i, "$1***$2");
 }
@@ -1131,7 +1137,10 @@ function objectOf(id: string, item: Item): ScannedObject {
   };
 }
 
-/** What `firstcall state inspect` shows of a DynamoDB state (reads the whole table once: counts). */
+/**
+ * What `firstcall state inspect` shows of a DynamoDB state (reads the whole table once: counts).
+ * @example const info = await inspectDynamo("dynamodb://firstcall-state?region=eu-west-1")
+ */
 export async function inspectDynamo(url: string): Promise<StateInfo> {
   const loc = parseDynamoUrl(url);
   const client = await makeClient(loc);

@@ -23,12 +23,18 @@ export function isPostgresLocation(location: string): boolean {
   return /^postgres(ql)?:\/\//i.test(location);
 }
 
-/** Whether a `--state` value names a DynamoDB table (`dynamodb://TABLE?region=…`). */
+/**
+ * Whether a `--state` value names a DynamoDB table (`dynamodb://TABLE?region=…`).
+ * @example isDynamoLocation("dynamodb://firstcall-state?region=eu-west-1") // true
+ */
 export function isDynamoLocation(location: string): boolean {
   return /^dynamodb:\/\//i.test(location);
 }
 
-/** Whether a `--state` value names a state several workers share (PostgreSQL, DynamoDB). */
+/**
+ * Whether a `--state` value names a state several workers share (PostgreSQL, DynamoDB).
+ * @example isSharedLocation("postgres://detector@db/firstcall") // true
+ */
 export function isSharedLocation(location: string): boolean {
   return isPostgresLocation(location) || isDynamoLocation(location);
 }
