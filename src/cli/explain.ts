@@ -11,7 +11,7 @@ export const explainSpec: CommandSpec = {
     formatOption(["text", "json"], "output format (json: the explanation as one object)"),
     {
       flags: "--state <path>",
-      description: "state file the scan wrote, or its PostgreSQL database (`postgres://…`)",
+      description: "state file the scan wrote, or its shared state (`postgres://…`, `dynamodb://…`)",
       defaultText: "$XDG_STATE_HOME/firstcall/state.sqlite (or $FIRSTCALL_STATE)",
     },
     { flags: "-c, --config <file>", description: "the configuration the scan used (for the learning window)" },
@@ -38,7 +38,7 @@ export function registerExplain(program: Command): void {
     const { existsSync } = await import("node:fs");
     const { StateError, UsageError } = await import("../errors.js");
     const { defaultConfig, loadConfig } = await import("../config/config.js");
-    const { defaultStatePath, isPostgresLocation, openAnyStore } = await import("../state/open.js");
+    const { defaultStatePath, isSharedLocation, openAnyStore } = await import("../state/open.js");
     const { findStoredFinding } = await import("../findings/find.js");
     const { explain, renderExplanationText } = await import("../findings/explain.js");
     const { safeJsonStringify, safeText } = await import("../safe-text.js");
@@ -48,7 +48,7 @@ export function registerExplain(program: Command): void {
       throw new UsageError("E_USAGE", `--lock-timeout: not a non-negative number: ${flags.lockTimeout}`);
     const config = flags.config ? loadConfig(flags.config) : defaultConfig();
     const statePath = flags.state ?? defaultStatePath();
-    if (statePath === ":memory:" || (!isPostgresLocation(statePath) && !existsSync(statePath)))
+    if (statePath === ":memory:" || (!isSharedLocation(statePath) && !existsSync(statePath)))
       throw new StateError(
         "E_STATE",
         `${safeText(statePath)}: no state file: run firstcall scan with this --state first`,

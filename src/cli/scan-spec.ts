@@ -38,7 +38,7 @@ export const scanSpec: CommandSpec = {
     {
       flags: "--state <path>",
       description:
-        "state file (SQLite); `:memory:` for a throw-away run; `postgres://…` for a state shared by several workers (run `firstcall state init` on it first)",
+        "state file (SQLite); `:memory:` for a throw-away run; `postgres://…` or `dynamodb://TABLE?region=…` for a state shared by several workers (run `firstcall state init` on it first)",
       defaultText: "$XDG_STATE_HOME/firstcall/state.sqlite (or $FIRSTCALL_STATE)",
     },
     {
@@ -144,7 +144,7 @@ export const scanSpec: CommandSpec = {
     {
       flags: "--worker <name>",
       description:
-        "with a shared (PostgreSQL) state: this worker's name; each worker running at the same time needs its own, a restarted one takes its old name to resume",
+        "with a shared (PostgreSQL or DynamoDB) state: this worker's name; each worker running at the same time needs its own, a restarted one takes its old name to resume",
       defaultValue: "default",
     },
     {

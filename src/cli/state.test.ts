@@ -8,7 +8,8 @@ import { join } from "node:path";
 import { describe, test } from "node:test";
 import { PG_SCHEMA_VERSION } from "../state/postgres.js";
 import { SCHEMA_VERSION } from "../state/sqlite.js";
-import { runCli } from "../test-helpers/cli.js";
+import { runCli, runCliAsync } from "../test-helpers/cli.js";
+import { testTable } from "../test-helpers/dynamodb.js";
 import { testDatabase } from "../test-helpers/postgres.js";
 import { scratchDirs } from "../test-helpers/scan.js";
 
@@ -97,6 +98,79 @@ describe("firstcall state", () => {
     const text = runCli(["state", "inspect", "--state", withPassword]);
     assert.match(text.stdout, /worker host-a: finished/);
     for (const out of [before, scanFirst, init, scan, all, explained, inspected, text]) {
+      assert.ok(!`${out.stdout}${out.stderr}`.includes("hunter2"), "no password in any output");
+    }
+  });
+
+  test("DynamoDB: init creates the table, scan with a worker name, inspect; an endpoint's password never printed", async (t) => {
+    const { url, server } = await testTable();
+    t.diagnostic(server);
+    // dynalite ignores the endpoint's user and password; they must still never be printed.
+    const withPassword = url.replace("endpoint=http://", "endpoint=http://me:hunter2@");
+    const before = await runCliAsync(["state", "inspect", "--state", withPassword]);
+    assert.equal(before.status, 0, before.stderr);
+    assert.match(before.stdout, /not initialised: run firstcall state init/);
+    const scanFirst = await runCliAsync(["scan", "testdata/sample", "--state", withPassword, "-q"]);
+    assert.equal(scanFirst.status, 4);
+    assert.match(scanFirst.stderr, /not initialised for firstcall; run: firstcall state init --state/);
+    const init = await runCliAsync(["state", "init", "--state", withPassword]);
+    assert.equal(init.status, 0, init.stderr);
+    assert.match(init.stdout, /created \(schema 1\)/);
+    const again = await runCliAsync(["state", "init", "--state", withPassword]);
+    assert.match(again.stdout, /already at schema 1; nothing to do/);
+    const scan = await runCliAsync([
+      "scan",
+      "testdata/sample",
+      "--state",
+      withPassword,
+      "--worker",
+      "host-a",
+      "--format",
+      "jsonl",
+      "--log-level",
+      "debug",
+    ]);
+    assert.ok(scan.status === 0 || scan.status === 1, scan.stderr);
+    const roundTrips = /"roundTrips":(\d+)/.exec(scan.stderr)?.[1];
+    assert.ok(roundTrips !== undefined, "the debug log counts the round trips");
+    t.diagnostic(`sample (67 objects) scanned by one worker: ${roundTrips} DynamoDB requests in all`);
+    const again2 = await runCliAsync([
+      "scan",
+      "testdata/sample",
+      "--state",
+      withPassword,
+      "--worker",
+      "host-a",
+      "--format",
+      "jsonl",
+    ]);
+    assert.equal(again2.stdout, "", "a second scan skips what is stored and prints nothing new");
+    const all = await runCliAsync([
+      "scan",
+      "testdata/sample",
+      "--state",
+      withPassword,
+      "--worker",
+      "host-a",
+      "--all",
+      "-q",
+    ]);
+    const firstId = (JSON.parse(scan.stdout.split("\n")[0] as string) as { id: string }).id;
+    assert.ok(all.stdout.includes(firstId.slice(0, 12)), "--all prints the stored findings");
+    const inspected = await runCliAsync(["state", "inspect", "--state", withPassword, "--format", "json"]);
+    const info = JSON.parse(inspected.stdout);
+    assert.equal(info.kind, "dynamodb");
+    assert.equal(info.schemaVersion, 1);
+    assert.equal(info.findings, scan.stdout.trim().split("\n").length);
+    assert.equal(info.objects, 67);
+    assert.ok(info.sessions > 0);
+    assert.deepEqual(
+      info.workers.map((w: { worker: string; finished: boolean }) => [w.worker, w.finished]),
+      [["host-a", true]],
+    );
+    const text = await runCliAsync(["state", "inspect", "--state", withPassword]);
+    assert.match(text.stdout, /worker host-a: finished/);
+    for (const out of [before, scanFirst, init, scan, all, inspected, text]) {
       assert.ok(!`${out.stdout}${out.stderr}`.includes("hunter2"), "no password in any output");
     }
   });

@@ -14,12 +14,17 @@ interface StateFlags {
 export function registerState(program: Command, version = "unknown"): void {
   const group = program
     .command("state")
-    .description("Create, migrate, inspect, move (export, import) and prune the state (SQLite or PostgreSQL).");
+    .description(
+      "Create, migrate, inspect, move (export, import) and prune the state (SQLite, PostgreSQL or DynamoDB).",
+    );
   commandFromSpec(group, stateInitSpec).action(async (flags: StateFlags) => {
-    const { defaultStatePath, isPostgresLocation } = await import("../state/open.js");
+    const { defaultStatePath, isDynamoLocation, isPostgresLocation } = await import("../state/open.js");
     const location = flags.state ?? defaultStatePath();
     let result: { location: string; from: number; to: number };
-    if (isPostgresLocation(location)) {
+    if (isDynamoLocation(location)) {
+      const { initDynamo, redactDynamoUrl } = await import("../state/dynamodb.js");
+      result = { location: redactDynamoUrl(location), ...(await initDynamo(location)) };
+    } else if (isPostgresLocation(location)) {
       const { migratePostgres, redactUrl } = await import("../state/postgres.js");
       result = { location: redactUrl(location), ...(await migratePostgres(location)) };
     } else {
@@ -43,10 +48,13 @@ export function registerState(program: Command, version = "unknown"): void {
     }
   });
   commandFromSpec(group, stateInspectSpec).action(async (flags: StateFlags) => {
-    const { defaultStatePath, isPostgresLocation } = await import("../state/open.js");
+    const { defaultStatePath, isDynamoLocation, isPostgresLocation } = await import("../state/open.js");
     const location = flags.state ?? defaultStatePath();
     let info: StateInfo;
-    if (isPostgresLocation(location)) {
+    if (isDynamoLocation(location)) {
+      const { inspectDynamo } = await import("../state/dynamodb.js");
+      info = await inspectDynamo(location);
+    } else if (isPostgresLocation(location)) {
       const { inspectPostgres } = await import("../state/postgres.js");
       info = await inspectPostgres(location);
     } else {

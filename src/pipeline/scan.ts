@@ -35,7 +35,7 @@ import type { LiveObject, LiveSource } from "../sources/live.js";
 import type { LogObjectRef } from "../sources/local.js";
 import type { ReadProblem } from "../sources/read.js";
 import type { S3Source, S3SourceOptions } from "../sources/s3.js";
-import { isPostgresLocation, openAnyStore } from "../state/open.js";
+import { isSharedLocation, openAnyStore } from "../state/open.js";
 import { type ScannedObject, type SharedCheckpoints, type StateStore, sameObject } from "../state/store.js";
 import { decodeStreamPosition, encodeStreamPosition } from "../state/stream-position.js";
 import { RecentIds, ReorderBuffer } from "./reorder.js";
@@ -314,10 +314,10 @@ export async function runScan(options: ScanOptions): Promise<ScanResult> {
   // The whole configuration is checked before any log is read: a typo must not cost a full read.
   const config = validateConfig(options.config ?? defaultConfig());
   const inventory = NetworkInventory.load(config.ownNetworks, options.ipRangesPath, options.ipRanges);
-  if (options.rescan && isPostgresLocation(options.statePath ?? "")) {
+  if (options.rescan && isSharedLocation(options.statePath ?? "")) {
     throw new UsageError(
       "E_USAGE",
-      "--rescan starts from empty state, which would erase what other workers share in a PostgreSQL state; rescan into a new database instead",
+      "--rescan starts from empty state, which would erase what other workers share in a shared (PostgreSQL or DynamoDB) state; rescan into a new database or table instead",
     );
   }
   const store = await openAnyStore(options.statePath ?? ":memory:", {
@@ -326,7 +326,7 @@ export async function runScan(options: ScanOptions): Promise<ScanResult> {
     ...(options.worker !== undefined ? { worker: options.worker } : {}),
     ...(options.ephemeralWorker ? { ephemeral: true } : {}),
   });
-  log().debug({ state: options.statePath ?? ":memory:", ms: Date.now() - started }, "state opened");
+  log().debug({ state: store.location, ms: Date.now() - started }, "state opened");
   try {
     return await new StreamingScan(options, config, inventory, store, started).run();
   } finally {

@@ -90,16 +90,22 @@ export class MemoryStore implements StateStore {
   }
 
   async commit(batch: StateCommit): Promise<void> {
-    for (const s of batch.sessions) {
-      const validUntil = Math.max(0, ...s.lifetimes.map((l) => l.validUntil));
-      this.sessions.set(s.key, { validUntil, data: encodeSession(s) });
-    }
+    // All or nothing, as a transaction: every document is encoded before anything changes, so a
+    // document that cannot be encoded fails the commit without leaving half of it behind.
+    const sessions = batch.sessions.map((s) => ({
+      key: s.key,
+      validUntil: Math.max(0, ...s.lifetimes.map((l) => l.validUntil)),
+      data: encodeSession(s),
+    }));
+    const findings = batch.findings.map((f) => ({ id: f.finding.id, time: f.finding.time, data: encodeDocument(f) }));
+    const fleet = encodeFleet(batch.fleet);
+    for (const s of sessions) this.sessions.set(s.key, { validUntil: s.validUntil, data: s.data });
     for (const k of batch.deletedSessions) this.sessions.delete(k);
     const prune = batch.pruneSessionsBefore;
     if (prune !== undefined) for (const [k, v] of this.sessions) if (v.validUntil < prune) this.sessions.delete(k);
-    for (const f of batch.findings) this.findings.set(f.finding.id, { time: f.finding.time, data: encodeDocument(f) });
+    for (const f of findings) this.findings.set(f.id, { time: f.time, data: f.data });
     for (const o of batch.objects) this.objects.set(o.id, o);
-    this.fleet = encodeFleet(batch.fleet);
+    this.fleet = fleet;
     this.pending = batch.pending;
     for (const o of batch.outputs ?? []) this.outputs.set(o.path, o.bytes);
     if (batch.settingsFingerprint !== undefined) this.settings = batch.settingsFingerprint;

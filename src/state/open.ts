@@ -51,8 +51,24 @@ export function isPostgresLocation(location: string): boolean {
 }
 
 /**
- * Any store: a PostgreSQL URL opens the shared store (its client is loaded only then), anything else
- * as {@link openStore}.
+ * Whether a `--state` value names a DynamoDB table (`dynamodb://TABLE?region=…`).
+ * @example isDynamoLocation("dynamodb://firstcall-state?region=eu-west-1") // true
+ */
+export function isDynamoLocation(location: string): boolean {
+  return /^dynamodb:\/\//i.test(location);
+}
+
+/**
+ * Whether a `--state` value names a state several workers share (PostgreSQL, DynamoDB).
+ * @example isSharedLocation("postgres://detector@db/firstcall") // true
+ */
+export function isSharedLocation(location: string): boolean {
+  return isPostgresLocation(location) || isDynamoLocation(location);
+}
+
+/**
+ * Any store: a PostgreSQL or DynamoDB URL opens that shared store (its client is loaded only then),
+ * anything else as {@link openStore}.
  * @example const store = await openAnyStore("postgres://detector@db/firstcall", { worker: "host-a" })
  */
 export async function openAnyStore(location: string, options: OpenStoreOptions = {}): Promise<StateStore> {
@@ -65,11 +81,12 @@ export async function openAnyStore(location: string, options: OpenStoreOptions =
       ...(options.ephemeral ? { ephemeral: true } : {}),
     });
   }
-  if (kind === "dynamodb") {
-    throw new StateError(
-      "E_STATE",
-      `${location}: the DynamoDB state is not built yet; use a PostgreSQL state (postgres://…) for now`,
-    );
+  if (isDynamoLocation(location)) {
+    const { DynamoStore } = await import("./dynamodb.js");
+    return DynamoStore.open(location, {
+      ...(options.worker !== undefined ? { worker: options.worker } : {}),
+      ...(options.readOnly ? { readOnly: true } : {}),
+    });
   }
   return openStore(location, options);
 }

@@ -12,6 +12,7 @@ import { emptyFleet, type SessionState } from "../engine/state.js";
 import type { StateError } from "../errors.js";
 import { runScan } from "../pipeline/scan.js";
 import { testDatabase } from "../test-helpers/postgres.js";
+import { storeContract } from "../test-helpers/store-contract.js";
 import { inspectPostgres, migratePostgres, PG_SCHEMA_VERSION, PostgresStore, redactUrl } from "./postgres.js";
 
 function session(key: string, validUntil: number): SessionState {
@@ -51,6 +52,36 @@ describe("PostgreSQL store", () => {
     const info = await inspectPostgres(url);
     assert.equal(info.schemaVersion, PG_SCHEMA_VERSION);
     assert.equal(info.sessions, 0);
+  });
+
+  test("a schema 1 database (objects without ETag) is migrated to 2 by state init, keeping its rows", async (t) => {
+    const { url, server } = await testDatabase();
+    t.diagnostic(`PostgreSQL server: ${server}`);
+    await migratePostgres(url);
+    // Back to what schema 1 was: no etag column, version 1 recorded.
+    const c = new pg.Client({ connectionString: url });
+    await c.connect();
+    try {
+      await c.query("ALTER TABLE firstcall_objects DROP COLUMN etag");
+      await c.query("DELETE FROM firstcall_schema WHERE version > 1");
+      await c.query("INSERT INTO firstcall_objects VALUES ('s3://b/k', 10, 5, 3, 'complete', now(), 'w')");
+    } finally {
+      await c.end();
+    }
+    await assert.rejects(PostgresStore.open(url), (e: StateError) => e.code === "E_STATE_VERSION");
+    assert.deepEqual(await migratePostgres(url), { from: 1, to: PG_SCHEMA_VERSION });
+    const store = await PostgresStore.open(url);
+    try {
+      assert.deepEqual(await store.scannedObject("s3://b/k"), {
+        id: "s3://b/k",
+        size: 10,
+        mtimeMs: 5,
+        records: 3,
+        status: "complete",
+      });
+    } finally {
+      await store.close();
+    }
   });
 
   test("a scan on an uninitialised database refuses and says what to run", async (t) => {
@@ -236,3 +267,18 @@ describe("PostgreSQL store", () => {
     }
   });
 });
+
+storeContract(
+  "PostgreSQL",
+  async () => {
+    const { url, server } = await testDatabase();
+    await migratePostgres(url);
+    // The database is dropped when the file's tests end (testDatabase).
+    return {
+      open: (worker) => PostgresStore.open(url, { worker: worker ?? "default" }),
+      cleanup: async () => {},
+      server,
+    };
+  },
+  { persistent: true, shared: true },
+);

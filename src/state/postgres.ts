@@ -220,6 +220,26 @@ export async function migratePostgres(url: string): Promise<{ from: number; to: 
   }
 }
 
+interface ObjectRow {
+  id: string;
+  size: string;
+  mtime_ms: number;
+  records: number;
+  status: string;
+  etag: string | null;
+}
+
+function objectOf(row: ObjectRow): ScannedObject {
+  return {
+    id: row.id,
+    size: Number(row.size),
+    mtimeMs: row.mtime_ms,
+    ...(row.etag !== null ? { etag: row.etag } : {}),
+    records: row.records,
+    status: row.status as ScannedObject["status"],
+  };
+}
+
 /** A hash of the worker name into the advisory lock's second key (collisions only make a name wait). */
 export function workerLockKey(worker: string): number {
   let h = 0;
@@ -368,26 +388,11 @@ export class PostgresStore implements StateStore, SharedCheckpoints {
   async scannedObjects(ids: readonly string[]): Promise<Map<string, ScannedObject>> {
     const out = new Map<string, ScannedObject>();
     for (let i = 0; i < ids.length; i += 10_000) {
-      const r = await this.client.query<{
-        id: string;
-        size: string;
-        mtime_ms: number;
-        records: number;
-        status: string;
-        etag: string | null;
-      }>("SELECT id, size, mtime_ms, records, status, etag FROM firstcall_objects WHERE id = ANY($1::text[])", [
-        ids.slice(i, i + 10_000),
-      ]);
-      for (const row of r.rows) {
-        out.set(row.id, {
-          id: row.id,
-          size: Number(row.size),
-          mtimeMs: row.mtime_ms,
-          ...(row.etag !== null ? { etag: row.etag } : {}),
-          records: row.records,
-          status: row.status as ScannedObject["status"],
-        });
-      }
+      const r = await this.client.query<ObjectRow>(
+        "SELECT id, size, mtime_ms, records, status, etag FROM firstcall_objects WHERE id = ANY($1::text[])",
+        [ids.slice(i, i + 10_000)],
+      );
+      for (const row of r.rows) out.set(row.id, objectOf(row));
     }
     return out;
   }

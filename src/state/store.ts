@@ -69,7 +69,7 @@ export interface CheckpointEvents {
 }
 
 /**
- * A store several workers write at once (PostgreSQL). A checkpoint is `begin` → `exchange` and loads
+ * A store several workers write at once (PostgreSQL, DynamoDB). A checkpoint is `begin` → `exchange` and loads
  * on the same transaction → `commit` (or `rollback`). `begin` takes the state's checkpoint lock, so
  * the checkpoints of all workers are serialised; each processes the events that every worker has
  * read past, in event order, on what the others committed before it.
@@ -97,7 +97,7 @@ export interface SharedCheckpoints {
 
 /** What `firstcall state inspect` shows. */
 export interface StateInfo {
-  readonly kind: "sqlite" | "postgres";
+  readonly kind: "sqlite" | "postgres" | "dynamodb";
   readonly location: string;
   /** 0: not initialised. */
   readonly schemaVersion: number;
@@ -200,7 +200,7 @@ export interface StateStore {
   settingsFingerprint(): Promise<string | undefined>;
   /** Committed length of an output file, if this state delivered findings to it. */
   outputBytes(path: string): Promise<number | undefined>;
-  /** Set when other processes write the same state at the same time (PostgreSQL). */
+  /** Set when other processes write the same state at the same time (PostgreSQL, DynamoDB). */
   readonly shared?: SharedCheckpoints;
   /** The delivery outbox; a store without one cannot deliver to `--to` destinations. */
   readonly outbox?: OutboxStore;

@@ -1,0 +1,241 @@
+/**
+ * The DynamoDB store against dynalite (a DynamoDB API server on a loopback port): table creation
+ * (twice, and two at once), what a scan says on a table that is not initialised, the store contract
+ * (src/test-helpers/store-contract.ts), documents larger than an item, a checkpoint whose worker dies
+ * after its commit marker (rolled forward) or before it (discarded), one live process per worker
+ * name, and no secret in the printed location.
+ */
+import assert from "node:assert/strict";
+import { describe, test } from "node:test";
+import { DynamoDBClient, ScanCommand } from "@aws-sdk/client-dynamodb";
+import type { EngineEvent } from "../engine/event.js";
+import { emptyFleet, type SessionState } from "../engine/state.js";
+import type { StateError } from "../errors.js";
+import { testTable } from "../test-helpers/dynamodb.js";
+import { storeContract } from "../test-helpers/store-contract.js";
+import {
+  DYNAMO_SCHEMA_VERSION,
+  DynamoStore,
+  initDynamo,
+  inspectDynamo,
+  parseDynamoUrl,
+  redactDynamoUrl,
+} from "./dynamodb.js";
+
+storeContract(
+  "DynamoDB",
+  async () => {
+    const { url, server } = await testTable("&lease=2");
+    await initDynamo(url);
+    return {
+      open: (worker) => DynamoStore.open(url, { worker: worker ?? "default" }),
+      cleanup: async () => {},
+      server,
+    };
+  },
+  { persistent: true, shared: true },
+);
+
+storeContract(
+  "DynamoDB, every document split into parts",
+  async () => {
+    const { url, server } = await testTable("&lease=2");
+    await initDynamo(url);
+    return {
+      open: (worker) => DynamoStore.open(url, { worker: worker ?? "default", inlineBytes: 40 }),
+      cleanup: async () => {},
+      server,
+    };
+  },
+  { persistent: true, shared: true },
+);
+
+describe("DynamoDB store", () => {
+  test("state init creates the table once, also when two run at once; a second run changes nothing", async (t) => {
+    const { url, server } = await testTable();
+    t.diagnostic(server);
+    assert.equal((await inspectDynamo(url)).schemaVersion, 0);
+    const both = await Promise.all([initDynamo(url), initDynamo(url)]);
+    assert.deepEqual(
+      both.map((r) => r.to),
+      [DYNAMO_SCHEMA_VERSION, DYNAMO_SCHEMA_VERSION],
+    );
+    assert.deepEqual(await initDynamo(url), { from: DYNAMO_SCHEMA_VERSION, to: DYNAMO_SCHEMA_VERSION });
+    const info = await inspectDynamo(url);
+    assert.equal(info.kind, "dynamodb");
+    assert.equal(info.schemaVersion, DYNAMO_SCHEMA_VERSION);
+    assert.equal(info.sessions, 0);
+  });
+
+  test("a store on a table that is not initialised refuses and says what to run", async (t) => {
+    const { url, server } = await testTable();
+    t.diagnostic(server);
+    await assert.rejects(
+      DynamoStore.open(url),
+      (e: StateError) =>
+        e.code === "E_STATE_SCHEMA" && e.message.includes(`firstcall state init --state ${redactDynamoUrl(url)}`),
+    );
+  });
+
+  test("one live process per worker name; the name is free again once it closes", async (t) => {
+    const { url, server } = await testTable("&lease=1");
+    t.diagnostic(server);
+    await initDynamo(url);
+    const first = await DynamoStore.open(url, { worker: "w" });
+    await assert.rejects(DynamoStore.open(url, { worker: "w" }), (e: StateError) => e.code === "E_STATE_LOCKED");
+    await first.close();
+    await (await DynamoStore.open(url, { worker: "w" })).close();
+  });
+
+  test("URLs: parameters are checked, an endpoint's password never shows", () => {
+    assert.deepEqual(parseDynamoUrl("dynamodb://firstcall-state?region=eu-west-1"), {
+      table: "firstcall-state",
+      region: "eu-west-1",
+      leaseMs: 10_000,
+    });
+    assert.throws(
+      () => parseDynamoUrl("dynamodb://ab"),
+      (e: StateError) => e.code === "E_STATE",
+    );
+    assert.throws(() => parseDynamoUrl("dynamodb://table?regoin=x"), /unknown parameter "regoin"/);
+    const shown = redactDynamoUrl("dynamodb://t1?endpoint=http://me:s3cret@127.0.0.1:8000&region=x");
+    assert.ok(!shown.includes("s3cret"), shown);
+  });
+
+  test("a worker that dies after its commit marker is rolled forward; one that dies before it leaves nothing", async (t) => {
+    const { url, server } = await testTable("&lease=1");
+    t.diagnostic(server);
+    await initDynamo(url);
+    const session = (k: string): SessionState => ({
+      key: k,
+      kind: "ec2-instance",
+      arn: k,
+      sessionName: k,
+      account: "111122223333",
+      lifetimes: [{ start: 0, validUntil: 9_000_000, covered: true, direct: new Map(), endpoint: new Map() }],
+    });
+    const event = (id: string, time: number): EngineEvent => ({
+      id,
+      time,
+      timeIso: new Date(time).toISOString(),
+      name: "GetObject",
+      source: "s3.amazonaws.com",
+      region: "us-east-1",
+      account: "111122223333",
+      sourceIp: "198.51.100.7",
+    });
+    const commit = (store: DynamoStore, keys: string[], objects: string[]) =>
+      store.commit({
+        sessions: keys.map(session),
+        deletedSessions: [],
+        fleet: emptyFleet(),
+        findings: [],
+        objects: objects.map((id) => ({ id, size: 1, mtimeMs: 1, records: 1, status: "complete" as const })),
+        pending: Buffer.from("p"),
+      });
+    // The process "dies" at a chosen point: every later request fails and it never releases the lock.
+    const dieAfter = (store: DynamoStore, writes: number) => {
+      const s = store as unknown as {
+        batchWrite(ops: unknown[]): Promise<void>;
+        send(c: unknown, l?: boolean): Promise<unknown>;
+        release(): Promise<void>;
+      };
+      const batchWrite = s.batchWrite.bind(s);
+      const send = s.send.bind(s);
+      let left = writes;
+      let dead = false;
+      s.batchWrite = async (ops) => {
+        if (dead || left-- <= 0) {
+          dead = true;
+          throw new Error("killed");
+        }
+        await batchWrite(ops);
+        if (left <= 0) dead = true;
+      };
+      s.send = async (c, l) => {
+        if (dead) throw new Error("killed");
+        return send(c, l);
+      };
+      s.release = async () => {};
+    };
+
+    // a: redo log and commit marker written, killed before applying them.
+    const a = await DynamoStore.open(url, { worker: "a" });
+    await a.begin();
+    await a.exchange([event("e1", 100)], 200, 10);
+    const s = a as unknown as { batchWrite(ops: unknown[]): Promise<void>; release(): Promise<void> };
+    const batchWrite = s.batchWrite.bind(s);
+    let calls = 0;
+    s.batchWrite = async (ops) => {
+      if (++calls === 2) throw new Error("killed"); // the first writes the redo log, the second would apply it
+      await batchWrite(ops);
+    };
+    s.release = async () => {};
+    await assert.rejects(commit(a, ["s-a"], ["o-a"]), /killed/);
+    assert.equal(await a.scannedObject("o-a"), undefined, "not applied yet");
+    await a.close();
+
+    // b takes the lock once a's lease and the grace period are over, and applies a's checkpoint first.
+    const started = Date.now();
+    const b = await DynamoStore.open(url, { worker: "b" });
+    t.diagnostic(`taken over after ${Date.now() - started} ms`);
+    const start = await b.begin();
+    assert.deepEqual(start.fleet, emptyFleet());
+    assert.ok((await b.loadSessions(["s-a"])).has("s-a"), "a's committed checkpoint was rolled forward");
+    assert.ok(await b.scannedObject("o-a"));
+    assert.equal(await b.sessionCount(), 1);
+    // b writes its redo log and dies before its commit marker.
+    await b.exchange([event("e2", 150)], Number.POSITIVE_INFINITY, 10);
+    dieAfter(b, 1);
+    await assert.rejects(commit(b, ["s-b"], ["o-b"]));
+    await b.close();
+
+    // c finds b's redo log uncommitted: discarded; b's stream position and staged event never happened.
+    const c = await DynamoStore.open(url, { worker: "c" });
+    await c.begin();
+    assert.equal((await c.loadSessions(["s-b"])).size, 0);
+    assert.equal(await c.scannedObject("o-b"), undefined);
+    const positions = await c.workerPositions();
+    assert.equal(positions.get("b")?.finished, false, "b's end of input was not committed");
+    assert.equal(positions.get("a")?.position, 200, "a's position was");
+    await c.rollback();
+    const client = new DynamoDBClient({
+      region: "us-east-1",
+      endpoint: new URL(url.replace(/^.*endpoint=/, "").replace(/&.*$/, "")).origin,
+    });
+    const table = /^dynamodb:\/\/([^?]+)/.exec(url)?.[1];
+    const left = await client.send(new ScanCommand({ TableName: table, ProjectionExpression: "pk" }));
+    client.destroy();
+    assert.deepEqual(
+      (left.Items ?? []).filter((i) => i.pk?.S?.startsWith("redo#")),
+      [],
+      "no redo log is left behind",
+    );
+    await c.close();
+  });
+
+  test("a checkpoint whose engine work outlasts the lease still commits when no one took the lock", async (t) => {
+    const { url, server } = await testTable("&lease=1");
+    t.diagnostic(server);
+    await initDynamo(url);
+    const a = await DynamoStore.open(url, { worker: "a" });
+    try {
+      await a.begin();
+      // Longer than the whole lease, as a large batch of engine work between two requests can be.
+      await new Promise((r) => setTimeout(r, 1500));
+      await a.exchange([], Number.POSITIVE_INFINITY, 10);
+      await a.commit({
+        sessions: [],
+        deletedSessions: [],
+        fleet: emptyFleet(),
+        findings: [],
+        objects: [],
+        pending: Buffer.from("p"),
+        settingsFingerprint: "after-a-long-checkpoint",
+      });
+      assert.equal(await a.settingsFingerprint(), "after-a-long-checkpoint");
+    } finally {
+      await a.close();
+    }
+  });
+});

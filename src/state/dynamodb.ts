@@ -1,0 +1,1228 @@
+/**
+ * The shared store on DynamoDB: one table that several workers (processes, hosts, Lambdas) scan into
+ * at once, with the same contract and the same global event order as PostgreSQL (ARCHITECTURE.md §1,
+ * *Shared state*, *DynamoDB*).
+ *
+ * DynamoDB has no transaction over a whole checkpoint (TransactWriteItems: 100 items, 4 MB), so the
+ * atomic checkpoint is built explicitly:
+ *
+ * - **Lock**: one item (`meta`/`lock`) taken with a conditional write: an owner, a lease that expires
+ *   (renewed while a checkpoint runs) and a fencing token incremented by every acquisition. A worker
+ *   that dies holding it blocks the others until its lease has expired (plus a grace period covering
+ *   clock skew and a request still in flight).
+ * - **Redo log**: a checkpoint gathers its whole write set in memory (nothing is written by
+ *   `exchange` or the loads), writes it deflated as chunk items under `redo#FENCE`, then writes the
+ *   **commit marker** on the lock item conditionally on still holding it with that fence, then applies
+ *   the writes (BatchWriteItem, idempotent puts and deletes) and releases the lock.
+ * - **Recovery**: whoever takes the lock next and finds a commit marker applies that redo log first
+ *   (roll forward); a redo log without a marker is discarded. So a checkpoint is applied entirely or
+ *   not at all, whenever its worker dies.
+ *
+ * Items (partition key `pk`, sort key `sk`): sessions `s#KEY`/`s` and their expiry index
+ * `sx#SHARD`/`VALIDUNTIL#KEY`; findings `f`/`ID`; objects `o#ID`/`o`; the fleet `meta`/`fleet`;
+ * settings `meta`/`settings`; per worker its stream `stream`/`WORKER`, position document
+ * `pending`/`WORKER`, output lengths `out`/`WORKER\nPATH` and name lease `wlease`/`WORKER`; staged
+ * events in deflated chunks `stg`/`LO#FENCE#N`; ids processed within the lateness `done`/`HI#FENCE#N`.
+ * Documents are the encodings SQLite stores (deflated); one larger than an item holds (400 KB) is split
+ * into part items (`part#PK#SK`/`N`).
+ */
+import { randomBytes } from "node:crypto";
+import { deflateRawSync, inflateRawSync } from "node:zlib";
+import type {
+  AttributeValue,
+  BatchGetItemCommandOutput,
+  DynamoDBClient,
+  QueryCommandInput,
+  WriteRequest,
+} from "@aws-sdk/client-dynamodb";
+import type { StoredFinding } from "../engine/engine.js";
+import type { EngineEvent } from "../engine/event.js";
+import {
+  decodeDocument,
+  decodeFleet,
+  decodeSession,
+  emptyFleet,
+  encodeDocument,
+  encodeFleet,
+  encodeSession,
+  type FleetState,
+  type SessionState,
+} from "../engine/state.js";
+import { StateError } from "../errors.js";
+import { log } from "../log.js";
+import type {
+  CheckpointEvents,
+  CheckpointStart,
+  ScannedObject,
+  SharedCheckpoints,
+  StateCommit,
+  StateInfo,
+  StateStore,
+} from "./store.js";
+
+/** The layout version this firstcall reads and writes (item `meta`/`schema`). */
+export const DYNAMO_SCHEMA_VERSION = 1;
+
+/** Largest document kept in one item; larger ones are split into parts (the item limit is 400 KB). */
+const INLINE_BYTES = 350_000;
+/** Expiry index shards: spreads the index writes of a checkpoint over several partitions. */
+const INDEX_SHARDS = 8;
+/** Events per staged chunk before it is deflated (about 30 KB of deflated events per 1,000). */
+const EVENTS_PER_CHUNK = 4000;
+/** Stands for −∞ in a number attribute (DynamoDB numbers stop at ±1e125). */
+const MINUS_INFINITY = -1e100;
+/** The default lease of the checkpoint lock and of a worker name. */
+const DEFAULT_LEASE_MS = 10_000;
+/**
+ * How long past the end of a lease the lock is still not taken over. A request times out after 2 s and
+ * is tried at most 3 times, so a write sent before the lease ended has landed or failed within it;
+ * the rest covers clock skew between hosts.
+ */
+const GRACE_MS = 10_000;
+
+type Item = Record<string, AttributeValue>;
+type Key = { pk: AttributeValue; sk: AttributeValue };
+type Op = { put: Item } | { del: Key };
+
+const S = (s: string): AttributeValue => ({ S: s });
+const N = (n: number): AttributeValue => ({ N: String(n) });
+const B = (b: Uint8Array): AttributeValue => ({ B: b });
+const key = (pk: string, sk: string): Key => ({ pk: S(pk), sk: S(sk) });
+const num = (v: AttributeValue | undefined): number | undefined => (v?.N !== undefined ? Number(v.N) : undefined);
+const str = (v: AttributeValue | undefined): string | undefined => v?.S;
+const keyId = (pk: string, sk: string) => `${pk}\u0000${sk}`;
+
+/** A time (ms) as a sort key that orders as the number does (from −1e15 ms). */
+function pad(t: number): string {
+  return String(Math.floor(t) + 1e15).padStart(17, "0");
+}
+
+function shardOf(k: string): number {
+  let h = 0;
+  for (const ch of k) h = (Math.imul(h, 31) + (ch.codePointAt(0) ?? 0)) | 0;
+  return Math.abs(h) % INDEX_SHARDS;
+}
+
+/** Where a `dynamodb://TABLE?region=…&endpoint=…&profile=…&lease=SECONDS` URL points. */
+export interface DynamoLocation {
+  readonly table: string;
+  readonly region?: string;
+  readonly endpoint?: string;
+  readonly profile?: string;
+  readonly leaseMs: number;
+}
+
+/**
+ * Whether a `--state` value names a DynamoDB table.
+ * @example isDynamoUrl("dynamodb://firstcall-state?region=eu-west-1") // true
+ */
+export function isDynamoUrl(location: string): boolean {
+  return /^dynamodb:\/\//i.test(location);
+}
+
+/**
+ * Reads a `dynamodb://` URL.
+ * @throws StateError E_STATE when the table name or a parameter is not valid.
+ * @example parseDynamoUrl("dynamodb://firstcall-state?region=eu-west-1").table // "firstcall-state"
+ */
+export function parseDynamoUrl(url: string): DynamoLocation {
+  const m = /^dynamodb:\/\/([^/?#]*)\/?(\?[^#]*)?$/i.exec(url);
+  const table = decodeURIComponent(m?.[1] ?? "");
+  if (!m || !/^[A-Za-z0-9_.-]{3,255}$/.test(table)) {
+    throw new StateError(
+      "E_STATE",
+      `${redactDynamoUrl(url)}: not a DynamoDB state: write dynamodb://TABLE?region=REGION (a table name of 3–255 letters, digits, _ . -)`,
+    );
+  }
+  const params = new URLSearchParams(m[2] ?? "");
+  for (const k of params.keys()) {
+    if (!["region", "endpoint", "profile", "lease"].includes(k)) {
+      throw new StateError(
+        "E_STATE",
+        `${redactDynamoUrl(url)}: unknown parameter "${k}" (known: region, endpoint, profile, lease)`,
+      );
+    }
+  }
+  const lease = params.get("lease");
+  const leaseMs = lease === null ? DEFAULT_LEASE_MS : Number(lease) * 1000;
+  if (!Number.isFinite(leaseMs) || leaseMs < 1000) {
+    throw new StateError("E_STATE", `${redactDynamoUrl(url)}: lease must be a number of seconds ≥ 1`);
+  }
+  const region = params.get("region") || undefined;
+  const endpoint = params.get("endpoint") || undefined;
+  const profile = params.get("profile") || undefined;
+  return {
+    table,
+    leaseMs,
+    ...(region ? { region } : {}),
+    ...(endpoint ? { endpoint } : {}),
+    ...(profile ? { profile } : {}),
+  };
+}
+
+/**
+ * The URL with any password in its endpoint replaced by `***`, for messages.
+ * @example redactDynamoUrl("dynamodb://t1?endpoint=http://me:pw@127.0.0.1:8000") // "dynamodb://t1?endpoint=http://me:***@127.0.0.1:8000"
+ */
+export function redactDynamoUrl(url: string): string {
+  return url.replace(/(endpoint=[a-z]+(?::|%3A)(?:\/\/|%2F%2F)[^:@/&%]*(?::|%3A))[^@&]*(@|%40)/i, "$1***$2");
+}
+
+async function makeClient(loc: DynamoLocation): Promise<DynamoDBClient> {
+  const { DynamoDBClient } = await import("@aws-sdk/client-dynamodb");
+  const { awsSettings, sdkClientConfig } = await import("../aws/client-config.js");
+  const config = sdkClientConfig(
+    awsSettings({
+      ...(loc.profile ? { profile: loc.profile } : {}),
+      ...(loc.region ? { region: loc.region } : {}),
+      ...(loc.endpoint ? { endpointUrl: loc.endpoint } : {}),
+    }),
+  );
+  // A request must end well within the lease's grace period: a write in flight past it could land
+  // after another worker took the lock over (see the module comment).
+  return new DynamoDBClient({
+    ...config,
+    maxAttempts: 3,
+    requestHandler: { ...(config.requestHandler ?? {}), requestTimeout: 2000, connectionTimeout: 2000 },
+  });
+}
+
+function errorName(e: unknown): string {
+  return (e as { name?: string }).name ?? "";
+}
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/** The layout version of the table (0: no table, or not initialised). */
+async function tableVersion(client: DynamoDBClient, table: string): Promise<number> {
+  const { GetItemCommand } = await import("@aws-sdk/client-dynamodb");
+  try {
+    const r = await client.send(
+      new GetItemCommand({ TableName: table, Key: key("meta", "schema"), ConsistentRead: true }),
+    );
+    return num(r.Item?.v) ?? 0;
+  } catch (e) {
+    if (errorName(e) === "ResourceNotFoundException") return 0;
+    throw e;
+  }
+}
+
+/**
+ * Creates the table (on-demand capacity) and its layout items: `firstcall state init`. Safe to run
+ * twice and from several processes at once; waits until the table is ACTIVE.
+ * @returns the layout versions before and after.
+ * @example const { from, to } = await initDynamo("dynamodb://firstcall-state?region=eu-west-1")
+ */
+export async function initDynamo(url: string): Promise<{ from: number; to: number }> {
+  const loc = parseDynamoUrl(url);
+  const where = redactDynamoUrl(url);
+  const client = await makeClient(loc);
+  const sdk = await import("@aws-sdk/client-dynamodb");
+  try {
+    try {
+      await client.send(
+        new sdk.CreateTableCommand({
+          TableName: loc.table,
+          BillingMode: "PAY_PER_REQUEST",
+          AttributeDefinitions: [
+            { AttributeName: "pk", AttributeType: "S" },
+            { AttributeName: "sk", AttributeType: "S" },
+          ],
+          KeySchema: [
+            { AttributeName: "pk", KeyType: "HASH" },
+            { AttributeName: "sk", KeyType: "RANGE" },
+          ],
+        }),
+      );
+    } catch (e) {
+      if (errorName(e) !== "ResourceInUseException") throw e;
+    }
+    for (let i = 0; ; i++) {
+      const d = await client.send(new sdk.DescribeTableCommand({ TableName: loc.table }));
+      if (d.Table?.TableStatus === "ACTIVE") break;
+      if (i > 600) throw new Error(`the table stayed ${d.Table?.TableStatus} for 5 minutes`);
+      await sleep(500);
+    }
+    const from = await tableVersion(client, loc.table);
+    if (from > DYNAMO_SCHEMA_VERSION) {
+      throw new StateError(
+        "E_STATE_VERSION",
+        `${where}: state layout ${from} was written by a newer firstcall (this one knows ${DYNAMO_SCHEMA_VERSION}): upgrade firstcall.`,
+      );
+    }
+    if (from === 0) {
+      // The lock item first: a table whose schema item exists always has it.
+      const items: Item[] = [
+        { pk: S("meta"), sk: S("lock"), fence: N(0), sc: N(0), hz: N(MINUS_INFINITY) },
+        { pk: S("meta"), sk: S("schema"), v: N(DYNAMO_SCHEMA_VERSION) },
+      ];
+      for (const item of items) {
+        try {
+          await client.send(
+            new sdk.PutItemCommand({
+              TableName: loc.table,
+              Item: item,
+              ConditionExpression: "attribute_not_exists(pk)",
+            }),
+          );
+        } catch (e) {
+          if (errorName(e) !== "ConditionalCheckFailedException") throw e;
+          // Another init wrote it at the same moment.
+        }
+      }
+    }
+    return { from, to: DYNAMO_SCHEMA_VERSION };
+  } catch (e) {
+    if (e instanceof StateError) throw e;
+    throw new StateError("E_STATE", `${where}: cannot initialise the state: ${(e as Error).message}`, { cause: e });
+  } finally {
+    client.destroy();
+  }
+}
+
+export interface DynamoOpenOptions {
+  /** This worker's name: its stream position and output files are its own. Default `default`. */
+  readonly worker?: string;
+  /** Only to read (`scan --all`, `explain`): no worker name taken, not registered as running. */
+  readonly readOnly?: boolean;
+  /** Largest document kept in one item (tests make it small to exercise the split); default 350 kB. */
+  readonly inlineBytes?: number;
+}
+
+/** A checkpoint in progress: the lock held and the writes gathered so far. */
+interface Checkpoint {
+  readonly fence: number;
+  /** Local time before which this worker may still write (the lease, renewed as it goes). */
+  deadline: number;
+  /** Processed-id horizon: ids of events older than this are forgotten (`cut − lateness`, at most). */
+  hz: number;
+  /** Stored sessions after this checkpoint. */
+  sc: number;
+  readonly writes: Map<string, Op>;
+  /** Sessions' stored validity (null: not stored) as read or written in this checkpoint. */
+  readonly known: Map<string, number | null>;
+  /** Set once the commit marker is written: from then on the checkpoint can only go forward. */
+  committed: boolean;
+  chunks: number;
+}
+
+/** JSON for the redo log: binary attribute values as base64 (read from the holder: a Buffer's toJSON runs first). */
+function redoReplacer(this: Record<string, unknown>, k: string, v: unknown): unknown {
+  const raw = this[k];
+  return raw instanceof Uint8Array ? { $b: Buffer.from(raw).toString("base64") } : v;
+}
+function redoReviver(_k: string, v: unknown): unknown {
+  return v !== null && typeof v === "object" && "$b" in v ? Buffer.from((v as { $b: string }).$b, "base64") : v;
+}
+
+export class DynamoStore implements StateStore, SharedCheckpoints {
+  readonly location: string;
+  readonly shared = this;
+  private requests = 0;
+  private nameRenewals = 0;
+  private cp: Checkpoint | undefined;
+  private readonly owner = `${randomBytes(6).toString("hex")}:${process.pid}`;
+  private leaseTimer: NodeJS.Timeout | undefined;
+  private nameLost = false;
+  private readonly inlineBytes: number;
+
+  private constructor(
+    private readonly client: DynamoDBClient,
+    private readonly sdk: typeof import("@aws-sdk/client-dynamodb"),
+    private readonly loc: DynamoLocation,
+    url: string,
+    readonly worker: string,
+    inlineBytes: number,
+  ) {
+    this.location = redactDynamoUrl(url);
+    this.inlineBytes = inlineBytes;
+  }
+
+  /**
+   * Connects, checks the layout version, takes the worker's name and registers it as running.
+   * @throws StateError when the table cannot be reached, is not initialised (with the command to
+   *   run) or of another version, or another live process uses the same worker name.
+   * @example const store = await DynamoStore.open("dynamodb://firstcall-state?region=eu-west-1", { worker: "host-a" })
+   */
+  static async open(url: string, options: DynamoOpenOptions = {}): Promise<DynamoStore> {
+    const loc = parseDynamoUrl(url);
+    const client = await makeClient(loc);
+    const sdk = await import("@aws-sdk/client-dynamodb");
+    const store = new DynamoStore(
+      client,
+      sdk,
+      loc,
+      url,
+      options.worker ?? "default",
+      options.inlineBytes ?? INLINE_BYTES,
+    );
+    try {
+      store.requests++;
+      const version = await tableVersion(client, loc.table);
+      if (version === 0) {
+        throw new StateError(
+          "E_STATE_SCHEMA",
+          `${store.location}: not initialised for firstcall; run: firstcall state init --state ${store.location}`,
+        );
+      }
+      if (version !== DYNAMO_SCHEMA_VERSION) {
+        throw new StateError(
+          "E_STATE_VERSION",
+          version < DYNAMO_SCHEMA_VERSION
+            ? `${store.location}: state layout ${version}, this firstcall needs ${DYNAMO_SCHEMA_VERSION}; run: firstcall state init --state ${store.location}`
+            : `${store.location}: state layout ${version} was written by a newer firstcall (this one knows ${DYNAMO_SCHEMA_VERSION}): upgrade firstcall.`,
+        );
+      }
+      if (options.readOnly) return store;
+      await store.takeName();
+      // Running again, under the checkpoint lock: a redo log of this worker's previous life is applied
+      // first, so it can never mark the worker finished after this.
+      await store.acquire();
+      const cp = store.cp as Checkpoint;
+      await store.send(
+        new sdk.UpdateItemCommand({
+          TableName: loc.table,
+          Key: key("stream", store.worker),
+          UpdateExpression: "SET fin = :f, upd = :u",
+          ExpressionAttributeValues: { ":f": { BOOL: false }, ":u": S(new Date().toISOString()) },
+        }),
+      );
+      await store.release(cp);
+      return store;
+    } catch (e) {
+      await store.close().catch(() => {});
+      if (e instanceof StateError) throw e;
+      throw new StateError("E_STATE", `${store.location}: cannot use as a state: ${(e as Error).message}`, {
+        cause: e,
+      });
+    }
+  }
+
+  // ---- requests ----
+
+  /** Every request goes through here: counted (round trips), and checked against the lease in a checkpoint. */
+  private async send<T>(command: { input: unknown }, lockRequest = false): Promise<T> {
+    if (this.cp && !lockRequest) await this.keepLease(this.cp);
+    this.requests++;
+    return (await this.client.send(command as never)) as T;
+  }
+
+  private async get(pk: string, sk: string): Promise<Item | undefined> {
+    const r = await this.send<{ Item?: Item }>(
+      new this.sdk.GetItemCommand({ TableName: this.loc.table, Key: key(pk, sk), ConsistentRead: true }),
+    );
+    return r.Item;
+  }
+
+  /** Every item of a partition (optionally a range of it), all pages. */
+  private async query(pk: string, range?: { op: "<" | ">="; sk: string }, projection?: string): Promise<Item[]> {
+    const out: Item[] = [];
+    let start: Item | undefined;
+    do {
+      const input: QueryCommandInput = {
+        TableName: this.loc.table,
+        ConsistentRead: true,
+        KeyConditionExpression: range ? `pk = :pk AND sk ${range.op} :sk` : "pk = :pk",
+        ExpressionAttributeValues: { ":pk": S(pk), ...(range ? { ":sk": S(range.sk) } : {}) },
+        ...(projection ? { ProjectionExpression: projection } : {}),
+        ...(start ? { ExclusiveStartKey: start } : {}),
+      };
+      const r = await this.send<{ Items?: Item[]; LastEvaluatedKey?: Item }>(new this.sdk.QueryCommand(input));
+      out.push(...(r.Items ?? []));
+      start = r.LastEvaluatedKey;
+    } while (start);
+    return out;
+  }
+
+  /** BatchGetItem, 100 keys a request, unprocessed keys retried with backoff. */
+  private async batchGet(keys: readonly Key[], projection?: string): Promise<Item[]> {
+    const out: Item[] = [];
+    for (let i = 0; i < keys.length; i += 100) {
+      let todo: Key[] = keys.slice(i, i + 100);
+      for (let attempt = 0; todo.length > 0; attempt++) {
+        if (attempt > 0) await sleep(Math.min(2000, 25 * 2 ** attempt) * (0.5 + Math.random() / 2));
+        if (attempt > 12) throw new Error("DynamoDB kept keys of a batch read unprocessed (throttled)");
+        const r = await this.send<BatchGetItemCommandOutput>(
+          new this.sdk.BatchGetItemCommand({
+            RequestItems: {
+              [this.loc.table]: {
+                Keys: todo,
+                ConsistentRead: true,
+                ...(projection ? { ProjectionExpression: projection } : {}),
+              },
+            },
+          }),
+        );
+        out.push(...((r.Responses?.[this.loc.table] as Item[] | undefined) ?? []));
+        todo = (r.UnprocessedKeys?.[this.loc.table]?.Keys as Key[] | undefined) ?? [];
+      }
+    }
+    return out;
+  }
+
+  /** BatchWriteItem, 25 writes a request, unprocessed ones retried with backoff. */
+  private async batchWrite(ops: readonly Op[]): Promise<void> {
+    for (let i = 0; i < ops.length; i += 25) {
+      let todo: WriteRequest[] = ops
+        .slice(i, i + 25)
+        .map((o) => ("put" in o ? { PutRequest: { Item: o.put } } : { DeleteRequest: { Key: o.del } }));
+      for (let attempt = 0; todo.length > 0; attempt++) {
+        if (attempt > 0) await sleep(Math.min(2000, 25 * 2 ** attempt) * (0.5 + Math.random() / 2));
+        if (attempt > 12) throw new Error("DynamoDB kept writes of a batch unprocessed (throttled)");
+        const r = await this.send<{ UnprocessedItems?: Record<string, WriteRequest[]> }>(
+          new this.sdk.BatchWriteItemCommand({ RequestItems: { [this.loc.table]: todo } }),
+        );
+        todo = r.UnprocessedItems?.[this.loc.table] ?? [];
+      }
+    }
+  }
+
+  // ---- documents (split when larger than an item holds) ----
+
+  private docItems(pk: string, sk: string, data: Uint8Array, extra: Item = {}): Item[] {
+    if (data.length <= this.inlineBytes) return [{ pk: S(pk), sk: S(sk), d: B(data), ...extra }];
+    const parts: Item[] = [];
+    for (let i = 0, n = 0; i < data.length; i += this.inlineBytes, n++) {
+      parts.push({
+        pk: S(`part#${pk}#${sk}`),
+        sk: S(String(n).padStart(6, "0")),
+        d: B(data.subarray(i, i + this.inlineBytes)),
+      });
+    }
+    return [{ pk: S(pk), sk: S(sk), n: N(parts.length), ...extra }, ...parts];
+  }
+
+  private async docData(item: Item): Promise<Buffer> {
+    if (item.d?.B) return Buffer.from(item.d.B);
+    const n = num(item.n) ?? 0;
+    const parts = await this.query(`part#${str(item.pk)}#${str(item.sk)}`);
+    if (parts.length < n) {
+      throw new StateError("E_STATE_CORRUPT", `${this.location}: a document (${str(item.pk)}) is missing parts`);
+    }
+    return Buffer.concat(parts.slice(0, n).map((p) => Buffer.from(p.d?.B ?? new Uint8Array())));
+  }
+
+  private async getDoc(pk: string, sk: string): Promise<Buffer | undefined> {
+    const item = await this.get(pk, sk);
+    return item ? this.docData(item) : undefined;
+  }
+
+  // ---- the checkpoint lock ----
+
+  private lockKey(): Key {
+    return key("meta", "lock");
+  }
+
+  /**
+   * Takes the checkpoint lock (waiting while another worker holds it), then rolls forward a committed
+   * redo log left by a worker that died applying it, or discards one that was never committed.
+   */
+  private async acquire(): Promise<void> {
+    const grace = GRACE_MS;
+    for (let attempt = 0; ; attempt++) {
+      const sent = Date.now();
+      let old: Item | undefined;
+      try {
+        const r = await this.send<{ Attributes?: Item }>(
+          new this.sdk.UpdateItemCommand({
+            TableName: this.loc.table,
+            Key: this.lockKey(),
+            UpdateExpression: "SET #o = :me, #e = :exp ADD fence :one",
+            // Its own lock again (a checkpoint that ran out of lease while applying): none of its
+            // writes can still be in flight, they were awaited.
+            ConditionExpression: "attribute_not_exists(#o) OR #e < :stale OR #o = :me",
+            ExpressionAttributeNames: { "#o": "owner", "#e": "exp" },
+            ExpressionAttributeValues: {
+              ":me": S(this.owner),
+              ":exp": N(sent + this.loc.leaseMs),
+              ":stale": N(sent - grace),
+              ":one": N(1),
+            },
+            ReturnValues: "ALL_OLD",
+          }),
+          true,
+        );
+        old = r.Attributes ?? {};
+      } catch (e) {
+        if (errorName(e) !== "ConditionalCheckFailedException") throw e;
+        await sleep(Math.min(200, 10 + attempt * 10) * (0.5 + Math.random()));
+        continue;
+      }
+      const fence = (num(old.fence) ?? 0) + 1;
+      const cp: Checkpoint = {
+        fence,
+        deadline: sent + this.loc.leaseMs,
+        hz: num(old.hz) ?? MINUS_INFINITY,
+        sc: num(old.sc) ?? 0,
+        writes: new Map(),
+        known: new Map(),
+        committed: false,
+        chunks: 0,
+      };
+      this.cp = cp;
+      try {
+        const committed = num(old.cm);
+        if (committed !== undefined) await this.rollForward(cp, committed);
+        else if (old.owner !== undefined) {
+          // Taken over from a worker that died mid-checkpoint before its commit marker: its redo log,
+          // if it wrote one, is discarded.
+          await this.deleteRedo(fence - 1);
+        }
+      } catch (e) {
+        this.cp = undefined;
+        throw e;
+      }
+      return;
+    }
+  }
+
+  /**
+   * Renews the lease when half of it is gone. Before the commit marker nothing but the redo log has
+   * been written, so a lease that ran out (a long stretch of engine work) is renewed if no one took
+   * the lock meanwhile; after the marker the writes are unconditional, so this worker stops at its
+   * deadline and leaves the rest to the next lock holder.
+   */
+  private async keepLease(cp: Checkpoint): Promise<void> {
+    const now = Date.now();
+    if (now < cp.deadline - this.loc.leaseMs / 2) return;
+    if (now >= cp.deadline && cp.committed) {
+      throw new StateError("E_STATE_LOCKED", `${this.location}: the checkpoint's lease ran out while applying it`);
+    }
+    try {
+      await this.send(
+        new this.sdk.UpdateItemCommand({
+          TableName: this.loc.table,
+          Key: this.lockKey(),
+          UpdateExpression: "SET #e = :exp",
+          ConditionExpression: "#o = :me AND fence = :f",
+          ExpressionAttributeNames: { "#o": "owner", "#e": "exp" },
+          ExpressionAttributeValues: { ":me": S(this.owner), ":f": N(cp.fence), ":exp": N(now + this.loc.leaseMs) },
+        }),
+        true,
+      );
+      cp.deadline = now + this.loc.leaseMs;
+    } catch (e) {
+      if (errorName(e) === "ConditionalCheckFailedException") {
+        throw new StateError(
+          "E_STATE_LOCKED",
+          `${this.location}: lost the checkpoint lock (lease expired); not committed`,
+        );
+      }
+      throw e;
+    }
+  }
+
+  private async rollForward(cp: Checkpoint, fence: number): Promise<void> {
+    // No chunks left: the redo log was applied and deleted, only the release was missing.
+    const chunks = await this.query(`redo#${fence}`);
+    if (chunks.length > 0) {
+      const blob = Buffer.concat(chunks.map((c) => Buffer.from(c.d?.B ?? new Uint8Array())));
+      const redo = JSON.parse(inflateRawSync(blob).toString("utf8"), redoReviver) as { ops: Op[] };
+      await this.batchWrite(redo.ops);
+      await this.batchWrite(chunks.map((c) => ({ del: { pk: c.pk as AttributeValue, sk: c.sk as AttributeValue } })));
+      log().debug({ state: this.location, fence, writes: redo.ops.length }, "rolled forward a committed checkpoint");
+    }
+    await this.send(
+      new this.sdk.UpdateItemCommand({
+        TableName: this.loc.table,
+        Key: this.lockKey(),
+        UpdateExpression: "REMOVE cm",
+        ConditionExpression: "#o = :me AND fence = :f",
+        ExpressionAttributeNames: { "#o": "owner" },
+        ExpressionAttributeValues: { ":me": S(this.owner), ":f": N(cp.fence) },
+      }),
+      true,
+    );
+  }
+
+  private async deleteRedo(fence: number): Promise<void> {
+    if (fence < 1) return;
+    const left = await this.query(`redo#${fence}`, undefined, "pk, sk");
+    await this.batchWrite(left.map((c) => ({ del: { pk: c.pk as AttributeValue, sk: c.sk as AttributeValue } })));
+  }
+
+  /** Releases the lock (its counters were set with the commit marker, or are unchanged). */
+  private async release(cp: Checkpoint): Promise<void> {
+    this.cp = undefined;
+    await this.send(
+      new this.sdk.UpdateItemCommand({
+        TableName: this.loc.table,
+        Key: this.lockKey(),
+        UpdateExpression: "REMOVE #o, #e, cm",
+        ConditionExpression: "#o = :me AND fence = :f",
+        ExpressionAttributeNames: { "#o": "owner", "#e": "exp" },
+        ExpressionAttributeValues: { ":me": S(this.owner), ":f": N(cp.fence) },
+      }),
+      true,
+    );
+  }
+
+  /**
+   * The redo log, the commit marker (which also commits the counters), the writes, the redo log's
+   * deletion, the release (see the module comment).
+   */
+  private async writeCheckpoint(cp: Checkpoint): Promise<void> {
+    const ops = [...cp.writes.values()];
+    const blob = deflateRawSync(JSON.stringify({ ops }, redoReplacer));
+    const chunks: Key[] = [];
+    for (let i = 0, n = 0; i < blob.length || n === 0; i += INLINE_BYTES, n++) {
+      chunks.push(key(`redo#${cp.fence}`, String(n).padStart(6, "0")));
+    }
+    await this.batchWrite(
+      chunks.map((k, n) => ({ put: { ...k, d: B(blob.subarray(n * INLINE_BYTES, (n + 1) * INLINE_BYTES)) } })),
+    );
+    await this.keepLease(cp);
+    try {
+      await this.send(
+        new this.sdk.UpdateItemCommand({
+          TableName: this.loc.table,
+          Key: this.lockKey(),
+          UpdateExpression: "SET cm = :f, hz = :hz, sc = :sc",
+          ConditionExpression: "#o = :me AND fence = :f AND #e > :now",
+          ExpressionAttributeNames: { "#o": "owner", "#e": "exp" },
+          ExpressionAttributeValues: {
+            ":me": S(this.owner),
+            ":f": N(cp.fence),
+            ":now": N(Date.now()),
+            ":hz": N(cp.hz),
+            ":sc": N(cp.sc),
+          },
+        }),
+        true,
+      );
+    } catch (e) {
+      if (errorName(e) === "ConditionalCheckFailedException") {
+        throw new StateError(
+          "E_STATE_LOCKED",
+          `${this.location}: lost the checkpoint lock before committing; not committed`,
+        );
+      }
+      throw e;
+    }
+    cp.committed = true;
+    // From here the checkpoint is committed: if this worker dies or loses its lease, the next lock
+    // holder applies it (a worker that may have lost its lease stops writing: keepLease).
+    try {
+      await this.batchWrite(ops);
+      await this.batchWrite(chunks.map((k) => ({ del: k })));
+      await this.release(cp);
+    } catch (e) {
+      this.cp = undefined;
+      if (e instanceof StateError && e.code === "E_STATE_LOCKED") {
+        log().warn(
+          { state: this.location },
+          "checkpoint committed; its lease ran out while applying it: the next checkpoint completes it",
+        );
+        return;
+      }
+      throw e;
+    }
+  }
+
+  /** Deletes a stored document and its parts, if it was split. */
+  private deleteDoc(cp: Checkpoint, item: Item): void {
+    const pk = str(item.pk) ?? "";
+    const sk = str(item.sk) ?? "";
+    this.write(cp, { del: key(pk, sk) });
+    const n = num(item.n) ?? 0;
+    for (let i = 0; i < n; i++) this.write(cp, { del: key(`part#${pk}#${sk}`, String(i).padStart(6, "0")) });
+  }
+
+  private write(cp: Checkpoint, op: Op): void {
+    const k = "put" in op ? op.put : op.del;
+    cp.writes.set(keyId(str(k.pk) ?? "", str(k.sk) ?? ""), op);
+  }
+
+  // ---- the worker's name ----
+
+  /** Takes the lease on this worker's name, waiting out the lease of a process that died holding it. */
+  private async takeName(): Promise<void> {
+    // A process that died holding the name lets it go when its lease ends; a live one renews it.
+    const until = Date.now() + this.loc.leaseMs + 1000;
+    for (;;) {
+      const now = Date.now();
+      try {
+        await this.send(
+          new this.sdk.UpdateItemCommand({
+            TableName: this.loc.table,
+            Key: key("wlease", this.worker),
+            UpdateExpression: "SET #o = :me, #e = :exp",
+            ConditionExpression: "attribute_not_exists(#o) OR #e < :stale OR #o = :me",
+            ExpressionAttributeNames: { "#o": "owner", "#e": "exp" },
+            ExpressionAttributeValues: { ":me": S(this.owner), ":exp": N(now + this.loc.leaseMs), ":stale": N(now) },
+          }),
+        );
+        break;
+      } catch (e) {
+        if (errorName(e) !== "ConditionalCheckFailedException") throw e;
+        if (Date.now() > until) {
+          throw new StateError(
+            "E_STATE_LOCKED",
+            `${this.location}: worker "${this.worker}" is in use by another firstcall process; give each concurrent worker its own --worker name.`,
+          );
+        }
+        await sleep(250);
+      }
+    }
+    // Renewals depend on how long the process runs, not on what it reads: counted apart from the
+    // round trips of the work (`nameRenewals`).
+    this.leaseTimer = setInterval(() => {
+      this.nameRenewals++;
+      this.client
+        .send(
+          new this.sdk.UpdateItemCommand({
+            TableName: this.loc.table,
+            Key: key("wlease", this.worker),
+            UpdateExpression: "SET #e = :exp",
+            ConditionExpression: "#o = :me",
+            ExpressionAttributeNames: { "#o": "owner", "#e": "exp" },
+            ExpressionAttributeValues: { ":me": S(this.owner), ":exp": N(Date.now() + this.loc.leaseMs) },
+          }),
+        )
+        .catch((e) => {
+          if (errorName(e) === "ConditionalCheckFailedException") this.nameLost = true;
+        });
+    }, this.loc.leaseMs / 3);
+    this.leaseTimer.unref();
+  }
+
+  // ---- StateStore ----
+
+  async loadSessions(keys: readonly string[]): Promise<Map<string, SessionState>> {
+    const out = new Map<string, SessionState>();
+    const items = await this.batchGet(keys.map((k) => key(`s#${k}`, "s")));
+    const cp = this.cp;
+    for (const item of items) {
+      const k = (str(item.pk) ?? "").slice(2);
+      out.set(k, decodeSession(await this.docData(item)));
+      cp?.known.set(k, num(item.v) ?? 0);
+    }
+    if (cp) for (const k of keys) if (!out.has(k) && !cp.known.has(k)) cp.known.set(k, null);
+    return out;
+  }
+
+  async loadFleet(): Promise<FleetState> {
+    const data = await this.getDoc("meta", "fleet");
+    return data ? decodeFleet(data) : emptyFleet();
+  }
+
+  async loadFindings(ids: readonly string[]): Promise<Map<string, StoredFinding>> {
+    const out = new Map<string, StoredFinding>();
+    for (const item of await this.batchGet(ids.map((id) => key("f", id)))) {
+      out.set(str(item.sk) ?? "", decodeDocument<StoredFinding>(await this.docData(item)));
+    }
+    return out;
+  }
+
+  async loadPending(): Promise<Uint8Array | undefined> {
+    return this.getDoc("pending", this.worker);
+  }
+
+  async allFindings(): Promise<StoredFinding[]> {
+    const items = await this.query("f");
+    const rows: { id: string; time: string; f: StoredFinding }[] = [];
+    for (const item of items) {
+      rows.push({
+        id: str(item.sk) ?? "",
+        time: str(item.t) ?? "",
+        f: decodeDocument<StoredFinding>(await this.docData(item)),
+      });
+    }
+    rows.sort((a, b) => (a.time < b.time ? -1 : a.time > b.time ? 1 : a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
+    return rows.map((r) => r.f);
+  }
+
+  async scannedObject(id: string): Promise<ScannedObject | undefined> {
+    const item = await this.get(`o#${id}`, "o");
+    return item && objectOf(id, item);
+  }
+
+  async scannedObjects(ids: readonly string[]): Promise<Map<string, ScannedObject>> {
+    const out = new Map<string, ScannedObject>();
+    for (const item of await this.batchGet(ids.map((id) => key(`o#${id}`, "o")))) {
+      const id = (str(item.pk) ?? "").slice(2);
+      out.set(id, objectOf(id, item));
+    }
+    return out;
+  }
+
+  async sessionCount(): Promise<number> {
+    return num((await this.get("meta", "lock"))?.sc) ?? 0;
+  }
+
+  async settingsFingerprint(): Promise<string | undefined> {
+    return str((await this.get("meta", "settings"))?.s);
+  }
+
+  async outputBytes(path: string): Promise<number | undefined> {
+    // Output files are a worker's own: two hosts may both write ./findings.jsonl.
+    return num((await this.get("out", `${this.worker}\n${path}`))?.b);
+  }
+
+  // ---- SharedCheckpoints ----
+
+  async begin(): Promise<CheckpointStart> {
+    if (this.cp) throw new Error("checkpoint already started");
+    if (this.nameLost) {
+      throw new StateError(
+        "E_STATE_LOCKED",
+        `${this.location}: worker "${this.worker}" was taken over by another process`,
+      );
+    }
+    await this.acquire();
+    try {
+      return { fleet: await this.loadFleet() };
+    } catch (e) {
+      await this.rollback();
+      throw e;
+    }
+  }
+
+  async exchange(events: readonly EngineEvent[], readPosition: number, latenessMs: number): Promise<CheckpointEvents> {
+    const cp = this.cp;
+    if (!cp) throw new Error("exchange outside a checkpoint");
+    const finished = readPosition === Number.POSITIVE_INFINITY;
+    const position = finished || !Number.isFinite(readPosition) ? null : readPosition;
+    this.write(cp, {
+      put: {
+        pk: S("stream"),
+        sk: S(this.worker),
+        fin: { BOOL: finished },
+        upd: S(new Date().toISOString()),
+        ...(position === null ? {} : { pos: N(position) }),
+      },
+    });
+    let running = 0;
+    let unknown = 0;
+    let oldest = Number.POSITIVE_INFINITY;
+    const count = (fin: boolean, pos: number | undefined) => {
+      if (fin) return;
+      running++;
+      if (pos === undefined) unknown++;
+      else oldest = Math.min(oldest, pos);
+    };
+    for (const s of await this.query("stream")) {
+      if (str(s.sk) !== this.worker) count(s.fin?.BOOL === true, num(s.pos));
+    }
+    count(finished, position ?? undefined);
+    // A running worker that has read nothing yet (no position) holds everything back.
+    const cut =
+      running === 0
+        ? Number.POSITIVE_INFINITY
+        : unknown > 0 || oldest === Number.POSITIVE_INFINITY
+          ? Number.NEGATIVE_INFINITY
+          : oldest - latenessMs;
+    if (cut === Number.NEGATIVE_INFINITY) {
+      this.stage(cp, events);
+      return { events: [], ended: false };
+    }
+    // The staged chunks that hold events at or before the cut (a chunk's key starts with its oldest event).
+    const chunks = await this.query(
+      "stg",
+      cut === Number.POSITIVE_INFINITY ? undefined : { op: "<", sk: pad(cut + 1) },
+    );
+    const candidates = new Map<string, EngineEvent>();
+    const rest: EngineEvent[] = [];
+    const sortOut = (e: EngineEvent) => {
+      if (e.time <= cut) {
+        if (!candidates.has(e.id)) candidates.set(e.id, e);
+      } else rest.push(e);
+    };
+    for (const c of chunks) {
+      for (const e of JSON.parse(inflateRawSync(await this.docData(c)).toString("utf8")) as EngineEvent[]) sortOut(e);
+      this.deleteDoc(cp, c);
+    }
+    for (const e of events) sortOut(e);
+    this.stage(cp, rest);
+    // Ids processed before (within the lateness) count once: the same id always has the same time, so
+    // only processed-id items whose newest time reaches the oldest candidate can hold it.
+    let taken = [...candidates.values()];
+    if (taken.length > 0) {
+      const oldestCandidate = Math.min(...taken.map((e) => e.time));
+      const seen = new Set<string>();
+      for (const d of await this.query("done", { op: ">=", sk: pad(oldestCandidate) })) {
+        const ids = JSON.parse(inflateRawSync(await this.docData(d)).toString("utf8")) as [string, number][];
+        for (const [id, time] of ids) if (time >= cp.hz) seen.add(id);
+      }
+      taken = taken.filter((e) => !seen.has(e.id));
+    }
+    // Processed ids are kept one lateness, as a single process keeps them.
+    if (Number.isFinite(cut) && cut - latenessMs > cp.hz) {
+      cp.hz = cut - latenessMs;
+      for (const d of await this.query("done", { op: "<", sk: pad(Math.ceil(cp.hz)) }, "pk, sk, n")) {
+        this.deleteDoc(cp, d);
+      }
+    }
+    const remembered = taken.filter((e) => e.time >= cp.hz).sort((a, b) => a.time - b.time);
+    for (let i = 0, n = 0; i < remembered.length; i += 20_000, n++) {
+      const part = remembered.slice(i, i + 20_000);
+      const hi = (part[part.length - 1] as EngineEvent).time;
+      const data = deflateRawSync(JSON.stringify(part.map((e) => [e.id, e.time])));
+      for (const item of this.docItems("done", `${pad(hi)}#${cp.fence}#${n}`, data)) this.write(cp, { put: item });
+    }
+    return { events: taken, ended: running === 0 };
+  }
+
+  /** Adds events to the staged chunks (in time order, so a chunk's key can start with its oldest event). */
+  private stage(cp: Checkpoint, events: readonly EngineEvent[]): void {
+    const sorted = [...events].sort((a, b) => a.time - b.time);
+    const base = [...cp.writes.keys()].filter((k) => k.startsWith("stg\u0000")).length;
+    for (let i = 0, n = base; i < sorted.length; i += EVENTS_PER_CHUNK, n++) {
+      const part = sorted.slice(i, i + EVENTS_PER_CHUNK);
+      const lo = (part[0] as EngineEvent).time;
+      const data = deflateRawSync(JSON.stringify(part));
+      for (const item of this.docItems("stg", `${pad(lo)}#${cp.fence}#${n}`, data)) this.write(cp, { put: item });
+    }
+  }
+
+  async rollback(): Promise<void> {
+    const cp = this.cp;
+    if (!cp) return;
+    this.cp = undefined;
+    // After the commit marker the checkpoint stands: the next lock holder completes it.
+    if (cp.committed) return;
+    await this.release(cp).catch(() => {});
+  }
+
+  async commit(batch: StateCommit): Promise<void> {
+    const own = !this.cp;
+    if (own) await this.acquire();
+    const cp = this.cp as Checkpoint;
+    try {
+      // Everything is encoded before anything is gathered: a document that cannot be encoded fails
+      // the commit with nothing written.
+      const sessions = batch.sessions.map((s) => ({
+        key: s.key,
+        v: Math.floor(Math.max(0, ...s.lifetimes.map((l) => l.validUntil))),
+        data: encodeSession(s),
+      }));
+      const findings = batch.findings.map((f) => ({ id: f.finding.id, time: f.finding.time, data: encodeDocument(f) }));
+      const fleet = encodeFleet(batch.fleet);
+
+      // Whether each session is stored, and with what validity: the count and the expiry index follow.
+      const unknown = [...new Set([...sessions.map((s) => s.key), ...batch.deletedSessions])].filter(
+        (k) => !cp.known.has(k),
+      );
+      for (const k of unknown) cp.known.set(k, null);
+      for (const item of await this.batchGet(
+        unknown.map((k) => key(`s#${k}`, "s")),
+        "pk, v",
+      )) {
+        cp.known.set((str(item.pk) ?? "").slice(2), num(item.v) ?? 0);
+      }
+      const removeSession = (k: string) => {
+        const old = cp.known.get(k);
+        if (old === null || old === undefined) return;
+        this.write(cp, { del: key(`s#${k}`, "s") });
+        this.write(cp, { del: key(`sx#${shardOf(k)}`, `${pad(old)}#${k}`) });
+        cp.known.set(k, null);
+        cp.sc--;
+      };
+      for (const s of sessions) {
+        const old = cp.known.get(s.key);
+        if (old === null || old === undefined) cp.sc++;
+        else if (old !== s.v) this.write(cp, { del: key(`sx#${shardOf(s.key)}`, `${pad(old)}#${s.key}`) });
+        this.write(cp, { put: { pk: S(`sx#${shardOf(s.key)}`), sk: S(`${pad(s.v)}#${s.key}`) } });
+        for (const item of this.docItems(`s#${s.key}`, "s", s.data, { v: N(s.v) })) this.write(cp, { put: item });
+        cp.known.set(s.key, s.v);
+      }
+      for (const k of batch.deletedSessions) removeSession(k);
+      const prune = batch.pruneSessionsBefore;
+      if (prune !== undefined && Number.isFinite(prune)) {
+        const horizon = Math.floor(prune);
+        for (let shard = 0; shard < INDEX_SHARDS; shard++) {
+          for (const ix of await this.query(`sx#${shard}`, { op: "<", sk: pad(horizon) })) {
+            const sk = str(ix.sk) ?? "";
+            const k = sk.slice(sk.indexOf("#") + 1);
+            if (!cp.known.has(k)) cp.known.set(k, Number(sk.slice(0, sk.indexOf("#"))) - 1e15);
+          }
+        }
+        for (const [k, v] of cp.known) if (v !== null && v < horizon) removeSession(k);
+      }
+      for (const f of findings) {
+        for (const item of this.docItems("f", f.id, f.data, { t: S(f.time) })) this.write(cp, { put: item });
+      }
+      const now = new Date().toISOString();
+      for (const o of batch.objects) {
+        this.write(cp, {
+          put: {
+            pk: S(`o#${o.id}`),
+            sk: S("o"),
+            size: N(o.size),
+            m: N(o.mtimeMs),
+            r: N(o.records),
+            st: S(o.status),
+            at: S(now),
+            w: S(this.worker),
+            ...(o.etag !== undefined ? { e: S(o.etag) } : {}),
+          },
+        });
+      }
+      for (const item of this.docItems("meta", "fleet", fleet)) this.write(cp, { put: item });
+      for (const item of this.docItems("pending", this.worker, batch.pending)) this.write(cp, { put: item });
+      for (const o of batch.outputs ?? []) {
+        this.write(cp, { put: { pk: S("out"), sk: S(`${this.worker}\n${o.path}`), b: N(o.bytes) } });
+      }
+      if (batch.settingsFingerprint !== undefined) {
+        this.write(cp, { put: { pk: S("meta"), sk: S("settings"), s: S(batch.settingsFingerprint) } });
+      }
+      await this.writeCheckpoint(cp);
+    } catch (e) {
+      const committed = cp.committed;
+      await this.rollback();
+      throw new StateError(
+        "E_STATE",
+        committed
+          ? `${this.location}: checkpoint committed but not all applied (${(e as Error).message}); the next checkpoint of any worker completes it`
+          : `${this.location}: checkpoint not committed: ${(e as Error).message}`,
+        { cause: e },
+      );
+    }
+  }
+
+  /**
+   * Each worker's committed read position (ms; null: none yet) and whether its input has ended.
+   * @example (await store.workerPositions()).get("host-a")?.finished
+   */
+  async workerPositions(): Promise<Map<string, { position: number | null; finished: boolean }>> {
+    const out = new Map<string, { position: number | null; finished: boolean }>();
+    for (const s of await this.query("stream")) {
+      out.set(str(s.sk) ?? "", { position: num(s.pos) ?? null, finished: s.fin?.BOOL === true });
+    }
+    return out;
+  }
+
+  async info(): Promise<StateInfo> {
+    return dynamoInfo(this.client, this.sdk, this.loc, this.location);
+  }
+
+  /** Requests sent to DynamoDB since this store was opened (round trips). */
+  get roundTrips(): number {
+    return this.requests;
+  }
+
+  async close(): Promise<void> {
+    if (this.leaseTimer) clearInterval(this.leaseTimer);
+    this.leaseTimer = undefined;
+    await this.rollback().catch(() => {});
+    await this.client
+      .send(
+        new this.sdk.UpdateItemCommand({
+          TableName: this.loc.table,
+          Key: key("wlease", this.worker),
+          UpdateExpression: "REMOVE #o, #e",
+          ConditionExpression: "#o = :me",
+          ExpressionAttributeNames: { "#o": "owner", "#e": "exp" },
+          ExpressionAttributeValues: { ":me": S(this.owner) },
+        }),
+      )
+      .catch(() => {});
+    log().debug(
+      { state: this.location, worker: this.worker, roundTrips: this.requests, nameRenewals: this.nameRenewals },
+      "shared state closed",
+    );
+    this.client.destroy();
+  }
+}
+
+function objectOf(id: string, item: Item): ScannedObject {
+  const etag = str(item.e);
+  return {
+    id,
+    size: num(item.size) ?? 0,
+    mtimeMs: num(item.m) ?? 0,
+    ...(etag !== undefined ? { etag } : {}),
+    records: num(item.r) ?? 0,
+    status: (str(item.st) ?? "complete") as ScannedObject["status"],
+  };
+}
+
+/**
+ * What `firstcall state inspect` shows of a DynamoDB state (reads the whole table once: counts).
+ * @example const info = await inspectDynamo("dynamodb://firstcall-state?region=eu-west-1")
+ */
+export async function inspectDynamo(url: string): Promise<StateInfo> {
+  const loc = parseDynamoUrl(url);
+  const client = await makeClient(loc);
+  const sdk = await import("@aws-sdk/client-dynamodb");
+  try {
+    return await dynamoInfo(client, sdk, loc, redactDynamoUrl(url));
+  } catch (e) {
+    if (e instanceof StateError) throw e;
+    throw new StateError("E_STATE", `${redactDynamoUrl(url)}: cannot read the state: ${(e as Error).message}`, {
+      cause: e,
+    });
+  } finally {
+    client.destroy();
+  }
+}
+
+async function dynamoInfo(
+  client: DynamoDBClient,
+  sdk: typeof import("@aws-sdk/client-dynamodb"),
+  loc: DynamoLocation,
+  location: string,
+): Promise<StateInfo> {
+  const version = await tableVersion(client, loc.table);
+  const base = { kind: "dynamodb" as const, location, expectedSchemaVersion: DYNAMO_SCHEMA_VERSION };
+  if (version === 0) return { ...base, schemaVersion: 0 };
+  let findings = 0;
+  let objects = 0;
+  let sessions = 0;
+  const findingTimes: string[] = [];
+  const scanTimes: string[] = [];
+  const workers: { worker: string; watermark: string | null; finished: boolean; updatedAt: string }[] = [];
+  let start: Item | undefined;
+  do {
+    const r = await client.send(
+      new sdk.ScanCommand({
+        TableName: loc.table,
+        ProjectionExpression: "pk, sk, t, #at, sc, pos, fin, upd",
+        ExpressionAttributeNames: { "#at": "at" },
+        ...(start ? { ExclusiveStartKey: start } : {}),
+      }),
+    );
+    for (const item of (r.Items ?? []) as Item[]) {
+      const pk = str(item.pk) ?? "";
+      if (pk === "f") {
+        findings++;
+        const t = str(item.t);
+        if (t) findingTimes.push(t);
+      } else if (pk.startsWith("o#")) {
+        objects++;
+        const at = str(item.at);
+        if (at) scanTimes.push(at);
+      } else if (pk === "meta" && str(item.sk) === "lock") sessions = num(item.sc) ?? 0;
+      else if (pk === "stream") {
+        const pos = num(item.pos);
+        workers.push({
+          worker: str(item.sk) ?? "",
+          watermark: pos === undefined ? null : new Date(pos).toISOString(),
+          finished: item.fin?.BOOL === true,
+          updatedAt: str(item.upd) ?? "",
+        });
+      }
+    }
+    start = r.LastEvaluatedKey as Item | undefined;
+  } while (start);
+  findingTimes.sort();
+  scanTimes.sort();
+  const described = await client.send(new sdk.DescribeTableCommand({ TableName: loc.table }));
+  workers.sort((a, b) => (a.worker < b.worker ? -1 : a.worker > b.worker ? 1 : 0));
+  return {
+    ...base,
+    schemaVersion: version,
+    // DynamoDB updates the table's size about every six hours.
+    ...(described.Table?.TableSizeBytes !== undefined ? { bytes: described.Table.TableSizeBytes } : {}),
+    sessions,
+    findings,
+    objects,
+    ...(findingTimes.length > 0
+      ? { findingTimes: { oldest: findingTimes[0] as string, newest: findingTimes.at(-1) as string } }
+      : {}),
+    ...(scanTimes.length > 0
+      ? { scanTimes: { oldest: scanTimes[0] as string, newest: scanTimes.at(-1) as string } }
+      : {}),
+    workers,
+  };
+}
