@@ -1,5 +1,4 @@
 /** Picks the store for a `--state` value and knows where state lives by default. */
-import { StateError } from "../errors.js";
 import { MemoryStore } from "./memory.js";
 import { type SqliteOpenOptions, SqliteStore } from "./sqlite.js";
 import type { StateStore } from "./store.js";

@@ -54,15 +54,17 @@ describe("PostgreSQL store", () => {
     assert.equal(info.sessions, 0);
   });
 
-  test("a schema 1 database (objects without ETag) is migrated to 2 by state init, keeping its rows", async (t) => {
+  test("a schema 1 database (objects without ETag) is migrated to the current schema by state init, keeping its rows", async (t) => {
     const { url, server } = await testDatabase();
     t.diagnostic(`PostgreSQL server: ${server}`);
     await migratePostgres(url);
-    // Back to what schema 1 was: no etag column, version 1 recorded.
+    // Back to what schema 1 was: no status or outbox tables, no etag column, version 1 recorded.
     const c = new pg.Client({ connectionString: url });
     await c.connect();
     try {
-      await c.query("ALTER TABLE firstcall_objects DROP COLUMN etag");
+      await c.query(
+        "DROP TABLE firstcall_finding_statuses, firstcall_finding_status_history, firstcall_outbox; ALTER TABLE firstcall_objects DROP COLUMN etag",
+      );
       await c.query("DELETE FROM firstcall_schema WHERE version > 1");
       await c.query("INSERT INTO firstcall_objects VALUES ('s3://b/k', 10, 5, 3, 'complete', now(), 'w')");
     } finally {
