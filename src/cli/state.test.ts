@@ -6,6 +6,7 @@ import assert from "node:assert/strict";
 import { existsSync } from "node:fs";
 import { join } from "node:path";
 import { describe, test } from "node:test";
+import { PG_SCHEMA_VERSION } from "../state/postgres.js";
 import { SCHEMA_VERSION } from "../state/sqlite.js";
 import { runCli } from "../test-helpers/cli.js";
 import { testDatabase } from "../test-helpers/postgres.js";
@@ -63,7 +64,7 @@ describe("firstcall state", () => {
     assert.match(scanFirst.stderr, /not initialised for firstcall; run: firstcall state init --state/);
     const init = runCli(["state", "init", "--state", withPassword]);
     assert.equal(init.status, 0, init.stderr);
-    assert.match(init.stdout, /created \(schema 1\)/);
+    assert.match(init.stdout, new RegExp(`created \\(schema ${PG_SCHEMA_VERSION}\\)`));
     const scan = runCli([
       "scan",
       "testdata/sample",
@@ -86,7 +87,7 @@ describe("firstcall state", () => {
     const inspected = runCli(["state", "inspect", "--state", withPassword, "--format", "json"]);
     const info = JSON.parse(inspected.stdout);
     assert.equal(info.kind, "postgres");
-    assert.equal(info.schemaVersion, 1);
+    assert.equal(info.schemaVersion, PG_SCHEMA_VERSION);
     assert.equal(info.findings, scan.stdout.trim().split("\n").length);
     assert.equal(info.objects, 67);
     assert.deepEqual(

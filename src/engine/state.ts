@@ -12,7 +12,7 @@
 import { deflateRawSync, inflateRawSync } from "node:zlib";
 import type { CredentialKind } from "../findings/finding.js";
 import type { EngineEvent } from "./event.js";
-import { BINARY_SESSION_MARK, decodeSessionBinary } from "./session-binary.js";
+import { BINARY_SESSION_MARK, decodeSessionBinary, encodeSessionBinary } from "./session-binary.js";
 
 /** The first call of an observation, kept whole enough to explain a finding. */
 export interface EventBrief {
@@ -290,7 +290,7 @@ function restoredObservation(o: StoredObservation): Observation {
  * without what can be recomputed (the form of schemas 2 and 3, which `decodeSession` still reads).
  */
 export function encodeSession(s: SessionState): Buffer {
-  return encodeSessionJson(s);
+  return encodeSessionBinary(s) ?? encodeSessionJson(s);
 }
 
 /** The deflated JSON form of a session (state schemas 2 and 3; the fallback of `encodeSession`). */

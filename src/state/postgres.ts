@@ -44,7 +44,7 @@ import type {
 } from "./store.js";
 
 /** The schema version this firstcall reads and writes (the number of migrations). */
-export const PG_SCHEMA_VERSION = 1;
+export const PG_SCHEMA_VERSION = 2;
 
 /** Advisory-lock namespace ("fcst"), so firstcall's locks never meet another application's. */
 const LOCK_SPACE = 0x66637374;
@@ -69,6 +69,11 @@ const MIGRATIONS: readonly string[] = [
    CREATE INDEX firstcall_events_processed ON firstcall_events (time) WHERE processed;
    CREATE TABLE firstcall_streams (worker text PRIMARY KEY, pending bytea, watermark double precision,
      finished boolean NOT NULL, updated_at timestamptz NOT NULL);`,
+  // 1 → 2: session documents written from now on may be binary (session-binary.ts). No row is
+  // rewritten (decodeSession tells the forms apart by their first byte); the version keeps a
+  // firstcall that knows only the JSON form away from the database.
+  `COMMENT ON COLUMN firstcall_sessions.data IS
+     'session document: binary (first byte 7, session-binary.ts) or deflated JSON (schema 1)'`,
 ];
 
 export interface PostgresOpenOptions {
