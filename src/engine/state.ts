@@ -6,11 +6,13 @@
  * Everything keyed by a string from the logs is a `Map` (or `Set`), never a plain object: a log can
  * carry `constructor` or `__proto__` as an endpoint id or instance id, and a plain object would
  * answer with `Object.prototype`'s members. Stores keep the state through `encodeSession` /
- * `encodeFleet` (compact, deflated JSON with the maps as entry lists).
+ * `encodeFleet` (compact: a binary layout for sessions, deflated JSON with the maps as entry lists
+ * for the rest).
  */
 import { deflateRawSync, inflateRawSync } from "node:zlib";
 import type { CredentialKind } from "../findings/finding.js";
 import type { EngineEvent } from "./event.js";
+import { BINARY_SESSION_MARK, decodeSessionBinary, encodeSessionBinary } from "./session-binary.js";
 
 /** The first call of an observation, kept whole enough to explain a finding. */
 export interface EventBrief {
@@ -282,8 +284,17 @@ function restoredObservation(o: StoredObservation): Observation {
   return { first, last, lastIso: lastIso ?? (cloudTrailIso(last) as string), count, samples, ...more };
 }
 
-/** A session as stored: compact bytes (observations without what can be recomputed). */
+/**
+ * A session as stored: compact bytes. The binary layout of `session-binary.ts` (state schema 4),
+ * or, for a session holding something that layout does not model, deflated JSON of the observations
+ * without what can be recomputed (the form of schemas 2 and 3, which `decodeSession` still reads).
+ */
 export function encodeSession(s: SessionState): Buffer {
+  return encodeSessionBinary(s) ?? encodeSessionJson(s);
+}
+
+/** The deflated JSON form of a session (state schemas 2 and 3; the fallback of `encodeSession`). */
+export function encodeSessionJson(s: SessionState): Buffer {
   return pack({
     ...s,
     lifetimes: s.lifetimes.map((l) => ({
@@ -294,7 +305,9 @@ export function encodeSession(s: SessionState): Buffer {
   });
 }
 
+/** Reads either form of a session document: binary (first byte `BINARY_SESSION_MARK`) or deflated JSON. */
 export function decodeSession(data: Uint8Array): SessionState {
+  if (data[0] === BINARY_SESSION_MARK) return decodeSessionBinary(data);
   const raw = unpack<Omit<SessionState, "lifetimes"> & { lifetimes: Encoded<Lifetime>[] }>(data);
   const observations = (list: unknown) =>
     new Map((list as [string, StoredObservation][]).map(([k, o]) => [k, restoredObservation(o)]));

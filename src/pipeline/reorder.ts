@@ -9,7 +9,7 @@
  *   delivered twice is counted once, with memory bounded by the window instead of by the run.
  */
 import { compareEvents, type EngineEvent } from "../engine/event.js";
-import { eventIdKey } from "../state/stream-position.js";
+import { encodeStreamPositionOf, eventIdKey } from "../state/stream-position.js";
 
 /** A binary min-heap of events in `compareEvents` order. */
 export class ReorderBuffer {
@@ -93,6 +93,11 @@ export class RecentIds {
       if (time >= horizon) break;
       this.ids.delete(key);
     }
+  }
+
+  /** The stream position of the ids at or before `upTo` (what a checkpoint stores), without copying them. */
+  encodePosition(watermark: number | null, cut: number | null, upTo: number): Buffer {
+    return encodeStreamPositionOf(watermark, cut, this.ids, upTo);
   }
 
   /** `[key, time]` of the ids at or before `upTo`, oldest insertion first. */

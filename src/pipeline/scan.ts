@@ -37,7 +37,7 @@ import type { ReadProblem } from "../sources/read.js";
 import type { S3Source, S3SourceOptions } from "../sources/s3.js";
 import { isSharedLocation, openAnyStore } from "../state/open.js";
 import { type ScannedObject, type SharedCheckpoints, type StateStore, sameObject } from "../state/store.js";
-import { decodeStreamPosition, encodeStreamPosition } from "../state/stream-position.js";
+import { decodeStreamPosition } from "../state/stream-position.js";
 import { RecentIds, ReorderBuffer } from "./reorder.js";
 import { settingsFingerprint } from "./settings-fingerprint.js";
 
@@ -1010,11 +1010,11 @@ class StreamingScan {
     for (const f of changed) this.writtenThisRun.add(f.finding.id);
     // The events still in the reorder buffer are not kept: the objects they came from are not
     // committed until all their events are processed, so a resumed run reads those objects again.
-    const pending = encodeStreamPosition({
-      watermark: Number.isFinite(this.watermark) ? this.watermark : null,
-      cut: Number.isFinite(this.cut) ? this.cut : null,
-      ids: this.ids.entries(this.cut),
-    });
+    const pending = this.ids.encodePosition(
+      Number.isFinite(this.watermark) ? this.watermark : null,
+      Number.isFinite(this.cut) ? this.cut : null,
+      this.cut,
+    );
     // An object is committed once every event it brought has been processed (is at or before the cut).
     const done = this.pendingObjects.filter((p) => allRead || p.newestEvent <= this.cut);
     const waiting = this.pendingObjects.filter((p) => !allRead && p.newestEvent > this.cut);

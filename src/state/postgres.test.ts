@@ -8,7 +8,8 @@ import assert from "node:assert/strict";
 import { describe, test } from "node:test";
 import pg from "pg";
 import type { EngineEvent } from "../engine/event.js";
-import { emptyFleet, type SessionState } from "../engine/state.js";
+import { BINARY_SESSION_MARK } from "../engine/session-binary.js";
+import { emptyFleet, encodeSessionJson, type SessionState } from "../engine/state.js";
 import type { StateError } from "../errors.js";
 import { runScan } from "../pipeline/scan.js";
 import { testDatabase } from "../test-helpers/postgres.js";
@@ -83,6 +84,46 @@ describe("PostgreSQL store", () => {
       });
     } finally {
       await store.close();
+    }
+  });
+
+  test("schema 1 → current: JSON session documents stay readable; changed sessions are written binary", async (t) => {
+    const { url, server } = await testDatabase();
+    t.diagnostic(`PostgreSQL server: ${server}`);
+    await migratePostgres(url);
+    // Back to what schema 1 held: its version row and a deflated JSON session document.
+    const client = new pg.Client({ connectionString: url });
+    await client.connect();
+    const old = session("s1", 5_000_000);
+    const stored = async () =>
+      (await client.query<{ data: Buffer }>("SELECT data FROM firstcall_sessions WHERE key = 's1'")).rows[0]?.data;
+    try {
+      await client.query(
+        "DROP TABLE firstcall_finding_statuses, firstcall_finding_status_history, firstcall_outbox; ALTER TABLE firstcall_objects DROP COLUMN etag",
+      );
+      await client.query("DELETE FROM firstcall_schema WHERE version > 1");
+      await client.query("INSERT INTO firstcall_sessions (key, valid_until, data) VALUES ('s1', $1, $2)", [
+        5_000_000,
+        encodeSessionJson(old),
+      ]);
+      await assert.rejects(
+        PostgresStore.open(url, { worker: "w" }),
+        new RegExp(`state schema 1, this firstcall needs ${PG_SCHEMA_VERSION}`),
+      );
+      assert.deepEqual(await migratePostgres(url), { from: 1, to: PG_SCHEMA_VERSION });
+      const store = await PostgresStore.open(url, { worker: "w" });
+      try {
+        assert.deepEqual((await store.loadSessions(["s1"])).get("s1"), old);
+        assert.notEqual((await stored())?.[0], BINARY_SESSION_MARK, "not rewritten by the migration");
+        const changed = session("s1", 6_000_000);
+        await store.commit({ ...emptyCommit, fleet: emptyFleet(), sessions: [changed] });
+        assert.deepEqual((await store.loadSessions(["s1"])).get("s1"), changed);
+        assert.equal((await stored())?.[0], BINARY_SESSION_MARK);
+      } finally {
+        await store.close();
+      }
+    } finally {
+      await client.end();
     }
   });
 

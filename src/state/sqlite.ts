@@ -52,6 +52,12 @@ import { streamPositionFromSchema2 } from "./stream-position.js";
 
 /** "fcst" — firstcall state. */
 export const APPLICATION_ID = 0x66637374;
+/**
+ * 5: the outbox; 4: finding statuses; 3: the stream position is binary (`stream-position.ts`). Session
+ * documents are written binary (`session-binary.ts`) from schema 5 on and read in either form
+ * (`decodeSession` tells them apart by their first byte), so no row is rewritten by a migration.
+ * Each older version is migrated when a writer opens the file.
+ */
 export const SCHEMA_VERSION = 5;
 
 /**

@@ -11,6 +11,7 @@ import {
   decodeStreamPosition,
   EVENT_ID_KEY_BYTES,
   encodeStreamPosition,
+  encodeStreamPositionOf,
   eventIdKey,
   streamPositionFromSchema2,
 } from "./stream-position.js";
@@ -118,4 +119,23 @@ test("a schema 2 state with an unreadable stream position is refused, not misrea
 test("the schema 2 conversion rejects a document that is not a stream position", () => {
   assert.throws(() => streamPositionFromSchema2(encodeDocument({ watermark: 1 })), /no ids/);
   assert.throws(() => streamPositionFromSchema2(encodeDocument({ ids: [[1, 2]] })), /not \[string, time\]/);
+});
+
+test("a position encoded straight from the remembered ids is byte-identical to one from their entries", () => {
+  const t = Date.parse("2026-11-01T00:00:00Z");
+  const ids = new Map<string, number>();
+  // Insertion order is not time order (a late record), and some ids are past the cut.
+  for (let i = 0; i < 500; i++)
+    ids.set(eventIdKey(randomUUID()), t + ((i * 7919) % 1000) * 1000 - (i % 13 === 0 ? 5000 : 0));
+  for (const upTo of [t + 400_000, Number.POSITIVE_INFINITY, t - 10_000_000, Number.NaN]) {
+    const entries = [...ids].filter(([, time]) => time <= upTo);
+    assert.deepEqual(
+      encodeStreamPositionOf(t + 2_000_000, upTo, ids, upTo),
+      encodeStreamPosition({ watermark: t + 2_000_000, cut: upTo, ids: entries }),
+    );
+  }
+  assert.deepEqual(
+    encodeStreamPositionOf(null, null, new Map(), 0),
+    encodeStreamPosition({ watermark: null, cut: null, ids: [] }),
+  );
 });

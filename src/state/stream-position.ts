@@ -52,21 +52,55 @@ export function eventIdKey(id: string): string {
 
 /** Encodes a stream position (see the module comment for the layout). */
 export function encodeStreamPosition(p: StreamPosition): Buffer {
-  const n = p.ids.length;
+  return encodePosition(p.watermark, p.cut, p.ids.length, p.ids);
+}
+
+/**
+ * Encodes a stream position straight from the map of remembered ids (`RecentIds`, in insertion
+ * order): the ids whose time is at or before `upTo`. The same bytes as {@link encodeStreamPosition}
+ * of those entries, without building a pair per id (a checkpoint writes the whole lateness window,
+ * about 100k ids on a 285k-event corpus, and the pairs were most of a checkpoint's time).
+ *
+ * @example encodeStreamPositionOf(null, null, new Map([[eventIdKey("e1"), 1000]]), Infinity)
+ */
+export function encodeStreamPositionOf(
+  watermark: number | null,
+  cut: number | null,
+  ids: ReadonlyMap<string, number>,
+  upTo: number,
+): Buffer {
+  let n = 0;
+  for (const time of ids.values()) if (time <= upTo) n++;
+  return encodePosition(watermark, cut, n, ids, upTo);
+}
+
+function encodePosition(
+  watermark: number | null,
+  cut: number | null,
+  n: number,
+  ids: Iterable<readonly [string, number]>,
+  upTo = Number.POSITIVE_INFINITY,
+): Buffer {
   // A varint of a time difference takes at most 8 bytes (|difference| < 2⁵³).
   const out = Buffer.allocUnsafe(HEADER_BYTES + n * (EVENT_ID_KEY_BYTES + 8));
   out.write(MAGIC, 0, "latin1");
-  out.writeDoubleLE(p.watermark ?? Number.NaN, 4);
-  out.writeDoubleLE(p.cut ?? Number.NaN, 12);
+  out.writeDoubleLE(watermark ?? Number.NaN, 4);
+  out.writeDoubleLE(cut ?? Number.NaN, 12);
   out.writeUInt32LE(n, 20);
   let at = HEADER_BYTES;
-  for (const [key] of p.ids) {
+  for (const [key, time] of ids) {
+    if (!(time <= upTo)) continue;
     if (key.length !== EVENT_ID_KEY_BYTES) throw new Error(`a record key must be ${EVENT_ID_KEY_BYTES} bytes`);
-    out.write(key, at, "latin1");
-    at += EVENT_ID_KEY_BYTES;
+    // By hand: one native write per key cost more than the 12 bytes themselves.
+    for (let i = 0; i < EVENT_ID_KEY_BYTES; i++) {
+      const c = key.charCodeAt(i);
+      if (c > 0xff) throw new Error("a record key must be latin1");
+      out[at++] = c;
+    }
   }
   let before = 0;
-  for (const [, time] of p.ids) {
+  for (const [, time] of ids) {
+    if (!(time <= upTo)) continue;
     if (!Number.isSafeInteger(time)) throw new Error(`a record time must be whole milliseconds, got ${time}`);
     at = writeVarint(out, at, zigzag(time - before));
     before = time;
