@@ -7,6 +7,7 @@ import { cpSync, readdirSync, statSync, utimesSync, writeFileSync } from "node:f
 import { join } from "node:path";
 import { describe, test } from "node:test";
 import { migratePostgres, PostgresStore } from "../state/postgres.js";
+import { SCHEMA_VERSION } from "../state/sqlite.js";
 import { runCli, runCliAsync } from "../test-helpers/cli.js";
 import { testDatabase } from "../test-helpers/postgres.js";
 import { scratchDirs } from "../test-helpers/scan.js";
@@ -44,7 +45,7 @@ describe("firstcall state export / import / prune / retire-worker", () => {
     const intoPg = json(runCli(["state", "import", "--state", url, join(dir, "a.jsonl.gz"), "--format", "json"]));
     assert.deepEqual(intoPg.read, counts);
     assert.deepEqual(intoPg.stored, counts, "PostgreSQL holds what was read");
-    assert.deepEqual(intoPg.source, { kind: "sqlite", schemaVersion: 3 });
+    assert.deepEqual(intoPg.source, { kind: "sqlite", schemaVersion: SCHEMA_VERSION });
 
     // To standard output: the dump on stdout, the report on stderr.
     const piped = runCli(["state", "export", "--state", url]);

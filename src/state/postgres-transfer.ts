@@ -14,6 +14,7 @@ import { decodeDocument, decodeFleet, emptyFleet, encodeDocument, encodeFleet } 
 import { StateError } from "../errors.js";
 import { LOCK_SPACE, workerLockKey } from "./postgres.js";
 import { notEmpty } from "./sqlite-transfer.js";
+import { sessionDumpDoc, sessionStoreData } from "./state-dump.js";
 import {
   emptyCounts,
   type ImportOptions,
@@ -73,7 +74,7 @@ export async function* exportPostgres(client: pg.Client): AsyncGenerator<StateRe
       "SELECT key, valid_until, data FROM firstcall_sessions",
       "key",
     )) {
-      yield { type: "session", key: r.key, validUntil: Number(r.valid_until), doc: decodeDocument(r.data) };
+      yield { type: "session", key: r.key, validUntil: Number(r.valid_until), doc: sessionDumpDoc(r.data) };
     }
     for await (const r of pages<{ id: string; time: string; data: Buffer; updated_at: Date; worker: string }>(
       client,
@@ -326,7 +327,7 @@ class Batches {
       const s = this.sessions;
       await c.query(
         "INSERT INTO firstcall_sessions (key, valid_until, data) SELECT * FROM unnest($1::text[], $2::bigint[], $3::bytea[])",
-        [s.map((r) => r.key), s.map((r) => r.validUntil), s.map((r) => encodeDocument(r.doc))],
+        [s.map((r) => r.key), s.map((r) => r.validUntil), s.map((r) => sessionStoreData(r.doc))],
       );
       this.sessions = [];
     }

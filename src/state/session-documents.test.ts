@@ -1,5 +1,5 @@
 /**
- * State schema 4 in a real SQLite file: session documents are written in the binary layout, a file
+ * The current state schema in a real SQLite file: session documents are written in the binary layout, a file
  * of schema 3 (deflated JSON documents) is migrated on open without rewriting a row, its documents
  * still read, and each is rewritten in the binary layout when its session changes.
  */
@@ -95,12 +95,13 @@ test("a new state writes session documents in the binary layout and reads them b
   assert.equal(storedDocument(path, s.key)[0], BINARY_SESSION_MARK);
 });
 
-test("a schema 3 state is migrated to 4 on open; its JSON documents read, and are rewritten binary when changed", async () => {
+test("a schema 3 state is migrated to the current schema on open; its JSON documents read, and are rewritten binary when changed", async () => {
   const path = join(scratchDir(), "v3.sqlite");
   await SqliteStore.open(path).close();
   const s = session(1);
   // What schema 3 wrote: the deflated JSON form.
   const db = new Database(path);
+  db.exec("DROP TABLE finding_statuses; DROP TABLE finding_status_history; DROP TABLE outbox");
   db.pragma("user_version = 3");
   db.prepare("INSERT INTO sessions (key, valid_until, data) VALUES (?, ?, ?)").run(
     s.key,
@@ -133,7 +134,6 @@ test("a schema 3 state is migrated to 4 on open; its JSON documents read, and ar
   assert.equal(storedDocument(path, s.key)[0], BINARY_SESSION_MARK);
   const after = new Database(path, { readonly: true });
   assert.equal(after.pragma("user_version", { simple: true }), SCHEMA_VERSION);
-  assert.equal(SCHEMA_VERSION, 4);
   after.close();
 });
 

@@ -5,7 +5,7 @@
 import type Database from "better-sqlite3";
 import { decodeDocument, decodeFleet, encodeDocument } from "../engine/state.js";
 import { StateError } from "../errors.js";
-import { collapseStreams } from "./state-dump.js";
+import { collapseStreams, sessionDumpDoc, sessionStoreData } from "./state-dump.js";
 import {
   emptyCounts,
   type ImportOptions,
@@ -56,7 +56,7 @@ export async function* exportSqlite(db: Database.Database): AsyncGenerator<State
       valid_until: number;
       data: Buffer;
     }>) {
-      yield { type: "session", key: r.key, validUntil: r.valid_until, doc: decodeDocument(r.data) };
+      yield { type: "session", key: r.key, validUntil: r.valid_until, doc: sessionDumpDoc(r.data) };
     }
     for (const r of db.prepare("SELECT id, time, data, updated_at FROM findings ORDER BY id").iterate() as Iterable<{
       id: string;
@@ -164,7 +164,7 @@ export async function importSqlite(
           outputs.push(r);
           break;
         case "session":
-          putSession.run(r.key, r.validUntil, encodeDocument(r.doc));
+          putSession.run(r.key, r.validUntil, sessionStoreData(r.doc));
           break;
         case "finding":
           putFinding.run(r.id, r.time, encodeDocument(r.doc), r.updatedAt);

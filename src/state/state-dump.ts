@@ -24,6 +24,7 @@ import { createReadStream, createWriteStream } from "node:fs";
 import { createInterface } from "node:readline";
 import type { Readable, Writable } from "node:stream";
 import { createGunzip, createGzip } from "node:zlib";
+import { decodeDocument, decodeSession, encodeDocument, encodeSession, encodeSessionJson } from "../engine/state.js";
 import { StateError } from "../errors.js";
 import { emptyCounts, type RecordCounts, type StateRecord, type StateRecordType } from "./store.js";
 import { decodeStreamPosition, encodeStreamPosition } from "./stream-position.js";
@@ -323,4 +324,25 @@ export function collapseStreams(
     return { pending, outputs: [], notes };
   }
   return { pending, outputs, notes };
+}
+
+/**
+ * A stored session document as a dump carries it: its JSON form, whichever form the store holds
+ * (binary since SQLite schema 5 / PostgreSQL 4, deflated JSON before), so a dump reads the same
+ * whatever wrote it.
+ *
+ * @example const doc = sessionDumpDoc(row.data)
+ */
+export function sessionDumpDoc(data: Uint8Array): unknown {
+  return decodeDocument(encodeSessionJson(decodeSession(data)));
+}
+
+/**
+ * A dump's session document as a store writes it now (binary where the layout fits; a document the
+ * engine cannot load throws here, not at the next scan).
+ *
+ * @example putSession.run(r.key, r.validUntil, sessionStoreData(r.doc))
+ */
+export function sessionStoreData(doc: unknown): Buffer {
+  return encodeSession(decodeSession(encodeDocument(doc)));
 }
