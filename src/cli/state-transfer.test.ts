@@ -6,10 +6,10 @@ import assert from "node:assert/strict";
 import { cpSync, readdirSync, statSync, utimesSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { describe, test } from "node:test";
-import { migratePostgres, PostgresStore } from "../state/postgres.js";
+import { PostgresStore } from "../state/postgres.js";
 import { SCHEMA_VERSION } from "../state/sqlite.js";
 import { runCli, runCliAsync } from "../test-helpers/cli.js";
-import { testDatabase } from "../test-helpers/postgres.js";
+import { initialisedTestDatabase, testDatabase } from "../test-helpers/postgres.js";
 import { scratchDirs } from "../test-helpers/scan.js";
 
 const scratchDir = scratchDirs("firstcall-state-cli-");
@@ -117,9 +117,7 @@ describe("firstcall state export / import / prune / retire-worker", () => {
   });
 
   test("retire-worker: refused while the worker runs, done once it is gone; SQLite has no workers", async (t) => {
-    const { url, server } = await testDatabase();
-    t.diagnostic(`PostgreSQL server: ${server}`);
-    await migratePostgres(url);
+    const url = await initialisedTestDatabase(t);
     const worker = await PostgresStore.open(url, { worker: "host-c" });
     const busy = await runCliAsync(["state", "retire-worker", "host-c", "--state", url]);
     assert.equal(busy.status, 4);

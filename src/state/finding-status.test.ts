@@ -13,7 +13,7 @@ import pg from "pg";
 import type { StateError } from "../errors.js";
 import { runScan } from "../pipeline/scan.js";
 import { REPO } from "../test-helpers/cli.js";
-import { testDatabase } from "../test-helpers/postgres.js";
+import { backToSchema1, initialisedTestDatabase, testDatabase } from "../test-helpers/postgres.js";
 import { scratchDirs } from "../test-helpers/scan.js";
 import { MemoryStore } from "./memory.js";
 import { migratePostgres, PG_SCHEMA_VERSION, PostgresStore } from "./postgres.js";
@@ -224,16 +224,12 @@ describe("PostgreSQL", () => {
   });
 
   test("a schema 1 database is migrated to the current schema by state init, keeping its rows; scans refuse it until then", async (t) => {
-    const { url, server } = await testDatabase();
-    t.diagnostic(`PostgreSQL server: ${server}`);
-    await migratePostgres(url);
+    const url = await initialisedTestDatabase(t);
     // Back to schema 1: what firstcall wrote before statuses.
+    await backToSchema1(url);
     const c = new pg.Client({ connectionString: url });
     await c.connect();
     try {
-      await c.query(
-        "DROP TABLE firstcall_finding_statuses, firstcall_finding_status_history, firstcall_outbox; ALTER TABLE firstcall_objects DROP COLUMN etag; DELETE FROM firstcall_schema WHERE version >= 2",
-      );
       await c.query("INSERT INTO firstcall_meta (key, value) VALUES ('settings', 'abc')");
     } finally {
       await c.end();

@@ -12,7 +12,7 @@ import { BINARY_SESSION_MARK } from "../engine/session-binary.js";
 import { emptyFleet, encodeSessionJson, type SessionState } from "../engine/state.js";
 import type { StateError } from "../errors.js";
 import { runScan } from "../pipeline/scan.js";
-import { testDatabase } from "../test-helpers/postgres.js";
+import { backToSchema1, initialisedTestDatabase, testDatabase } from "../test-helpers/postgres.js";
 import { storeContract } from "../test-helpers/store-contract.js";
 import { inspectPostgres, migratePostgres, PG_SCHEMA_VERSION, PostgresStore, redactUrl } from "./postgres.js";
 
@@ -56,17 +56,11 @@ describe("PostgreSQL store", () => {
   });
 
   test("a schema 1 database (objects without ETag) is migrated to the current schema by state init, keeping its rows", async (t) => {
-    const { url, server } = await testDatabase();
-    t.diagnostic(`PostgreSQL server: ${server}`);
-    await migratePostgres(url);
-    // Back to what schema 1 was: no status or outbox tables, no etag column, version 1 recorded.
+    const url = await initialisedTestDatabase(t);
+    await backToSchema1(url);
     const c = new pg.Client({ connectionString: url });
     await c.connect();
     try {
-      await c.query(
-        "DROP TABLE firstcall_finding_statuses, firstcall_finding_status_history, firstcall_outbox; ALTER TABLE firstcall_objects DROP COLUMN etag",
-      );
-      await c.query("DELETE FROM firstcall_schema WHERE version > 1");
       await c.query("INSERT INTO firstcall_objects VALUES ('s3://b/k', 10, 5, 3, 'complete', now(), 'w')");
     } finally {
       await c.end();
@@ -88,9 +82,7 @@ describe("PostgreSQL store", () => {
   });
 
   test("schema 1 → current: JSON session documents stay readable; changed sessions are written binary", async (t) => {
-    const { url, server } = await testDatabase();
-    t.diagnostic(`PostgreSQL server: ${server}`);
-    await migratePostgres(url);
+    const url = await initialisedTestDatabase(t);
     // Back to what schema 1 held: its version row and a deflated JSON session document.
     const client = new pg.Client({ connectionString: url });
     await client.connect();
@@ -98,10 +90,7 @@ describe("PostgreSQL store", () => {
     const stored = async () =>
       (await client.query<{ data: Buffer }>("SELECT data FROM firstcall_sessions WHERE key = 's1'")).rows[0]?.data;
     try {
-      await client.query(
-        "DROP TABLE firstcall_finding_statuses, firstcall_finding_status_history, firstcall_outbox; ALTER TABLE firstcall_objects DROP COLUMN etag",
-      );
-      await client.query("DELETE FROM firstcall_schema WHERE version > 1");
+      await backToSchema1(url);
       await client.query("INSERT INTO firstcall_sessions (key, valid_until, data) VALUES ('s1', $1, $2)", [
         5_000_000,
         encodeSessionJson(old),
@@ -139,9 +128,7 @@ describe("PostgreSQL store", () => {
   });
 
   test("what a checkpoint commits loads back; outputs and positions are per worker", async (t) => {
-    const { url, server } = await testDatabase();
-    t.diagnostic(`PostgreSQL server: ${server}`);
-    await migratePostgres(url);
+    const url = await initialisedTestDatabase(t);
     const a = await PostgresStore.open(url, { worker: "a" });
     const b = await PostgresStore.open(url, { worker: "b" });
     try {
@@ -182,9 +169,7 @@ describe("PostgreSQL store", () => {
   });
 
   test("one live process per worker name; the name is free again once it closes", async (t) => {
-    const { url, server } = await testDatabase();
-    t.diagnostic(`PostgreSQL server: ${server}`);
-    await migratePostgres(url);
+    const url = await initialisedTestDatabase(t);
     const first = await PostgresStore.open(url, { worker: "w" });
     await assert.rejects(PostgresStore.open(url, { worker: "w" }), (e: StateError) => e.code === "E_STATE_LOCKED");
     await first.close();
@@ -197,9 +182,7 @@ describe("PostgreSQL store", () => {
   });
 
   test("exchange: duplicates count once; events wait until every running worker has read past them", async (t) => {
-    const { url, server } = await testDatabase();
-    t.diagnostic(`PostgreSQL server: ${server}`);
-    await migratePostgres(url);
+    const url = await initialisedTestDatabase(t);
     const a = await PostgresStore.open(url, { worker: "a" });
     const b = await PostgresStore.open(url, { worker: "b" });
     const lateness = 10;
@@ -243,9 +226,7 @@ describe("PostgreSQL store", () => {
   });
 
   test("an ephemeral worker (a Lambda invocation) holds no one back, leaves no row, and is held by registered workers", async (t) => {
-    const { url, server } = await testDatabase();
-    t.diagnostic(`PostgreSQL server: ${server}`);
-    await migratePostgres(url);
+    const url = await initialisedTestDatabase(t);
     const lateness = 10;
     const exchange = async (s: PostgresStore, events: EngineEvent[], position: number, holdMs?: number) => {
       await s.begin();

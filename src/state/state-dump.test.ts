@@ -16,9 +16,9 @@ import pg from "pg";
 import { emptyFleet, type SessionState } from "../engine/state.js";
 import { StateError } from "../errors.js";
 import { runScan } from "../pipeline/scan.js";
-import { testDatabase } from "../test-helpers/postgres.js";
+import { initialisedTestDatabase } from "../test-helpers/postgres.js";
 import { scratchDirs } from "../test-helpers/scan.js";
-import { migratePostgres, PostgresStore } from "./postgres.js";
+import { PostgresStore } from "./postgres.js";
 import { SqliteStore } from "./sqlite.js";
 import { openDump, writeDump } from "./state-dump.js";
 import type { StateRecord, StateStore } from "./store.js";
@@ -71,9 +71,7 @@ function session(key: string, validUntil: number): SessionState {
 
 describe("state dump", () => {
   test("SQLite → PostgreSQL → SQLite gives back every row, byte for byte (ETags and output lengths too)", async (t) => {
-    const { url, server } = await testDatabase();
-    t.diagnostic(`PostgreSQL server: ${server}`);
-    await migratePostgres(url);
+    const url = await initialisedTestDatabase(t);
     const dir = scratchDir();
     const a = join(dir, "a.sqlite");
     await runScan({ paths: ["testdata/sample"], statePath: a });
@@ -135,9 +133,7 @@ describe("state dump", () => {
   });
 
   test("a two-worker PostgreSQL state into SQLite: positions merged, and a later scan reads nothing again", async (t) => {
-    const { url, server } = await testDatabase();
-    t.diagnostic(`PostgreSQL server: ${server}`);
-    await migratePostgres(url);
+    const url = await initialisedTestDatabase(t);
     const dir = scratchDir();
     const files = (await import("node:fs"))
       .readdirSync("testdata/sample", { recursive: true })
@@ -297,9 +293,7 @@ describe("state dump", () => {
   });
 
   test("PostgreSQL: an export reads one snapshot while a worker commits", async (t) => {
-    const { url, server } = await testDatabase();
-    t.diagnostic(`PostgreSQL server: ${server}`);
-    await migratePostgres(url);
+    const url = await initialisedTestDatabase(t);
     const worker = await PostgresStore.open(url, { worker: "w" });
     const reader = await PostgresStore.open(url, { readOnly: true });
     try {
@@ -345,9 +339,7 @@ describe("state dump", () => {
   });
 
   test("prune drops what is older than the cut, staged events only once processed; --dry-run counts only", async (t) => {
-    const { url, server } = await testDatabase();
-    t.diagnostic(`PostgreSQL server: ${server}`);
-    await migratePostgres(url);
+    const url = await initialisedTestDatabase(t);
     const dir = scratchDir();
     const cut = Date.parse("2026-11-01T12:00:00Z");
     const batch = {
@@ -417,9 +409,7 @@ describe("state dump", () => {
   });
 
   test("retire-worker: refused while the worker runs; once retired, the others' events are no longer held back", async (t) => {
-    const { url, server } = await testDatabase();
-    t.diagnostic(`PostgreSQL server: ${server}`);
-    await migratePostgres(url);
+    const url = await initialisedTestDatabase(t);
     const empty = {
       sessions: [],
       deletedSessions: [],

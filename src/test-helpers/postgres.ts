@@ -7,6 +7,7 @@
 import { randomBytes } from "node:crypto";
 import { after } from "node:test";
 import pg from "pg";
+import { migratePostgres } from "../state/postgres.js";
 
 export const TEST_PG_URL = process.env.FIRSTCALL_TEST_PG || "postgres://postgres@127.0.0.1:5432/test";
 
@@ -53,5 +54,36 @@ export async function testDatabase(): Promise<TestDatabase> {
     return { url: withDatabase(TEST_PG_URL, name), server };
   } finally {
     await admin.end();
+  }
+}
+
+/**
+ * {@link testDatabase} with firstcall's schema applied (`state init`), its server named in the test's
+ * diagnostics.
+ * @example const url = await initialisedTestDatabase(t);
+ */
+export async function initialisedTestDatabase(t: { diagnostic(message: string): void }): Promise<string> {
+  const { url, server } = await testDatabase();
+  t.diagnostic(`PostgreSQL server: ${server}`);
+  await migratePostgres(url);
+  return url;
+}
+
+/**
+ * Takes an initialised database back to what firstcall's PostgreSQL schema 1 was (no finding status
+ * or outbox tables, no ETag column, version 1 recorded), for migration tests.
+ * @example await backToSchema1(url); await migratePostgres(url) // { from: 1, to: PG_SCHEMA_VERSION }
+ */
+export async function backToSchema1(url: string): Promise<void> {
+  const c = new pg.Client({ connectionString: url });
+  await c.connect();
+  try {
+    await c.query(
+      `DROP TABLE firstcall_finding_statuses, firstcall_finding_status_history, firstcall_outbox;
+       ALTER TABLE firstcall_objects DROP COLUMN etag;
+       DELETE FROM firstcall_schema WHERE version > 1`,
+    );
+  } finally {
+    await c.end();
   }
 }

@@ -13,11 +13,11 @@ import type { StoredFinding } from "../../engine/engine.js";
 import { emptyFleet } from "../../engine/state.js";
 import { runScan } from "../../pipeline/scan.js";
 import { MemoryStore } from "../../state/memory.js";
-import { migratePostgres, PostgresStore } from "../../state/postgres.js";
+import { PostgresStore } from "../../state/postgres.js";
 import { SCHEMA_VERSION, SqliteStore } from "../../state/sqlite.js";
 import type { StateStore } from "../../state/store.js";
 import { REPO } from "../../test-helpers/cli.js";
-import { testDatabase } from "../../test-helpers/postgres.js";
+import { initialisedTestDatabase } from "../../test-helpers/postgres.js";
 import { type Receiver, startReceiver } from "../../test-helpers/receiver.js";
 import { scratchDirs } from "../../test-helpers/scan.js";
 import type { Finding } from "../finding.js";
@@ -264,9 +264,7 @@ describe("outbox rows", () => {
 
 describe("outbox on PostgreSQL", () => {
   test("two workers delivering at once never send the same finding twice", async (t) => {
-    const { url, server } = await testDatabase();
-    t.diagnostic(`PostgreSQL server: ${server}`);
-    await migratePostgres(url);
+    const url = await initialisedTestDatabase(t);
     const [stored] = await sampleFindings();
     const f = stored as StoredFinding;
     const r = await receiver(() => 200);
@@ -307,9 +305,7 @@ describe("outbox on PostgreSQL", () => {
   });
 
   test("two scan workers on one database, one webhook: the findings of one process, each delivered once", async (t) => {
-    const { url, server } = await testDatabase();
-    t.diagnostic(`PostgreSQL server: ${server}`);
-    await migratePostgres(url);
+    const url = await initialisedTestDatabase(t);
     const r = await receiver((i) => (i % 3 === 0 ? 500 : 200));
     const files = logFiles(SAMPLE);
     const half = Math.ceil(files.length / 2);
@@ -329,9 +325,7 @@ describe("outbox on PostgreSQL", () => {
   });
 
   test("rows claimed by a live worker are not taken; a dead worker's claims are taken at once", async (t) => {
-    const { url, server } = await testDatabase();
-    t.diagnostic(`PostgreSQL server: ${server}`);
-    await migratePostgres(url);
+    const url = await initialisedTestDatabase(t);
     const [stored] = await sampleFindings();
     const f = stored as StoredFinding;
     const a = await PostgresStore.open(url, { worker: "a" });
