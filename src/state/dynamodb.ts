@@ -50,6 +50,7 @@ import {
 } from "../engine/state.js";
 import { StateError } from "../errors.js";
 import { log } from "../log.js";
+import { assertStateVersion } from "./schema-version.js";
 import type {
   CheckpointEvents,
   CheckpointStart,
@@ -358,21 +359,7 @@ export class DynamoStore implements StateStore, SharedCheckpoints {
     );
     try {
       store.requests++;
-      const version = await tableVersion(client, loc.table);
-      if (version === 0) {
-        throw new StateError(
-          "E_STATE_SCHEMA",
-          `${store.location}: not initialised for firstcall; run: firstcall state init --state ${store.location}`,
-        );
-      }
-      if (version !== DYNAMO_SCHEMA_VERSION) {
-        throw new StateError(
-          "E_STATE_VERSION",
-          version < DYNAMO_SCHEMA_VERSION
-            ? `${store.location}: state layout ${version}, this firstcall needs ${DYNAMO_SCHEMA_VERSION}; run: firstcall state init --state ${store.location}`
-            : `${store.location}: state layout ${version} was written by a newer firstcall (this one knows ${DYNAMO_SCHEMA_VERSION}): upgrade firstcall.`,
-        );
-      }
+      assertStateVersion(store.location, await tableVersion(client, loc.table), DYNAMO_SCHEMA_VERSION, "state layout");
       if (options.readOnly) return store;
       await store.takeName();
       // Running again, under the checkpoint lock: a redo log of this worker's previous life is applied

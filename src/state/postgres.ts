@@ -32,7 +32,13 @@ import {
   type SessionState,
 } from "../engine/state.js";
 import { StateError } from "../errors.js";
-import type { DeliveryState, OutboxRow, OutboxSettlement, OutboxStore } from "../findings/delivery/outbox.js";
+import {
+  type DeliveryState,
+  type OutboxRow,
+  type OutboxSettlement,
+  type OutboxStore,
+  outboxRowOf,
+} from "../findings/delivery/outbox.js";
 import { log } from "../log.js";
 import {
   exportPostgres,
@@ -41,6 +47,7 @@ import {
   type RetireResult,
   retirePostgresWorker,
 } from "./postgres-transfer.js";
+import { assertStateVersion } from "./schema-version.js";
 import {
   type CheckpointEvents,
   type CheckpointStart,
@@ -296,21 +303,7 @@ export class PostgresStore implements StateStore, SharedCheckpoints {
     const client = await connect(url);
     const store = new PostgresStore(client, url, worker);
     try {
-      const version = await schemaVersion(client);
-      if (version === 0) {
-        throw new StateError(
-          "E_STATE_SCHEMA",
-          `${store.location}: not initialised for firstcall; run: firstcall state init --state ${store.location}`,
-        );
-      }
-      if (version !== PG_SCHEMA_VERSION) {
-        throw new StateError(
-          "E_STATE_VERSION",
-          version < PG_SCHEMA_VERSION
-            ? `${store.location}: state schema ${version}, this firstcall needs ${PG_SCHEMA_VERSION}; run: firstcall state init --state ${store.location}`
-            : `${store.location}: state schema ${version} was written by a newer firstcall (this one knows ${PG_SCHEMA_VERSION}): upgrade firstcall.`,
-        );
-      }
+      assertStateVersion(store.location, await schemaVersion(client), PG_SCHEMA_VERSION, "state schema");
       if (options.readOnly || options.ephemeral) return store;
       const locked = await client.query<{ ok: boolean }>("SELECT pg_try_advisory_lock($1, $2) AS ok", [
         LOCK_SPACE,
@@ -747,13 +740,7 @@ export class PostgresStore implements StateStore, SharedCheckpoints {
        ORDER BY c.id`,
       [destinations, this.worker, workerLockKey(this.worker), LOCK_SPACE, limit],
     );
-    return r.rows.map((row) => ({
-      findingId: row.finding_id,
-      destination: row.destination,
-      generation: row.generation,
-      ...(row.data ? { stored: decodeDocument<StoredFinding>(row.data) } : {}),
-      ...(row.suppressed !== null ? { suppressed: row.suppressed } : {}),
-    }));
+    return r.rows.map(outboxRowOf);
   }
 
   /** Marks this worker's claimed rows (for the generation sent) and releases its claims. */

@@ -33,7 +33,13 @@ import {
   type SessionState,
 } from "../engine/state.js";
 import { StateError } from "../errors.js";
-import type { DeliveryState, OutboxRow, OutboxSettlement, OutboxStore } from "../findings/delivery/outbox.js";
+import {
+  type DeliveryState,
+  type OutboxRow,
+  type OutboxSettlement,
+  type OutboxStore,
+  outboxRowOf,
+} from "../findings/delivery/outbox.js";
 import { exportSqlite, importSqlite, pruneSqlite } from "./sqlite-transfer.js";
 import {
   type FindingStatus,
@@ -629,13 +635,7 @@ export class SqliteStore implements StateStore {
       data: Buffer | null;
       suppressed: string | null;
     }[];
-    return rows.map((r) => ({
-      findingId: r.finding_id,
-      destination: r.destination,
-      generation: r.generation,
-      ...(r.data ? { stored: decodeDocument<StoredFinding>(r.data) } : {}),
-      ...(r.suppressed !== null ? { suppressed: r.suppressed } : {}),
-    }));
+    return rows.map(outboxRowOf);
   }
 
   async settleDeliveries(settlements: readonly OutboxSettlement[]): Promise<void> {

@@ -22,6 +22,7 @@
  * for the same generation.
  */
 import type { StoredFinding } from "../../engine/engine.js";
+import { decodeDocument } from "../../engine/state.js";
 import { UsageError } from "../../errors.js";
 import { log } from "../../log.js";
 import type { StateStore } from "../../state/store.js";
@@ -48,6 +49,31 @@ export interface OutboxRow {
   readonly stored?: StoredFinding;
   /** Set when the finding is suppressed (its reason): the row is skipped, not sent. */
   readonly suppressed?: string;
+}
+
+/** A due outbox row as the stores' claim queries return it (the same columns in SQLite and PostgreSQL). */
+export interface OutboxQueryRow {
+  readonly finding_id: string;
+  readonly destination: string;
+  readonly generation: number;
+  /** The stored finding's document; null when the finding is not in the state. */
+  readonly data: Uint8Array | null;
+  /** The suppression reason; null when the finding is not suppressed. */
+  readonly suppressed: string | null;
+}
+
+/**
+ * An {@link OutboxRow} from a claim query's row.
+ * @example return rows.map(outboxRowOf);
+ */
+export function outboxRowOf(r: OutboxQueryRow): OutboxRow {
+  return {
+    findingId: r.finding_id,
+    destination: r.destination,
+    generation: r.generation,
+    ...(r.data ? { stored: decodeDocument<StoredFinding>(r.data) } : {}),
+    ...(r.suppressed !== null ? { suppressed: r.suppressed } : {}),
+  };
 }
 
 /** What became of a row's try. `pending`: still owed (tried, not acknowledged). */
