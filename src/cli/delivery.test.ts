@@ -14,7 +14,7 @@ import { copyFileSync, existsSync, mkdirSync, readdirSync, readFileSync, writeFi
 import { basename, join } from "node:path";
 import { after, describe, test } from "node:test";
 import { RecordingServer } from "../test-helpers/aws-recording-server.js";
-import { CLI_MAIN, REPO, runCliAsync } from "../test-helpers/cli.js";
+import { CLI_MAIN, type CliProcess, REPO, runCliAsync, startCli, waitFor } from "../test-helpers/cli.js";
 import { type Receiver, startReceiver } from "../test-helpers/receiver.js";
 import { scratchDirs } from "../test-helpers/scan.js";
 
@@ -432,25 +432,8 @@ function sampleFiles(dir: string): string[] {
     .sort();
 }
 
-function watch(args: readonly string[], hook: string) {
-  const child = spawn(process.execPath, ["--import", "tsx", CLI_MAIN, "watch", ...args], {
-    cwd: REPO,
-    stdio: ["ignore", "pipe", "pipe"],
-    env: { ...process.env, FIRSTCALL_DEBUG: "", HOOK: hook },
-  });
-  let out = "";
-  let err = "";
-  child.stdout?.on("data", (d) => {
-    out += String(d);
-  });
-  child.stderr?.on("data", (d) => {
-    err += String(d);
-  });
-  const exited = new Promise<number | null>((resolve) => child.on("exit", (code) => resolve(code)));
-  return { child, stdout: () => out, stderr: () => err, exited };
+function watch(args: readonly string[], hook: string): CliProcess {
+  return startCli(["watch", ...args], { env: { HOOK: hook } });
 }
 
-async function until(condition: () => boolean, ms: number): Promise<void> {
-  const end = Date.now() + ms;
-  while (!condition() && Date.now() < end) await new Promise((r) => setTimeout(r, 100));
-}
+const until = waitFor;

@@ -5,7 +5,6 @@
  * that was read (nothing waits a lateness window, as a single live process).
  */
 import assert from "node:assert/strict";
-import { type ChildProcess, spawn } from "node:child_process";
 import { copyFileSync, existsSync, mkdirSync, readdirSync, readFileSync, statSync } from "node:fs";
 import { basename, join } from "node:path";
 import { describe, it } from "node:test";
@@ -13,7 +12,7 @@ import pg from "pg";
 import type { Finding } from "../findings/finding.js";
 import { runScan } from "../pipeline/scan.js";
 import { inspectPostgres, migratePostgres, PostgresStore } from "../state/postgres.js";
-import { CLI_MAIN, REPO } from "../test-helpers/cli.js";
+import { type CliProcess, REPO, startCli, waitFor } from "../test-helpers/cli.js";
 import { testDatabase } from "../test-helpers/postgres.js";
 import { scratchDirs } from "../test-helpers/scan.js";
 
@@ -28,23 +27,11 @@ function sampleFiles(dir = SAMPLE): string[] {
     .sort();
 }
 
-function watch(args: readonly string[]): { child: ChildProcess; stderr: () => string; exited: Promise<number | null> } {
-  const child = spawn(process.execPath, ["--import", "tsx", CLI_MAIN, "watch", ...args], {
-    cwd: REPO,
-    stdio: ["ignore", "ignore", "pipe"],
-    env: { ...process.env, FIRSTCALL_DEBUG: "" },
-  });
-  let err = "";
-  child.stderr?.on("data", (d) => {
-    err += String(d);
-  });
-  return { child, stderr: () => err, exited: new Promise((resolve) => child.on("exit", (code) => resolve(code))) };
+function watch(args: readonly string[]): CliProcess {
+  return startCli(["watch", ...args]);
 }
 
-async function until(condition: () => boolean | Promise<boolean>, ms: number): Promise<void> {
-  const end = Date.now() + ms;
-  while (!(await condition()) && Date.now() < end) await new Promise((r) => setTimeout(r, 200));
-}
+const until = (condition: () => boolean | Promise<boolean>, ms: number) => waitFor(condition, ms, 200);
 
 const ids = (jsonl: string) =>
   jsonl

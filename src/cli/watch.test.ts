@@ -2,13 +2,12 @@
  * `firstcall watch` as a user runs it: a real process (node + tsx, as `runCli`), stopped with SIGTERM.
  */
 import assert from "node:assert/strict";
-import { type ChildProcess, spawn } from "node:child_process";
 import { copyFileSync, existsSync, mkdirSync, readdirSync, readFileSync, statSync } from "node:fs";
 import { basename, join } from "node:path";
 import { describe, it } from "node:test";
 import { gunzipSync } from "node:zlib";
 import { runScan } from "../pipeline/scan.js";
-import { CLI_MAIN, REPO } from "../test-helpers/cli.js";
+import { type CliProcess, REPO, startCli, waitFor } from "../test-helpers/cli.js";
 import { scratchDirs } from "../test-helpers/scan.js";
 
 const scratchDir = scratchDirs();
@@ -21,35 +20,13 @@ function sampleFiles(dir = SAMPLE): string[] {
     .sort();
 }
 
-interface Watcher {
-  readonly child: ChildProcess;
-  readonly stdout: () => string;
-  readonly stderr: () => string;
-  readonly exited: Promise<number | null>;
-}
+type Watcher = CliProcess;
 
 function watch(args: readonly string[]): Watcher {
-  const child = spawn(process.execPath, ["--import", "tsx", CLI_MAIN, "watch", ...args], {
-    cwd: REPO,
-    stdio: ["pipe", "pipe", "pipe"],
-    env: { ...process.env, FIRSTCALL_DEBUG: "" },
-  });
-  let out = "";
-  let err = "";
-  child.stdout?.on("data", (d) => {
-    out += String(d);
-  });
-  child.stderr?.on("data", (d) => {
-    err += String(d);
-  });
-  const exited = new Promise<number | null>((resolve) => child.on("exit", (code) => resolve(code)));
-  return { child, stdout: () => out, stderr: () => err, exited };
+  return startCli(["watch", ...args]);
 }
 
-async function until(condition: () => boolean, ms: number): Promise<void> {
-  const end = Date.now() + ms;
-  while (!condition() && Date.now() < end) await new Promise((r) => setTimeout(r, 100));
-}
+const until = waitFor;
 
 const ids = (jsonl: string) =>
   jsonl

@@ -3,7 +3,7 @@
  * the repository, with its exit status and both streams. Diagnostics (`FIRSTCALL_DEBUG`) are off
  * unless a test turns them on.
  */
-import { spawn, spawnSync } from "node:child_process";
+import { type ChildProcess, spawn, spawnSync } from "node:child_process";
 import { fileURLToPath } from "node:url";
 
 export const REPO = fileURLToPath(new URL("../../", import.meta.url));
@@ -61,4 +61,47 @@ export function runCliAsync(args: readonly string[], options: Omit<CliRunOptions
     child.on("error", reject);
     child.on("close", (status) => resolve({ status, stdout, stderr }));
   });
+}
+
+/** A CLI process started by {@link startCli}: what it printed so far, and its exit. */
+export interface CliProcess {
+  readonly child: ChildProcess;
+  readonly stdout: () => string;
+  readonly stderr: () => string;
+  readonly exited: Promise<number | null>;
+}
+
+/**
+ * Starts the CLI from source and leaves it running (`watch`, `serve`): for tests that feed it, read
+ * what it printed so far, signal or kill it. Its stdin is a pipe the test may write to.
+ *
+ * @example const w = startCli(["watch", dir, "--state", state]); await waitFor(() => w.stdout().includes("\n"), 60_000);
+ */
+export function startCli(args: readonly string[], options: Pick<CliRunOptions, "env"> = {}): CliProcess {
+  const child = spawn(process.execPath, ["--import", "tsx", CLI_MAIN, ...args], {
+    cwd: REPO,
+    stdio: ["pipe", "pipe", "pipe"],
+    env: { ...process.env, FIRSTCALL_DEBUG: "", ...options.env },
+  });
+  let out = "";
+  let err = "";
+  child.stdout?.on("data", (d) => {
+    out += String(d);
+  });
+  child.stderr?.on("data", (d) => {
+    err += String(d);
+  });
+  const exited = new Promise<number | null>((resolve) => child.on("exit", (code) => resolve(code)));
+  return { child, stdout: () => out, stderr: () => err, exited };
+}
+
+/**
+ * Polls `condition` until it holds or `ms` have passed (then returns: the test's own assertion says
+ * what was missing). A safety net for slow machines, not a speed check.
+ *
+ * @example await waitFor(() => existsSync(path), 30_000);
+ */
+export async function waitFor(condition: () => boolean | Promise<boolean>, ms: number, everyMs = 100): Promise<void> {
+  const end = Date.now() + ms;
+  while (!(await condition()) && Date.now() < end) await new Promise((r) => setTimeout(r, everyMs));
 }
