@@ -421,7 +421,10 @@ describe("delivery across kills and restarts", () => {
     assert.deepEqual([...acked].sort(), [...found].sort());
     assert.equal(new Set(acked).size, acked.length, "none delivered twice");
     assert.equal(ids(second.stdout()).length, 0, "nothing was read again");
-    assert.match(second.stderr(), /delivering again/);
+    // Whether the receiver recovered during the restarted process's first round (its retries) or
+    // after it gave up for a while depends on timing; if it said the destination was down, it also
+    // says when it came back.
+    if (/not delivering/.test(second.stderr())) assert.match(second.stderr(), /delivering again/);
   });
 });
 

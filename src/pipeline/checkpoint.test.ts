@@ -12,7 +12,7 @@ import Database from "better-sqlite3";
 import { loadConfig } from "../config/config.js";
 import { simulate } from "../simulate/simulate.js";
 import { openStore } from "../state/open.js";
-import { tempDir } from "../test-helpers/scan.js";
+import { committedObjects, tempDir } from "../test-helpers/scan.js";
 import { runScan } from "./scan.js";
 
 const MAIN = join(import.meta.dirname, "..", "cli", "main.ts");
@@ -36,19 +36,6 @@ function ids(path: string): string[] {
     .split("\n")
     .filter((l) => l.trim() !== "")
     .map((l) => (JSON.parse(l) as { id: string }).id);
-}
-
-/** Objects the state at `path` has committed (0 before the first checkpoint). */
-function committedObjects(path: string): number {
-  if (!existsSync(path)) return 0;
-  const db = new Database(path, { readonly: true, fileMustExist: true });
-  try {
-    return (db.prepare("SELECT count(*) AS n FROM objects").get() as { n: number }).n;
-  } catch {
-    return 0; // not initialised yet
-  } finally {
-    db.close();
-  }
 }
 
 async function storedFindings(state: string): Promise<string> {

@@ -1,8 +1,9 @@
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after } from "node:test";
 import { gzipSync } from "node:zlib";
+import Database from "better-sqlite3";
 import type { CloudTrailRecord } from "../cloudtrail/record.js";
 import type { Config } from "../config/config.js";
 import { parseConfig } from "../config/config.js";
@@ -66,4 +67,22 @@ export function brief(f: Finding): { rule: string; severity: string; ip: string;
     session: f.principal.sessionName ?? f.principal.arn,
     count: f.evidence.count,
   };
+}
+
+/**
+ * How many objects the SQLite state at `path` has committed (0 before its first checkpoint), read
+ * beside the process that writes it: how a test knows a scan or watch it will kill has made progress.
+ *
+ * @example await waitFor(() => committedObjects(state) > 0, 60_000); child.kill("SIGKILL");
+ */
+export function committedObjects(path: string): number {
+  if (!existsSync(path)) return 0;
+  const db = new Database(path, { readonly: true, fileMustExist: true });
+  try {
+    return (db.prepare("SELECT count(*) AS n FROM objects").get() as { n: number }).n;
+  } catch {
+    return 0; // not initialised yet
+  } finally {
+    db.close();
+  }
 }
