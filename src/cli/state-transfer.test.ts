@@ -61,6 +61,19 @@ describe("firstcall state export / import / prune / retire-worker", () => {
     assert.deepEqual(intoPg.read, counts);
     assert.deepEqual(intoPg.stored, counts, "PostgreSQL holds what was read");
     assert.deepEqual(intoPg.source, { kind: "sqlite", schemaVersion: SCHEMA_VERSION });
+    // Inspect shows what was decided and what is owed, on either store.
+    const owedAndDecided = { statuses: { acknowledged: 0, suppressed: 1 } };
+    const outbox = { pending: 0, delivered: findings, skipped: 0, rejected: 0 };
+    for (const state of [a, url]) {
+      const info = json(runCli(["state", "inspect", "--state", state, "--format", "json"]));
+      assert.deepEqual({ statuses: info.statuses, outbox: info.outbox }, { ...owedAndDecided, outbox }, state);
+    }
+    assert.match(
+      runCli(["state", "inspect", "--state", url]).stdout,
+      new RegExp(
+        `statuses {8}0 acknowledged, 1 suppressed\n {2}outbox {10}0 pending, ${findings} delivered, 0 skipped, 0 rejected\n`,
+      ),
+    );
 
     // To standard output: the dump on stdout, the report on stderr.
     const piped = runCli(["state", "export", "--state", url]);

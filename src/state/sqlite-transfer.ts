@@ -15,6 +15,7 @@ import {
   type PruneCut,
   type PruneResult,
   type RecordCounts,
+  type StateInfo,
   type StateRecord,
 } from "./store.js";
 import { decodeStreamPosition, eventIdKey } from "./stream-position.js";
@@ -377,4 +378,25 @@ export function pruneSqlite(db: Database.Database, cut: PruneCut): PruneResult {
  */
 export function cutTimeText(ms: number): string {
   return `${new Date(Math.floor(ms / 1000) * 1000).toISOString().slice(0, 19)}Z`;
+}
+
+/**
+ * `state inspect`'s statuses from counts per stored value (absent values count 0).
+ * @example statusCounts({ suppressed: 2 }) // { acknowledged: 0, suppressed: 2 }
+ */
+export function statusCounts(byValue: Record<string, number | string>): NonNullable<StateInfo["statuses"]> {
+  return { acknowledged: Number(byValue.acknowledged ?? 0), suppressed: Number(byValue.suppressed ?? 0) };
+}
+
+/**
+ * `state inspect`'s outbox rows per state from counts per stored state (absent states count 0).
+ * @example outboxCounts({ pending: 3 }) // { pending: 3, delivered: 0, skipped: 0, rejected: 0 }
+ */
+export function outboxCounts(byState: Record<string, number | string>): NonNullable<StateInfo["outbox"]> {
+  return {
+    pending: Number(byState.pending ?? 0),
+    delivered: Number(byState.delivered ?? 0),
+    skipped: Number(byState.skipped ?? 0),
+    rejected: Number(byState.rejected ?? 0),
+  };
 }

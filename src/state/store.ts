@@ -111,6 +111,15 @@ export interface StateInfo {
   readonly findingTimes?: { readonly oldest: string; readonly newest: string };
   /** When the first and last stored object was scanned. */
   readonly scanTimes?: { readonly oldest: string; readonly newest: string };
+  /** Findings that are not open, per status (a store that keeps statuses). */
+  readonly statuses?: { readonly acknowledged: number; readonly suppressed: number };
+  /** Outbox rows per state (a store with an outbox): `pending` is what is still owed. */
+  readonly outbox?: {
+    readonly pending: number;
+    readonly delivered: number;
+    readonly skipped: number;
+    readonly rejected: number;
+  };
   /** Shared stores: each worker's processed position. */
   readonly workers?: readonly {
     readonly worker: string;
