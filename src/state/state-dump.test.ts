@@ -650,6 +650,94 @@ describe("state dump", () => {
     }
   });
 
+  test("outbox rows across PostgreSQL → SQLite → PostgreSQL: a row a live worker has claimed is exported pending and unclaimed", async (t) => {
+    const { url, server } = await testDatabase();
+    const second = await testDatabase();
+    t.diagnostic(`PostgreSQL server: ${server}`);
+    await migratePostgres(url);
+    await migratePostgres(second.url);
+    const dir = scratchDir();
+    const finding = (id: string) => ({
+      finding: { id, time: "2026-11-01T03:10:00Z" } as never,
+      obs: {} as never,
+      session: "s",
+      origin: "rule" as const,
+    });
+    const worker = await PostgresStore.open(url, { worker: "sender" });
+    try {
+      await worker.begin();
+      await worker.commit({
+        sessions: [],
+        deletedSessions: [],
+        fleet: emptyFleet(),
+        findings: [finding("sent"), finding("in-flight")],
+        objects: [],
+        pending: encodeStreamPosition({ watermark: 1_700_000_000_000, cut: 1_699_999_000_000, ids: [] }),
+        outbox: [
+          { findingId: "sent", destination: SLACK },
+          { findingId: "in-flight", destination: SLACK },
+        ],
+      });
+      const claimed = await worker.outbox.claimDeliveries([SLACK], 10);
+      assert.equal(claimed.length, 2);
+      const sent = claimed.find((r) => r.findingId === "sent");
+      assert.ok(sent);
+      await worker.outbox.settleDeliveries([{ ...sent, state: "delivered", attempts: 1 }]);
+      // "in-flight" stays claimed by the live worker (its send not answered yet) while the export runs.
+      const admin = await PostgresStore.open(url, { readOnly: true });
+      try {
+        await exportTo(admin, join(dir, "pg.jsonl"));
+      } finally {
+        await admin.close();
+      }
+    } finally {
+      await worker.close();
+    }
+    const outboxLines = readFileSync(join(dir, "pg.jsonl"), "utf8")
+      .split("\n")
+      .filter((l) => l.includes('"type":"outbox"'))
+      .map((l) => JSON.parse(l) as Record<string, unknown>);
+    assert.deepEqual(
+      outboxLines.map((r) => [r.findingId, r.state, r.attempts, "claimedBy" in r || "claimed_by" in r]),
+      [
+        ["sent", "delivered", 1, false],
+        ["in-flight", "pending", 0, false],
+      ],
+      "oldest first; the claim is not carried",
+    );
+    const path = join(dir, "home.sqlite");
+    const home = SqliteStore.open(path);
+    try {
+      await importFrom(home, join(dir, "pg.jsonl"));
+      const due = await home.outbox?.claimDeliveries([SLACK], 10);
+      assert.deepEqual(
+        due?.map((r) => r.findingId),
+        ["in-flight"],
+        "the owed delivery is owed by the SQLite state; the delivered one is not sent again",
+      );
+      await exportTo(home, join(dir, "home.jsonl"));
+    } finally {
+      await home.close();
+    }
+    const away = await PostgresStore.open(second.url, { readOnly: true });
+    try {
+      await importFrom(away, join(dir, "home.jsonl"));
+    } finally {
+      await away.close();
+    }
+    const other = await PostgresStore.open(second.url, { worker: "another" });
+    try {
+      const due = await other.outbox.claimDeliveries([SLACK], 10);
+      assert.deepEqual(
+        due.map((r) => r.findingId),
+        ["in-flight"],
+        "back on PostgreSQL any worker takes it: no claim of a process that is gone",
+      );
+    } finally {
+      await other.close();
+    }
+  });
+
   test("a version 1 dump (before statuses and the outbox) still imports; a newer version is refused", async () => {
     const dir = scratchDir();
     const lines = [
