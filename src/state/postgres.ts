@@ -839,10 +839,19 @@ async function postgresInfo(client: pg.Client, location: string): Promise<StateI
     sessions: await count("firstcall_sessions"),
     findings: await count("firstcall_findings"),
     objects: await count("firstcall_objects"),
-    statuses: statusCounts(
-      await byValue("SELECT status AS k, count(*) AS n FROM firstcall_finding_statuses GROUP BY status"),
-    ),
-    outbox: outboxCounts(await byValue("SELECT state AS k, count(*) AS n FROM firstcall_outbox GROUP BY state")),
+    // An older schema (inspect says to run state init) has no statuses (before 2) or outbox (before 3).
+    ...(version >= 2
+      ? {
+          statuses: statusCounts(
+            await byValue("SELECT status AS k, count(*) AS n FROM firstcall_finding_statuses GROUP BY status"),
+          ),
+        }
+      : {}),
+    ...(version >= 3
+      ? {
+          outbox: outboxCounts(await byValue("SELECT state AS k, count(*) AS n FROM firstcall_outbox GROUP BY state")),
+        }
+      : {}),
     ...(range.rows[0]?.oldest
       ? { findingTimes: { oldest: range.rows[0].oldest, newest: range.rows[0].newest ?? "" } }
       : {}),
