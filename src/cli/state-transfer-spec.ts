@@ -14,7 +14,7 @@ export const stateExportSpec: CommandSpec = {
   name: "state export",
   arguments: "",
   summary:
-    "Writes every record of a state (sessions, findings, scanned objects, fleet knowledge, stream positions, settings, output lengths, staged events of a shared state) to a dump that any store can import: JSON lines, gzipped when the file ends in .gz, with a header (format version, source store and schema, firstcall version) and a trailer counting the records. The dump is one consistent snapshot: a PostgreSQL state may be exported while its workers run (one transaction), a SQLite state while a scan writes it (one read transaction). The report (on stderr when the dump goes to standard output) counts the records of each type.",
+    "Writes every record of a state (sessions, findings, finding statuses with their full history, the delivery outbox, scanned objects, fleet knowledge, stream positions, settings, output lengths, staged events of a shared state) to a dump that any store can import: JSON lines, gzipped when the file ends in .gz, with a header (format version 2; version 1 dumps, which have no statuses or outbox, still import) and a trailer counting the records. An outbox row keeps its state: a delivery still owed is owed by the imported state (claims by running workers are not carried), one delivered is not sent again. The dump is one consistent snapshot: a PostgreSQL state may be exported while its workers run (one transaction), a SQLite state while a scan writes it (one read transaction). The report (on stderr when the dump goes to standard output) counts the records of each type.",
   options: [
     stateOption,
     {
@@ -60,7 +60,7 @@ export const statePruneSpec: CommandSpec = {
   name: "state prune",
   arguments: "",
   summary:
-    "Drops what is older than a cut, in one transaction: findings whose time (first offending call) is before it, sessions whose credentials' validity ended before it, scanned-object records whose object was last modified before it (for S3, when CloudTrail delivered it), and (PostgreSQL) processed staged events before it. Events not processed yet are never dropped. The cut must be before the newest event the state has processed, so live sessions are never dropped. Reports the counts; --dry-run only counts. Runs between the checkpoints of a shared state's workers.",
+    "Drops what is older than a cut, in one transaction: findings whose time (first offending call) is before it, with their statuses, status history (audit trail) and settled outbox rows; outbox rows delivered, skipped or rejected last changed before it; sessions whose credentials' validity ended before it, scanned-object records whose object was last modified before it (for S3, when CloudTrail delivered it), and (PostgreSQL) processed staged events before it. Events not processed yet are never dropped, nor is a delivery still owed: a finding older than the cut with a pending outbox row is kept, and the report counts it. The cut must be before the newest event the state has processed, so live sessions are never dropped. Reports the counts; --dry-run only counts. Runs between the checkpoints of a shared state's workers.",
   options: [
     stateOption,
     {

@@ -25,9 +25,23 @@ describe("firstcall state export / import / prune / retire-worker", () => {
     t.diagnostic(`PostgreSQL server: ${server}`);
     const dir = scratchDir();
     const a = join(dir, "a.sqlite");
-    const scan = runCli(["scan", "testdata/sample", "--state", a, "--format", "jsonl", "-q"]);
+    // Delivered to a file destination (one outbox row per finding), and one finding suppressed.
+    const scan = runCli([
+      "scan",
+      "testdata/sample",
+      "--state",
+      a,
+      "--format",
+      "jsonl",
+      "-q",
+      "--to",
+      `file:${join(dir, "delivered.jsonl")}`,
+    ]);
     assert.equal(scan.status, 1, scan.stderr);
     const findings = scan.stdout.trim().split("\n").length;
+    const firstId = (JSON.parse(scan.stdout.split("\n")[0] as string) as { id: string }).id;
+    const suppress = runCli(["findings", "suppress", firstId, "--reason", "red team SEC-1", "--state", a]);
+    assert.equal(suppress.status, 0, suppress.stderr);
 
     const exported = json(
       runCli(["state", "export", "--state", a, "--output", join(dir, "a.jsonl.gz"), "--format", "json"]),
@@ -36,6 +50,7 @@ describe("firstcall state export / import / prune / retire-worker", () => {
     assert.equal(counts.finding, findings);
     assert.equal(counts.object, 67);
     assert.ok((counts.session ?? 0) > 0);
+    assert.deepEqual([counts.status, counts.history, counts.outbox], [1, 1, findings]);
     assert.equal((statSync(join(dir, "a.jsonl.gz")).mode & 0o777).toString(8), "600", "as private as the state");
 
     const notInit = runCli(["state", "import", "--state", url, join(dir, "a.jsonl.gz")]);
@@ -46,13 +61,26 @@ describe("firstcall state export / import / prune / retire-worker", () => {
     assert.deepEqual(intoPg.read, counts);
     assert.deepEqual(intoPg.stored, counts, "PostgreSQL holds what was read");
     assert.deepEqual(intoPg.source, { kind: "sqlite", schemaVersion: SCHEMA_VERSION });
+    // Inspect shows what was decided and what is owed, on either store.
+    const owedAndDecided = { statuses: { acknowledged: 0, suppressed: 1 } };
+    const outbox = { pending: 0, delivered: findings, skipped: 0, rejected: 0 };
+    for (const state of [a, url]) {
+      const info = json(runCli(["state", "inspect", "--state", state, "--format", "json"]));
+      assert.deepEqual({ statuses: info.statuses, outbox: info.outbox }, { ...owedAndDecided, outbox }, state);
+    }
+    assert.match(
+      runCli(["state", "inspect", "--state", url]).stdout,
+      new RegExp(
+        `statuses {8}0 acknowledged, 1 suppressed\n {2}outbox {10}0 pending, ${findings} delivered, 0 skipped, 0 rejected\n`,
+      ),
+    );
 
     // To standard output: the dump on stdout, the report on stderr.
     const piped = runCli(["state", "export", "--state", url]);
     assert.equal(piped.status, 0, piped.stderr);
     assert.match(
       piped.stderr,
-      /→ standard output: 1 fleet, 1 settings, 1 stream, \d+ sessions, \d+ findings, 67 objects/,
+      /→ standard output: 1 fleet, 1 settings, 1 stream, \d+ sessions, \d+ findings, 1 finding status, 1 status change, \d+ outbox rows, 67 objects/,
     );
     writeFileSync(join(dir, "b.jsonl"), piped.stdout);
 
@@ -61,12 +89,15 @@ describe("firstcall state export / import / prune / retire-worker", () => {
     assert.equal(back.status, 0, back.stderr);
     assert.match(
       back.stdout,
-      /\(from postgres, schema \d+\) → .*c\.sqlite\n {2}read {4}fleet 1, settings 1, stream 1, output 0, session \d+, finding \d+, object 67, event 0\n {2}stored {2}fleet 1/,
+      /\(from postgres, schema \d+\) → .*c\.sqlite\n {2}read {4}fleet 1, settings 1, stream 1, output 0, session \d+, finding \d+, status 1, history 1, outbox \d+, object 67, event 0\n {2}stored {2}fleet 1/,
     );
     // The imported state goes on where the first stopped: nothing is read again.
     const again = runCli(["scan", "testdata/sample", "--state", c, "--format", "jsonl"]);
     assert.equal(again.status, 0, again.stderr);
     assert.equal(again.stdout, "", "no finding again");
+    const status = runCli(["findings", "status", firstId, "--state", c]);
+    assert.equal(status.status, 0, status.stderr);
+    assert.match(status.stdout, /suppressed.*red team SEC-1/s, "what was decided came along");
     assert.match(again.stderr, /files: 67 listed, 0 read, 67 already scanned/);
 
     const refused = runCli(["state", "import", "--state", c, join(dir, "b.jsonl")]);

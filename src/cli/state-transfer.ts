@@ -175,5 +175,13 @@ export function renderImport(
 /** The text report of `state prune`. */
 export function renderPrune(location: string, before: number, dryRun: boolean, r: PruneResult): string {
   const verb = dryRun ? "would drop" : "dropped";
-  return `${location}: ${verb} ${r.findings} findings, ${r.sessions} sessions, ${r.objects} scanned-object records and ${r.events} processed staged events older than ${new Date(before).toISOString()}${dryRun ? " (dry run: nothing changed)" : ""}`;
+  const lines = [
+    `${location}: ${verb} ${r.findings} findings, ${r.sessions} sessions, ${r.objects} scanned-object records, ${r.events} processed staged events, the pruned findings' ${r.statuses} statuses and ${r.statusHistory} status changes, and ${r.outbox} settled outbox rows older than ${new Date(before).toISOString()}${dryRun ? " (dry run: nothing changed)" : ""}`,
+  ];
+  // Never silently: a delivery still owed keeps its finding, and the user learns why it stayed.
+  if (r.keptPending > 0)
+    lines.push(
+      `  kept ${r.keptPending} older findings whose delivery is still owed (pending outbox rows): they go once delivered, or once their destination's rows are settled`,
+    );
+  return lines.join("\n");
 }

@@ -86,6 +86,14 @@ export function renderStateInfo(info: StateInfo): string {
   lines.push(`  sessions        ${info.sessions ?? 0}`);
   lines.push(`  findings        ${info.findings ?? 0}`);
   lines.push(`  objects         ${info.objects ?? 0}`);
+  if (info.statuses)
+    lines.push(`  statuses        ${info.statuses.acknowledged} acknowledged, ${info.statuses.suppressed} suppressed`);
+  if (info.outbox) {
+    const o = info.outbox;
+    lines.push(
+      `  outbox          ${o.pending} pending, ${o.delivered} delivered, ${o.skipped} skipped, ${o.rejected} rejected`,
+    );
+  }
   if (info.findingTimes) lines.push(`  finding times   ${info.findingTimes.oldest} … ${info.findingTimes.newest}`);
   if (info.scanTimes) lines.push(`  scanned         ${info.scanTimes.oldest} … ${info.scanTimes.newest}`);
   for (const w of info.workers ?? []) {

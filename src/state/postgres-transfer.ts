@@ -12,11 +12,13 @@
 import type pg from "pg";
 import { decodeDocument, decodeFleet, emptyFleet, encodeDocument, encodeFleet } from "../engine/state.js";
 import { StateError } from "../errors.js";
+import type { DeliveryState } from "../findings/delivery/outbox.js";
 import { LOCK_SPACE, workerLockKey } from "./postgres.js";
 import { notEmpty } from "./sqlite-transfer.js";
-import { sessionDumpDoc, sessionStoreData } from "./state-dump.js";
+import { sessionBytes, sessionDocument } from "./state-dump.js";
 import {
   emptyCounts,
+  type FindingStatusValue,
   type ImportOptions,
   type ImportResult,
   type PruneCut,
@@ -74,7 +76,7 @@ export async function* exportPostgres(client: pg.Client): AsyncGenerator<StateRe
       "SELECT key, valid_until, data FROM firstcall_sessions",
       "key",
     )) {
-      yield { type: "session", key: r.key, validUntil: Number(r.valid_until), doc: sessionDumpDoc(r.data) };
+      yield { type: "session", key: r.key, validUntil: Number(r.valid_until), doc: sessionDocument(r.data) };
     }
     for await (const r of pages<{ id: string; time: string; data: Buffer; updated_at: Date; worker: string }>(
       client,
@@ -88,6 +90,55 @@ export async function* exportPostgres(client: pg.Client): AsyncGenerator<StateRe
         updatedAt: r.updated_at.toISOString(),
         worker: r.worker,
         doc: decodeDocument(r.data),
+      };
+    }
+    for await (const r of pages<{ id: string; status: FindingStatusValue; reason: string; actor: string; at: string }>(
+      client,
+      "SELECT id, status, reason, actor, at FROM firstcall_finding_statuses",
+      "id",
+    )) {
+      yield { type: "status", id: r.id, status: r.status, reason: r.reason, actor: r.actor, at: r.at };
+    }
+    // In the order the changes were made: the importer's own sequence numbers keep it.
+    for await (const r of pages<{
+      seq: string;
+      id: string;
+      status: FindingStatusValue;
+      reason: string;
+      actor: string;
+      at: string;
+    }>(client, "SELECT seq, id, status, reason, actor, at FROM firstcall_finding_status_history", "seq", "bigint")) {
+      yield { type: "history", id: r.id, status: r.status, reason: r.reason, actor: r.actor, at: r.at };
+    }
+    // Oldest first. A claim (claimed_by, claimed_key) is not exported: it belongs to a live process;
+    // a row claimed while the snapshot was taken is pending in it (its send may or may not have been
+    // answered: at least once), and one settled before is as it was settled.
+    for await (const r of pages<{
+      id: string;
+      finding_id: string;
+      destination: string;
+      generation: number;
+      state: DeliveryState;
+      attempts: number;
+      message: string | null;
+      created_at: Date;
+      updated_at: Date;
+    }>(
+      client,
+      "SELECT id, finding_id, destination, generation, state, attempts, message, created_at, updated_at FROM firstcall_outbox",
+      "id",
+      "bigint",
+    )) {
+      yield {
+        type: "outbox",
+        findingId: r.finding_id,
+        destination: r.destination,
+        generation: r.generation,
+        state: r.state,
+        attempts: r.attempts,
+        message: r.message,
+        createdAt: r.created_at.toISOString(),
+        updatedAt: r.updated_at.toISOString(),
       };
     }
     for await (const r of pages<{
@@ -133,17 +184,18 @@ export async function* exportPostgres(client: pg.Client): AsyncGenerator<StateRe
   }
 }
 
-/** The rows of `select` in pages ordered by `key` (keyset: each page starts after the last key). */
+/** The rows of `select` in pages ordered by `key` (keyset: each page starts after the last key), of SQL type `keyType`. */
 async function* pages<R extends Record<string, unknown>>(
   client: pg.Client,
   select: string,
   key: keyof R & string,
+  keyType: "text" | "bigint" = "text",
 ): AsyncGenerator<R> {
   let after: string | null = null;
   for (;;) {
     const r: pg.QueryResult<R> = await client.query<R>(
       // The primary key's order (its index): one snapshot, so the pages neither skip nor repeat a row.
-      `${select} WHERE $1::text IS NULL OR ${key} > $1 ORDER BY ${key} LIMIT ${PAGE}`,
+      `${select} WHERE $1::${keyType} IS NULL OR ${key} > $1::${keyType} ORDER BY ${key} LIMIT ${PAGE}`,
       [after],
     );
     for (const row of r.rows) yield row;
@@ -161,6 +213,9 @@ async function storedCounts(client: pg.Client): Promise<RecordCounts> {
             (SELECT count(*) FROM firstcall_meta WHERE key LIKE 'output:%') AS output,
             (SELECT count(*) FROM firstcall_sessions) AS session,
             (SELECT count(*) FROM firstcall_findings) AS finding,
+            (SELECT count(*) FROM firstcall_finding_statuses) AS status,
+            (SELECT count(*) FROM firstcall_finding_status_history) AS history,
+            (SELECT count(*) FROM firstcall_outbox) AS outbox,
             (SELECT count(*) FROM firstcall_objects) AS object,
             (SELECT count(*) FROM firstcall_events) AS event`,
   );
@@ -222,12 +277,23 @@ export async function importPostgres(
       (await client.query<{ n: string }>("SELECT count(*) AS n FROM firstcall_streams WHERE pending IS NOT NULL"))
         .rows[0]?.n ?? 0,
     );
-    const held = before.session + before.finding + before.object + before.event + positioned + before.settings;
+    const held =
+      before.session +
+      before.finding +
+      before.object +
+      before.event +
+      positioned +
+      before.settings +
+      before.status +
+      before.history +
+      before.outbox;
     if (held > 0 && !options.replace) throw notEmpty(location, before);
     if (options.replace || held === 0) {
       await client.query(
         `DELETE FROM firstcall_sessions; DELETE FROM firstcall_findings; DELETE FROM firstcall_objects;
-         DELETE FROM firstcall_events; DELETE FROM firstcall_streams; DELETE FROM firstcall_meta WHERE key <> 'fleet';`,
+         DELETE FROM firstcall_events; DELETE FROM firstcall_streams; DELETE FROM firstcall_meta WHERE key <> 'fleet';
+         DELETE FROM firstcall_finding_statuses; DELETE FROM firstcall_finding_status_history;
+         DELETE FROM firstcall_outbox;`,
       );
       // The replaced state's fleet knowledge goes too (the dump's, if it has one, is written next).
       await client.query("UPDATE firstcall_meta SET value = $1 WHERE key = 'fleet'", [encodeFleet(emptyFleet())]);
@@ -265,6 +331,9 @@ class Batches {
   private findings: Extract<StateRecord, { type: "finding" }>[] = [];
   private objects: Extract<StateRecord, { type: "object" }>[] = [];
   private events: Extract<StateRecord, { type: "event" }>[] = [];
+  private statuses: Extract<StateRecord, { type: "status" }>[] = [];
+  private history: Extract<StateRecord, { type: "history" }>[] = [];
+  private outbox: Extract<StateRecord, { type: "outbox" }>[] = [];
   private meta: [string, Buffer][] = [];
 
   constructor(private readonly client: pg.Client) {}
@@ -302,12 +371,24 @@ class Batches {
       case "event":
         this.events.push(r);
         break;
+      case "status":
+        this.statuses.push(r);
+        break;
+      case "history":
+        this.history.push(r);
+        break;
+      case "outbox":
+        this.outbox.push(r);
+        break;
     }
     if (
       this.sessions.length >= BATCH ||
       this.findings.length >= BATCH ||
       this.objects.length >= BATCH ||
       this.events.length >= BATCH ||
+      this.statuses.length >= BATCH ||
+      this.history.length >= BATCH ||
+      this.outbox.length >= BATCH ||
       this.meta.length >= BATCH
     )
       await this.flush();
@@ -327,7 +408,7 @@ class Batches {
       const s = this.sessions;
       await c.query(
         "INSERT INTO firstcall_sessions (key, valid_until, data) SELECT * FROM unnest($1::text[], $2::bigint[], $3::bytea[])",
-        [s.map((r) => r.key), s.map((r) => r.validUntil), s.map((r) => sessionStoreData(r.doc))],
+        [s.map((r) => r.key), s.map((r) => r.validUntil), s.map((r) => sessionBytes(r.doc))],
       );
       this.sessions = [];
     }
@@ -377,27 +458,102 @@ class Batches {
       );
       this.events = [];
     }
+    if (this.statuses.length > 0) {
+      const t = this.statuses;
+      await c.query(
+        `INSERT INTO firstcall_finding_statuses (id, status, reason, actor, at)
+         SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[])`,
+        [t.map((r) => r.id), t.map((r) => r.status), t.map((r) => r.reason), t.map((r) => r.actor), t.map((r) => r.at)],
+      );
+      this.statuses = [];
+    }
+    if (this.history.length > 0) {
+      const h = this.history;
+      // Sequence numbers are given in the dump's order (ORDER BY the position in the arrays): the
+      // audit trail keeps the order the changes were made in.
+      await c.query(
+        `INSERT INTO firstcall_finding_status_history (id, status, reason, actor, at)
+         SELECT id, status, reason, actor, at
+         FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[]) WITH ORDINALITY
+           AS t (id, status, reason, actor, at, n) ORDER BY n`,
+        [h.map((r) => r.id), h.map((r) => r.status), h.map((r) => r.reason), h.map((r) => r.actor), h.map((r) => r.at)],
+      );
+      this.history = [];
+    }
+    if (this.outbox.length > 0) {
+      const o = this.outbox;
+      // Unclaimed: a claim belongs to a live process; any worker of this state takes a pending row.
+      await c.query(
+        `INSERT INTO firstcall_outbox (finding_id, destination, generation, state, attempts, message, created_at, updated_at)
+         SELECT finding_id, destination, generation, state, attempts, message, created_at, updated_at
+         FROM unnest($1::text[], $2::text[], $3::int[], $4::text[], $5::int[], $6::text[], $7::timestamptz[], $8::timestamptz[])
+           WITH ORDINALITY AS t (finding_id, destination, generation, state, attempts, message, created_at, updated_at, n)
+         ORDER BY n`,
+        [
+          o.map((r) => r.findingId),
+          o.map((r) => r.destination),
+          o.map((r) => r.generation),
+          o.map((r) => r.state),
+          o.map((r) => r.attempts),
+          o.map((r) => r.message),
+          o.map((r) => r.createdAt),
+          o.map((r) => r.updatedAt),
+        ],
+      );
+      this.outbox = [];
+    }
   }
 }
 
 /**
  * Counts (and unless `dryRun` deletes) what is older than the cut, in one transaction that holds the
- * checkpoint lock. Staged events not processed yet are never dropped: they are work still to do.
+ * checkpoint lock: as `pruneSqlite` (findings with their statuses, history and settled outbox rows;
+ * settled outbox rows last changed before the cut; a finding with a delivery still owed is kept), and
+ * processed staged events. Staged events not processed yet are never dropped: they are work still to do.
  */
 export async function prunePostgres(client: pg.Client, location: string, cut: PruneCut): Promise<PruneResult> {
   const cutIso = `${new Date(Math.floor(cut.before / 1000) * 1000).toISOString().slice(0, 19)}Z`;
+  const cutMs = new Date(cut.before).toISOString();
   await client.query("BEGIN");
   try {
     await lockCheckpoints(client, location);
+    const owed = "SELECT finding_id FROM firstcall_outbox WHERE state = 'pending'";
+    // The findings that go, fixed once (the statements below all name them).
+    await client.query(
+      `CREATE TEMPORARY TABLE firstcall_pruned ON COMMIT DROP AS
+       SELECT id FROM firstcall_findings WHERE time < $1 AND id NOT IN (${owed})`,
+      [cutIso],
+    );
+    const keptPending = Number(
+      (
+        await client.query<{ n: string }>(
+          `SELECT count(*) AS n FROM firstcall_findings WHERE time < $1 AND id IN (${owed})`,
+          [cutIso],
+        )
+      ).rows[0]?.n ?? 0,
+    );
     const verb = cut.dryRun ? "SELECT count(*) AS n FROM" : "WITH d AS (DELETE FROM";
     const tail = cut.dryRun ? "" : " RETURNING 1) SELECT count(*) AS n FROM d";
-    const n = async (table: string, where: string, value: unknown) =>
-      Number((await client.query<{ n: string }>(`${verb} ${table} WHERE ${where}${tail}`, [value])).rows[0]?.n ?? 0);
+    const n = async (table: string, where: string, value: unknown[]) =>
+      Number((await client.query<{ n: string }>(`${verb} ${table} WHERE ${where}${tail}`, value)).rows[0]?.n ?? 0);
+    const pruned = "SELECT id FROM firstcall_pruned";
+    // The dependants first: they name the findings about to go.
+    const statuses = await n("firstcall_finding_statuses", `id IN (${pruned})`, []);
+    const statusHistory = await n("firstcall_finding_status_history", `id IN (${pruned})`, []);
+    const outbox = await n(
+      "firstcall_outbox",
+      `state <> 'pending' AND (updated_at < $1::timestamptz OR finding_id IN (${pruned}))`,
+      [cutMs],
+    );
     const result: PruneResult = {
-      findings: await n("firstcall_findings", "time < $1", cutIso),
-      sessions: await n("firstcall_sessions", "valid_until < $1", Math.floor(cut.before)),
-      objects: await n("firstcall_objects", "mtime_ms < $1", cut.before),
-      events: await n("firstcall_events", "processed AND time < $1", cut.before),
+      findings: await n("firstcall_findings", `id IN (${pruned})`, []),
+      sessions: await n("firstcall_sessions", "valid_until < $1", [Math.floor(cut.before)]),
+      objects: await n("firstcall_objects", "mtime_ms < $1", [cut.before]),
+      events: await n("firstcall_events", "processed AND time < $1", [cut.before]),
+      statuses,
+      statusHistory,
+      outbox,
+      keptPending,
     };
     await client.query(cut.dryRun ? "ROLLBACK" : "COMMIT");
     return result;

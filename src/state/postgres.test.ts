@@ -66,7 +66,11 @@ describe("PostgreSQL store", () => {
       await c.end();
     }
     await assert.rejects(PostgresStore.open(url), (e: StateError) => e.code === "E_STATE_VERSION");
+    // Inspect still reads it (to say which schema it is), without the tables it does not have yet.
+    const old = await inspectPostgres(url);
+    assert.deepEqual([old.schemaVersion, old.objects, old.statuses, old.outbox], [1, 1, undefined, undefined]);
     assert.deepEqual(await migratePostgres(url), { from: 1, to: PG_SCHEMA_VERSION });
+    assert.deepEqual((await inspectPostgres(url)).outbox, { pending: 0, delivered: 0, skipped: 0, rejected: 0 });
     const store = await PostgresStore.open(url);
     try {
       assert.deepEqual(await store.scannedObject("s3://b/k"), {

@@ -48,6 +48,7 @@ import {
   retirePostgresWorker,
 } from "./postgres-transfer.js";
 import { assertStateVersion } from "./schema-version.js";
+import { outboxCounts, statusCounts } from "./sqlite-transfer.js";
 import {
   type CheckpointEvents,
   type CheckpointStart,
@@ -801,6 +802,8 @@ async function postgresInfo(client: pg.Client, location: string): Promise<StateI
   if (version === 0) return { kind: "postgres", location, schemaVersion: 0, expectedSchemaVersion: PG_SCHEMA_VERSION };
   const count = async (table: string) =>
     Number((await client.query<{ n: string }>(`SELECT count(*) AS n FROM ${table}`)).rows[0]?.n ?? 0);
+  const byValue = async (sql: string) =>
+    Object.fromEntries((await client.query<{ k: string; n: string }>(sql)).rows.map((r) => [r.k, r.n]));
   const size = await client.query<{ n: string }>(
     `SELECT coalesce(sum(pg_total_relation_size(c.oid)), 0) AS n FROM pg_class c
      WHERE c.relkind = 'r' AND c.relname LIKE 'firstcall\\_%' AND pg_table_is_visible(c.oid)`,
@@ -823,6 +826,19 @@ async function postgresInfo(client: pg.Client, location: string): Promise<StateI
     sessions: await count("firstcall_sessions"),
     findings: await count("firstcall_findings"),
     objects: await count("firstcall_objects"),
+    // An older schema (inspect says to run state init) has no statuses (before 2) or outbox (before 3).
+    ...(version >= 2
+      ? {
+          statuses: statusCounts(
+            await byValue("SELECT status AS k, count(*) AS n FROM firstcall_finding_statuses GROUP BY status"),
+          ),
+        }
+      : {}),
+    ...(version >= 3
+      ? {
+          outbox: outboxCounts(await byValue("SELECT state AS k, count(*) AS n FROM firstcall_outbox GROUP BY state")),
+        }
+      : {}),
     ...(range.rows[0]?.oldest
       ? { findingTimes: { oldest: range.rows[0].oldest, newest: range.rows[0].newest ?? "" } }
       : {}),

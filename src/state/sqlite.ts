@@ -40,7 +40,7 @@ import {
   type OutboxStore,
   outboxRowOf,
 } from "../findings/delivery/outbox.js";
-import { exportSqlite, importSqlite, pruneSqlite } from "./sqlite-transfer.js";
+import { exportSqlite, importSqlite, outboxCounts, pruneSqlite, statusCounts } from "./sqlite-transfer.js";
 import {
   type FindingStatus,
   type ImportOptions,
@@ -839,6 +839,11 @@ export function sqliteInfo(path: string): StateInfo {
     };
     let bytes = 0;
     for (const f of [path, `${path}-wal`]) if (existsSync(f)) bytes += statSync(f).size;
+    const has = (table: string) =>
+      db.prepare("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?").get(table) !== undefined;
+    // A schema 3 or 4 file (not migrated until a writer opens it) has no statuses or outbox yet.
+    const byValue = (sql: string) =>
+      Object.fromEntries((db.prepare(sql).all() as { k: string; n: number }[]).map((r) => [r.k, r.n]));
     return {
       ...base,
       schemaVersion: version,
@@ -846,6 +851,12 @@ export function sqliteInfo(path: string): StateInfo {
       sessions: count("sessions"),
       findings: count("findings"),
       objects: count("objects"),
+      ...(has("finding_statuses")
+        ? { statuses: statusCounts(byValue("SELECT status AS k, count(*) AS n FROM finding_statuses GROUP BY status")) }
+        : {}),
+      ...(has("outbox")
+        ? { outbox: outboxCounts(byValue("SELECT state AS k, count(*) AS n FROM outbox GROUP BY state")) }
+        : {}),
       ...(findingTimes.oldest
         ? { findingTimes: { oldest: findingTimes.oldest, newest: findingTimes.newest ?? "" } }
         : {}),

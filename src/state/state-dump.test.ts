@@ -32,7 +32,15 @@ function sqliteRows(path: string): Record<string, string[]> {
   const db = new Database(path, { readonly: true });
   try {
     const out: Record<string, string[]> = {};
-    for (const t of ["meta", "sessions", "findings", "objects"]) {
+    for (const t of [
+      "meta",
+      "sessions",
+      "findings",
+      "objects",
+      "finding_statuses",
+      "finding_status_history",
+      "outbox",
+    ]) {
       out[t] = (db.prepare(`SELECT * FROM ${t} ORDER BY 1`).all() as Record<string, unknown>[]).map((r) =>
         JSON.stringify(r, (_k, v) => (Buffer.isBuffer(v) ? v.toString("base64") : v)),
       );
@@ -69,6 +77,81 @@ function session(key: string, validUntil: number): SessionState {
   };
 }
 
+const SLACK = "slack:0123456789abcdef";
+const WEBHOOK = "webhook:fedcba9876543210";
+
+/**
+ * What people and deliveries add to a state: f0 acknowledged then suppressed, f1 suppressed then
+ * reopened, f2 acknowledged; six outbox rows (f0 → Slack made due twice: generation 2), one
+ * delivered, one rejected, one skipped, one pending after three failed attempts, two never tried.
+ */
+async function addStatusesAndDeliveries(store: StateStore, [f0, f1, f2]: readonly [string, string, string]) {
+  assert.ok(store.setFindingStatus && store.outbox);
+  const set = (id: string, status: "open" | "acknowledged" | "suppressed", reason: string, at: string) =>
+    store.setFindingStatus?.({ id, status, reason, actor: "alice", at });
+  await set(f0, "acknowledged", "looking", "2026-11-02T09:00:00.000Z");
+  await set(f1, "suppressed", "known scanner", "2026-11-02T09:01:00.000Z");
+  await set(f0, "suppressed", "red team SEC-123", "2026-11-02T09:02:00.000Z");
+  await set(f1, "open", "", "2026-11-02T09:03:00.000Z");
+  await set(f2, "acknowledged", "on it\nticket 42", "2026-11-02T09:04:00.000Z");
+  const commit = async (outbox: { findingId: string; destination: string }[]) => {
+    await store.commit({
+      sessions: [],
+      deletedSessions: [],
+      fleet: await store.loadFleet(),
+      findings: [],
+      objects: [],
+      pending: (await store.loadPending()) ?? Buffer.alloc(0),
+      outbox,
+    });
+  };
+  await commit(
+    [f0, f1, f2].flatMap((findingId) => [SLACK, WEBHOOK].map((destination) => ({ findingId, destination }))),
+  );
+  await commit([{ findingId: f0, destination: SLACK }]); // due again: generation 2
+  const rows = await store.outbox.claimDeliveries([SLACK, WEBHOOK], 100);
+  const want = new Map<
+    string,
+    { state: "pending" | "delivered" | "skipped" | "rejected"; attempts: number; message?: string }
+  >([
+    [`${f0} ${WEBHOOK}`, { state: "delivered", attempts: 1 }],
+    [`${f1} ${SLACK}`, { state: "rejected", attempts: 1, message: "HTTP 400: invalid_payload" }],
+    [`${f2} ${SLACK}`, { state: "skipped", attempts: 0, message: "suppressed: pentest" }],
+    [`${f1} ${WEBHOOK}`, { state: "pending", attempts: 3, message: "HTTP 503" }],
+  ]);
+  await store.outbox.settleDeliveries(
+    rows
+      .filter((r) => want.has(`${r.findingId} ${r.destination}`))
+      .map(
+        (r) =>
+          ({
+            findingId: r.findingId,
+            destination: r.destination,
+            generation: r.generation,
+            ...want.get(`${r.findingId} ${r.destination}`),
+          }) as never,
+      ),
+  );
+}
+
+/** "finding destination generation" of the pending outbox rows of a SQLite state, sorted. */
+function pendingRows(path: string): string[] {
+  const db = new Database(path, { readonly: true });
+  try {
+    return (
+      db.prepare("SELECT finding_id, destination, generation FROM outbox WHERE state = 'pending'").all() as {
+        finding_id: string;
+        destination: string;
+        generation: number;
+      }[]
+    )
+      .map((r) => `${r.finding_id} ${r.destination} ${r.generation}`)
+      .sort();
+  } finally {
+    db.close();
+  }
+}
+
 describe("state dump", () => {
   test("SQLite → PostgreSQL → SQLite gives back every row, byte for byte (ETags and output lengths too)", async (t) => {
     const url = await initialisedTestDatabase(t);
@@ -95,7 +178,16 @@ describe("state dump", () => {
       pending: (await store.loadPending()) ?? Buffer.alloc(0),
       outputs: [{ path: "/var/findings.jsonl", bytes: 1234 }],
     });
+    const ids = (await store.allFindings()).map((f) => f.finding.id).sort();
+    assert.ok(ids.length >= 3, `the sample has findings to decide about (${ids.length})`);
+    const [f0, f1, f2] = ids as [string, string, string];
+    await addStatusesAndDeliveries(store, [f0, f1, f2]);
     const before = sqliteRows(a);
+    assert.equal(before.finding_statuses?.length, 2);
+    assert.equal(before.finding_status_history?.length, 5);
+    assert.equal(before.outbox?.length, 6);
+    const owed = pendingRows(a);
+    assert.equal(owed.length, 3, "three deliveries still owed");
     assert.ok((before.sessions?.length ?? 0) > 0 && (before.findings?.length ?? 0) > 0, "the scan stored something");
     try {
       await exportTo(store, join(dir, "a.jsonl.gz"));
@@ -109,9 +201,37 @@ describe("state dump", () => {
       assert.deepEqual(imported.stored, imported.read, "PostgreSQL holds what was read");
       assert.equal(imported.read.object, 68);
       assert.deepEqual((await shared.scannedObject("s3://trail/AWSLogs/x.json.gz"))?.etag, "0a1b");
+      assert.deepEqual(
+        { status: imported.stored.status, history: imported.stored.history, outbox: imported.stored.outbox },
+        { status: 2, history: 5, outbox: 6 },
+      );
+      assert.deepEqual(
+        (await shared.findingStatusHistory?.(f0))?.map((s) => s.status),
+        ["acknowledged", "suppressed"],
+        "the audit trail in the order it was made",
+      );
+      assert.equal((await shared.findingStatuses?.([f1]))?.size, 0, "reopened: no latest status");
       await exportTo(shared, join(dir, "b.jsonl"));
     } finally {
       await shared.close();
+    }
+    // The shared state owes exactly what the SQLite state owed: pending stays pending (any worker
+    // takes it), delivered, skipped and rejected are not sent again, the suppression still holds.
+    const worker = await PostgresStore.open(url, { worker: "after-import" });
+    try {
+      const due = await worker.outbox.claimDeliveries([SLACK, WEBHOOK], 100);
+      assert.deepEqual(
+        due.map((r) => `${r.findingId} ${r.destination} ${r.generation}`).sort(),
+        owed,
+        "the rows a worker takes",
+      );
+      assert.equal(
+        due.find((r) => r.findingId === f0)?.suppressed,
+        "red team SEC-123",
+        "a suppressed finding's row is skipped, not sent",
+      );
+    } finally {
+      await worker.close();
     }
 
     const c = join(dir, "c.sqlite");
@@ -123,7 +243,18 @@ describe("state dump", () => {
     } finally {
       await back.close();
     }
-    assert.deepEqual(sqliteRows(c), before, "findings, sessions, fleet, objects, stream position, settings: identical");
+    assert.deepEqual(
+      sqliteRows(c),
+      before,
+      "findings, sessions, fleet, objects, stream position, settings, statuses, status history, outbox: identical",
+    );
+    const back2 = SqliteStore.open(c);
+    try {
+      const due = await back2.outbox?.claimDeliveries([SLACK, WEBHOOK], 100);
+      assert.deepEqual(due?.map((r) => `${r.findingId} ${r.destination} ${r.generation}`).sort(), owed);
+    } finally {
+      await back2.close();
+    }
     const body = (text: string) => text.split("\n").slice(1);
     assert.deepEqual(
       body(readFileSync(join(dir, "c.jsonl"), "utf8")),
@@ -375,7 +506,8 @@ describe("state dump", () => {
       await shared.commit({ ...batch, sessions: [], findings: [], objects: [] });
       for (const store of [sqlite, shared] as StateStore[]) {
         assert.ok(store.prune);
-        const expected = { findings: 1, sessions: 1, objects: 1, events: store === shared ? 1 : 0 };
+        const none = { statuses: 0, statusHistory: 0, outbox: 0, keptPending: 0 };
+        const expected = { findings: 1, sessions: 1, objects: 1, events: store === shared ? 1 : 0, ...none };
         assert.deepEqual(await store.prune({ before: cut, dryRun: true }), expected, `${store.location} dry run`);
         assert.deepEqual(await store.prune({ before: cut, dryRun: true }), expected, "the dry run changed nothing");
         assert.deepEqual(await store.prune({ before: cut, dryRun: false }), expected, store.location);
@@ -384,6 +516,7 @@ describe("state dump", () => {
           sessions: 0,
           objects: 0,
           events: 0,
+          ...none,
         });
         assert.deepEqual([...(await store.loadSessions(["old", "live"])).keys()], ["live"]);
         assert.deepEqual([...(await store.loadFindings(["f0", "f1"])).keys()], ["f1"]);
@@ -405,6 +538,252 @@ describe("state dump", () => {
     } finally {
       await sqlite.close();
       await shared.close();
+    }
+  });
+
+  test("prune: a finding goes with its statuses, history and settled deliveries; one still owed is kept and counted", async (t) => {
+    const url = await initialisedTestDatabase(t);
+    const dir = scratchDir();
+    // Settled rows are dropped by when they were last changed (now): the cut is a minute ahead, and
+    // the finding that must stay is from a later time than that.
+    const cut = Date.now() + 60_000;
+    const finding = (id: string, time: string) => ({
+      finding: { id, time } as never,
+      obs: {} as never,
+      session: "s",
+      origin: "rule" as const,
+    });
+    const batch = {
+      sessions: [],
+      deletedSessions: [],
+      fleet: emptyFleet(),
+      findings: [
+        finding("old-decided", "2026-11-01T03:10:00Z"),
+        finding("old-owed", "2026-11-01T03:11:00Z"),
+        finding("old-plain", "2026-11-01T03:12:00Z"),
+        finding("later", "2099-01-01T00:00:00Z"),
+      ],
+      objects: [],
+      pending: Buffer.alloc(0),
+      outbox: [
+        { findingId: "old-decided", destination: SLACK },
+        { findingId: "old-owed", destination: SLACK },
+        { findingId: "later", destination: SLACK },
+        { findingId: "later", destination: WEBHOOK },
+      ],
+    };
+    const sqlite = SqliteStore.open(join(dir, "p.sqlite"));
+    const shared = await PostgresStore.open(url, { worker: "w" });
+    try {
+      await sqlite.commit(batch);
+      await shared.begin();
+      await shared.commit(batch);
+      for (const store of [sqlite, shared] as StateStore[]) {
+        assert.ok(store.prune && store.outbox && store.setFindingStatus);
+        const at = "2026-11-02T00:00:00.000Z";
+        await store.setFindingStatus({ id: "old-decided", status: "acknowledged", reason: "a", actor: "bob", at });
+        await store.setFindingStatus({ id: "old-decided", status: "suppressed", reason: "b", actor: "bob", at });
+        await store.setFindingStatus({ id: "old-owed", status: "acknowledged", reason: "c", actor: "bob", at });
+        await store.setFindingStatus({ id: "later", status: "acknowledged", reason: "d", actor: "bob", at });
+        // Delivered to Slack: old-decided and later; old-owed's Slack row fails and stays owed.
+        const rows = await store.outbox.claimDeliveries([SLACK, WEBHOOK], 100);
+        await store.outbox.settleDeliveries(
+          rows.map((r) => ({
+            findingId: r.findingId,
+            destination: r.destination,
+            generation: r.generation,
+            state: r.destination === SLACK && r.findingId !== "old-owed" ? "delivered" : "pending",
+            attempts: 1,
+            message: r.findingId === "old-owed" ? "HTTP 503" : undefined,
+          })),
+        );
+        const expected = {
+          findings: 2, // old-decided, old-plain
+          sessions: 0,
+          objects: 0,
+          events: 0,
+          statuses: 1, // old-decided's
+          statusHistory: 2,
+          outbox: 2, // old-decided's row (with its finding) and later's delivered row (settled before the cut)
+          keptPending: 1, // old-owed: its Slack delivery is still owed
+        };
+        assert.deepEqual(await store.prune({ before: cut, dryRun: true }), expected, `${store.location} dry run`);
+        assert.deepEqual(await store.prune({ before: cut, dryRun: false }), expected, store.location);
+        assert.deepEqual(
+          [...(await store.loadFindings(["old-decided", "old-owed", "old-plain", "later"])).keys()].sort(),
+          ["later", "old-owed"],
+        );
+        assert.deepEqual([...((await store.findingStatuses?.()) ?? new Map()).keys()].sort(), ["later", "old-owed"]);
+        assert.deepEqual(
+          await store.findingStatusHistory?.("old-decided"),
+          [],
+          "the audit trail went with its finding",
+        );
+        assert.equal((await store.findingStatusHistory?.("old-owed"))?.length, 1);
+        const owed = await store.outbox.claimDeliveries([SLACK, WEBHOOK], 100);
+        assert.deepEqual(
+          owed.map((r) => `${r.findingId} ${r.destination}`).sort(),
+          [`later ${WEBHOOK}`, `old-owed ${SLACK}`],
+          "every delivery still owed is still owed",
+        );
+        const again = await store.prune({ before: cut, dryRun: false });
+        assert.deepEqual(
+          again,
+          { ...expected, findings: 0, statuses: 0, statusHistory: 0, outbox: 0 },
+          "a second prune drops nothing and reports the kept finding again",
+        );
+        assert.equal(again.keptPending, 1);
+      }
+    } finally {
+      await sqlite.close();
+      await shared.close();
+    }
+  });
+
+  test("outbox rows across PostgreSQL → SQLite → PostgreSQL: a row a live worker has claimed is exported pending and unclaimed", async (t) => {
+    const url = await initialisedTestDatabase(t);
+    const second = { url: await initialisedTestDatabase(t) };
+    const dir = scratchDir();
+    const finding = (id: string) => ({
+      finding: { id, time: "2026-11-01T03:10:00Z" } as never,
+      obs: {} as never,
+      session: "s",
+      origin: "rule" as const,
+    });
+    const worker = await PostgresStore.open(url, { worker: "sender" });
+    try {
+      await worker.begin();
+      await worker.commit({
+        sessions: [],
+        deletedSessions: [],
+        fleet: emptyFleet(),
+        findings: [finding("sent"), finding("in-flight")],
+        objects: [],
+        pending: encodeStreamPosition({ watermark: 1_700_000_000_000, cut: 1_699_999_000_000, ids: [] }),
+        outbox: [
+          { findingId: "sent", destination: SLACK },
+          { findingId: "in-flight", destination: SLACK },
+        ],
+      });
+      const claimed = await worker.outbox.claimDeliveries([SLACK], 10);
+      assert.equal(claimed.length, 2);
+      const sent = claimed.find((r) => r.findingId === "sent");
+      assert.ok(sent);
+      await worker.outbox.settleDeliveries([{ ...sent, state: "delivered", attempts: 1 }]);
+      // "in-flight" stays claimed by the live worker (its send not answered yet) while the export runs.
+      const admin = await PostgresStore.open(url, { readOnly: true });
+      try {
+        await exportTo(admin, join(dir, "pg.jsonl"));
+      } finally {
+        await admin.close();
+      }
+    } finally {
+      await worker.close();
+    }
+    const outboxLines = readFileSync(join(dir, "pg.jsonl"), "utf8")
+      .split("\n")
+      .filter((l) => l.includes('"type":"outbox"'))
+      .map((l) => JSON.parse(l) as Record<string, unknown>);
+    assert.deepEqual(
+      outboxLines.map((r) => [r.findingId, r.state, r.attempts, "claimedBy" in r || "claimed_by" in r]),
+      [
+        ["sent", "delivered", 1, false],
+        ["in-flight", "pending", 0, false],
+      ],
+      "oldest first; the claim is not carried",
+    );
+    const path = join(dir, "home.sqlite");
+    const home = SqliteStore.open(path);
+    try {
+      await importFrom(home, join(dir, "pg.jsonl"));
+      const due = await home.outbox?.claimDeliveries([SLACK], 10);
+      assert.deepEqual(
+        due?.map((r) => r.findingId),
+        ["in-flight"],
+        "the owed delivery is owed by the SQLite state; the delivered one is not sent again",
+      );
+      await exportTo(home, join(dir, "home.jsonl"));
+    } finally {
+      await home.close();
+    }
+    const away = await PostgresStore.open(second.url, { readOnly: true });
+    try {
+      await importFrom(away, join(dir, "home.jsonl"));
+    } finally {
+      await away.close();
+    }
+    const other = await PostgresStore.open(second.url, { worker: "another" });
+    try {
+      const due = await other.outbox.claimDeliveries([SLACK], 10);
+      assert.deepEqual(
+        due.map((r) => r.findingId),
+        ["in-flight"],
+        "back on PostgreSQL any worker takes it: no claim of a process that is gone",
+      );
+    } finally {
+      await other.close();
+    }
+  });
+
+  test("a version 1 dump (before statuses and the outbox) still imports; a newer version is refused", async () => {
+    const dir = scratchDir();
+    const lines = [
+      JSON.stringify({ format: "firstcall.state-dump", version: 1, ...header }),
+      JSON.stringify({ type: "settings", fingerprint: "abc" }),
+      JSON.stringify({
+        type: "finding",
+        id: "f1",
+        time: "2026-11-01T03:10:00Z",
+        updatedAt: "2026-11-01T03:20:00.000Z",
+        worker: null,
+        doc: { finding: { id: "f1", time: "2026-11-01T03:10:00Z" } },
+      }),
+      // The trailer of version 1 names only the types it had.
+      JSON.stringify({
+        type: "end",
+        counts: { fleet: 0, settings: 1, stream: 0, output: 0, session: 0, finding: 1, object: 0, event: 0 },
+      }),
+    ];
+    writeFileSync(join(dir, "v1.jsonl"), `${lines.join("\n")}\n`);
+    const store = SqliteStore.open(join(dir, "v1.sqlite"));
+    try {
+      const r = await importFrom(store, join(dir, "v1.jsonl"));
+      assert.equal(r.stored.finding, 1);
+      assert.deepEqual([r.stored.status, r.stored.history, r.stored.outbox], [0, 0, 0]);
+      assert.deepEqual([...(await store.loadFindings(["f1"])).keys()], ["f1"]);
+    } finally {
+      await store.close();
+    }
+    writeFileSync(
+      join(dir, "v9.jsonl"),
+      lines.map((l, i) => (i === 0 ? l.replace('"version":1', '"version":9') : l)).join("\n"),
+    );
+    await assert.rejects(openDump(join(dir, "v9.jsonl")), (e: StateError) =>
+      /dump format version 9, this firstcall reads 2: upgrade firstcall/.test(e.message),
+    );
+    // A status a store would refuse is refused in a dump too (naming the line).
+    const bad = [
+      lines[0]?.replace('"version":1', '"version":2'),
+      JSON.stringify({
+        type: "status",
+        id: "f1",
+        status: "suppressed",
+        reason: " ",
+        actor: "x",
+        at: "2026-11-01T00:00:00Z",
+      }),
+      JSON.stringify({ type: "end", counts: { status: 1 } }),
+    ];
+    writeFileSync(join(dir, "bad.jsonl"), `${bad.join("\n")}\n`);
+    const target = SqliteStore.open(join(dir, "bad.sqlite"));
+    try {
+      await assert.rejects(
+        importFrom(target, join(dir, "bad.jsonl")),
+        (e: StateError) =>
+          e.code === "E_STATE_DUMP" && /bad\.jsonl:2: a status record: a reason is required/.test(e.message),
+      );
+    } finally {
+      await target.close();
     }
   });
 

@@ -8,11 +8,14 @@
  * number of records of each type:
  *
  * ```
- * {"format":"firstcall.state-dump","version":1,"firstcall":"0.1.0","source":{"kind":"sqlite","schemaVersion":3},"createdAt":"…"}
+ * {"format":"firstcall.state-dump","version":2,"firstcall":"0.1.0","source":{"kind":"sqlite","schemaVersion":3},"createdAt":"…"}
  * {"type":"fleet","doc":{…}}
  * {"type":"session","key":"arn:aws:sts::…","validUntil":1762000000000,"doc":{…}}
+ * {"type":"status","id":"…","status":"suppressed","reason":"red team SEC-123","actor":"cli","at":"…"}
+ * {"type":"history","id":"…","status":"acknowledged","reason":"looking","actor":"cli","at":"…"}
+ * {"type":"outbox","findingId":"…","destination":"slack:…","generation":1,"state":"pending","attempts":3,"message":"HTTP 503","createdAt":"…","updatedAt":"…"}
  * …
- * {"type":"end","counts":{"fleet":1,"settings":1,"stream":1,"output":0,"session":812,"finding":4,"object":67,"event":0}}
+ * {"type":"end","counts":{"fleet":1,"settings":1,"stream":1,"output":0,"session":812,"finding":4,"status":1,"history":2,"outbox":4,"object":67,"event":0}}
  * ```
  *
  * The trailer is what makes a truncated dump (a full disk, a killed export, a partial copy) fail the
@@ -24,14 +27,27 @@ import { createReadStream, createWriteStream } from "node:fs";
 import { createInterface } from "node:readline";
 import type { Readable, Writable } from "node:stream";
 import { createGunzip, createGzip } from "node:zlib";
-import { decodeDocument, decodeSession, encodeDocument, encodeSession, encodeSessionJson } from "../engine/state.js";
+import { BINARY_SESSION_MARK, decodeSessionBinary, encodeSessionBinary } from "../engine/session-binary.js";
+import { decodeDocument, decodeSession, encodeDocument, encodeSessionJson } from "../engine/state.js";
 import { StateError } from "../errors.js";
-import { emptyCounts, type RecordCounts, type StateRecord, type StateRecordType } from "./store.js";
+import {
+  emptyCounts,
+  type FindingStatus,
+  FindingStatusError,
+  type RecordCounts,
+  type StateRecord,
+  type StateRecordType,
+  validateFindingStatus,
+} from "./store.js";
 import { decodeStreamPosition, encodeStreamPosition } from "./stream-position.js";
 
 export const DUMP_FORMAT = "firstcall.state-dump";
-/** Bumped when a reader of an older version could not read what is written. */
-export const DUMP_VERSION = 1;
+/**
+ * Bumped when a reader of an older version could not read what is written. 2: finding statuses, their
+ * history and the outbox (`status`, `history`, `outbox` records); a version 1 dump (none of them) is
+ * still read, and imports a state without statuses or deliveries owed.
+ */
+export const DUMP_VERSION = 2;
 
 export interface DumpHeader {
   readonly format: typeof DUMP_FORMAT;
@@ -239,14 +255,83 @@ export function checkRecord(v: { type?: unknown } & Record<string, unknown>): st
         need(typeof v.processed === "boolean", "processed") ??
         need(isObject(v.event), "event")
       );
+    case "status":
+    case "history":
+      return (
+        need(v.type === "history" || v.status !== "open", "status") ??
+        need(isString(v.actor), "actor") ??
+        need(isString(v.at) && Number.isFinite(Date.parse(v.at)), "at") ??
+        statusProblem(v as unknown as FindingStatus)
+      );
+    case "outbox":
+      return (
+        need(isString(v.findingId) && v.findingId.length > 0, "findingId") ??
+        need(isString(v.destination) && v.destination.length > 0, "destination") ??
+        need(Number.isInteger(v.generation) && (v.generation as number) >= 1, "generation") ??
+        need(OUTBOX_STATES.includes(v.state as string), "state") ??
+        need(Number.isInteger(v.attempts) && (v.attempts as number) >= 0, "attempts") ??
+        need(v.message === null || isString(v.message), "message") ??
+        need(isString(v.createdAt), "createdAt") ??
+        need(isString(v.updatedAt), "updatedAt")
+      );
     default:
       return `unknown record type ${JSON.stringify(v?.type)} (written by a newer firstcall?)`;
   }
 }
 
-/** "3 sessions, 1 finding, …": the non-zero counts, for messages. */
+const OUTBOX_STATES: readonly string[] = ["pending", "delivered", "skipped", "rejected"];
+
+/** The same checks a store makes when a status is set, so a dump cannot bring in what `setFindingStatus` refuses. */
+function statusProblem(s: FindingStatus): string | undefined {
+  try {
+    validateFindingStatus(s);
+    return undefined;
+  } catch (e) {
+    if (e instanceof FindingStatusError) return `a ${String((s as { type?: unknown }).type)} record: ${e.message}`;
+    throw e;
+  }
+}
+
+/** How messages name each record type, one and several. */
+const NOUNS: Record<StateRecordType, readonly [string, string]> = {
+  fleet: ["fleet", "fleets"],
+  settings: ["settings", "settings"],
+  stream: ["stream", "streams"],
+  output: ["output", "outputs"],
+  session: ["session", "sessions"],
+  finding: ["finding", "findings"],
+  status: ["finding status", "finding statuses"],
+  history: ["status change", "status changes"],
+  outbox: ["outbox row", "outbox rows"],
+  object: ["object", "objects"],
+  event: ["event", "events"],
+};
+
+/**
+ * A stored session (either form) as the dump's `doc`: the JSON of its deflated-JSON form. A binary
+ * row (`session-binary.ts`) is decoded and written as that JSON, so a dump does not depend on the
+ * binary layout either; a JSON row is its own JSON.
+ * @example const doc = sessionDocument(row.data)
+ */
+export function sessionDocument(data: Uint8Array): unknown {
+  if (data[0] === BINARY_SESSION_MARK) return decodeDocument(encodeSessionJson(decodeSessionBinary(data)));
+  return decodeDocument(data);
+}
+
+/**
+ * The bytes a store keeps for a dump's session `doc`: the binary form when the session fits it (as a
+ * checkpoint writes it), else the deflated JSON; a document the engine cannot load is refused here,
+ * not at the next scan.
+ * @example putSession.run(r.key, r.validUntil, sessionBytes(r.doc))
+ */
+export function sessionBytes(doc: unknown): Buffer {
+  const json = encodeDocument(doc);
+  return encodeSessionBinary(decodeSession(json)) ?? json;
+}
+
+/** "3 sessions, 1 finding, 2 finding statuses, …": the non-zero counts, for messages. */
 export function describeCounts(counts: RecordCounts): string {
-  const parts = TYPES.filter((t) => counts[t] > 0).map((t) => `${counts[t]} ${t}${counts[t] === 1 ? "" : "s"}`);
+  const parts = TYPES.filter((t) => counts[t] > 0).map((t) => `${counts[t]} ${NOUNS[t][counts[t] === 1 ? 0 : 1]}`);
   return parts.length > 0 ? parts.join(", ") : "no records";
 }
 
@@ -324,25 +409,4 @@ export function collapseStreams(
     return { pending, outputs: [], notes };
   }
   return { pending, outputs, notes };
-}
-
-/**
- * A stored session document as a dump carries it: its JSON form, whichever form the store holds
- * (binary since SQLite schema 5 / PostgreSQL 4, deflated JSON before), so a dump reads the same
- * whatever wrote it.
- *
- * @example const doc = sessionDumpDoc(row.data)
- */
-export function sessionDumpDoc(data: Uint8Array): unknown {
-  return decodeDocument(encodeSessionJson(decodeSession(data)));
-}
-
-/**
- * A dump's session document as a store writes it now (binary where the layout fits; a document the
- * engine cannot load throws here, not at the next scan).
- *
- * @example putSession.run(r.key, r.validUntil, sessionStoreData(r.doc))
- */
-export function sessionStoreData(doc: unknown): Buffer {
-  return encodeSession(decodeSession(encodeDocument(doc)));
 }

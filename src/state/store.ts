@@ -111,6 +111,15 @@ export interface StateInfo {
   readonly findingTimes?: { readonly oldest: string; readonly newest: string };
   /** When the first and last stored object was scanned. */
   readonly scanTimes?: { readonly oldest: string; readonly newest: string };
+  /** Findings that are not open, per status (a store that keeps statuses). */
+  readonly statuses?: { readonly acknowledged: number; readonly suppressed: number };
+  /** Outbox rows per state (a store with an outbox): `pending` is what is still owed. */
+  readonly outbox?: {
+    readonly pending: number;
+    readonly delivered: number;
+    readonly skipped: number;
+    readonly rejected: number;
+  };
   /** Shared stores: each worker's processed position. */
   readonly workers?: readonly {
     readonly worker: string;
@@ -287,6 +296,41 @@ export type StateRecord =
       readonly worker: string | null;
     }
   | {
+      /** The latest status of a finding that is not open (`finding_statuses`). */
+      readonly type: "status";
+      readonly id: string;
+      readonly status: FindingStatusValue;
+      readonly reason: string;
+      readonly actor: string;
+      readonly at: string;
+    }
+  | {
+      /** One change of a finding's status (the audit trail), in the dump in the order the changes were made. */
+      readonly type: "history";
+      readonly id: string;
+      readonly status: FindingStatusValue;
+      readonly reason: string;
+      readonly actor: string;
+      readonly at: string;
+    }
+  | {
+      /**
+       * A delivery of a finding to a destination (the outbox, src/findings/delivery/outbox.ts), in the
+       * dump oldest first. A claim (a live worker sending it) is not carried: it belongs to a process.
+       */
+      readonly type: "outbox";
+      readonly findingId: string;
+      /** The destination key (kind and hash; never a URL). */
+      readonly destination: string;
+      readonly generation: number;
+      readonly state: "pending" | "delivered" | "skipped" | "rejected";
+      readonly attempts: number;
+      readonly message: string | null;
+      /** ISO times the row was made and last changed (milliseconds). */
+      readonly createdAt: string;
+      readonly updatedAt: string;
+    }
+  | {
       /** An event a shared store staged (read by a worker); `processed` ones are kept one lateness for de-duplication. */
       readonly type: "event";
       readonly id: string;
@@ -329,9 +373,31 @@ export interface PruneResult {
   readonly objects: number;
   /** Processed staged events (shared stores). */
   readonly events: number;
+  /** Latest statuses and status changes (audit trail) of the pruned findings: they go with their finding. */
+  readonly statuses: number;
+  readonly statusHistory: number;
+  /** Outbox rows dropped: those of pruned findings, and delivered/skipped/rejected ones last changed before the cut. */
+  readonly outbox: number;
+  /**
+   * Findings older than the cut that were kept because a delivery of theirs is still owed (a pending
+   * outbox row): pruning them would silently drop that delivery.
+   */
+  readonly keptPending: number;
 }
 
 /** Zero of every record type, in the dump's order. */
 export function emptyCounts(): RecordCounts {
-  return { fleet: 0, settings: 0, stream: 0, output: 0, session: 0, finding: 0, object: 0, event: 0 };
+  return {
+    fleet: 0,
+    settings: 0,
+    stream: 0,
+    output: 0,
+    session: 0,
+    finding: 0,
+    status: 0,
+    history: 0,
+    outbox: 0,
+    object: 0,
+    event: 0,
+  };
 }
