@@ -113,9 +113,11 @@ describe("kill and resume", () => {
     let kills = 0;
     let killsAfterProgress = 0;
     let rnd = 12345;
-    // The kill comes at a random moment within a window that starts small and grows whenever a killed
-    // run committed nothing new (on a loaded machine start-up alone can outlast a fixed delay), so the
-    // runs keep making progress; after the attempts, one last run is left to finish.
+    // Every other run is killed at a random moment within a window that starts small and grows
+    // whenever a killed run committed nothing new (on a loaded machine start-up alone can outlast a
+    // fixed delay); the others are killed a random instant after their first checkpoint. So runs die
+    // before, during and after checkpoints and still make progress; after the attempts, one last run
+    // is left to finish.
     let window = 1000;
     let completed = false;
     for (let attempt = 0; attempt < 40 && !completed; attempt++) {
@@ -123,8 +125,23 @@ describe("kill and resume", () => {
       const before = committedObjects(state);
       const child = cli(scanArgs(state, out));
       const done = finish(child);
-      const delay = 300 + (rnd % window);
-      const timer = setTimeout(() => child.kill("SIGKILL"), delay);
+      let timer: NodeJS.Timeout | undefined;
+      let exited = false;
+      void done.then(() => {
+        exited = true;
+      });
+      if (attempt % 2 === 0) {
+        // At a random time after the start: often before any checkpoint, or in the middle of one.
+        timer = setTimeout(() => child.kill("SIGKILL"), 300 + (rnd % window));
+      } else {
+        // Shortly after this run's first checkpoint, so some kills surely come after progress,
+        // however slow the machine.
+        const progressed = async () => {
+          while (!exited && committedObjects(state) <= before) await new Promise((r) => setTimeout(r, 50));
+          if (!exited) timer = setTimeout(() => child.kill("SIGKILL"), rnd % 400);
+        };
+        void progressed();
+      }
       const r = await done;
       clearTimeout(timer);
       if (r.signal === "SIGKILL") {
