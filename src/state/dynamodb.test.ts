@@ -238,4 +238,105 @@ describe("DynamoDB store", () => {
       await a.close();
     }
   });
+
+  test("ephemeral workers register nothing, never hold others back, and end the input when no registered worker runs", async (t) => {
+    const { url, server } = await testTable("&lease=1");
+    t.diagnostic(server);
+    await initDynamo(url);
+    const event = (id: string, time: number): EngineEvent => ({
+      id,
+      time,
+      timeIso: new Date(time).toISOString(),
+      name: "GetObject",
+      source: "s3.amazonaws.com",
+      region: "us-east-1",
+      account: "111122223333",
+      sourceIp: "198.51.100.7",
+    });
+    const checkpoint = async (store: DynamoStore, events: EngineEvent[], position: number) => {
+      await store.begin();
+      const r = await store.exchange(events, position, 10);
+      await store.commit({
+        sessions: [],
+        deletedSessions: [],
+        fleet: emptyFleet(),
+        findings: [],
+        objects: [],
+        pending: Buffer.from("p"),
+      });
+      return { ids: r.events.map((e) => e.id).sort(), ended: r.ended };
+    };
+    // Two invocations of one execution environment may overlap: no name lease refuses the second.
+    const e1 = await DynamoStore.open(url, { worker: "env-1", ephemeral: true });
+    const e2 = await DynamoStore.open(url, { worker: "env-1", ephemeral: true });
+    try {
+      // Only ephemeral workers: the checkpoint that stages events processes them (cut +∞), and the
+      // store says ended, as for PostgreSQL (the handler's live source decides nothing on it).
+      assert.deepEqual(await checkpoint(e1, [event("a", 100), event("b", 5000)], 5000), {
+        ids: ["a", "b"],
+        ended: true,
+      });
+      assert.equal((await e1.workerPositions()).size, 0, "no stream item");
+      assert.equal(await e1.loadPending(), undefined, "no position kept");
+      // A copy within a lateness of the newest processed event counts once; ids older are forgotten.
+      assert.deepEqual(await checkpoint(e2, [event("b", 5000), event("c", 5001)], 5001), {
+        ids: ["c"],
+        ended: true,
+      });
+      // A registered worker that runs holds everything back until it has read past it, not the
+      // ephemeral workers' positions.
+      const w = await DynamoStore.open(url, { worker: "w" });
+      try {
+        assert.deepEqual(await checkpoint(e1, [event("d", 6000), event("e", 9000)], 9000), {
+          ids: [],
+          ended: false,
+        });
+        assert.deepEqual(await checkpoint(w, [], 8000), { ids: ["d"], ended: false });
+        assert.deepEqual(await checkpoint(e2, [], 1), { ids: [], ended: false }, "its own position counts for nothing");
+        assert.deepEqual(await checkpoint(w, [], Number.POSITIVE_INFINITY), { ids: ["e"], ended: true });
+      } finally {
+        await w.close();
+      }
+      // Stream and name lease items: only the registered worker's.
+      const client = new DynamoDBClient({ region: "us-east-1", endpoint: parseDynamoUrl(url).endpoint });
+      try {
+        const table = parseDynamoUrl(url).table;
+        const items = (await client.send(new ScanCommand({ TableName: table }))).Items ?? [];
+        const of = (pk: string) => items.filter((i) => i.pk?.S === pk).map((i) => i.sk?.S);
+        assert.deepEqual(of("stream"), ["w"]);
+        assert.deepEqual(of("wlease"), ["w"]);
+        assert.deepEqual(of("pending"), ["w"]);
+      } finally {
+        client.destroy();
+      }
+    } finally {
+      await e1.close();
+      await e2.close();
+    }
+  });
+
+  test("a finding status is set by a reader while a worker holds the checkpoint lock, in one request", async (t) => {
+    const { url, server } = await testTable("&lease=1");
+    t.diagnostic(server);
+    await initDynamo(url);
+    const worker = await DynamoStore.open(url, { worker: "a" });
+    const reader = await DynamoStore.open(url, { readOnly: true });
+    try {
+      await worker.begin();
+      const before = reader.roundTrips;
+      await reader.setFindingStatus({
+        id: "f1",
+        status: "suppressed",
+        reason: "red team",
+        actor: "cli",
+        at: "2026-12-02T10:00:00.000Z",
+      });
+      assert.equal(reader.roundTrips - before, 1, "no lock taken, latest and history in one write");
+      await worker.rollback();
+      assert.equal((await worker.findingStatuses(["f1"])).get("f1")?.reason, "red team");
+    } finally {
+      await reader.close();
+      await worker.close();
+    }
+  });
 });

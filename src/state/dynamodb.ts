@@ -53,12 +53,15 @@ import { log } from "../log.js";
 import type {
   CheckpointEvents,
   CheckpointStart,
+  FindingStatus,
+  FindingStatusValue,
   ScannedObject,
   SharedCheckpoints,
   StateCommit,
   StateInfo,
   StateStore,
 } from "./store.js";
+import { validateFindingStatus } from "./store.js";
 
 /** The layout version this firstcall reads and writes (item `meta`/`schema`). */
 export const DYNAMO_SCHEMA_VERSION = 1;
@@ -287,6 +290,12 @@ export interface DynamoOpenOptions {
   readonly readOnly?: boolean;
   /** Largest document kept in one item (tests make it small to exercise the split); default 350 kB. */
   readonly inlineBytes?: number;
+  /**
+   * A worker that lives for one batch (a Lambda invocation), as `PostgresOpenOptions.ephemeral`: it
+   * keeps no stream item (so it never holds the others back and leaves nothing behind when it dies)
+   * and takes no name lease (it has no position or output file of its own to protect).
+   */
+  readonly ephemeral?: boolean;
 }
 
 /** A checkpoint in progress: the lock held and the writes gathered so far. */
@@ -324,7 +333,10 @@ export class DynamoStore implements StateStore, SharedCheckpoints {
   private readonly owner = `${randomBytes(6).toString("hex")}:${process.pid}`;
   private leaseTimer: NodeJS.Timeout | undefined;
   private nameLost = false;
+  /** Whether this process holds the worker name's lease (released on close). */
+  private named = false;
   private readonly inlineBytes: number;
+  private ephemeral = false;
 
   private constructor(
     private readonly client: DynamoDBClient,
@@ -374,6 +386,10 @@ export class DynamoStore implements StateStore, SharedCheckpoints {
         );
       }
       if (options.readOnly) return store;
+      if (options.ephemeral) {
+        store.ephemeral = true;
+        return store;
+      }
       await store.takeName();
       // Running again, under the checkpoint lock: a redo log of this worker's previous life is applied
       // first, so it can never mark the worker finished after this.
@@ -752,6 +768,7 @@ export class DynamoStore implements StateStore, SharedCheckpoints {
             ExpressionAttributeValues: { ":me": S(this.owner), ":exp": N(now + this.loc.leaseMs), ":stale": N(now) },
           }),
         );
+        this.named = true;
         break;
       } catch (e) {
         if (errorName(e) !== "ConditionalCheckFailedException") throw e;
@@ -859,6 +876,88 @@ export class DynamoStore implements StateStore, SharedCheckpoints {
     return num((await this.get("out", `${this.worker}\n${path}`))?.b);
   }
 
+  // ---- finding statuses ----
+
+  /**
+   * The statuses of the given ids that are not open, or with no ids every one that is not open. Many
+   * ids are answered from one query of the statuses' partition rather than a batch read per 100 ids.
+   */
+  async findingStatuses(ids?: readonly string[]): Promise<Map<string, FindingStatus>> {
+    const out = new Map<string, FindingStatus>();
+    const keep = (item: Item) => {
+      const s = statusOf(item);
+      if (s.status !== "open") out.set(s.id, s);
+    };
+    if (ids === undefined || ids.length > 100) {
+      const wanted = ids === undefined ? undefined : new Set(ids);
+      for (const item of await this.query("st", undefined, STATUS_FIELDS)) {
+        if (!wanted || wanted.has(str(item.sk) ?? "")) keep(item);
+      }
+      return out;
+    }
+    for (const item of await this.batchGet(
+      [...new Set(ids)].map((id) => key("st", id)),
+      STATUS_FIELDS,
+    )) {
+      keep(item);
+    }
+    return out;
+  }
+
+  /**
+   * Sets a finding's status in one `UpdateItem` of its status item: the latest status and the entry
+   * appended to its history together (one item's update is atomic, and DynamoDB orders the updates of
+   * one item, so the history is in the order they were applied). Needs no checkpoint lock: it may run
+   * beside running workers, and on a store opened only to read. `open` is kept as a status (the item
+   * holds the history) and not listed by {@link findingStatuses}.
+   */
+  async setFindingStatus(status: FindingStatus): Promise<void> {
+    validateFindingStatus(status);
+    const entry: AttributeValue = {
+      M: { s: S(status.status), r: S(status.reason), a: S(status.actor), at: S(status.at) },
+    };
+    try {
+      await this.send(
+        new this.sdk.UpdateItemCommand({
+          TableName: this.loc.table,
+          Key: key("st", status.id),
+          UpdateExpression: "SET s = :s, r = :r, a = :a, t = :at, h = list_append(if_not_exists(h, :none), :e)",
+          ExpressionAttributeValues: {
+            ":s": S(status.status),
+            ":r": S(status.reason),
+            ":a": S(status.actor),
+            ":at": S(status.at),
+            ":none": { L: [] },
+            ":e": { L: [entry] },
+          },
+        }),
+      );
+    } catch (e) {
+      const full = /item size|maximum allowed size/i.test((e as Error).message);
+      throw new StateError(
+        "E_STATE",
+        full
+          ? `${this.location}: cannot set the status of finding ${status.id}: its history fills a DynamoDB item (400 KB, at least 300 changes)`
+          : `${this.location}: cannot set the finding status: ${(e as Error).message}`,
+        { cause: e },
+      );
+    }
+  }
+
+  async findingStatusHistory(id: string): Promise<FindingStatus[]> {
+    const item = await this.get("st", id);
+    return (item?.h?.L ?? []).map((h) => {
+      const m = h.M ?? {};
+      return {
+        id,
+        status: (str(m.s) ?? "open") as FindingStatusValue,
+        reason: str(m.r) ?? "",
+        actor: str(m.a) ?? "",
+        at: str(m.at) ?? "",
+      };
+    });
+  }
+
   // ---- SharedCheckpoints ----
 
   async begin(): Promise<CheckpointStart> {
@@ -878,20 +977,28 @@ export class DynamoStore implements StateStore, SharedCheckpoints {
     }
   }
 
-  async exchange(events: readonly EngineEvent[], readPosition: number, latenessMs: number): Promise<CheckpointEvents> {
+  async exchange(
+    events: readonly EngineEvent[],
+    readPosition: number,
+    latenessMs: number,
+    holdMs = latenessMs,
+  ): Promise<CheckpointEvents> {
     const cp = this.cp;
     if (!cp) throw new Error("exchange outside a checkpoint");
     const finished = readPosition === Number.POSITIVE_INFINITY;
     const position = finished || !Number.isFinite(readPosition) ? null : readPosition;
-    this.write(cp, {
-      put: {
-        pk: S("stream"),
-        sk: S(this.worker),
-        fin: { BOOL: finished },
-        upd: S(new Date().toISOString()),
-        ...(position === null ? {} : { pos: N(position) }),
-      },
-    });
+    // An ephemeral worker has no stream item: it is never among the running workers.
+    if (!this.ephemeral) {
+      this.write(cp, {
+        put: {
+          pk: S("stream"),
+          sk: S(this.worker),
+          fin: { BOOL: finished },
+          upd: S(new Date().toISOString()),
+          ...(position === null ? {} : { pos: N(position) }),
+        },
+      });
+    }
     let running = 0;
     let unknown = 0;
     let oldest = Number.POSITIVE_INFINITY;
@@ -904,14 +1011,15 @@ export class DynamoStore implements StateStore, SharedCheckpoints {
     for (const s of await this.query("stream")) {
       if (str(s.sk) !== this.worker) count(s.fin?.BOOL === true, num(s.pos));
     }
-    count(finished, position ?? undefined);
-    // A running worker that has read nothing yet (no position) holds everything back.
+    if (!this.ephemeral) count(finished, position ?? undefined);
+    // A running worker that has read nothing yet (no position) holds everything back. Live checkpoints
+    // hold back less than the lateness (`holdMs`, 0 for `watch`): all that every running worker has read.
     const cut =
       running === 0
         ? Number.POSITIVE_INFINITY
         : unknown > 0 || oldest === Number.POSITIVE_INFINITY
           ? Number.NEGATIVE_INFINITY
-          : oldest - latenessMs;
+          : oldest - holdMs;
     if (cut === Number.NEGATIVE_INFINITY) {
       this.stage(cp, events);
       return { events: [], ended: false };
@@ -946,9 +1054,13 @@ export class DynamoStore implements StateStore, SharedCheckpoints {
       }
       taken = taken.filter((e) => !seen.has(e.id));
     }
-    // Processed ids are kept one lateness, as a single process keeps them.
-    if (Number.isFinite(cut) && cut - latenessMs > cp.hz) {
-      cp.hz = cut - latenessMs;
+    // Processed ids are kept one lateness, as a single process keeps them. With no worker running (the
+    // cut is +∞; always so with only ephemeral workers) the horizon is a lateness behind the newest event
+    // taken, as a single process keeps them at its end: without this, every processed id stayed forever.
+    const newest = taken.reduce((m, e) => Math.max(m, e.time), Number.NEGATIVE_INFINITY);
+    const horizon = Number.isFinite(cut) ? cut - latenessMs : newest - latenessMs;
+    if (Number.isFinite(horizon) && horizon > cp.hz) {
+      cp.hz = horizon;
       for (const d of await this.query("done", { op: "<", sk: pad(Math.ceil(cp.hz)) }, "pk, sk, n")) {
         this.deleteDoc(cp, d);
       }
@@ -1059,7 +1171,10 @@ export class DynamoStore implements StateStore, SharedCheckpoints {
         });
       }
       for (const item of this.docItems("meta", "fleet", fleet)) this.write(cp, { put: item });
-      for (const item of this.docItems("pending", this.worker, batch.pending)) this.write(cp, { put: item });
+      // An ephemeral worker keeps no position: no one resumes it.
+      if (!this.ephemeral) {
+        for (const item of this.docItems("pending", this.worker, batch.pending)) this.write(cp, { put: item });
+      }
       for (const o of batch.outputs ?? []) {
         this.write(cp, { put: { pk: S("out"), sk: S(`${this.worker}\n${o.path}`), b: N(o.bytes) } });
       }
@@ -1105,24 +1220,39 @@ export class DynamoStore implements StateStore, SharedCheckpoints {
     if (this.leaseTimer) clearInterval(this.leaseTimer);
     this.leaseTimer = undefined;
     await this.rollback().catch(() => {});
-    await this.client
-      .send(
-        new this.sdk.UpdateItemCommand({
-          TableName: this.loc.table,
-          Key: key("wlease", this.worker),
-          UpdateExpression: "REMOVE #o, #e",
-          ConditionExpression: "#o = :me",
-          ExpressionAttributeNames: { "#o": "owner", "#e": "exp" },
-          ExpressionAttributeValues: { ":me": S(this.owner) },
-        }),
-      )
-      .catch(() => {});
+    if (this.named) {
+      await this.client
+        .send(
+          new this.sdk.UpdateItemCommand({
+            TableName: this.loc.table,
+            Key: key("wlease", this.worker),
+            UpdateExpression: "REMOVE #o, #e",
+            ConditionExpression: "#o = :me",
+            ExpressionAttributeNames: { "#o": "owner", "#e": "exp" },
+            ExpressionAttributeValues: { ":me": S(this.owner) },
+          }),
+        )
+        .catch(() => {});
+    }
     log().debug(
       { state: this.location, worker: this.worker, roundTrips: this.requests, nameRenewals: this.nameRenewals },
       "shared state closed",
     );
     this.client.destroy();
   }
+}
+
+/** The attributes of a status item that make its latest status (not its history). */
+const STATUS_FIELDS = "sk, s, r, a, t";
+
+function statusOf(item: Item): FindingStatus {
+  return {
+    id: str(item.sk) ?? "",
+    status: (str(item.s) ?? "open") as FindingStatusValue,
+    reason: str(item.r) ?? "",
+    actor: str(item.a) ?? "",
+    at: str(item.t) ?? "",
+  };
 }
 
 function objectOf(id: string, item: Item): ScannedObject {
