@@ -17,12 +17,12 @@ interface Flags {
 
 /** The store at `location` for a maintenance command: a shared store without registering a worker, SQLite with its writer's lock. */
 async function openForMaintenance(location: string, options: { readOnly: boolean }): Promise<StateStore> {
-  const { openAnyStore, isPostgresLocation } = await import("../state/open.js");
+  const { openAnyStore, isSharedLocation } = await import("../state/open.js");
   const { UsageError } = await import("../errors.js");
   if (location === ":memory:")
     throw new UsageError("E_USAGE", "--state :memory: holds nothing to export, import or prune");
   // A shared store's "read-only" open only means "not a worker": it takes no name and holds no other worker back.
-  return openAnyStore(location, { readOnly: options.readOnly || isPostgresLocation(location) });
+  return openAnyStore(location, { readOnly: options.readOnly || isSharedLocation(location) });
 }
 
 async function unsupported(store: StateStore, what: string): Promise<never> {

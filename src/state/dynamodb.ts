@@ -45,23 +45,33 @@ import {
   encodeDocument,
   encodeFleet,
   encodeSession,
+  encodeSessionJson,
   type FleetState,
   type SessionState,
 } from "../engine/state.js";
 import { StateError } from "../errors.js";
 import { log } from "../log.js";
-import type {
-  CheckpointEvents,
-  CheckpointStart,
-  FindingStatus,
-  FindingStatusValue,
-  ScannedObject,
-  SharedCheckpoints,
-  StateCommit,
-  StateInfo,
-  StateStore,
+import { cutTimeText, notEmpty } from "./sqlite-transfer.js";
+import {
+  type CheckpointEvents,
+  type CheckpointStart,
+  emptyCounts,
+  type FindingStatus,
+  type FindingStatusValue,
+  type ImportOptions,
+  type ImportResult,
+  type PruneCut,
+  type PruneResult,
+  type RecordCounts,
+  type ScannedObject,
+  type SharedCheckpoints,
+  type StateCommit,
+  type StateInfo,
+  type StateRecord,
+  type StateStore,
+  validateFindingStatus,
 } from "./store.js";
-import { validateFindingStatus } from "./store.js";
+import { decodeStreamPosition } from "./stream-position.js";
 
 /** The layout version this firstcall reads and writes (item `meta`/`schema`). */
 export const DYNAMO_SCHEMA_VERSION = 1;
@@ -958,6 +968,364 @@ export class DynamoStore implements StateStore, SharedCheckpoints {
     });
   }
 
+  // ---- state export / import / prune ----
+
+  /** Every item of the table (or those `filter` keeps), all pages. */
+  private async scanItems(filter?: { expr: string; values: Item }, projection?: string): Promise<Item[]> {
+    const out: Item[] = [];
+    let start: Item | undefined;
+    do {
+      const r = await this.send<{ Items?: Item[]; LastEvaluatedKey?: Item }>(
+        new this.sdk.ScanCommand({
+          TableName: this.loc.table,
+          ConsistentRead: true,
+          ...(filter ? { FilterExpression: filter.expr, ExpressionAttributeValues: filter.values } : {}),
+          ...(projection ? { ProjectionExpression: projection } : {}),
+          ...(start ? { ExclusiveStartKey: start } : {}),
+        }),
+      );
+      out.push(...(r.Items ?? []));
+      start = r.LastEvaluatedKey;
+    } while (start);
+    return out;
+  }
+
+  /**
+   * Every record (`state export`; store.ts `StateRecord`), read under the checkpoint lock, so the dump
+   * holds whole checkpoints only; the workers' checkpoints wait meanwhile. Processed event ids are
+   * kept without their events on DynamoDB: they are exported as events holding only id and time
+   * (all any store reads of a processed event).
+   */
+  async *exportRecords(): AsyncGenerator<StateRecord> {
+    await this.acquire();
+    const cp = this.cp as Checkpoint;
+    try {
+      const fleet = await this.getDoc("meta", "fleet");
+      yield { type: "fleet", doc: decodeDocument(fleet ?? encodeFleet(emptyFleet())) };
+      const settings = await this.settingsFingerprint();
+      if (settings !== undefined) yield { type: "settings", fingerprint: settings };
+      const streams = new Map<string, { pos: number | null; fin: boolean }>();
+      for (const s of await this.query("stream")) {
+        streams.set(str(s.sk) ?? "", { pos: num(s.pos) ?? null, fin: s.fin?.BOOL === true });
+      }
+      const pending = new Map<string, Buffer>();
+      for (const p of await this.query("pending")) pending.set(str(p.sk) ?? "", await this.docData(p));
+      for (const worker of [...new Set([...streams.keys(), ...pending.keys()])].sort()) {
+        const position = pending.get(worker);
+        if (position) decodeStreamPosition(position); // refuse to export what could not be imported
+        const st = streams.get(worker);
+        yield {
+          type: "stream",
+          worker,
+          position: position ? position.toString("base64") : null,
+          readPosition: st?.pos ?? null,
+          finished: st?.fin ?? false,
+        };
+      }
+      for (const o of await this.query("out")) {
+        const sk = str(o.sk) ?? "";
+        const nl = sk.indexOf("\n");
+        yield { type: "output", worker: sk.slice(0, nl), path: sk.slice(nl + 1), bytes: num(o.b) ?? 0 };
+      }
+      // Sessions through the expiry index (a page of keys, then their documents), not a table scan.
+      for (let shard = 0; shard < INDEX_SHARDS; shard++) {
+        const keys = (await this.query(`sx#${shard}`)).map((ix) => {
+          const sk = str(ix.sk) ?? "";
+          return sk.slice(sk.indexOf("#") + 1);
+        });
+        for (let i = 0; i < keys.length; i += 100) {
+          for (const item of await this.batchGet(keys.slice(i, i + 100).map((k) => key(`s#${k}`, "s")))) {
+            yield {
+              type: "session",
+              key: (str(item.pk) ?? "").slice(2),
+              validUntil: num(item.v) ?? 0,
+              // Stored in the binary form; a dump holds the JSON form every store reads.
+              doc: decodeDocument(encodeSessionJson(decodeSession(await this.docData(item)))),
+            };
+          }
+        }
+      }
+      const now = new Date().toISOString();
+      for (const f of await this.query("f")) {
+        yield {
+          type: "finding",
+          id: str(f.sk) ?? "",
+          time: str(f.t) ?? "",
+          // Findings committed before firstcall kept these have neither: the export's time, no worker.
+          updatedAt: str(f.u) ?? now,
+          worker: str(f.w) ?? null,
+          doc: decodeDocument(await this.docData(f)),
+        };
+      }
+      for (const o of await this.scanItems({ expr: "begins_with(pk, :o)", values: { ":o": S("o#") } })) {
+        const id = (str(o.pk) ?? "").slice(2);
+        const obj = objectOf(id, o);
+        yield {
+          type: "object",
+          id,
+          size: obj.size,
+          mtimeMs: obj.mtimeMs,
+          etag: obj.etag ?? null,
+          records: obj.records,
+          status: obj.status,
+          scannedAt: str(o.at) ?? now,
+          worker: str(o.w) ?? null,
+        };
+      }
+      for (const c of await this.query("stg")) {
+        for (const e of JSON.parse(inflateRawSync(await this.docData(c)).toString("utf8")) as EngineEvent[]) {
+          yield { type: "event", id: e.id, time: e.time, processed: false, event: e };
+        }
+      }
+      for (const d of await this.query("done")) {
+        for (const [id, time] of JSON.parse(inflateRawSync(await this.docData(d)).toString("utf8")) as [
+          string,
+          number,
+        ][]) {
+          if (time >= cp.hz) yield { type: "event", id, time, processed: true, event: { id, time } };
+        }
+      }
+    } finally {
+      // Also when the consumer stops early (a write error): the lock must not stay held.
+      if (this.cp === cp) await this.release(cp).catch(() => {});
+    }
+  }
+
+  /**
+   * Writes a dump's records as one checkpoint (`state import`): under the checkpoint lock, gathered in
+   * memory and committed through the redo log like any checkpoint, so all of it or nothing is applied.
+   * Refused while a worker of the state runs (its name lease is live) and, unless `replace`, when the
+   * table holds data. A key the dump repeats is refused before anything is written.
+   */
+  async importRecords(records: AsyncIterable<StateRecord>, options: ImportOptions): Promise<ImportResult> {
+    const read = emptyCounts();
+    await this.acquire();
+    const cp = this.cp as Checkpoint;
+    try {
+      const now = Date.now();
+      const running = (await this.query("wlease"))
+        .filter((w) => str(w.owner) !== undefined && (num(w.exp) ?? 0) >= now && str(w.owner) !== this.owner)
+        .map((w) => str(w.sk) ?? "");
+      if (running.length > 0) {
+        throw new StateError(
+          "E_STATE_BUSY",
+          `${this.location}: workers ${running.join(", ")} are running on this state; stop them before importing (an import replaces what they resume from)`,
+        );
+      }
+      // What the table holds: everything but the layout, the lock, statuses and redo logs goes on replace.
+      const before = emptyCounts();
+      const existing = (await this.scanItems(undefined, "pk, sk")).filter((i) => {
+        const pk = str(i.pk) ?? "";
+        const sk = str(i.sk) ?? "";
+        return !(pk === "meta" && (sk === "schema" || sk === "lock")) && pk !== "st" && !pk.startsWith("redo#");
+      });
+      let positioned = 0;
+      for (const i of existing) {
+        const pk = str(i.pk) ?? "";
+        const sk = str(i.sk) ?? "";
+        if (pk.startsWith("s#")) before.session++;
+        else if (pk === "f") before.finding++;
+        else if (pk.startsWith("o#")) before.object++;
+        else if (pk === "stream") before.stream++;
+        else if (pk === "out") before.output++;
+        else if (pk === "pending") positioned++;
+        else if (pk === "meta" && sk === "settings") before.settings++;
+        else if (pk === "meta" && sk === "fleet") before.fleet++;
+        else if (pk === "stg" || pk === "done") before.event++;
+      }
+      const held = before.session + before.finding + before.object + before.event + positioned + before.settings;
+      if (held > 0 && !options.replace) throw notEmpty(this.location, before);
+      for (const i of existing) this.write(cp, { del: { pk: i.pk as AttributeValue, sk: i.sk as AttributeValue } });
+      for (const item of this.docItems("meta", "fleet", encodeFleet(emptyFleet()))) this.write(cp, { put: item });
+      cp.hz = MINUS_INFINITY;
+      cp.sc = 0;
+      // Each key once: a repeated one would silently keep only the last record.
+      const imported = new Set<string>();
+      const once = (pk: string, sk: string, what: string) => {
+        const id = keyId(pk, sk);
+        if (imported.has(id)) {
+          throw new StateError("E_STATE_DUMP", `${this.location}: the dump repeats ${what}; nothing was imported`);
+        }
+        imported.add(id);
+      };
+      const put = (items: Item[]) => {
+        for (const item of items) this.write(cp, { put: item });
+      };
+      const staged: EngineEvent[] = [];
+      const processed: [string, number][] = [];
+      const at = new Date().toISOString();
+      for await (const r of records) {
+        read[r.type]++;
+        switch (r.type) {
+          case "fleet": {
+            once("meta", "fleet", "the fleet");
+            const data = encodeDocument(r.doc);
+            decodeFleet(data); // a document the engine cannot load is refused here, not at the next scan
+            put(this.docItems("meta", "fleet", data));
+            break;
+          }
+          case "settings":
+            once("meta", "settings", "the settings fingerprint");
+            put([{ pk: S("meta"), sk: S("settings"), s: S(r.fingerprint) }]);
+            break;
+          case "stream":
+            once("stream", r.worker, `worker ${r.worker}`);
+            put([
+              {
+                pk: S("stream"),
+                sk: S(r.worker),
+                fin: { BOOL: r.finished },
+                upd: S(at),
+                ...(r.readPosition === null ? {} : { pos: N(r.readPosition) }),
+              },
+            ]);
+            if (r.position !== null) {
+              const position = Buffer.from(r.position, "base64");
+              decodeStreamPosition(position);
+              put(this.docItems("pending", r.worker, position));
+            }
+            break;
+          case "output":
+            once("out", `${r.worker}\n${r.path}`, `the output ${r.path} of ${r.worker}`);
+            put([{ pk: S("out"), sk: S(`${r.worker}\n${r.path}`), b: N(r.bytes) }]);
+            break;
+          case "session": {
+            once(`s#${r.key}`, "s", `session ${r.key}`);
+            const v = Math.floor(r.validUntil);
+            put([{ pk: S(`sx#${shardOf(r.key)}`), sk: S(`${pad(v)}#${r.key}`) }]);
+            // Decoded first: a document the engine cannot load is refused here, not at the next scan.
+            put(this.docItems(`s#${r.key}`, "s", encodeSession(decodeSession(encodeDocument(r.doc))), { v: N(v) }));
+            cp.sc++;
+            break;
+          }
+          case "finding":
+            once("f", r.id, `finding ${r.id}`);
+            put(
+              this.docItems("f", r.id, encodeDocument(r.doc), {
+                t: S(r.time),
+                u: S(r.updatedAt),
+                ...(r.worker !== null ? { w: S(r.worker) } : {}),
+              }),
+            );
+            break;
+          case "object":
+            once(`o#${r.id}`, "o", `object ${r.id}`);
+            put([
+              {
+                pk: S(`o#${r.id}`),
+                sk: S("o"),
+                size: N(r.size),
+                m: N(r.mtimeMs),
+                r: N(r.records),
+                st: S(r.status),
+                at: S(r.scannedAt),
+                ...(r.worker !== null ? { w: S(r.worker) } : {}),
+                ...(r.etag !== null ? { e: S(r.etag) } : {}),
+              },
+            ]);
+            break;
+          case "event":
+            once("event", r.id, `event ${r.id}`);
+            if (r.processed) processed.push([r.id, r.time]);
+            else staged.push(r.event as EngineEvent);
+            break;
+        }
+      }
+      this.stage(cp, staged);
+      this.remember(
+        cp,
+        processed.sort((a, b) => a[1] - b[1]),
+      );
+      const stored: RecordCounts = { ...read, fleet: 1 };
+      await this.writeCheckpoint(cp);
+      return { read, stored, replaced: options.replace ? before : emptyCounts(), notes: [] };
+    } catch (e) {
+      if (!cp.committed) await this.rollbackOwn(cp);
+      if (e instanceof StateError) throw e;
+      throw new StateError(
+        "E_STATE_DUMP",
+        `${this.location}: import failed${cp.committed ? " after its commit: the next checkpoint completes it" : ", nothing was imported"}: ${(e as Error).message}`,
+        { cause: e },
+      );
+    }
+  }
+
+  /**
+   * Counts (and unless `dryRun` deletes, as one checkpoint under the lock) what is older than the cut:
+   * findings by time, sessions by validity (through the expiry index), objects by modification time
+   * (a table scan: objects have no index), and processed-id lists whose newest id is older. Staged
+   * events not processed yet are work still to do: never dropped.
+   */
+  async prune(cut: PruneCut): Promise<PruneResult> {
+    await this.acquire();
+    const cp = this.cp as Checkpoint;
+    try {
+      const cutIso = cutTimeText(cut.before);
+      const before = Math.floor(cut.before);
+      let findings = 0;
+      for (const f of await this.query("f", undefined, "pk, sk, t, n")) {
+        if ((str(f.t) ?? "") < cutIso) {
+          findings++;
+          this.deleteDoc(cp, f);
+        }
+      }
+      const pruned: string[] = [];
+      for (let shard = 0; shard < INDEX_SHARDS; shard++) {
+        for (const ix of await this.query(`sx#${shard}`, { op: "<", sk: pad(before) })) {
+          const sk = str(ix.sk) ?? "";
+          pruned.push(sk.slice(sk.indexOf("#") + 1));
+          this.write(cp, { del: key(`sx#${shard}`, sk) });
+        }
+      }
+      // The session items, with their parts when split (how many: read from the items, 100 a request).
+      for (const item of await this.batchGet(
+        pruned.map((k) => key(`s#${k}`, "s")),
+        "pk, sk, n",
+      )) {
+        this.deleteDoc(cp, item);
+      }
+      const sessions = pruned.length;
+      cp.sc -= sessions;
+      let objects = 0;
+      for (const o of await this.scanItems(
+        { expr: "begins_with(pk, :o) AND m < :cut", values: { ":o": S("o#"), ":cut": N(cut.before) } },
+        "pk, sk",
+      )) {
+        objects++;
+        this.write(cp, { del: { pk: o.pk as AttributeValue, sk: o.sk as AttributeValue } });
+      }
+      let events = 0;
+      for (const d of await this.query("done", { op: "<", sk: pad(before) })) {
+        events += (JSON.parse(inflateRawSync(await this.docData(d)).toString("utf8")) as unknown[]).length;
+        this.deleteDoc(cp, d);
+      }
+      const result: PruneResult = { findings, sessions, objects, events };
+      if (cut.dryRun) await this.rollbackOwn(cp);
+      else await this.writeCheckpoint(cp);
+      return result;
+    } catch (e) {
+      if (!cp.committed) await this.rollbackOwn(cp);
+      throw e;
+    }
+  }
+
+  /** Releases the lock of a checkpoint this store began itself (import, prune), writing nothing. */
+  private async rollbackOwn(cp: Checkpoint): Promise<void> {
+    if (this.cp === cp) await this.release(cp).catch(() => {});
+  }
+
+  /** Adds processed ids (in time order) to the lists kept against duplicates. */
+  private remember(cp: Checkpoint, ids: readonly (readonly [string, number])[]): void {
+    const base = [...cp.writes.keys()].filter((k) => k.startsWith("done\u0000")).length;
+    for (let i = 0, n = base; i < ids.length; i += 20_000, n++) {
+      const part = ids.slice(i, i + 20_000);
+      const hi = (part[part.length - 1] as readonly [string, number])[1];
+      for (const item of this.docItems("done", `${pad(hi)}#${cp.fence}#${n}`, deflateRawSync(JSON.stringify(part)))) {
+        this.write(cp, { put: item });
+      }
+    }
+  }
+
   // ---- SharedCheckpoints ----
 
   async begin(): Promise<CheckpointStart> {
@@ -1066,12 +1434,10 @@ export class DynamoStore implements StateStore, SharedCheckpoints {
       }
     }
     const remembered = taken.filter((e) => e.time >= cp.hz).sort((a, b) => a.time - b.time);
-    for (let i = 0, n = 0; i < remembered.length; i += 20_000, n++) {
-      const part = remembered.slice(i, i + 20_000);
-      const hi = (part[part.length - 1] as EngineEvent).time;
-      const data = deflateRawSync(JSON.stringify(part.map((e) => [e.id, e.time])));
-      for (const item of this.docItems("done", `${pad(hi)}#${cp.fence}#${n}`, data)) this.write(cp, { put: item });
-    }
+    this.remember(
+      cp,
+      remembered.map((e) => [e.id, e.time] as const),
+    );
     return { events: taken, ended: running === 0 };
   }
 
@@ -1151,10 +1517,12 @@ export class DynamoStore implements StateStore, SharedCheckpoints {
         }
         for (const [k, v] of cp.known) if (v !== null && v < horizon) removeSession(k);
       }
-      for (const f of findings) {
-        for (const item of this.docItems("f", f.id, f.data, { t: S(f.time) })) this.write(cp, { put: item });
-      }
       const now = new Date().toISOString();
+      for (const f of findings) {
+        for (const item of this.docItems("f", f.id, f.data, { t: S(f.time), u: S(now), w: S(this.worker) })) {
+          this.write(cp, { put: item });
+        }
+      }
       for (const o of batch.objects) {
         this.write(cp, {
           put: {
