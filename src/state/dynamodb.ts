@@ -1410,13 +1410,20 @@ export class DynamoStore implements StateStore, SharedCheckpoints {
     }
     for (const e of events) sortOut(e);
     this.stage(cp, rest);
+    // With the cut at +∞ both the duplicate check and the pruning of processed ids read the lists: one
+    // query of all of them serves both (the end of a scan, every Lambda invocation).
+    let allLists: Promise<Item[]> | undefined;
+    const everyList = Number.isFinite(cut) ? undefined : () => (allLists ??= this.query("done"));
     // Ids processed before (within the lateness) count once: the same id always has the same time, so
     // only processed-id items whose newest time reaches the oldest candidate can hold it.
     let taken = [...candidates.values()];
     if (taken.length > 0) {
       const oldestCandidate = Math.min(...taken.map((e) => e.time));
       const seen = new Set<string>();
-      for (const d of await this.query("done", { op: ">=", sk: pad(oldestCandidate) })) {
+      const lists = everyList
+        ? (await everyList()).filter((d) => (str(d.sk) ?? "") >= pad(oldestCandidate))
+        : await this.query("done", { op: ">=", sk: pad(oldestCandidate) });
+      for (const d of lists) {
         const ids = JSON.parse(inflateRawSync(await this.docData(d)).toString("utf8")) as [string, number][];
         for (const [id, time] of ids) if (time >= cp.hz) seen.add(id);
       }
@@ -1429,7 +1436,10 @@ export class DynamoStore implements StateStore, SharedCheckpoints {
     const horizon = Number.isFinite(cut) ? cut - latenessMs : newest - latenessMs;
     if (Number.isFinite(horizon) && horizon > cp.hz) {
       cp.hz = horizon;
-      for (const d of await this.query("done", { op: "<", sk: pad(Math.ceil(cp.hz)) }, "pk, sk, n")) {
+      const old = everyList
+        ? (await everyList()).filter((d) => (str(d.sk) ?? "") < pad(Math.ceil(cp.hz)))
+        : await this.query("done", { op: "<", sk: pad(Math.ceil(cp.hz)) }, "pk, sk, n");
+      for (const d of old) {
         this.deleteDoc(cp, d);
       }
     }
