@@ -22,7 +22,8 @@
  * `sx#SHARD`/`VALIDUNTIL#KEY`; findings `f`/`ID`; objects `o#ID`/`o`; the fleet `meta`/`fleet`;
  * settings `meta`/`settings`; per worker its stream `stream`/`WORKER`, position document
  * `pending`/`WORKER`, output lengths `out`/`WORKER\nPATH` and name lease `wlease`/`WORKER`; staged
- * events in deflated chunks `stg`/`LO#FENCE#N`; ids processed within the lateness `done`/`HI#FENCE#N`.
+ * events in deflated chunks `stg`/`LO#FENCE#N`; ids processed within the lateness `done`/`HI#FENCE#N`;
+ * finding statuses `st`/`ID` (the latest and the history, changed by one UpdateItem, without the lock).
  * Documents are the encodings SQLite stores (deflated); one larger than an item holds (400 KB) is split
  * into part items (`part#PK#SK`/`N`).
  */
