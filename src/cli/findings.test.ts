@@ -7,7 +7,8 @@ import assert from "node:assert/strict";
 import { join } from "node:path";
 import { describe, test } from "node:test";
 import { openAnyStore, openStore } from "../state/open.js";
-import { runCli } from "../test-helpers/cli.js";
+import { runCli, runCliAsync } from "../test-helpers/cli.js";
+import { testTable } from "../test-helpers/dynamodb.js";
 import { testDatabase } from "../test-helpers/postgres.js";
 import { scratchDirs } from "../test-helpers/scan.js";
 import { sampleState } from "../test-helpers/serve.js";
@@ -106,6 +107,33 @@ describe("firstcall findings", () => {
     assert.equal(r.status, 0, r.stderr);
     const listed = JSON.parse(
       runCli(["findings", "status", "--format", "json", "--state", url]).stdout,
+    ) as StatusesJson;
+    assert.deepEqual(
+      listed.findings.map((f) => [f.id, f.status.status, f.status.reason, f.status.actor]),
+      [[id, "suppressed", "known scanner", "cli"]],
+    );
+  });
+
+  test("DynamoDB (dynalite): suppress and list on a shared table", async (t) => {
+    const { url, server } = await testTable();
+    t.diagnostic(server);
+    // dynalite serves from this process: the CLI runs without blocking it.
+    assert.equal((await runCliAsync(["state", "init", "--state", url])).status, 0);
+    assert.equal(
+      (await runCliAsync(["scan", join("testdata", "sample"), "--state", url, "-q", "--no-progress"])).status,
+      1,
+    );
+    const store = await openAnyStore(url, { readOnly: true });
+    let id: string;
+    try {
+      id = (await store.allFindings())[0]?.finding.id as string;
+    } finally {
+      await store.close();
+    }
+    const r = await runCliAsync(["findings", "suppress", id, "--reason", "known scanner", "--state", url]);
+    assert.equal(r.status, 0, r.stderr);
+    const listed = JSON.parse(
+      (await runCliAsync(["findings", "status", "--format", "json", "--state", url])).stdout,
     ) as StatusesJson;
     assert.deepEqual(
       listed.findings.map((f) => [f.id, f.status.status, f.status.reason, f.status.actor]),

@@ -19,16 +19,16 @@ interface StatusFlags {
 
 /**
  * Opens the state for statuses: a SQLite file without the scan's lock (a connection that may write
- * statuses only), a PostgreSQL database without registering as a worker.
+ * statuses only), a PostgreSQL database or DynamoDB table without registering as a worker.
  */
 async function openForStatuses(location: string | undefined): Promise<StateStore> {
   const { existsSync } = await import("node:fs");
   const { StateError } = await import("../errors.js");
-  const { defaultStatePath, isPostgresLocation, openAnyStore } = await import("../state/open.js");
+  const { defaultStatePath, isSharedLocation, openAnyStore } = await import("../state/open.js");
   const { SqliteStore } = await import("../state/sqlite.js");
   const { safeText } = await import("../safe-text.js");
   const statePath = location ?? defaultStatePath();
-  if (isPostgresLocation(statePath)) return openAnyStore(statePath, { readOnly: true });
+  if (isSharedLocation(statePath)) return openAnyStore(statePath, { readOnly: true });
   if (statePath === ":memory:" || !existsSync(statePath))
     throw new StateError(
       "E_STATE",

@@ -21,7 +21,7 @@ export const stateInitSpec: CommandSpec = {
   ],
   notes: [
     "The PostgreSQL role needs the right to create tables in the database's current schema; the tables are named `firstcall_*`. Scanning workers then need only SELECT, INSERT, UPDATE and DELETE on them.",
-    "DynamoDB: `dynamodb://TABLE?region=REGION` (also `profile=`, `endpoint=` for a DynamoDB-compatible server, `lease=SECONDS` for the checkpoint lock's lease, default 10); credentials come from the usual AWS chain. `state init` needs `dynamodb:CreateTable` and `DescribeTable`; workers need `GetItem`, `PutItem`, `UpdateItem`, `Query`, `BatchGetItem` and `BatchWriteItem` on the table (`state inspect` also `Scan` and `DescribeTable`).",
+    "DynamoDB: `dynamodb://TABLE?region=REGION` (also `profile=`, `endpoint=` for a DynamoDB-compatible server, `lease=SECONDS` for the checkpoint lock's lease, default 10); credentials come from the usual AWS chain. `state init` needs `dynamodb:CreateTable` and `DescribeTable`; workers need `GetItem`, `PutItem`, `UpdateItem`, `Query`, `BatchGetItem` and `BatchWriteItem` on the table (`state inspect` also `Scan` and `DescribeTable`; `state export`, `import --force` and `prune` also `Scan`).",
   ],
 };
 

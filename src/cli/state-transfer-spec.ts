@@ -14,7 +14,7 @@ export const stateExportSpec: CommandSpec = {
   name: "state export",
   arguments: "",
   summary:
-    "Writes every record of a state (sessions, findings, finding statuses with their full history, the delivery outbox, scanned objects, fleet knowledge, stream positions, settings, output lengths, staged events of a shared state) to a dump that any store can import: JSON lines, gzipped when the file ends in .gz, with a header (format version 2; version 1 dumps, which have no statuses or outbox, still import) and a trailer counting the records. An outbox row keeps its state: a delivery still owed is owed by the imported state (claims by running workers are not carried), one delivered is not sent again. The dump is one consistent snapshot: a PostgreSQL state may be exported while its workers run (one transaction), a SQLite state while a scan writes it (one read transaction). The report (on stderr when the dump goes to standard output) counts the records of each type.",
+    "Writes every record of a state (sessions, findings, finding statuses with their full history, the delivery outbox, scanned objects, fleet knowledge, stream positions, settings, output lengths, staged events of a shared state) to a dump that any store can import: JSON lines, gzipped when the file ends in .gz, with a header (format version 2; version 1 dumps, which have no statuses or outbox, still import) and a trailer counting the records. An outbox row keeps its state: a delivery still owed is owed by the imported state (claims by running workers are not carried), one delivered is not sent again. The dump is one consistent snapshot: a PostgreSQL state may be exported while its workers run (one transaction), a SQLite state while a scan writes it (one read transaction), a DynamoDB state under its checkpoint lock (workers' checkpoints wait until the export ends; DynamoDB keeps processed event ids without their events, so they are exported with their id and time only). The report (on stderr when the dump goes to standard output) counts the records of each type.",
   options: [
     stateOption,
     {
@@ -38,7 +38,7 @@ export const stateImportSpec: CommandSpec = {
   name: "state import",
   arguments: "<file>",
   summary:
-    "Writes a dump made by `state export` into a state, in one transaction: all of it or nothing. A dump that is truncated or damaged (its trailer missing or counting other numbers) imports nothing. A state that already holds data is refused: two states' stream positions (which records were already processed) and scanned objects (which later scans skip) cannot be mixed correctly. A PostgreSQL target must be initialised first (`state init`) and have no worker running. Into SQLite, the positions of several workers are merged into one (every record any of them processed stays de-duplicated), and a dump whose workers left events read but not processed is refused (let them finish first). The report counts the records read and the records the state holds afterwards.",
+    "Writes a dump made by `state export` into a state, in one transaction: all of it or nothing. A dump that is truncated or damaged (its trailer missing or counting other numbers) imports nothing. A state that already holds data is refused: two states' stream positions (which records were already processed) and scanned objects (which later scans skip) cannot be mixed correctly. A PostgreSQL or DynamoDB target must be initialised first (`state init`) and have no worker running (DynamoDB: the dump is written as one checkpoint, through its redo log). Into SQLite, the positions of several workers are merged into one (every record any of them processed stays de-duplicated), and a dump whose workers left events read but not processed is refused (let them finish first). The report counts the records read and the records the state holds afterwards.",
   options: [
     stateOption,
     {
@@ -52,6 +52,7 @@ export const stateImportSpec: CommandSpec = {
   examples: [
     "firstcall state init --state postgres://detector@db.internal/firstcall && firstcall state import --state postgres://detector@db.internal/firstcall state.jsonl.gz",
     "firstcall state import --state ./consolidated.sqlite shared.jsonl.gz",
+    "firstcall state init --state dynamodb://firstcall-state?region=eu-west-1 && firstcall state import --state dynamodb://firstcall-state?region=eu-west-1 state.jsonl.gz",
   ],
 };
 

@@ -17,12 +17,12 @@ interface Flags {
 
 /** The store at `location` for a maintenance command: a shared store without registering a worker, SQLite with its writer's lock. */
 async function openForMaintenance(location: string, options: { readOnly: boolean }): Promise<StateStore> {
-  const { openAnyStore, isPostgresLocation } = await import("../state/open.js");
+  const { openAnyStore, isSharedLocation } = await import("../state/open.js");
   const { UsageError } = await import("../errors.js");
   if (location === ":memory:")
     throw new UsageError("E_USAGE", "--state :memory: holds nothing to export, import or prune");
   // A shared store's "read-only" open only means "not a worker": it takes no name and holds no other worker back.
-  return openAnyStore(location, { readOnly: options.readOnly || isPostgresLocation(location) });
+  return openAnyStore(location, { readOnly: options.readOnly || isSharedLocation(location) });
 }
 
 async function unsupported(store: StateStore, what: string): Promise<never> {
@@ -46,7 +46,7 @@ function write(flags: Flags, json: object, text: string, toStderr = false): void
 
 export function registerStateTransfer(group: Command, version: string): void {
   commandFromSpec(group, stateExportSpec).action(async (flags: Flags & { output?: string }) => {
-    const { defaultStatePath, isPostgresLocation } = await import("../state/open.js");
+    const { defaultStatePath, isDynamoLocation, isPostgresLocation } = await import("../state/open.js");
     const { writeDump, describeCounts } = await import("../state/state-dump.js");
     const location = flags.state ?? defaultStatePath();
     const store = await openForMaintenance(location, { readOnly: true });
@@ -54,7 +54,9 @@ export function registerStateTransfer(group: Command, version: string): void {
       if (!store.exportRecords) return await unsupported(store, "be exported");
       const source = isPostgresLocation(location)
         ? { kind: "postgres", schemaVersion: (await import("../state/postgres.js")).PG_SCHEMA_VERSION }
-        : { kind: "sqlite", schemaVersion: (await import("../state/sqlite.js")).SCHEMA_VERSION };
+        : isDynamoLocation(location)
+          ? { kind: "dynamodb", schemaVersion: (await import("../state/dynamodb.js")).DYNAMO_SCHEMA_VERSION }
+          : { kind: "sqlite", schemaVersion: (await import("../state/sqlite.js")).SCHEMA_VERSION };
       const { counts, bytes } = await writeDump(
         store.exportRecords(),
         { firstcall: version, source, createdAt: new Date().toISOString() },

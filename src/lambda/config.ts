@@ -5,7 +5,7 @@
  *
  * | variable                     | meaning                                                                    |
  * | ---------------------------- | -------------------------------------------------------------------------- |
- * | `FIRSTCALL_STATE`            | required: the shared state, `postgres://…` (`dynamodb://TABLE` once built) |
+ * | `FIRSTCALL_STATE`            | required: the shared state, `postgres://…` or `dynamodb://TABLE?region=…`   |
  * | `FIRSTCALL_CONFIG`           | a firstcall.yaml packaged with the function                                |
  * | `FIRSTCALL_IP_RANGES`        | an ip-ranges.json packaged with the function (default: shipped snapshot)   |
  * | `FIRSTCALL_FORMAT`           | `jsonl` (default) or `ocsf`: one finding per line in CloudWatch Logs    |
@@ -59,7 +59,7 @@ export function lambdaSettings(env: Env): LambdaSettings {
   if (state === "") {
     throw new UsageError(
       "E_USAGE",
-      "FIRSTCALL_STATE is not set: a Lambda function needs a shared state (postgres://USER@HOST/DB)",
+      "FIRSTCALL_STATE is not set: a Lambda function needs a shared state (postgres://USER@HOST/DB or dynamodb://TABLE?region=REGION)",
     );
   }
   const kind = stateKind(state);
@@ -68,7 +68,7 @@ export function lambdaSettings(env: Env): LambdaSettings {
     // session's calls between environments and miss the thefts that span them.
     throw new UsageError(
       "E_USAGE",
-      `FIRSTCALL_STATE: a ${kind === "memory" ? "memory" : "SQLite"} state is not shared between the function's execution environments; use postgres://USER@HOST/DB`,
+      `FIRSTCALL_STATE: a ${kind === "memory" ? "memory" : "SQLite"} state is not shared between the function's execution environments; use postgres://USER@HOST/DB or dynamodb://TABLE?region=REGION`,
     );
   }
   const format = env.FIRSTCALL_FORMAT || "jsonl";

@@ -6,6 +6,9 @@
  * name, and no secret in the printed location.
  */
 import assert from "node:assert/strict";
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { describe, test } from "node:test";
 import { DynamoDBClient, ScanCommand } from "@aws-sdk/client-dynamodb";
 import type { EngineEvent } from "../engine/event.js";
@@ -21,6 +24,9 @@ import {
   parseDynamoUrl,
   redactDynamoUrl,
 } from "./dynamodb.js";
+import { SqliteStore } from "./sqlite.js";
+import type { StateRecord } from "./store.js";
+import { encodeStreamPosition, eventIdKey } from "./stream-position.js";
 
 storeContract(
   "DynamoDB",
@@ -236,6 +242,272 @@ describe("DynamoDB store", () => {
       assert.equal(await a.settingsFingerprint(), "after-a-long-checkpoint");
     } finally {
       await a.close();
+    }
+  });
+
+  test("ephemeral workers register nothing, never hold others back, and end the input when no registered worker runs", async (t) => {
+    const { url, server } = await testTable("&lease=1");
+    t.diagnostic(server);
+    await initDynamo(url);
+    const event = (id: string, time: number): EngineEvent => ({
+      id,
+      time,
+      timeIso: new Date(time).toISOString(),
+      name: "GetObject",
+      source: "s3.amazonaws.com",
+      region: "us-east-1",
+      account: "111122223333",
+      sourceIp: "198.51.100.7",
+    });
+    const checkpoint = async (store: DynamoStore, events: EngineEvent[], position: number) => {
+      await store.begin();
+      const r = await store.exchange(events, position, 10);
+      await store.commit({
+        sessions: [],
+        deletedSessions: [],
+        fleet: emptyFleet(),
+        findings: [],
+        objects: [],
+        pending: Buffer.from("p"),
+      });
+      return { ids: r.events.map((e) => e.id).sort(), ended: r.ended };
+    };
+    // Two invocations of one execution environment may overlap: no name lease refuses the second.
+    const e1 = await DynamoStore.open(url, { worker: "env-1", ephemeral: true });
+    const e2 = await DynamoStore.open(url, { worker: "env-1", ephemeral: true });
+    try {
+      // Only ephemeral workers: the checkpoint that stages events processes them (cut +∞), and the
+      // store says ended, as for PostgreSQL (the handler's live source decides nothing on it).
+      assert.deepEqual(await checkpoint(e1, [event("a", 100), event("b", 5000)], 5000), {
+        ids: ["a", "b"],
+        ended: true,
+      });
+      assert.equal((await e1.workerPositions()).size, 0, "no stream item");
+      assert.equal(await e1.loadPending(), undefined, "no position kept");
+      // A copy within a lateness of the newest processed event counts once; ids older are forgotten.
+      assert.deepEqual(await checkpoint(e2, [event("b", 5000), event("c", 5001)], 5001), {
+        ids: ["c"],
+        ended: true,
+      });
+      // A registered worker that runs holds everything back until it has read past it, not the
+      // ephemeral workers' positions.
+      const w = await DynamoStore.open(url, { worker: "w" });
+      try {
+        assert.deepEqual(await checkpoint(e1, [event("d", 6000), event("e", 9000)], 9000), {
+          ids: [],
+          ended: false,
+        });
+        assert.deepEqual(await checkpoint(w, [], 8000), { ids: ["d"], ended: false });
+        assert.deepEqual(await checkpoint(e2, [], 1), { ids: [], ended: false }, "its own position counts for nothing");
+        assert.deepEqual(await checkpoint(w, [], Number.POSITIVE_INFINITY), { ids: ["e"], ended: true });
+      } finally {
+        await w.close();
+      }
+      // Stream and name lease items: only the registered worker's.
+      const client = new DynamoDBClient({ region: "us-east-1", endpoint: parseDynamoUrl(url).endpoint });
+      try {
+        const table = parseDynamoUrl(url).table;
+        const items = (await client.send(new ScanCommand({ TableName: table }))).Items ?? [];
+        const of = (pk: string) => items.filter((i) => i.pk?.S === pk).map((i) => i.sk?.S);
+        assert.deepEqual(of("stream"), ["w"]);
+        assert.deepEqual(of("wlease"), ["w"]);
+        assert.deepEqual(of("pending"), ["w"]);
+      } finally {
+        client.destroy();
+      }
+    } finally {
+      await e1.close();
+      await e2.close();
+    }
+  });
+
+  test("a finding status is set by a reader while a worker holds the checkpoint lock, in one request", async (t) => {
+    const { url, server } = await testTable("&lease=1");
+    t.diagnostic(server);
+    await initDynamo(url);
+    const worker = await DynamoStore.open(url, { worker: "a" });
+    const reader = await DynamoStore.open(url, { readOnly: true });
+    try {
+      await worker.begin();
+      const before = reader.roundTrips;
+      await reader.setFindingStatus({
+        id: "f1",
+        status: "suppressed",
+        reason: "red team",
+        actor: "cli",
+        at: "2026-12-02T10:00:00.000Z",
+      });
+      assert.equal(reader.roundTrips - before, 1, "no lock taken, latest and history in one write");
+      await worker.rollback();
+      assert.equal((await worker.findingStatuses(["f1"])).get("f1")?.reason, "red team");
+    } finally {
+      await reader.close();
+      await worker.close();
+    }
+  });
+
+  test("state export / import / prune: DynamoDB to DynamoDB to SQLite and back, whole; a full table refused; prune counts then drops", async (t) => {
+    const first = await testTable("&lease=2");
+    const second = await testTable("&lease=2");
+    t.diagnostic(first.server);
+    await initDynamo(first.url);
+    await initDynamo(second.url);
+    const dir = mkdtempSync(join(tmpdir(), "firstcall-dyn-transfer-"));
+    t.after(() => rmSync(dir, { recursive: true, force: true }));
+    const event = (id: string, time: number): EngineEvent => ({
+      id,
+      time,
+      timeIso: new Date(time).toISOString(),
+      name: "GetObject",
+      source: "s3.amazonaws.com",
+      region: "us-east-1",
+      account: "111122223333",
+      sourceIp: "198.51.100.7",
+    });
+    const session = (k: string, validUntil: number): SessionState => ({
+      key: k,
+      kind: "ec2-instance",
+      arn: k,
+      sessionName: k,
+      account: "111122223333",
+      lifetimes: [{ start: 0, validUntil, covered: true, direct: new Map(), endpoint: new Map() }],
+    });
+    const fleet = emptyFleet();
+    fleet.accounts.add("111122223333");
+    const position = encodeStreamPosition({ watermark: 5000, cut: 4000, ids: [[eventIdKey("r1"), 4500]] });
+    const a = await DynamoStore.open(first.url, { worker: "a", inlineBytes: 60 });
+    try {
+      await a.begin();
+      // e1 and e2 are processed (kept against duplicates), e3 stays staged past the cut.
+      await a.exchange([event("e1", 1000), event("e2", 2000), event("e3", 9000)], 3000, 10_000, 0);
+      await a.commit({
+        sessions: [session("old", 1_000), session("live", 50_000_000)],
+        deletedSessions: [],
+        fleet,
+        findings: [],
+        objects: [
+          { id: "s3://b/old.json.gz", size: 5, mtimeMs: 1_000, etag: "e1", records: 1, status: "complete" },
+          { id: "s3://b/new.json.gz", size: 6, mtimeMs: 90_000_000_000_000, records: 2, status: "partial" },
+        ],
+        pending: position,
+        outputs: [{ path: "out.jsonl", bytes: 12 }],
+        settingsFingerprint: "fp",
+      });
+    } finally {
+      await a.close();
+    }
+    const collect = async (store: DynamoStore | SqliteStore) => {
+      const out: StateRecord[] = [];
+      for await (const r of store.exportRecords()) out.push(r);
+      return out;
+    };
+    const reader = await DynamoStore.open(first.url, { readOnly: true });
+    const dumped = await collect(reader);
+    await reader.close();
+    const types = (rs: StateRecord[]) => rs.map((r) => r.type).join(",");
+    assert.equal(types(dumped), "fleet,settings,stream,output,session,session,object,object,event,event,event");
+    const stream = dumped.find((r) => r.type === "stream");
+    assert.deepEqual(stream, {
+      type: "stream",
+      worker: "a",
+      position: Buffer.from(position).toString("base64"),
+      readPosition: 3000,
+      finished: false,
+    });
+    assert.deepEqual(
+      dumped.filter((r) => r.type === "event").map((r) => [r.id, r.processed]),
+      [
+        ["e3", false],
+        ["e1", true],
+        ["e2", true],
+      ],
+    );
+    async function* replay(rs: StateRecord[]): AsyncGenerator<StateRecord> {
+      yield* rs;
+    }
+    // Into another table: what it exports again is the same, record for record.
+    const target = await DynamoStore.open(second.url, { readOnly: true });
+    try {
+      const result = await target.importRecords(replay(dumped), { replace: false });
+      assert.equal(result.read.session, 2);
+      assert.equal(await target.sessionCount(), 2, "the session count is kept");
+      assert.deepEqual(await collect(target), dumped);
+      await assert.rejects(
+        target.importRecords(replay(dumped), { replace: false }),
+        (e: StateError) => e.code === "E_STATE_NOT_EMPTY",
+      );
+      await assert.rejects(
+        target.importRecords(replay([...dumped, dumped[4] as StateRecord]), { replace: true }),
+        (e: StateError) => e.code === "E_STATE_DUMP" && /repeats session/.test(e.message),
+      );
+      assert.deepEqual(await collect(target), dumped, "a refused import changed nothing");
+      // Prune: counted by a dry run, then dropped; unprocessed staged events are never dropped.
+      const cut = { before: 5_000, dryRun: true };
+      const dry = await target.prune(cut);
+      assert.deepEqual(dry, { findings: 0, sessions: 1, objects: 1, events: 2 });
+      assert.deepEqual(await collect(target), dumped, "a dry run changes nothing");
+      assert.deepEqual(await target.prune({ ...cut, dryRun: false }), dry);
+      const left = await collect(target);
+      assert.equal(types(left), "fleet,settings,stream,output,session,object,event");
+      assert.equal(await target.sessionCount(), 1);
+      // A worker resumes on the pruned table: e3 is still there to process.
+      const w = await DynamoStore.open(second.url, { worker: "a" });
+      try {
+        await w.begin();
+        const r = await w.exchange([], Number.POSITIVE_INFINITY, 10);
+        await w.rollback();
+        assert.deepEqual(
+          r.events.map((e) => e.id),
+          ["e3"],
+        );
+      } finally {
+        await w.close();
+      }
+    } finally {
+      await target.close();
+    }
+    // To SQLite (one stream, no staged event: the first table's worker finishes first) and back.
+    const b = await DynamoStore.open(first.url, { worker: "a" });
+    try {
+      await b.begin();
+      await b.exchange([], Number.POSITIVE_INFINITY, 10);
+      await b.commit({
+        sessions: [],
+        deletedSessions: [],
+        fleet,
+        findings: [],
+        objects: [],
+        pending: position,
+      });
+    } finally {
+      await b.close();
+    }
+    const finished = await DynamoStore.open(first.url, { readOnly: true });
+    const fromDynamo = await collect(finished);
+    await finished.close();
+    const sqlite = SqliteStore.open(join(dir, "state.sqlite"));
+    try {
+      await sqlite.importRecords(replay(fromDynamo), { replace: false });
+      const back = await collect(sqlite);
+      const third = await testTable("&lease=2");
+      await initDynamo(third.url);
+      const again = await DynamoStore.open(third.url, { readOnly: true });
+      try {
+        await again.importRecords(replay(back), { replace: false });
+        // Each store lists the records of a type in its own order.
+        const sorted = (rs: StateRecord[]) =>
+          [...rs].sort((x, y) => {
+            const k = (r: StateRecord) => `${r.type}\u0000${JSON.stringify(Object.entries(r).sort())}`;
+            return k(x) < k(y) ? -1 : k(x) > k(y) ? 1 : 0;
+          });
+        assert.deepEqual(sorted(await collect(again)), sorted(back), "SQLite to DynamoDB keeps every record");
+        assert.deepEqual((await again.loadSessions(["old", "live"])).get("live"), session("live", 50_000_000));
+        assert.equal((await again.scannedObject("s3://b/old.json.gz"))?.etag, "e1");
+      } finally {
+        await again.close();
+      }
+    } finally {
+      await sqlite.close();
     }
   });
 });

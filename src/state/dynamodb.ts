@@ -22,7 +22,8 @@
  * `sx#SHARD`/`VALIDUNTIL#KEY`; findings `f`/`ID`; objects `o#ID`/`o`; the fleet `meta`/`fleet`;
  * settings `meta`/`settings`; per worker its stream `stream`/`WORKER`, position document
  * `pending`/`WORKER`, output lengths `out`/`WORKER\nPATH` and name lease `wlease`/`WORKER`; staged
- * events in deflated chunks `stg`/`LO#FENCE#N`; ids processed within the lateness `done`/`HI#FENCE#N`.
+ * events in deflated chunks `stg`/`LO#FENCE#N`; ids processed within the lateness `done`/`HI#FENCE#N`;
+ * finding statuses `st`/`ID` (the latest and the history, changed by one UpdateItem, without the lock).
  * Documents are the encodings SQLite stores (deflated); one larger than an item holds (400 KB) is split
  * into part items (`part#PK#SK`/`N`).
  */
@@ -45,21 +46,34 @@ import {
   encodeDocument,
   encodeFleet,
   encodeSession,
+  encodeSessionJson,
   type FleetState,
   type SessionState,
 } from "../engine/state.js";
 import { StateError } from "../errors.js";
 import { log } from "../log.js";
 import { assertStateVersion } from "./schema-version.js";
-import type {
-  CheckpointEvents,
-  CheckpointStart,
-  ScannedObject,
-  SharedCheckpoints,
-  StateCommit,
-  StateInfo,
-  StateStore,
+import { cutTimeText, notEmpty } from "./sqlite-transfer.js";
+import {
+  type CheckpointEvents,
+  type CheckpointStart,
+  emptyCounts,
+  type FindingStatus,
+  type FindingStatusValue,
+  type ImportOptions,
+  type ImportResult,
+  type PruneCut,
+  type PruneResult,
+  type RecordCounts,
+  type ScannedObject,
+  type SharedCheckpoints,
+  type StateCommit,
+  type StateInfo,
+  type StateRecord,
+  type StateStore,
+  validateFindingStatus,
 } from "./store.js";
+import { decodeStreamPosition } from "./stream-position.js";
 
 /** The layout version this firstcall reads and writes (item `meta`/`schema`). */
 export const DYNAMO_SCHEMA_VERSION = 1;
@@ -288,6 +302,12 @@ export interface DynamoOpenOptions {
   readonly readOnly?: boolean;
   /** Largest document kept in one item (tests make it small to exercise the split); default 350 kB. */
   readonly inlineBytes?: number;
+  /**
+   * A worker that lives for one batch (a Lambda invocation), as `PostgresOpenOptions.ephemeral`: it
+   * keeps no stream item (so it never holds the others back and leaves nothing behind when it dies)
+   * and takes no name lease (it has no position or output file of its own to protect).
+   */
+  readonly ephemeral?: boolean;
 }
 
 /** A checkpoint in progress: the lock held and the writes gathered so far. */
@@ -325,7 +345,10 @@ export class DynamoStore implements StateStore, SharedCheckpoints {
   private readonly owner = `${randomBytes(6).toString("hex")}:${process.pid}`;
   private leaseTimer: NodeJS.Timeout | undefined;
   private nameLost = false;
+  /** Whether this process holds the worker name's lease (released on close). */
+  private named = false;
   private readonly inlineBytes: number;
+  private ephemeral = false;
 
   private constructor(
     private readonly client: DynamoDBClient,
@@ -361,6 +384,10 @@ export class DynamoStore implements StateStore, SharedCheckpoints {
       store.requests++;
       assertStateVersion(store.location, await tableVersion(client, loc.table), DYNAMO_SCHEMA_VERSION, "state layout");
       if (options.readOnly) return store;
+      if (options.ephemeral) {
+        store.ephemeral = true;
+        return store;
+      }
       await store.takeName();
       // Running again, under the checkpoint lock: a redo log of this worker's previous life is applied
       // first, so it can never mark the worker finished after this.
@@ -739,6 +766,7 @@ export class DynamoStore implements StateStore, SharedCheckpoints {
             ExpressionAttributeValues: { ":me": S(this.owner), ":exp": N(now + this.loc.leaseMs), ":stale": N(now) },
           }),
         );
+        this.named = true;
         break;
       } catch (e) {
         if (errorName(e) !== "ConditionalCheckFailedException") throw e;
@@ -846,6 +874,501 @@ export class DynamoStore implements StateStore, SharedCheckpoints {
     return num((await this.get("out", `${this.worker}\n${path}`))?.b);
   }
 
+  // ---- finding statuses ----
+
+  /**
+   * The statuses of the given ids that are not open, or with no ids every one that is not open. Many
+   * ids are answered from one query of the statuses' partition rather than a batch read per 100 ids.
+   */
+  async findingStatuses(ids?: readonly string[]): Promise<Map<string, FindingStatus>> {
+    const out = new Map<string, FindingStatus>();
+    const keep = (item: Item) => {
+      const s = statusOf(item);
+      if (s.status !== "open") out.set(s.id, s);
+    };
+    if (ids === undefined || ids.length > 100) {
+      const wanted = ids === undefined ? undefined : new Set(ids);
+      for (const item of await this.query("st", undefined, STATUS_FIELDS)) {
+        if (!wanted || wanted.has(str(item.sk) ?? "")) keep(item);
+      }
+      return out;
+    }
+    for (const item of await this.batchGet(
+      [...new Set(ids)].map((id) => key("st", id)),
+      STATUS_FIELDS,
+    )) {
+      keep(item);
+    }
+    return out;
+  }
+
+  /**
+   * Sets a finding's status in one `UpdateItem` of its status item: the latest status and the entry
+   * appended to its history together (one item's update is atomic, and DynamoDB orders the updates of
+   * one item, so the history is in the order they were applied). Needs no checkpoint lock: it may run
+   * beside running workers, and on a store opened only to read. `open` is kept as a status (the item
+   * holds the history) and not listed by {@link findingStatuses}.
+   */
+  async setFindingStatus(status: FindingStatus): Promise<void> {
+    validateFindingStatus(status);
+    const entry: AttributeValue = {
+      M: { s: S(status.status), r: S(status.reason), a: S(status.actor), at: S(status.at) },
+    };
+    try {
+      await this.send(
+        new this.sdk.UpdateItemCommand({
+          TableName: this.loc.table,
+          Key: key("st", status.id),
+          UpdateExpression: "SET s = :s, r = :r, a = :a, t = :at, h = list_append(if_not_exists(h, :none), :e)",
+          ExpressionAttributeValues: {
+            ":s": S(status.status),
+            ":r": S(status.reason),
+            ":a": S(status.actor),
+            ":at": S(status.at),
+            ":none": { L: [] },
+            ":e": { L: [entry] },
+          },
+        }),
+      );
+    } catch (e) {
+      const full = /item size|maximum allowed size/i.test((e as Error).message);
+      throw new StateError(
+        "E_STATE",
+        full
+          ? `${this.location}: cannot set the status of finding ${status.id}: its history fills a DynamoDB item (400 KB, at least 300 changes)`
+          : `${this.location}: cannot set the finding status: ${(e as Error).message}`,
+        { cause: e },
+      );
+    }
+  }
+
+  async findingStatusHistory(id: string): Promise<FindingStatus[]> {
+    const item = await this.get("st", id);
+    return item ? historyOf(id, item) : [];
+  }
+
+  // ---- state export / import / prune ----
+
+  /** Every item of the table (or those `filter` keeps), all pages. */
+  private async scanItems(filter?: { expr: string; values: Item }, projection?: string): Promise<Item[]> {
+    const out: Item[] = [];
+    let start: Item | undefined;
+    do {
+      const r = await this.send<{ Items?: Item[]; LastEvaluatedKey?: Item }>(
+        new this.sdk.ScanCommand({
+          TableName: this.loc.table,
+          ConsistentRead: true,
+          ...(filter ? { FilterExpression: filter.expr, ExpressionAttributeValues: filter.values } : {}),
+          ...(projection ? { ProjectionExpression: projection } : {}),
+          ...(start ? { ExclusiveStartKey: start } : {}),
+        }),
+      );
+      out.push(...(r.Items ?? []));
+      start = r.LastEvaluatedKey;
+    } while (start);
+    return out;
+  }
+
+  /**
+   * Every record (`state export`; store.ts `StateRecord`), read under the checkpoint lock, so the dump
+   * holds whole checkpoints only; the workers' checkpoints wait meanwhile. Processed event ids are
+   * kept without their events on DynamoDB: they are exported as events holding only id and time
+   * (all any store reads of a processed event).
+   */
+  async *exportRecords(): AsyncGenerator<StateRecord> {
+    await this.acquire();
+    const cp = this.cp as Checkpoint;
+    try {
+      const fleet = await this.getDoc("meta", "fleet");
+      yield { type: "fleet", doc: decodeDocument(fleet ?? encodeFleet(emptyFleet())) };
+      const settings = await this.settingsFingerprint();
+      if (settings !== undefined) yield { type: "settings", fingerprint: settings };
+      const streams = new Map<string, { pos: number | null; fin: boolean }>();
+      for (const s of await this.query("stream")) {
+        streams.set(str(s.sk) ?? "", { pos: num(s.pos) ?? null, fin: s.fin?.BOOL === true });
+      }
+      const pending = new Map<string, Buffer>();
+      for (const p of await this.query("pending")) pending.set(str(p.sk) ?? "", await this.docData(p));
+      for (const worker of [...new Set([...streams.keys(), ...pending.keys()])].sort()) {
+        const position = pending.get(worker);
+        if (position) decodeStreamPosition(position); // refuse to export what could not be imported
+        const st = streams.get(worker);
+        yield {
+          type: "stream",
+          worker,
+          position: position ? position.toString("base64") : null,
+          readPosition: st?.pos ?? null,
+          finished: st?.fin ?? false,
+        };
+      }
+      for (const o of await this.query("out")) {
+        const sk = str(o.sk) ?? "";
+        const nl = sk.indexOf("\n");
+        yield { type: "output", worker: sk.slice(0, nl), path: sk.slice(nl + 1), bytes: num(o.b) ?? 0 };
+      }
+      // Sessions through the expiry index (a page of keys, then their documents), not a table scan.
+      for (let shard = 0; shard < INDEX_SHARDS; shard++) {
+        const keys = (await this.query(`sx#${shard}`)).map((ix) => {
+          const sk = str(ix.sk) ?? "";
+          return sk.slice(sk.indexOf("#") + 1);
+        });
+        for (let i = 0; i < keys.length; i += 100) {
+          for (const item of await this.batchGet(keys.slice(i, i + 100).map((k) => key(`s#${k}`, "s")))) {
+            yield {
+              type: "session",
+              key: (str(item.pk) ?? "").slice(2),
+              validUntil: num(item.v) ?? 0,
+              // Stored in the binary form; a dump holds the JSON form every store reads.
+              doc: decodeDocument(encodeSessionJson(decodeSession(await this.docData(item)))),
+            };
+          }
+        }
+      }
+      const now = new Date().toISOString();
+      for (const f of await this.query("f")) {
+        yield {
+          type: "finding",
+          id: str(f.sk) ?? "",
+          time: str(f.t) ?? "",
+          // Findings committed before firstcall kept these have neither: the export's time, no worker.
+          updatedAt: str(f.u) ?? now,
+          worker: str(f.w) ?? null,
+          doc: decodeDocument(await this.docData(f)),
+        };
+      }
+      // What people decided about findings: the latest (when not open) and every change, in order.
+      for (const st of await this.query("st")) {
+        const latest = statusOf(st);
+        if (latest.status !== "open") yield { type: "status", ...latest };
+        for (const h of historyOf(latest.id, st)) yield { type: "history", ...h };
+      }
+      for (const o of await this.scanItems({ expr: "begins_with(pk, :o)", values: { ":o": S("o#") } })) {
+        const id = (str(o.pk) ?? "").slice(2);
+        const obj = objectOf(id, o);
+        yield {
+          type: "object",
+          id,
+          size: obj.size,
+          mtimeMs: obj.mtimeMs,
+          etag: obj.etag ?? null,
+          records: obj.records,
+          status: obj.status,
+          scannedAt: str(o.at) ?? now,
+          worker: str(o.w) ?? null,
+        };
+      }
+      for (const c of await this.query("stg")) {
+        for (const e of JSON.parse(inflateRawSync(await this.docData(c)).toString("utf8")) as EngineEvent[]) {
+          yield { type: "event", id: e.id, time: e.time, processed: false, event: e };
+        }
+      }
+      for (const d of await this.query("done")) {
+        for (const [id, time] of JSON.parse(inflateRawSync(await this.docData(d)).toString("utf8")) as [
+          string,
+          number,
+        ][]) {
+          if (time >= cp.hz) yield { type: "event", id, time, processed: true, event: { id, time } };
+        }
+      }
+    } finally {
+      // Also when the consumer stops early (a write error): the lock must not stay held.
+      if (this.cp === cp) await this.release(cp).catch(() => {});
+    }
+  }
+
+  /**
+   * Writes a dump's records as one checkpoint (`state import`): under the checkpoint lock, gathered in
+   * memory and committed through the redo log like any checkpoint, so all of it or nothing is applied.
+   * Refused while a worker of the state runs (its name lease is live) and, unless `replace`, when the
+   * table holds data. A key the dump repeats is refused before anything is written.
+   */
+  async importRecords(records: AsyncIterable<StateRecord>, options: ImportOptions): Promise<ImportResult> {
+    const read = emptyCounts();
+    await this.acquire();
+    const cp = this.cp as Checkpoint;
+    try {
+      const now = Date.now();
+      const running = (await this.query("wlease"))
+        .filter((w) => str(w.owner) !== undefined && (num(w.exp) ?? 0) >= now && str(w.owner) !== this.owner)
+        .map((w) => str(w.sk) ?? "");
+      if (running.length > 0) {
+        throw new StateError(
+          "E_STATE_BUSY",
+          `${this.location}: workers ${running.join(", ")} are running on this state; stop them before importing (an import replaces what they resume from)`,
+        );
+      }
+      // What the table holds: everything but the layout, the lock, statuses and redo logs goes on replace.
+      const before = emptyCounts();
+      const existing = (await this.scanItems(undefined, "pk, sk")).filter((i) => {
+        const pk = str(i.pk) ?? "";
+        const sk = str(i.sk) ?? "";
+        return !(pk === "meta" && (sk === "schema" || sk === "lock")) && pk !== "st" && !pk.startsWith("redo#");
+      });
+      let positioned = 0;
+      for (const i of existing) {
+        const pk = str(i.pk) ?? "";
+        const sk = str(i.sk) ?? "";
+        if (pk.startsWith("s#")) before.session++;
+        else if (pk === "f") before.finding++;
+        else if (pk.startsWith("o#")) before.object++;
+        else if (pk === "stream") before.stream++;
+        else if (pk === "out") before.output++;
+        else if (pk === "pending") positioned++;
+        else if (pk === "meta" && sk === "settings") before.settings++;
+        else if (pk === "meta" && sk === "fleet") before.fleet++;
+        else if (pk === "stg" || pk === "done") before.event++;
+      }
+      const held = before.session + before.finding + before.object + before.event + positioned + before.settings;
+      if (held > 0 && !options.replace) throw notEmpty(this.location, before);
+      for (const i of existing) this.write(cp, { del: { pk: i.pk as AttributeValue, sk: i.sk as AttributeValue } });
+      for (const item of this.docItems("meta", "fleet", encodeFleet(emptyFleet()))) this.write(cp, { put: item });
+      cp.hz = MINUS_INFINITY;
+      cp.sc = 0;
+      // Each key once: a repeated one would silently keep only the last record.
+      const imported = new Set<string>();
+      const once = (pk: string, sk: string, what: string) => {
+        const id = keyId(pk, sk);
+        if (imported.has(id)) {
+          throw new StateError("E_STATE_DUMP", `${this.location}: the dump repeats ${what}; nothing was imported`);
+        }
+        imported.add(id);
+      };
+      const put = (items: Item[]) => {
+        for (const item of items) this.write(cp, { put: item });
+      };
+      const staged: EngineEvent[] = [];
+      const processed: [string, number][] = [];
+      const latestStatus = new Map<string, FindingStatus>();
+      const statusHistory = new Map<string, FindingStatus[]>();
+      let owed = 0;
+      let settledDeliveries = 0;
+      const at = new Date().toISOString();
+      for await (const r of records) {
+        read[r.type]++;
+        switch (r.type) {
+          case "fleet": {
+            once("meta", "fleet", "the fleet");
+            const data = encodeDocument(r.doc);
+            decodeFleet(data); // a document the engine cannot load is refused here, not at the next scan
+            put(this.docItems("meta", "fleet", data));
+            break;
+          }
+          case "settings":
+            once("meta", "settings", "the settings fingerprint");
+            put([{ pk: S("meta"), sk: S("settings"), s: S(r.fingerprint) }]);
+            break;
+          case "stream":
+            once("stream", r.worker, `worker ${r.worker}`);
+            put([
+              {
+                pk: S("stream"),
+                sk: S(r.worker),
+                fin: { BOOL: r.finished },
+                upd: S(at),
+                ...(r.readPosition === null ? {} : { pos: N(r.readPosition) }),
+              },
+            ]);
+            if (r.position !== null) {
+              const position = Buffer.from(r.position, "base64");
+              decodeStreamPosition(position);
+              put(this.docItems("pending", r.worker, position));
+            }
+            break;
+          case "output":
+            once("out", `${r.worker}\n${r.path}`, `the output ${r.path} of ${r.worker}`);
+            put([{ pk: S("out"), sk: S(`${r.worker}\n${r.path}`), b: N(r.bytes) }]);
+            break;
+          case "session": {
+            once(`s#${r.key}`, "s", `session ${r.key}`);
+            const v = Math.floor(r.validUntil);
+            put([{ pk: S(`sx#${shardOf(r.key)}`), sk: S(`${pad(v)}#${r.key}`) }]);
+            // Decoded first: a document the engine cannot load is refused here, not at the next scan.
+            put(this.docItems(`s#${r.key}`, "s", encodeSession(decodeSession(encodeDocument(r.doc))), { v: N(v) }));
+            cp.sc++;
+            break;
+          }
+          case "finding":
+            once("f", r.id, `finding ${r.id}`);
+            put(
+              this.docItems("f", r.id, encodeDocument(r.doc), {
+                t: S(r.time),
+                u: S(r.updatedAt),
+                ...(r.worker !== null ? { w: S(r.worker) } : {}),
+              }),
+            );
+            break;
+          case "object":
+            once(`o#${r.id}`, "o", `object ${r.id}`);
+            put([
+              {
+                pk: S(`o#${r.id}`),
+                sk: S("o"),
+                size: N(r.size),
+                m: N(r.mtimeMs),
+                r: N(r.records),
+                st: S(r.status),
+                at: S(r.scannedAt),
+                ...(r.worker !== null ? { w: S(r.worker) } : {}),
+                ...(r.etag !== null ? { e: S(r.etag) } : {}),
+              },
+            ]);
+            break;
+          case "status":
+            once("st", r.id, `the status of finding ${r.id}`);
+            validateFindingStatus(r);
+            latestStatus.set(r.id, { id: r.id, status: r.status, reason: r.reason, actor: r.actor, at: r.at });
+            break;
+          case "history": {
+            validateFindingStatus(r);
+            const list = statusHistory.get(r.id) ?? [];
+            list.push({ id: r.id, status: r.status, reason: r.reason, actor: r.actor, at: r.at });
+            statusHistory.set(r.id, list);
+            break;
+          }
+          case "outbox":
+            // DynamoDB has no outbox yet: a settled delivery has nothing left to do, one still owed
+            // would be lost, so it refuses the whole dump.
+            if (r.state === "pending") owed++;
+            else settledDeliveries++;
+            break;
+          case "event":
+            once("event", r.id, `event ${r.id}`);
+            if (r.processed) processed.push([r.id, r.time]);
+            else staged.push(r.event as EngineEvent);
+            break;
+        }
+      }
+      if (owed > 0) {
+        throw new StateError(
+          "E_STATE_DUMP",
+          `${this.location}: the dump holds ${owed} deliveries still owed to --to destinations, and a DynamoDB state has no outbox yet to keep them; deliver them from the exported store first (run it with its --to destinations), or import into SQLite or PostgreSQL. Nothing was imported.`,
+        );
+      }
+      for (const id of new Set([...latestStatus.keys(), ...statusHistory.keys()])) {
+        const changes = statusHistory.get(id) ?? [];
+        const latest = latestStatus.get(id) ?? changes.at(-1);
+        if (latest) put([statusItem(latest, changes.length > 0 ? changes : [latest])]);
+      }
+      this.stage(cp, staged);
+      this.remember(
+        cp,
+        processed.sort((a, b) => a[1] - b[1]),
+      );
+      const stored: RecordCounts = { ...read, fleet: 1, outbox: 0 };
+      await this.writeCheckpoint(cp);
+      const notes =
+        settledDeliveries > 0
+          ? [`${settledDeliveries} settled deliveries were not kept (a DynamoDB state has no outbox; nothing is owed)`]
+          : [];
+      return { read, stored, replaced: options.replace ? before : emptyCounts(), notes };
+    } catch (e) {
+      if (!cp.committed) await this.rollbackOwn(cp);
+      if (e instanceof StateError) throw e;
+      throw new StateError(
+        "E_STATE_DUMP",
+        `${this.location}: import failed${cp.committed ? " after its commit: the next checkpoint completes it" : ", nothing was imported"}: ${(e as Error).message}`,
+        { cause: e },
+      );
+    }
+  }
+
+  /**
+   * Counts (and unless `dryRun` deletes, as one checkpoint under the lock) what is older than the cut:
+   * findings by time, sessions by validity (through the expiry index), objects by modification time
+   * (a table scan: objects have no index), and processed-id lists whose newest id is older. Staged
+   * events not processed yet are work still to do: never dropped.
+   */
+  async prune(cut: PruneCut): Promise<PruneResult> {
+    await this.acquire();
+    const cp = this.cp as Checkpoint;
+    try {
+      const cutIso = cutTimeText(cut.before);
+      const before = Math.floor(cut.before);
+      let findings = 0;
+      const prunedFindings = new Set<string>();
+      for (const f of await this.query("f", undefined, "pk, sk, t, n")) {
+        if ((str(f.t) ?? "") < cutIso) {
+          findings++;
+          prunedFindings.add(str(f.sk) ?? "");
+          this.deleteDoc(cp, f);
+        }
+      }
+      // A pruned finding's status and its history go with it (there is no outbox to keep it for).
+      let statuses = 0;
+      let statusHistoryCount = 0;
+      for (const st of await this.query("st")) {
+        const id = str(st.sk) ?? "";
+        if (!prunedFindings.has(id)) continue;
+        if (statusOf(st).status !== "open") statuses++;
+        statusHistoryCount += historyOf(id, st).length;
+        this.write(cp, { del: key("st", id) });
+      }
+      const pruned: string[] = [];
+      for (let shard = 0; shard < INDEX_SHARDS; shard++) {
+        for (const ix of await this.query(`sx#${shard}`, { op: "<", sk: pad(before) })) {
+          const sk = str(ix.sk) ?? "";
+          pruned.push(sk.slice(sk.indexOf("#") + 1));
+          this.write(cp, { del: key(`sx#${shard}`, sk) });
+        }
+      }
+      // The session items, with their parts when split (how many: read from the items, 100 a request).
+      for (const item of await this.batchGet(
+        pruned.map((k) => key(`s#${k}`, "s")),
+        "pk, sk, n",
+      )) {
+        this.deleteDoc(cp, item);
+      }
+      const sessions = pruned.length;
+      cp.sc -= sessions;
+      let objects = 0;
+      for (const o of await this.scanItems(
+        { expr: "begins_with(pk, :o) AND m < :cut", values: { ":o": S("o#"), ":cut": N(cut.before) } },
+        "pk, sk",
+      )) {
+        objects++;
+        this.write(cp, { del: { pk: o.pk as AttributeValue, sk: o.sk as AttributeValue } });
+      }
+      let events = 0;
+      for (const d of await this.query("done", { op: "<", sk: pad(before) })) {
+        events += (JSON.parse(inflateRawSync(await this.docData(d)).toString("utf8")) as unknown[]).length;
+        this.deleteDoc(cp, d);
+      }
+      const result: PruneResult = {
+        findings,
+        sessions,
+        objects,
+        events,
+        statuses,
+        statusHistory: statusHistoryCount,
+        outbox: 0,
+        keptPending: 0,
+      };
+      if (cut.dryRun) await this.rollbackOwn(cp);
+      else await this.writeCheckpoint(cp);
+      return result;
+    } catch (e) {
+      if (!cp.committed) await this.rollbackOwn(cp);
+      throw e;
+    }
+  }
+
+  /** Releases the lock of a checkpoint this store began itself (import, prune), writing nothing. */
+  private async rollbackOwn(cp: Checkpoint): Promise<void> {
+    if (this.cp === cp) await this.release(cp).catch(() => {});
+  }
+
+  /** Adds processed ids (in time order) to the lists kept against duplicates. */
+  private remember(cp: Checkpoint, ids: readonly (readonly [string, number])[]): void {
+    const base = [...cp.writes.keys()].filter((k) => k.startsWith("done\u0000")).length;
+    for (let i = 0, n = base; i < ids.length; i += 20_000, n++) {
+      const part = ids.slice(i, i + 20_000);
+      const hi = (part[part.length - 1] as readonly [string, number])[1];
+      for (const item of this.docItems("done", `${pad(hi)}#${cp.fence}#${n}`, deflateRawSync(JSON.stringify(part)))) {
+        this.write(cp, { put: item });
+      }
+    }
+  }
+
   // ---- SharedCheckpoints ----
 
   async begin(): Promise<CheckpointStart> {
@@ -865,20 +1388,28 @@ export class DynamoStore implements StateStore, SharedCheckpoints {
     }
   }
 
-  async exchange(events: readonly EngineEvent[], readPosition: number, latenessMs: number): Promise<CheckpointEvents> {
+  async exchange(
+    events: readonly EngineEvent[],
+    readPosition: number,
+    latenessMs: number,
+    holdMs = latenessMs,
+  ): Promise<CheckpointEvents> {
     const cp = this.cp;
     if (!cp) throw new Error("exchange outside a checkpoint");
     const finished = readPosition === Number.POSITIVE_INFINITY;
     const position = finished || !Number.isFinite(readPosition) ? null : readPosition;
-    this.write(cp, {
-      put: {
-        pk: S("stream"),
-        sk: S(this.worker),
-        fin: { BOOL: finished },
-        upd: S(new Date().toISOString()),
-        ...(position === null ? {} : { pos: N(position) }),
-      },
-    });
+    // An ephemeral worker has no stream item: it is never among the running workers.
+    if (!this.ephemeral) {
+      this.write(cp, {
+        put: {
+          pk: S("stream"),
+          sk: S(this.worker),
+          fin: { BOOL: finished },
+          upd: S(new Date().toISOString()),
+          ...(position === null ? {} : { pos: N(position) }),
+        },
+      });
+    }
     let running = 0;
     let unknown = 0;
     let oldest = Number.POSITIVE_INFINITY;
@@ -891,14 +1422,15 @@ export class DynamoStore implements StateStore, SharedCheckpoints {
     for (const s of await this.query("stream")) {
       if (str(s.sk) !== this.worker) count(s.fin?.BOOL === true, num(s.pos));
     }
-    count(finished, position ?? undefined);
-    // A running worker that has read nothing yet (no position) holds everything back.
+    if (!this.ephemeral) count(finished, position ?? undefined);
+    // A running worker that has read nothing yet (no position) holds everything back. Live checkpoints
+    // hold back less than the lateness (`holdMs`, 0 for `watch`): all that every running worker has read.
     const cut =
       running === 0
         ? Number.POSITIVE_INFINITY
         : unknown > 0 || oldest === Number.POSITIVE_INFINITY
           ? Number.NEGATIVE_INFINITY
-          : oldest - latenessMs;
+          : oldest - holdMs;
     if (cut === Number.NEGATIVE_INFINITY) {
       this.stage(cp, events);
       return { events: [], ended: false };
@@ -921,32 +1453,44 @@ export class DynamoStore implements StateStore, SharedCheckpoints {
     }
     for (const e of events) sortOut(e);
     this.stage(cp, rest);
+    // With the cut at +∞ both the duplicate check and the pruning of processed ids read the lists: one
+    // query of all of them serves both (the end of a scan, every Lambda invocation).
+    let allLists: Promise<Item[]> | undefined;
+    const everyList = Number.isFinite(cut) ? undefined : () => (allLists ??= this.query("done"));
     // Ids processed before (within the lateness) count once: the same id always has the same time, so
     // only processed-id items whose newest time reaches the oldest candidate can hold it.
     let taken = [...candidates.values()];
     if (taken.length > 0) {
       const oldestCandidate = Math.min(...taken.map((e) => e.time));
       const seen = new Set<string>();
-      for (const d of await this.query("done", { op: ">=", sk: pad(oldestCandidate) })) {
+      const lists = everyList
+        ? (await everyList()).filter((d) => (str(d.sk) ?? "") >= pad(oldestCandidate))
+        : await this.query("done", { op: ">=", sk: pad(oldestCandidate) });
+      for (const d of lists) {
         const ids = JSON.parse(inflateRawSync(await this.docData(d)).toString("utf8")) as [string, number][];
         for (const [id, time] of ids) if (time >= cp.hz) seen.add(id);
       }
       taken = taken.filter((e) => !seen.has(e.id));
     }
-    // Processed ids are kept one lateness, as a single process keeps them.
-    if (Number.isFinite(cut) && cut - latenessMs > cp.hz) {
-      cp.hz = cut - latenessMs;
-      for (const d of await this.query("done", { op: "<", sk: pad(Math.ceil(cp.hz)) }, "pk, sk, n")) {
+    // Processed ids are kept one lateness, as a single process keeps them. With no worker running (the
+    // cut is +∞; always so with only ephemeral workers) the horizon is a lateness behind the newest event
+    // taken, as a single process keeps them at its end: without this, every processed id stayed forever.
+    const newest = taken.reduce((m, e) => Math.max(m, e.time), Number.NEGATIVE_INFINITY);
+    const horizon = Number.isFinite(cut) ? cut - latenessMs : newest - latenessMs;
+    if (Number.isFinite(horizon) && horizon > cp.hz) {
+      cp.hz = horizon;
+      const old = everyList
+        ? (await everyList()).filter((d) => (str(d.sk) ?? "") < pad(Math.ceil(cp.hz)))
+        : await this.query("done", { op: "<", sk: pad(Math.ceil(cp.hz)) }, "pk, sk, n");
+      for (const d of old) {
         this.deleteDoc(cp, d);
       }
     }
     const remembered = taken.filter((e) => e.time >= cp.hz).sort((a, b) => a.time - b.time);
-    for (let i = 0, n = 0; i < remembered.length; i += 20_000, n++) {
-      const part = remembered.slice(i, i + 20_000);
-      const hi = (part[part.length - 1] as EngineEvent).time;
-      const data = deflateRawSync(JSON.stringify(part.map((e) => [e.id, e.time])));
-      for (const item of this.docItems("done", `${pad(hi)}#${cp.fence}#${n}`, data)) this.write(cp, { put: item });
-    }
+    this.remember(
+      cp,
+      remembered.map((e) => [e.id, e.time] as const),
+    );
     return { events: taken, ended: running === 0 };
   }
 
@@ -1026,10 +1570,12 @@ export class DynamoStore implements StateStore, SharedCheckpoints {
         }
         for (const [k, v] of cp.known) if (v !== null && v < horizon) removeSession(k);
       }
-      for (const f of findings) {
-        for (const item of this.docItems("f", f.id, f.data, { t: S(f.time) })) this.write(cp, { put: item });
-      }
       const now = new Date().toISOString();
+      for (const f of findings) {
+        for (const item of this.docItems("f", f.id, f.data, { t: S(f.time), u: S(now), w: S(this.worker) })) {
+          this.write(cp, { put: item });
+        }
+      }
       for (const o of batch.objects) {
         this.write(cp, {
           put: {
@@ -1046,7 +1592,10 @@ export class DynamoStore implements StateStore, SharedCheckpoints {
         });
       }
       for (const item of this.docItems("meta", "fleet", fleet)) this.write(cp, { put: item });
-      for (const item of this.docItems("pending", this.worker, batch.pending)) this.write(cp, { put: item });
+      // An ephemeral worker keeps no position: no one resumes it.
+      if (!this.ephemeral) {
+        for (const item of this.docItems("pending", this.worker, batch.pending)) this.write(cp, { put: item });
+      }
       for (const o of batch.outputs ?? []) {
         this.write(cp, { put: { pk: S("out"), sk: S(`${this.worker}\n${o.path}`), b: N(o.bytes) } });
       }
@@ -1092,24 +1641,66 @@ export class DynamoStore implements StateStore, SharedCheckpoints {
     if (this.leaseTimer) clearInterval(this.leaseTimer);
     this.leaseTimer = undefined;
     await this.rollback().catch(() => {});
-    await this.client
-      .send(
-        new this.sdk.UpdateItemCommand({
-          TableName: this.loc.table,
-          Key: key("wlease", this.worker),
-          UpdateExpression: "REMOVE #o, #e",
-          ConditionExpression: "#o = :me",
-          ExpressionAttributeNames: { "#o": "owner", "#e": "exp" },
-          ExpressionAttributeValues: { ":me": S(this.owner) },
-        }),
-      )
-      .catch(() => {});
+    if (this.named) {
+      await this.client
+        .send(
+          new this.sdk.UpdateItemCommand({
+            TableName: this.loc.table,
+            Key: key("wlease", this.worker),
+            UpdateExpression: "REMOVE #o, #e",
+            ConditionExpression: "#o = :me",
+            ExpressionAttributeNames: { "#o": "owner", "#e": "exp" },
+            ExpressionAttributeValues: { ":me": S(this.owner) },
+          }),
+        )
+        .catch(() => {});
+    }
     log().debug(
       { state: this.location, worker: this.worker, roundTrips: this.requests, nameRenewals: this.nameRenewals },
       "shared state closed",
     );
     this.client.destroy();
   }
+}
+
+/** The attributes of a status item that make its latest status (not its history). */
+const STATUS_FIELDS = "sk, s, r, a, t";
+
+function statusOf(item: Item): FindingStatus {
+  return {
+    id: str(item.sk) ?? "",
+    status: (str(item.s) ?? "open") as FindingStatusValue,
+    reason: str(item.r) ?? "",
+    actor: str(item.a) ?? "",
+    at: str(item.t) ?? "",
+  };
+}
+
+/** The status changes of a finding's status item, oldest first. */
+function historyOf(id: string, item: Item): FindingStatus[] {
+  return (item.h?.L ?? []).map((h) => {
+    const m = h.M ?? {};
+    return {
+      id,
+      status: (str(m.s) ?? "open") as FindingStatusValue,
+      reason: str(m.r) ?? "",
+      actor: str(m.a) ?? "",
+      at: str(m.at) ?? "",
+    };
+  });
+}
+
+/** A status item holding `latest` and the history `changes` (the form setFindingStatus keeps). */
+function statusItem(latest: FindingStatus, changes: readonly FindingStatus[]): Item {
+  return {
+    pk: S("st"),
+    sk: S(latest.id),
+    s: S(latest.status),
+    r: S(latest.reason),
+    a: S(latest.actor),
+    t: S(latest.at),
+    h: { L: changes.map((c) => ({ M: { s: S(c.status), r: S(c.reason), a: S(c.actor), at: S(c.at) } })) },
+  };
 }
 
 function objectOf(id: string, item: Item): ScannedObject {

@@ -1,8 +1,8 @@
 /**
  * Finding statuses (acknowledged / suppressed, with who, when and why) in every store: the same
- * contract for the in-memory store, a SQLite file and a real PostgreSQL database (FIRSTCALL_TEST_PG,
- * else 127.0.0.1:5432); the migrations that add them (SQLite schema 3 → 4, PostgreSQL 1 → 2); a
- * reader left on a schema 3 file; and a status written beside a running scan, which holds the
+ * contract (`findingStatusContract`, also run by every store's contract suite) for the in-memory
+ * store, a SQLite file and a real PostgreSQL database (FIRSTCALL_TEST_PG, else 127.0.0.1:5432); the
+ * migrations that add them (SQLite schema 3 → 4, PostgreSQL 1 → 2); a reader left on a schema 3 file; and a status written beside a running scan, which holds the
  * writer's lock and checkpoints meanwhile without losing it.
  */
 import assert from "node:assert/strict";
@@ -15,74 +15,15 @@ import { runScan } from "../pipeline/scan.js";
 import { REPO } from "../test-helpers/cli.js";
 import { backToSchema1, initialisedTestDatabase, testDatabase } from "../test-helpers/postgres.js";
 import { scratchDirs } from "../test-helpers/scan.js";
+import { findingStatusContract } from "../test-helpers/store-contract.js";
 import { MemoryStore } from "./memory.js";
 import { migratePostgres, PG_SCHEMA_VERSION, PostgresStore } from "./postgres.js";
 import { SCHEMA_VERSION, SqliteStore } from "./sqlite.js";
-import {
-  type FindingStatus,
-  type FindingStatusError,
-  MAX_STATUS_REASON,
-  type StateStore,
-  validateFindingStatus,
-} from "./store.js";
+import { validateFindingStatus } from "./store.js";
 
 const scratchDir = scratchDirs();
 
 const at = (minute: number) => `2026-12-02T09:${String(minute).padStart(2, "0")}:00.000Z`;
-
-/** The contract every store keeps; returns nothing, asserts everything. */
-async function statusContract(store: StateStore): Promise<void> {
-  assert.ok(store.findingStatuses && store.setFindingStatus && store.findingStatusHistory);
-  assert.equal((await store.findingStatuses()).size, 0, "a new state: every finding is open");
-  const ack: FindingStatus = { id: "f1", status: "acknowledged", reason: "on it", actor: "alice", at: at(1) };
-  await store.setFindingStatus(ack);
-  await store.setFindingStatus({
-    id: "f2",
-    status: "suppressed",
-    reason: "red team exercise",
-    actor: "cli",
-    at: at(2),
-  });
-  assert.deepEqual(await store.findingStatuses(["f1", "f3"]), new Map([["f1", ack]]), "only ids with a status");
-  assert.deepEqual([...(await store.findingStatuses()).keys()].sort(), ["f1", "f2"]);
-  // Suppressing what was acknowledged replaces it; reopening clears it; the history keeps all three.
-  await store.setFindingStatus({
-    id: "f1",
-    status: "suppressed",
-    reason: "the pentest\nticket SEC-1",
-    actor: "bob",
-    at: at(3),
-  });
-  assert.equal((await store.findingStatuses(["f1"])).get("f1")?.reason, "the pentest\nticket SEC-1");
-  await store.setFindingStatus({ id: "f1", status: "open", reason: "", actor: "alice", at: at(4) });
-  assert.deepEqual([...(await store.findingStatuses()).keys()], ["f2"], "open is no status");
-  assert.deepEqual(await store.findingStatuses(["f1"]), new Map());
-  assert.deepEqual(
-    (await store.findingStatusHistory("f1")).map((s) => [s.status, s.actor, s.at]),
-    [
-      ["acknowledged", "alice", at(1)],
-      ["suppressed", "bob", at(3)],
-      ["open", "alice", at(4)],
-    ],
-  );
-  // Refused, and nothing kept.
-  for (const bad of [
-    { ...ack, reason: " " },
-    { ...ack, status: "closed" as FindingStatus["status"] },
-    { ...ack, reason: "x".repeat(MAX_STATUS_REASON + 1) },
-    { ...ack, reason: "bell\u0007" },
-    { ...ack, actor: "" },
-    { ...ack, actor: "a\nb" },
-    { ...ack, at: "yesterday" },
-    { ...ack, id: "" },
-  ]) {
-    await assert.rejects(store.setFindingStatus(bad), (e: FindingStatusError) => e.code === "E_STATUS");
-  }
-  assert.equal((await store.findingStatusHistory("f1")).length, 3);
-  // Many ids at once (past one statement's batch).
-  const many = Array.from({ length: 12_000 }, (_, i) => `x${i}`);
-  assert.deepEqual([...(await store.findingStatuses([...many, "f2"])).keys()], ["f2"]);
-}
 
 test("validateFindingStatus accepts a reopen without a reason and refuses an acknowledgement without one", () => {
   validateFindingStatus({ id: "f", status: "open", reason: "", actor: "cli", at: at(0) });
@@ -93,7 +34,7 @@ test("validateFindingStatus accepts a reopen without a reason and refuses an ack
 });
 
 test("in-memory store keeps statuses and their history", async () => {
-  await statusContract(new MemoryStore());
+  await findingStatusContract(new MemoryStore());
 });
 
 describe("SQLite", () => {
@@ -101,7 +42,7 @@ describe("SQLite", () => {
     const path = join(scratchDir(), "state.sqlite");
     const store = SqliteStore.open(path);
     try {
-      await statusContract(store);
+      await findingStatusContract(store);
     } finally {
       await store.close();
     }
@@ -210,7 +151,7 @@ describe("PostgreSQL", () => {
     assert.deepEqual(await migratePostgres(url), { from: 0, to: PG_SCHEMA_VERSION });
     const worker = await PostgresStore.open(url, { worker: "a" });
     try {
-      await statusContract(worker);
+      await findingStatusContract(worker);
     } finally {
       await worker.close();
     }

@@ -12,7 +12,7 @@ export interface OpenStoreOptions extends SqliteOpenOptions {
   readonly readOnly?: boolean;
   /**
    * Shared stores: a worker that lives for one batch (a Lambda invocation) and holds no one back
-   * (`PostgresOpenOptions.ephemeral`).
+   * (`PostgresOpenOptions.ephemeral`, `DynamoOpenOptions.ephemeral`).
    */
   readonly ephemeral?: boolean;
 }
@@ -21,8 +21,8 @@ export interface OpenStoreOptions extends SqliteOpenOptions {
 export type StateKind = "memory" | "sqlite" | "postgres" | "dynamodb";
 
 /**
- * Which store a `--state` value names: `:memory:`, `postgres://…` / `postgresql://…`, `dynamodb://TABLE`
- * (recognised so that configurations can name it; the store itself is not built yet), else a SQLite path.
+ * Which store a `--state` value names: `:memory:`, `postgres://…` / `postgresql://…`, `dynamodb://TABLE`,
+ * else a SQLite path.
  *
  * @example stateKind("postgres://detector@db/firstcall") // "postgres"
  */
@@ -85,6 +85,7 @@ export async function openAnyStore(location: string, options: OpenStoreOptions =
     return DynamoStore.open(location, {
       ...(options.worker !== undefined ? { worker: options.worker } : {}),
       ...(options.readOnly ? { readOnly: true } : {}),
+      ...(options.ephemeral ? { ephemeral: true } : {}),
     });
   }
   return openStore(location, options);

@@ -4,7 +4,7 @@
  * and time, sessions are deleted and pruned by validity, findings list in time order; and for a
  * shared store the checkpoint exchange of several workers (ARCHITECTURE.md §1, *Shared state*): an
  * event id staged twice counts once, the cut is the oldest running worker's read position minus the
- * lateness, the input has ended when every worker has finished, a rollback leaves nothing behind, and
+ * lateness (minus nothing for a live checkpoint), the input has ended when every worker has finished, a rollback leaves nothing behind, and
  * checkpoints of two workers never overlap.
  *
  * Each store's test file calls {@link storeContract} once with a factory of fresh, empty states, so
@@ -22,7 +22,15 @@ import type { StoredFinding } from "../engine/engine.js";
 import type { EngineEvent } from "../engine/event.js";
 import { emptyFleet, type FleetState, type SessionState } from "../engine/state.js";
 import type { Finding } from "../findings/finding.js";
-import { type ScannedObject, type StateCommit, type StateStore, sameObject } from "../state/store.js";
+import {
+  type FindingStatus,
+  type FindingStatusError,
+  MAX_STATUS_REASON,
+  type ScannedObject,
+  type StateCommit,
+  type StateStore,
+  sameObject,
+} from "../state/store.js";
 
 /** One fresh, empty state (already initialised) and how to open stores on it. */
 export interface ContractState {
@@ -128,6 +136,66 @@ function commitOf(parts: Partial<StateCommit>): StateCommit {
     pending: Buffer.from("position"),
     ...parts,
   };
+}
+
+const at = (minute: number) => `2026-12-02T09:${String(minute).padStart(2, "0")}:00.000Z`;
+
+/**
+ * The finding-status contract every store keeps (store.ts `FindingStatus`): set, replaced, cleared by
+ * `open`, the history in order, bad values refused with nothing kept, many ids at once.
+ * @example await findingStatusContract(await SqliteStore.open(path))
+ */
+export async function findingStatusContract(store: StateStore): Promise<void> {
+  assert.ok(store.findingStatuses && store.setFindingStatus && store.findingStatusHistory);
+  assert.equal((await store.findingStatuses()).size, 0, "a new state: every finding is open");
+  const ack: FindingStatus = { id: "f1", status: "acknowledged", reason: "on it", actor: "alice", at: at(1) };
+  await store.setFindingStatus(ack);
+  await store.setFindingStatus({
+    id: "f2",
+    status: "suppressed",
+    reason: "red team exercise",
+    actor: "cli",
+    at: at(2),
+  });
+  assert.deepEqual(await store.findingStatuses(["f1", "f3"]), new Map([["f1", ack]]), "only ids with a status");
+  assert.deepEqual([...(await store.findingStatuses()).keys()].sort(), ["f1", "f2"]);
+  // Suppressing what was acknowledged replaces it; reopening clears it; the history keeps all three.
+  await store.setFindingStatus({
+    id: "f1",
+    status: "suppressed",
+    reason: "the pentest\nticket SEC-1",
+    actor: "bob",
+    at: at(3),
+  });
+  assert.equal((await store.findingStatuses(["f1"])).get("f1")?.reason, "the pentest\nticket SEC-1");
+  await store.setFindingStatus({ id: "f1", status: "open", reason: "", actor: "alice", at: at(4) });
+  assert.deepEqual([...(await store.findingStatuses()).keys()], ["f2"], "open is no status");
+  assert.deepEqual(await store.findingStatuses(["f1"]), new Map());
+  assert.deepEqual(
+    (await store.findingStatusHistory("f1")).map((s) => [s.status, s.actor, s.at]),
+    [
+      ["acknowledged", "alice", at(1)],
+      ["suppressed", "bob", at(3)],
+      ["open", "alice", at(4)],
+    ],
+  );
+  // Refused, and nothing kept.
+  for (const bad of [
+    { ...ack, reason: " " },
+    { ...ack, status: "closed" as FindingStatus["status"] },
+    { ...ack, reason: "x".repeat(MAX_STATUS_REASON + 1) },
+    { ...ack, reason: "bell\u0007" },
+    { ...ack, actor: "" },
+    { ...ack, actor: "a\nb" },
+    { ...ack, at: "yesterday" },
+    { ...ack, id: "" },
+  ]) {
+    await assert.rejects(store.setFindingStatus(bad), (e: FindingStatusError) => e.code === "E_STATUS");
+  }
+  assert.equal((await store.findingStatusHistory("f1")).length, 3);
+  // Many ids at once (past one statement's batch).
+  const many = Array.from({ length: 12_000 }, (_, i) => `x${i}`);
+  assert.deepEqual([...(await store.findingStatuses([...many, "f2"])).keys()], ["f2"]);
 }
 
 const bytes = (b: Uint8Array | undefined) => (b === undefined ? undefined : Buffer.from(b).toString("hex"));
@@ -403,14 +471,27 @@ export function storeContract(name: string, fresh: () => Promise<ContractState>,
       }),
     );
 
+    test(
+      "finding statuses: set, replaced, cleared, each change in the history; bad values refused",
+      withState(async (open) => {
+        await findingStatusContract(await open());
+      }),
+    );
+
     if (!options.shared) return;
 
     /** One checkpoint of a worker: begin, exchange, commit; the ids it was given, sorted. */
-    const checkpoint = async (s: StateStore, events: EngineEvent[], position: number, lateness = 10) => {
+    const checkpoint = async (
+      s: StateStore,
+      events: EngineEvent[],
+      position: number,
+      lateness = 10,
+      hold: number = lateness,
+    ) => {
       const shared = s.shared;
       assert.ok(shared, "a shared store");
       await shared.begin();
-      const r = await shared.exchange(events, position, lateness);
+      const r = await shared.exchange(events, position, lateness, hold);
       await s.commit(commitOf({}));
       return { ids: r.events.map((e) => e.id).sort(), ended: r.ended };
     };
@@ -462,6 +543,29 @@ export function storeContract(name: string, fresh: () => Promise<ContractState>,
           ended: true,
         });
         assert.deepEqual(await checkpoint(b, [], Number.POSITIVE_INFINITY), { ids: [], ended: true });
+      }),
+    );
+
+    test(
+      "shared: a live checkpoint (hold 0) takes all that every running worker has read; ids are still kept a lateness",
+      withState(async (open) => {
+        const a = await open("a");
+        const b = await open("b");
+        assert.deepEqual(await checkpoint(a, [event("e1", 100), event("e2", 195)], 200, 50, 0), {
+          ids: [],
+          ended: false,
+        });
+        // The cut is b's read position itself (150), not 50 ms before it.
+        assert.deepEqual(await checkpoint(b, [event("e3", 150), event("e4", 160)], 150, 50, 0), {
+          ids: ["e1", "e3"],
+          ended: false,
+        });
+        assert.deepEqual(await checkpoint(b, [], 200, 50, 0), { ids: ["e2", "e4"], ended: false });
+        // A copy of e3 within the lateness of the cut (200 − 50) is dropped as already processed.
+        assert.deepEqual(await checkpoint(a, [event("e3", 150), event("e5", 200)], 300, 50, 0), {
+          ids: ["e5"],
+          ended: false,
+        });
       }),
     );
 
