@@ -25,7 +25,7 @@ import {
   redactDynamoUrl,
 } from "./dynamodb.js";
 import { SqliteStore } from "./sqlite.js";
-import type { StateRecord } from "./store.js";
+import type { FindingStatus, StateRecord } from "./store.js";
 import { encodeStreamPosition, eventIdKey } from "./stream-position.js";
 
 storeContract(
@@ -444,7 +444,16 @@ describe("DynamoDB store", () => {
       // Prune: counted by a dry run, then dropped; unprocessed staged events are never dropped.
       const cut = { before: 5_000, dryRun: true };
       const dry = await target.prune(cut);
-      assert.deepEqual(dry, { findings: 0, sessions: 1, objects: 1, events: 2 });
+      assert.deepEqual(dry, {
+        findings: 0,
+        sessions: 1,
+        objects: 1,
+        events: 2,
+        statuses: 0,
+        statusHistory: 0,
+        outbox: 0,
+        keptPending: 0,
+      });
       assert.deepEqual(await collect(target), dumped, "a dry run changes nothing");
       assert.deepEqual(await target.prune({ ...cut, dryRun: false }), dry);
       const left = await collect(target);
@@ -508,6 +517,75 @@ describe("DynamoDB store", () => {
       }
     } finally {
       await sqlite.close();
+    }
+  });
+
+  test("state export / import: statuses and their history go with the dump; deliveries still owed are refused (no outbox here)", async (t) => {
+    const source = await testTable("&lease=1");
+    const target = await testTable("&lease=1");
+    t.diagnostic(source.server);
+    await initDynamo(source.url);
+    await initDynamo(target.url);
+    const at = (m: number) => `2026-12-02T10:0${m}:00.000Z`;
+    const from = await DynamoStore.open(source.url, { readOnly: true });
+    const changes: FindingStatus[] = [
+      { id: "f1", status: "acknowledged", reason: "looking", actor: "cli", at: at(1) },
+      { id: "f1", status: "suppressed", reason: "red team SEC-1", actor: "serve", at: at(2) },
+      { id: "f2", status: "acknowledged", reason: "seen", actor: "cli", at: at(3) },
+      { id: "f2", status: "open", reason: "", actor: "cli", at: at(4) },
+    ];
+    const dumped: StateRecord[] = [];
+    try {
+      for (const c of changes) await from.setFindingStatus(c);
+      for await (const r of from.exportRecords()) dumped.push(r);
+    } finally {
+      await from.close();
+    }
+    const statusRecords = dumped.filter((r) => r.type === "status" || r.type === "history");
+    assert.deepEqual(
+      statusRecords.map((r) => `${r.type} ${r.id} ${r.status}`),
+      [
+        "status f1 suppressed",
+        "history f1 acknowledged",
+        "history f1 suppressed",
+        "history f2 acknowledged",
+        "history f2 open",
+      ],
+    );
+    async function* replay(rs: StateRecord[]): AsyncGenerator<StateRecord> {
+      yield* rs;
+    }
+    const to = await DynamoStore.open(target.url, { readOnly: true });
+    try {
+      const owed: StateRecord = {
+        type: "outbox",
+        findingId: "f1",
+        destination: "webhook:0123456789abcdef",
+        generation: 1,
+        state: "pending",
+        attempts: 2,
+        message: "HTTP 500",
+        createdAt: at(1),
+        updatedAt: at(2),
+      };
+      await assert.rejects(
+        to.importRecords(replay([...dumped, owed]), { replace: false }),
+        (e: StateError) => e.code === "E_STATE_DUMP" && /1 deliveries still owed/.test(e.message),
+      );
+      assert.equal((await to.findingStatuses()).size, 0, "a refused import wrote nothing");
+      const result = await to.importRecords(replay([...dumped, { ...owed, state: "delivered" }]), { replace: false });
+      assert.match(result.notes.join("\n"), /1 settled deliveries were not kept/);
+      assert.deepEqual([...(await to.findingStatuses()).values()], [changes[1]]);
+      assert.deepEqual(
+        await to.findingStatusHistory("f1"),
+        changes.filter((c) => c.id === "f1"),
+      );
+      assert.deepEqual(
+        await to.findingStatusHistory("f2"),
+        changes.filter((c) => c.id === "f2"),
+      );
+    } finally {
+      await to.close();
     }
   });
 });
