@@ -19,9 +19,10 @@
  * @example
  * npm run bench -- --shared                                     # FIRSTCALL_TEST_PG, else the local server
  * npm run bench -- --shared postgres://me@db/postgres --workers 1,2,4,8 --save
+ * npm run bench -- --shared dynalite --save                    # DynamoDB's API, served in this process
  * node --import tsx bench/shared-state.ts --instances 1700 --hours 12
  */
-import { spawn, spawnSync } from "node:child_process";
+import { spawn } from "node:child_process";
 import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import os from "node:os";
 import { dirname, join, resolve } from "node:path";
@@ -64,7 +65,7 @@ function parseArgs(argv: string[]): Args {
     else if (a === "--workers") args.workers = next().split(",").map(Number);
     else if (a === "--save") args.save = true;
     else if (a === "--state") args.url = next();
-    else if (/^[a-z]+:\/\//i.test(a)) args.url = a;
+    else if (/^[a-z]+:\/\//i.test(a) || a === "dynalite") args.url = a;
     else throw new Error(`unknown option ${a}`);
   }
   return args;
@@ -111,6 +112,7 @@ async function freshState(
   drop: () => Promise<void>;
   bytes: () => Promise<{ total: number; events: number; eventRows: number }>;
 }> {
+  if (url === "dynalite" || /^dynamodb:\/\//i.test(url)) return freshTable(url, tag);
   if (!/^postgres(ql)?:\/\//i.test(url)) throw new Error(`no fresh-state maker for ${url.replace(/\/\/.*@/, "//…@")}`);
   const name = `firstcall_bench_${process.pid}_${tag}`;
   const admin = new pg.Client({ connectionString: url });
@@ -153,6 +155,63 @@ async function freshState(
       }
     },
   };
+}
+
+/**
+ * A new DynamoDB table for one measurement: on `dynamodb://BASE?…` a table named after BASE, or on
+ * `dynalite` a dynalite server started in this process on a loopback port (the workers reach it by
+ * the URL's endpoint). Size is the table's `TableSizeBytes` as the server reports it.
+ */
+async function freshTable(url: string, tag: string): Promise<Awaited<ReturnType<typeof freshState>>> {
+  let base = url;
+  if (url === "dynalite") {
+    dynaliteEndpoint ??= await startDynalite();
+    base = `dynamodb://firstcall_bench?region=us-east-1&endpoint=${dynaliteEndpoint}`;
+  }
+  const u = new URL(base);
+  const table = `${u.hostname}_${process.pid}_${tag}`;
+  const stateUrl = `dynamodb://${table}${u.search}`;
+  const { DynamoDBClient, DeleteTableCommand, DescribeTableCommand } = await import("@aws-sdk/client-dynamodb");
+  const client = () =>
+    new DynamoDBClient({
+      region: u.searchParams.get("region") ?? "us-east-1",
+      ...(u.searchParams.get("endpoint") ? { endpoint: u.searchParams.get("endpoint") as string } : {}),
+    });
+  return {
+    url: stateUrl,
+    bytes: async () => {
+      const c = client();
+      try {
+        const d = await c.send(new DescribeTableCommand({ TableName: table }));
+        return { total: d.Table?.TableSizeBytes ?? 0, events: 0, eventRows: 0 };
+      } finally {
+        c.destroy();
+      }
+    },
+    drop: async () => {
+      const c = client();
+      try {
+        await c.send(new DeleteTableCommand({ TableName: table })).catch(() => {});
+      } finally {
+        c.destroy();
+      }
+    },
+  };
+}
+
+let dynaliteEndpoint: string | undefined;
+
+/** dynalite in memory on 127.0.0.1 (it ignores credentials' values but needs some in each request). */
+async function startDynalite(): Promise<string> {
+  process.env.AWS_ACCESS_KEY_ID = "dynalite";
+  process.env.AWS_SECRET_ACCESS_KEY = "dynalite";
+  delete process.env.AWS_SESSION_TOKEN;
+  delete process.env.AWS_PROFILE;
+  const { default: dynalite } = await import("dynalite");
+  const server = dynalite({ createTableMs: 0, deleteTableMs: 0, updateTableMs: 0 });
+  await new Promise<void>((resolveListen) => server.listen(0, "127.0.0.1", () => resolveListen()));
+  server.unref();
+  return `http://127.0.0.1:${(server.address() as import("node:net").AddressInfo).port}`;
 }
 
 interface WorkerRun {
@@ -272,7 +331,18 @@ export async function sharedBench(argv: string[]): Promise<void> {
   for (const n of args.workers) {
     const state = await freshState(args.url, `n${n}`);
     try {
-      const init = spawnSync(CLI[0] as string, [...CLI.slice(1), "state", "init", "--state", state.url], { cwd: REPO });
+      // Not spawnSync: a dynalite server in this process must answer the child meanwhile.
+      const init = await new Promise<{ status: number | null; stderr: string }>((done) => {
+        const child = spawn(CLI[0] as string, [...CLI.slice(1), "state", "init", "--state", state.url], {
+          cwd: REPO,
+          stdio: ["ignore", "ignore", "pipe"],
+        });
+        let stderr = "";
+        child.stderr.setEncoding("utf8").on("data", (d: string) => {
+          stderr += d;
+        });
+        child.on("close", (status) => done({ status, stderr }));
+      });
       if (init.status !== 0) throw new Error(`state init failed: ${init.stderr}`);
       const began = performance.now();
       const runs = await Promise.all(
@@ -322,7 +392,7 @@ export async function sharedBench(argv: string[]): Promise<void> {
 
   const one = rows.find((r) => r.workers === 1);
   const lines = [
-    `# Shared state: ${args.workers.join(", ")} workers on ${new URL(args.url).protocol.replace(":", "")}`,
+    `# Shared state: ${args.workers.join(", ")} workers on ${args.url === "dynalite" ? "dynalite (DynamoDB API, in memory)" : new URL(args.url).protocol.replace(":", "")}`,
     "",
     `Corpus: simulated, ${args.instances} instances × ${args.hours} h, 3 accounts, 2 regions, all attack kinds (seed 1): ${files.length} objects, ${events.toLocaleString("en-US")} events.`,
     `Machine: ${os.cpus().length} × ${os.cpus()[0]?.model ?? "?"}, load average ${os
@@ -339,6 +409,12 @@ export async function sharedBench(argv: string[]): Promise<void> {
     ),
     "",
     "Scan ms: the slowest worker's own scan duration (its summary's `durationMs`); events/s are over it. Wall ms runs from the start of the first worker to the exit of the last, process start-up included. Database size: the `firstcall_*` tables with their indexes and TOAST, after the run. Time waiting for the store is the workers' summed wall time between sending a statement and its answer, over their summed run time; the checkpoint lock part is the wait for `SELECT … FOR UPDATE` while another worker's checkpoint holds it.",
+    ...(/^postgres/i.test(args.url)
+      ? []
+      : [
+          "",
+          "DynamoDB: round trips are requests; the lock wait is the time taking the lock item; the size is the table's `TableSizeBytes` as the server reports it (staged events are not counted apart). dynalite is a local implementation of the API on LevelDB in memory, so its latency is loopback's, not DynamoDB's (single-digit milliseconds a request over a network): on AWS multiply the requests by that.",
+        ]),
     "",
   ];
   process.stdout.write(`${lines.join("\n")}\n`);

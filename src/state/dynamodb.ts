@@ -341,6 +341,9 @@ export class DynamoStore implements StateStore, SharedCheckpoints {
   readonly shared = this;
   private requests = 0;
   private nameRenewals = 0;
+  /** Wall time spent waiting for DynamoDB's answers, and the part of it taking the checkpoint lock (ms). */
+  private waitedMs = 0;
+  private lockWaitMs = 0;
   private cp: Checkpoint | undefined;
   private readonly owner = `${randomBytes(6).toString("hex")}:${process.pid}`;
   private leaseTimer: NodeJS.Timeout | undefined;
@@ -418,7 +421,12 @@ export class DynamoStore implements StateStore, SharedCheckpoints {
   private async send<T>(command: { input: unknown }, lockRequest = false): Promise<T> {
     if (this.cp && !lockRequest) await this.keepLease(this.cp);
     this.requests++;
-    return (await this.client.send(command as never)) as T;
+    const began = performance.now();
+    try {
+      return (await this.client.send(command as never)) as T;
+    } finally {
+      this.waitedMs += performance.now() - began;
+    }
   }
 
   private async get(pk: string, sk: string): Promise<Item | undefined> {
@@ -1379,7 +1387,9 @@ export class DynamoStore implements StateStore, SharedCheckpoints {
         `${this.location}: worker "${this.worker}" was taken over by another process`,
       );
     }
+    const waiting = performance.now();
     await this.acquire();
+    this.lockWaitMs += performance.now() - waiting;
     try {
       return { fleet: await this.loadFleet() };
     } catch (e) {
@@ -1656,7 +1666,14 @@ export class DynamoStore implements StateStore, SharedCheckpoints {
         .catch(() => {});
     }
     log().debug(
-      { state: this.location, worker: this.worker, roundTrips: this.requests, nameRenewals: this.nameRenewals },
+      {
+        state: this.location,
+        worker: this.worker,
+        roundTrips: this.requests,
+        nameRenewals: this.nameRenewals,
+        storeMs: Math.round(this.waitedMs),
+        lockWaitMs: Math.round(this.lockWaitMs),
+      },
       "shared state closed",
     );
     this.client.destroy();
