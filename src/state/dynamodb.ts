@@ -1471,7 +1471,10 @@ export class DynamoStore implements StateStore, SharedCheckpoints {
     // only processed-id items whose newest time reaches the oldest candidate can hold it.
     let taken = [...candidates.values()];
     if (taken.length > 0) {
-      const oldestCandidate = Math.min(...taken.map((e) => e.time));
+      // A loop, not Math.min(...times): a final checkpoint may take hundreds of thousands of events,
+      // more arguments than the call stack holds.
+      let oldestCandidate = Number.POSITIVE_INFINITY;
+      for (const e of taken) if (e.time < oldestCandidate) oldestCandidate = e.time;
       const seen = new Set<string>();
       const lists = everyList
         ? (await everyList()).filter((d) => (str(d.sk) ?? "") >= pad(oldestCandidate))
