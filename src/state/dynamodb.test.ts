@@ -14,7 +14,7 @@ import { DynamoDBClient, ScanCommand } from "@aws-sdk/client-dynamodb";
 import type { EngineEvent } from "../engine/event.js";
 import { emptyFleet, type SessionState } from "../engine/state.js";
 import type { StateError } from "../errors.js";
-import { testTable } from "../test-helpers/dynamodb.js";
+import { initialisedTestTable, testTable } from "../test-helpers/dynamodb.js";
 import { storeContract } from "../test-helpers/store-contract.js";
 import {
   DYNAMO_SCHEMA_VERSION,
@@ -55,6 +55,10 @@ storeContract(
   },
   { persistent: true, shared: true },
 );
+
+async function* replay(rs: StateRecord[]): AsyncGenerator<StateRecord> {
+  yield* rs;
+}
 
 describe("DynamoDB store", () => {
   test("state init creates the table once, also when two run at once; a second run changes nothing", async (t) => {
@@ -347,11 +351,8 @@ describe("DynamoDB store", () => {
   });
 
   test("state export / import / prune: DynamoDB to DynamoDB to SQLite and back, whole; a full table refused; prune counts then drops", async (t) => {
-    const first = await testTable("&lease=2");
-    const second = await testTable("&lease=2");
-    t.diagnostic(first.server);
-    await initDynamo(first.url);
-    await initDynamo(second.url);
+    const first = { url: await initialisedTestTable(t, "&lease=2") };
+    const second = { url: await initialisedTestTable(t, "&lease=2") };
     const dir = mkdtempSync(join(tmpdir(), "firstcall-dyn-transfer-"));
     t.after(() => rmSync(dir, { recursive: true, force: true }));
     const event = (id: string, time: number): EngineEvent => ({
@@ -422,9 +423,6 @@ describe("DynamoDB store", () => {
         ["e2", true],
       ],
     );
-    async function* replay(rs: StateRecord[]): AsyncGenerator<StateRecord> {
-      yield* rs;
-    }
     // Into another table: what it exports again is the same, record for record.
     const target = await DynamoStore.open(second.url, { readOnly: true });
     try {
@@ -521,11 +519,8 @@ describe("DynamoDB store", () => {
   });
 
   test("state export / import: statuses and their history go with the dump; deliveries still owed are refused (no outbox here)", async (t) => {
-    const source = await testTable("&lease=1");
-    const target = await testTable("&lease=1");
-    t.diagnostic(source.server);
-    await initDynamo(source.url);
-    await initDynamo(target.url);
+    const source = { url: await initialisedTestTable(t, "&lease=1") };
+    const target = { url: await initialisedTestTable(t, "&lease=1") };
     const at = (m: number) => `2026-12-02T10:0${m}:00.000Z`;
     const from = await DynamoStore.open(source.url, { readOnly: true });
     const changes: FindingStatus[] = [
@@ -552,9 +547,6 @@ describe("DynamoDB store", () => {
         "history f2 open",
       ],
     );
-    async function* replay(rs: StateRecord[]): AsyncGenerator<StateRecord> {
-      yield* rs;
-    }
     const to = await DynamoStore.open(target.url, { readOnly: true });
     try {
       const owed: StateRecord = {

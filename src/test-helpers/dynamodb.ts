@@ -63,3 +63,15 @@ export async function testTable(params = ""): Promise<TestTable> {
     server: `dynalite 4 (in-memory DynamoDB API) at ${endpoint}`,
   };
 }
+
+/**
+ * {@link testTable} created and initialised (`state init`), its server named in the test's diagnostics.
+ * @example const url = await initialisedTestTable(t, "&lease=1");
+ */
+export async function initialisedTestTable(t: { diagnostic(message: string): void }, params = ""): Promise<string> {
+  const { url, server } = await testTable(params);
+  t.diagnostic(server);
+  const { initDynamo } = await import("../state/dynamodb.js");
+  await initDynamo(url);
+  return url;
+}
