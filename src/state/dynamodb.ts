@@ -58,6 +58,7 @@ import {
   type CheckpointEvents,
   type CheckpointStart,
   emptyCounts,
+  exchangeCut,
   type FindingStatus,
   type FindingStatusValue,
   type ImportOptions,
@@ -1435,12 +1436,7 @@ export class DynamoStore implements StateStore, SharedCheckpoints {
     if (!this.ephemeral) count(finished, position ?? undefined);
     // A running worker that has read nothing yet (no position) holds everything back. Live checkpoints
     // hold back less than the lateness (`holdMs`, 0 for `watch`): all that every running worker has read.
-    const cut =
-      running === 0
-        ? Number.POSITIVE_INFINITY
-        : unknown > 0 || oldest === Number.POSITIVE_INFINITY
-          ? Number.NEGATIVE_INFINITY
-          : oldest - holdMs;
+    const cut = exchangeCut(running, unknown, Number.isFinite(oldest) ? oldest : undefined, holdMs);
     if (cut === Number.NEGATIVE_INFINITY) {
       this.stage(cp, events);
       return { events: [], ended: false };

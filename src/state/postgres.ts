@@ -52,6 +52,7 @@ import { outboxCounts, statusCounts } from "./sqlite-transfer.js";
 import {
   type CheckpointEvents,
   type CheckpointStart,
+  exchangeCut,
   type FindingStatus,
   type ImportOptions,
   type ImportResult,
@@ -465,12 +466,7 @@ export class PostgresStore implements StateStore, SharedCheckpoints {
     );
     const row = r.rows[0];
     const running = Number(row?.running ?? 0);
-    const cut =
-      running === 0
-        ? Number.POSITIVE_INFINITY
-        : Number(row?.unknown ?? 0) > 0 || row?.oldest == null
-          ? Number.NEGATIVE_INFINITY
-          : row.oldest - holdMs;
+    const cut = exchangeCut(running, Number(row?.unknown ?? 0), row?.oldest ?? undefined, holdMs);
     if (cut === Number.NEGATIVE_INFINITY) return { events: [], ended: false };
     const taken = await c.query<{ data: Buffer }>(
       `UPDATE firstcall_events SET processed = true WHERE NOT processed AND time <= $1 RETURNING data`,

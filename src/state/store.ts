@@ -95,6 +95,27 @@ export interface SharedCheckpoints {
   rollback(): Promise<void>;
 }
 
+/**
+ * The release rule of a shared store's exchange (docs/ARCHITECTURE.md §1 "Shared state"): how far
+ * staged events may be processed, given the workers still running. With none running the input has
+ * ended (+∞); while one of them has read nothing yet it holds everything back (−∞); otherwise the
+ * oldest running read position minus `holdMs` (the lateness, or less for live checkpoints).
+ *
+ * @param running workers not finished; `withoutPosition` of them have read nothing yet
+ * @param oldest the oldest read position among the running workers that have one
+ * @example exchangeCut(2, 0, Date.parse("2026-11-01T00:10:00Z"), 900_000) // 15 minutes before the slower one
+ */
+export function exchangeCut(
+  running: number,
+  withoutPosition: number,
+  oldest: number | undefined,
+  holdMs: number,
+): number {
+  if (running === 0) return Number.POSITIVE_INFINITY;
+  if (withoutPosition > 0 || oldest === undefined) return Number.NEGATIVE_INFINITY;
+  return oldest - holdMs;
+}
+
 /** What `firstcall state inspect` shows. */
 export interface StateInfo {
   readonly kind: "sqlite" | "postgres" | "dynamodb";
