@@ -1,6 +1,6 @@
 /**
  * Live latency (part of `npm run bench`; alone: `node --import tsx bench/live.ts [--save] [--s3-ratio]
- * [--objects N] [--interval-ms MS]`): objects
+ * [--objects N] [--interval-ms MS] [--s3-corpus DIR] [--no-live-runs]`): objects
  * of a simulated trail are made available one by one at a steady rate, in CloudTrail's delivery
  * order, to a running watch (`runScan` with a live source, in this process, as `firstcall watch` runs
  * it with its defaults: a checkpoint every second), and the time from each object becoming available
@@ -14,7 +14,9 @@
  *   returned).
  *
  * Then, if asked (`--s3-ratio`), `scan s3://` of the same corpus served by s3rver against the same files
- * scanned locally, alternated, in this process.
+ * scanned locally, alternated, in this process. `--s3-corpus DIR` does that on another simulated corpus
+ * instead (the throughput bench's, e.g. `~/.cache/firstcall/bench/main`: its `firstcall.yaml` and
+ * `ip-ranges.json` are used), and `--no-live-runs` leaves out the live runs.
  */
 import { mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from "node:fs";
 import type { Server } from "node:http";
@@ -311,7 +313,11 @@ async function sqsRun(corpus: Corpus, root: string, intervalMs: number): Promise
 }
 
 /** `scan s3://` of the corpus served by s3rver against the same files read locally, alternated. */
-async function s3Ratio(corpus: Corpus, root: string, runs: number): Promise<Record<string, unknown>> {
+async function s3Ratio(
+  corpus: Pick<Corpus, "dir" | "configPath" | "ipRangesPath">,
+  root: string,
+  runs: number,
+): Promise<Record<string, unknown>> {
   const s3server = await startS3rver(join(root, "s3rver-scan"));
   const s3 = new S3Client({
     endpoint: s3server.endpoint,
@@ -380,7 +386,7 @@ export interface LiveBench {
  * @example const result = await liveBench({ objects: 120, intervalMs: 250 });
  */
 export async function liveBench(
-  options: { objects?: number; intervalMs?: number; s3Ratio?: boolean } = {},
+  options: { objects?: number; intervalMs?: number; s3Ratio?: boolean; s3Corpus?: string; liveRuns?: boolean } = {},
 ): Promise<LiveBench> {
   const root = join(os.tmpdir(), `firstcall-bench-live-${process.pid}`);
   rmSync(root, { recursive: true, force: true });
@@ -390,13 +396,19 @@ export async function liveBench(
     const intervalMs = options.intervalMs ?? 250;
     const corpus = await makeCorpus(root, options.objects ?? 120);
     const runs: LiveRun[] = [];
-    for (const settle of [1000, 0]) {
-      process.stderr.write(`bench live: folder, settle ${settle} ms\n`);
-      runs.push(await folderRun(corpus, root, intervalMs, settle));
+    if (options.liveRuns !== false) {
+      for (const settle of [1000, 0]) {
+        process.stderr.write(`bench live: folder, settle ${settle} ms\n`);
+        runs.push(await folderRun(corpus, root, intervalMs, settle));
+      }
+      process.stderr.write("bench live: SQS\n");
+      runs.push(await sqsRun(corpus, root, intervalMs));
     }
-    process.stderr.write("bench live: SQS\n");
-    runs.push(await sqsRun(corpus, root, intervalMs));
-    const s3Scan = options.s3Ratio ? await s3Ratio(corpus, root, 3) : undefined;
+    const other = options.s3Corpus;
+    const s3Corpus = other
+      ? { dir: other, configPath: join(other, "firstcall.yaml"), ipRangesPath: join(other, "ip-ranges.json") }
+      : corpus;
+    const s3Scan = options.s3Ratio || other ? { corpus: s3Corpus.dir, ...(await s3Ratio(s3Corpus, root, 3)) } : undefined;
     const cpu = os.cpus();
     return {
       schema: "firstcall.bench-live/v1",
@@ -432,6 +444,8 @@ if (process.argv[1] && fileURLToPath(import.meta.url) === process.argv[1]) {
   const intervalMs = value("--interval-ms");
   const result = await liveBench({
     s3Ratio: argv.includes("--s3-ratio"),
+    liveRuns: !argv.includes("--no-live-runs"),
+    ...(argv.includes("--s3-corpus") ? { s3Corpus: argv[argv.indexOf("--s3-corpus") + 1] as string } : {}),
     ...(objects ? { objects } : {}),
     ...(intervalMs ? { intervalMs } : {}),
   });

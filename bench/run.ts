@@ -174,8 +174,13 @@ function median(xs: number[]): number {
 function buildCli(): { cmd: string; args: string[]; how: string } {
   // Inside node_modules, so the compiled files resolve the project's dependencies (and git ignores it).
   // One folder per checkout: node_modules may be shared by several worktrees building at once.
-  const out = join(REPO, "node_modules", ".cache", `firstcall-bench-build-${basename(REPO)}`);
+  // Laid out as the package is (BASE/package.json beside BASE/dist): the code reads package.json by a
+  // path relative to its own file.
+  const base = join(REPO, "node_modules", ".cache", `firstcall-bench-build-${basename(REPO)}`);
+  const out = join(base, "dist");
   try {
+    mkdirSync(base, { recursive: true });
+    writeFileSync(join(base, "package.json"), readFileSync(join(REPO, "package.json")));
     execFileSync(
       process.execPath,
       [

@@ -4,13 +4,18 @@
  *
  * `fs.watch` (recursive) says promptly that something changed, but it misses events (renames across
  * folders, network file systems, overflow), so the folder is also listed again every `pollMs` as a
- * safety net. A file is offered once it is complete: its size and modification time have not changed
- * for `settleMs` (a file still being written is waited for). A file offered before is offered again
+ * safety net. A file is offered once it is complete. A gzip file (CloudTrail writes `.json.gz`) proves
+ * it: its last member ends with a trailer holding the CRC-32 and length of what it holds, which a file
+ * cut short cannot have, so a gzip file that decompresses whole into a text ending in `}` is offered at
+ * once. Any other file, or a gzip file that does not (yet) decompress, is offered once its size and
+ * modification time have not changed for `settleMs`. A file offered before is offered again
  * when it changed (grown files: the pipeline skips the records it counted before). Files are listed
  * as `scan` lists them (`listLocalObjects`: log file names only, links followed).
  */
 import { type FSWatcher, watch } from "node:fs";
-import { stat } from "node:fs/promises";
+import { readFile, stat } from "node:fs/promises";
+import { promisify } from "node:util";
+import { gunzip } from "node:zlib";
 import { deliveryOrderKey } from "../cloudtrail/layout.js";
 import { log } from "../log.js";
 import { safeText } from "../safe-text.js";
@@ -31,6 +36,28 @@ interface Candidate {
   mtimeMs: number;
   /** Since when size and time have been what they are. */
   sameSince: number;
+  /** The size and time at which a gzip file was last found incomplete (not tried again until they change). */
+  incompleteAt?: { size: number; mtimeMs: number };
+}
+
+const gunzipAsync = promisify(gunzip);
+/** Larger gzip files wait for the settle time instead of being decompressed an extra time. */
+const COMPLETENESS_CHECK_MAX_BYTES = 64 * 1024 * 1024;
+
+/**
+ * Whether a file is a complete gzip stream whose text ends like a JSON document or a JSON line.
+ * Decompression runs on libuv's thread pool, off the engine's thread. A truncated stream fails
+ * ("unexpected end of file"); so does one whose trailer's CRC-32 or length does not match.
+ */
+async function isCompleteGzip(path: string): Promise<boolean> {
+  try {
+    const text = await gunzipAsync(await readFile(path));
+    let end = text.length - 1;
+    while (end >= 0 && (text[end] === 0x20 || text[end] === 0x0a || text[end] === 0x0d || text[end] === 0x09)) end--;
+    return end >= 0 && text[end] === 0x7d; // }
+  } catch {
+    return false;
+  }
 }
 
 /**
@@ -135,7 +162,8 @@ export class DirectorySource implements LiveSource {
     const now = Date.now();
     const ready: { path: string; c: Candidate }[] = [];
     for (const [path, c] of this.candidates) {
-      if (now - c.sameSince >= this.settleMs) ready.push({ path, c });
+      if (now - c.sameSince >= this.settleMs || (await this.provenComplete(path, c))) ready.push({ path, c });
+      if (this.closed) return;
     }
     ready.sort((a, b) => {
       const ka = deliveryOrderKey(a.path);
@@ -153,6 +181,18 @@ export class DirectorySource implements LiveSource {
         Math.max(50, Math.ceil(this.settleMs / 2)),
       );
     }
+  }
+
+  /** A gzip file not yet settled that proves it is complete; checked once per size and time. */
+  private async provenComplete(path: string, c: Candidate): Promise<boolean> {
+    if (this.settleMs === 0 || !path.endsWith(".gz") || c.size === 0 || c.size > COMPLETENESS_CHECK_MAX_BYTES) {
+      return false;
+    }
+    if (c.incompleteAt?.size === c.size && c.incompleteAt.mtimeMs === c.mtimeMs) return false;
+    const { size, mtimeMs } = c;
+    if (await isCompleteGzip(path)) return true;
+    c.incompleteAt = { size, mtimeMs };
+    return false;
   }
 
   private async offerSettled(ready: readonly { path: string; c: Candidate }[]): Promise<void> {
