@@ -408,7 +408,8 @@ export async function liveBench(
     const s3Corpus = other
       ? { dir: other, configPath: join(other, "firstcall.yaml"), ipRangesPath: join(other, "ip-ranges.json") }
       : corpus;
-    const s3Scan = options.s3Ratio || other ? { corpus: s3Corpus.dir, ...(await s3Ratio(s3Corpus, root, 3)) } : undefined;
+    const s3Scan =
+      options.s3Ratio || other ? { corpus: s3Corpus.dir, ...(await s3Ratio(s3Corpus, root, 3)) } : undefined;
     const cpu = os.cpus();
     return {
       schema: "firstcall.bench-live/v1",

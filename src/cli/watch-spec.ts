@@ -74,7 +74,8 @@ export const watchSpec: CommandSpec = {
     },
     {
       flags: "--settle-seconds <s>",
-      description: "folder: read a file once its size and time have not changed for this long (a gzip file that decompresses whole is read at once)",
+      description:
+        "folder: read a file once its size and time have not changed for this long (a gzip file that decompresses whole is read at once)",
       defaultValue: "1",
     },
     {
