@@ -47,7 +47,7 @@ export const watchSpec: CommandSpec = {
     {
       flags: "--checkpoint-seconds <s>",
       description:
-        "commit the state and deliver findings this long after the previous checkpoint, also while no log arrives (the delay before a finding is printed)",
+        "commit the state and deliver findings at the latest this long after the previous checkpoint; sooner when no log arrives and checkpoints are quick (at most a ninth of the time)",
       defaultValue: "1",
     },
     {

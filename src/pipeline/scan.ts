@@ -134,8 +134,9 @@ export interface ScanOptions {
   /**
    * Take objects from a live source as they come instead of listing `paths` (`firstcall watch`): each
    * checkpoint then judges every event read so far (prompt findings rather than the lateness window's
-   * order; late evidence retracts, §3 of ARCHITECTURE.md), a checkpoint is also due `checkpointMs`
-   * after the previous one while the source is idle, and each object is settled once committed. The
+   * order; late evidence retracts, §3 of ARCHITECTURE.md), a checkpoint is due `checkpointMs` after
+   * the previous one, or as soon as the source is idle when checkpoints are cheap (at most a ninth of
+   * the time), and each object is settled once committed. The
    * run ends when the source ends (its end is final, like a scan's) or `signal` is aborted.
    */
   readonly live?: LiveSource;
@@ -290,6 +291,8 @@ export interface ScanResult {
 
 const DEFAULT_LATENESS_MS = 60 * 60_000;
 const DEFAULT_MIN_BUFFERED = 100_000;
+/** Live: a source that offered nothing for this long is idle, and a cheap checkpoint is due. */
+const LIVE_IDLE_MS = 25;
 const DEFAULT_CHECKPOINT_MS = 10_000;
 
 /**
@@ -359,6 +362,8 @@ class StreamingScan {
   private firstFindingMs: number | null = null;
   private resumedIds = 0;
   private lastCheckpoint = Date.now();
+  /** Live: when the last object was taken from the source (its idleness starts there). */
+  private lastTaken = 0;
   /** How long the last checkpoint took (evaluation, delivery and commit), in ms. */
   private lastCheckpointMs = 0;
   private counts = {
@@ -655,7 +660,16 @@ class StreamingScan {
       next ??= iterator.next();
       const now = Date.now();
       const waiting = this.pendingObjects.length > 0;
-      const checkpointAt = waiting ? this.lastCheckpoint + (this.options.checkpointMs ?? 10_000) : Infinity;
+      // Objects wait for a checkpoint: at the latest `checkpointMs` after the previous one, but as soon
+      // as the source is idle (nothing came for LIVE_IDLE_MS) when checkpoints are cheap, so that a
+      // finding does not wait out the interval at a low rate of objects. "Cheap": the previous one took
+      // at most a ninth of the time since it, as the scan's own rhythm (`checkpointInterval`) keeps it.
+      const checkpointAt = waiting
+        ? Math.min(
+            this.lastCheckpoint + (this.options.checkpointMs ?? 10_000),
+            Math.max(this.lastCheckpoint + 9 * this.lastCheckpointMs, this.lastTaken + LIVE_IDLE_MS),
+          )
+        : Infinity;
       const healthAt = this.options.onHealth ? this.health.at + healthEvery : Infinity;
       const wait = Math.max(0, Math.min(checkpointAt, healthAt) - now);
       let timer: NodeJS.Timeout | undefined;
@@ -671,9 +685,14 @@ class StreamingScan {
         next = undefined;
         if (got.done) return true;
         await this.takeLive(got.value, reader);
+        this.lastTaken = Date.now();
         if (this.pendingObjects.length >= (this.options.checkpointObjects ?? 500)) await this.checkpoint(false, true);
       }
-      if (this.pendingObjects.length > 0 && Date.now() - this.lastCheckpoint >= (this.options.checkpointMs ?? 10_000))
+      if (
+        this.pendingObjects.length > 0 &&
+        ((got === "timeout" && Date.now() >= checkpointAt) ||
+          Date.now() - this.lastCheckpoint >= (this.options.checkpointMs ?? 10_000))
+      )
         await this.checkpoint(false, true);
       if (this.options.onHealth && Date.now() - this.health.at >= healthEvery) this.reportHealth();
     }
