@@ -97,6 +97,9 @@ describe("when a folder's file is complete", () => {
       },
       signal: stop.signal,
     });
+    // The files of the test are new: written once the watch has listed the (empty) folder.
+    await until(() => health !== undefined, 30_000);
+    await new Promise((r) => setTimeout(r, 300));
     await act();
     await until(() => (health?.objectsTotal ?? 0) >= 1, ms);
     stop.abort();

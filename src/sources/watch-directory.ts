@@ -8,7 +8,8 @@
  * it: its last member ends with a trailer holding the CRC-32 and length of what it holds, which a file
  * cut short cannot have, so a gzip file that decompresses whole into a text ending in `}` is offered at
  * once. Any other file, or a gzip file that does not (yet) decompress, is offered once its size and
- * modification time have not changed for `settleMs`. A file offered before is offered again
+ * modification time have not changed for `settleMs`, as is every file already there when the watch
+ * begins (a folder may start with thousands). A file offered before is offered again
  * when it changed (grown files: the pipeline skips the records it counted before). Files are listed
  * as `scan` lists them (`listLocalObjects`: log file names only, links followed).
  */
@@ -38,6 +39,11 @@ interface Candidate {
   sameSince: number;
   /** The size and time at which a gzip file was last found incomplete (not tried again until they change). */
   incompleteAt?: { size: number; mtimeMs: number };
+  /**
+   * Found by the first listing (there before the watch began): waits for the settle time instead of
+   * being decompressed an extra time, since a folder may start with thousands of files.
+   */
+  preexisting?: boolean;
 }
 
 const gunzipAsync = promisify(gunzip);
@@ -79,6 +85,7 @@ export class DirectorySource implements LiveSource {
   private settleTimer: NodeJS.Timeout | undefined;
   private listing: Promise<void> | undefined;
   private relist = false;
+  private listedOnce = false;
   private closed = false;
 
   constructor(
@@ -139,16 +146,17 @@ export class DirectorySource implements LiveSource {
     if (this.closed) return;
     for (const p of problems) this.options.onProblem?.(`${p.object}: ${p.message}`);
     const now = Date.now();
-    for (const ref of objects) this.note(ref, now);
+    for (const ref of objects) this.note(ref, now, !this.listedOnce);
+    this.listedOnce = true;
     // Within the listing, so that two listings never offer the same file twice.
     await this.checkCandidates();
   }
 
-  private note(ref: LogObjectRef, now: number): void {
+  private note(ref: LogObjectRef, now: number, preexisting: boolean): void {
     const last = this.offered.get(ref.id);
     if (last && last.size === ref.size && last.mtimeMs === ref.mtimeMs) return;
     const c = this.candidates.get(ref.id);
-    if (!c) this.candidates.set(ref.id, { size: ref.size, mtimeMs: ref.mtimeMs, sameSince: now });
+    if (!c) this.candidates.set(ref.id, { size: ref.size, mtimeMs: ref.mtimeMs, sameSince: now, preexisting });
     else if (c.size !== ref.size || c.mtimeMs !== ref.mtimeMs) {
       c.size = ref.size;
       c.mtimeMs = ref.mtimeMs;
@@ -185,7 +193,13 @@ export class DirectorySource implements LiveSource {
 
   /** A gzip file not yet settled that proves it is complete; checked once per size and time. */
   private async provenComplete(path: string, c: Candidate): Promise<boolean> {
-    if (this.settleMs === 0 || !path.endsWith(".gz") || c.size === 0 || c.size > COMPLETENESS_CHECK_MAX_BYTES) {
+    if (
+      this.settleMs === 0 ||
+      c.preexisting ||
+      !path.endsWith(".gz") ||
+      c.size === 0 ||
+      c.size > COMPLETENESS_CHECK_MAX_BYTES
+    ) {
       return false;
     }
     if (c.incompleteAt?.size === c.size && c.incompleteAt.mtimeMs === c.mtimeMs) return false;
