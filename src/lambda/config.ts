@@ -14,8 +14,16 @@
  * | `FIRSTCALL_WORKER`           | the worker's name (default: the execution environment's log stream)        |
  * | `FIRSTCALL_JOBS`             | reader threads (default 0: read on the handler's thread)                   |
  * | `FIRSTCALL_BIND_UNCOVERED`   | `true`: judge calls whose issuance was not seen                            |
+ * | `FIRSTCALL_TO`               | destinations, as `--to`, separated by whitespace (PostgreSQL state only)   |
  *
  * The PostgreSQL password is best left out of the URL: node-postgres reads `PGPASSWORD`.
+ *
+ * `FIRSTCALL_TO` entries are separated by whitespace (spaces, tabs or newlines), the one separator a
+ * console field or a CloudFormation parameter can hold for several values. No destination syntax needs
+ * whitespace — URLs, ARNs, bus names, Regions and variable names hold none — except a file path
+ * (`file:PATH`, a secret's `file:PATH` or `@PATH`): a path with whitespace goes in the packaged
+ * config's `to:` list, a YAML list that needs no separator. The webhook signing key comes from
+ * `FIRSTCALL_WEBHOOK_SECRET` or the file named by `FIRSTCALL_WEBHOOK_SECRET_FILE`, as for the CLI.
  */
 import { UsageError } from "../errors.js";
 import type { Severity } from "../findings/finding.js";
@@ -31,6 +39,8 @@ export interface LambdaSettings {
   readonly worker?: string;
   readonly jobs: number;
   readonly bindUncovered: boolean;
+  /** `FIRSTCALL_TO`'s entries, as given (parsed by `deliveryFromFlags` with the config's `to:`). */
+  readonly to: readonly string[];
 }
 
 type Env = Readonly<Record<string, string | undefined>>;
@@ -80,6 +90,8 @@ export function lambdaSettings(env: Env): LambdaSettings {
   const bind = env.FIRSTCALL_BIND_UNCOVERED ?? "";
   if (!["", "true", "false"].includes(bind))
     throw new UsageError("E_USAGE", `FIRSTCALL_BIND_UNCOVERED: ${bind}: use true or false`);
+  const to = (env.FIRSTCALL_TO ?? "").split(/\s+/).filter((v) => v !== "");
+  if (to.length > 0 && kind === "dynamodb") throw noOutbox("FIRSTCALL_TO");
   return {
     state,
     ...(env.FIRSTCALL_CONFIG ? { configPath: env.FIRSTCALL_CONFIG } : {}),
@@ -90,5 +102,19 @@ export function lambdaSettings(env: Env): LambdaSettings {
     ...(env.FIRSTCALL_WORKER ? { worker: env.FIRSTCALL_WORKER } : {}),
     jobs: Math.floor(number(env, "FIRSTCALL_JOBS", 0, true)),
     bindUncovered: bind === "true",
+    to,
   };
+}
+
+/**
+ * The refusal of destinations on a DynamoDB state, which keeps no delivery outbox (as the CLI refuses
+ * `--to` there): `what` names where they were given.
+ *
+ * @example throw noOutbox("FIRSTCALL_TO")
+ */
+export function noOutbox(what: string): UsageError {
+  return new UsageError(
+    "E_USAGE",
+    `${what}: a DynamoDB state keeps no delivery outbox, so findings cannot be delivered without being lost or repeated; use a postgres:// FIRSTCALL_STATE, or leave out the destinations (findings still go to CloudWatch Logs)`,
+  );
 }
