@@ -15,6 +15,8 @@
  * | `FIRSTCALL_JOBS`             | reader threads (default 0: read on the handler's thread)                   |
  * | `FIRSTCALL_BIND_UNCOVERED`   | `true`: judge calls whose issuance was not seen                            |
  * | `FIRSTCALL_TO`               | destinations, as `--to`, separated by whitespace (PostgreSQL state only)   |
+ * | `FIRSTCALL_ASFF_REGION`      | Security Hub: the ASFF `ProductArn`'s Region, as `--asff-region`           |
+ * | `FIRSTCALL_ASFF_ACCOUNT`     | Security Hub: the ASFF `ProductArn`'s account, as `--asff-account`         |
  *
  * The PostgreSQL password is best left out of the URL: node-postgres reads `PGPASSWORD`.
  *
@@ -27,6 +29,7 @@
  */
 import { UsageError } from "../errors.js";
 import type { Severity } from "../findings/finding.js";
+import type { AsffOptions } from "../findings/formats/asff.js";
 import { isSharedStateKind, stateKind } from "../state/open.js";
 
 export interface LambdaSettings {
@@ -41,6 +44,8 @@ export interface LambdaSettings {
   readonly bindUncovered: boolean;
   /** `FIRSTCALL_TO`'s entries, as given (parsed by `deliveryFromFlags` with the config's `to:`). */
   readonly to: readonly string[];
+  /** Security Hub's ASFF `ProductArn` (checked with the destinations, by `deliveryFromFlags`). */
+  readonly asff: AsffOptions;
 }
 
 type Env = Readonly<Record<string, string | undefined>>;
@@ -90,6 +95,12 @@ export function lambdaSettings(env: Env): LambdaSettings {
   const bind = env.FIRSTCALL_BIND_UNCOVERED ?? "";
   if (!["", "true", "false"].includes(bind))
     throw new UsageError("E_USAGE", `FIRSTCALL_BIND_UNCOVERED: ${bind}: use true or false`);
+  const asffRegion = env.FIRSTCALL_ASFF_REGION || undefined;
+  if (asffRegion !== undefined && !/^[a-z]{2}(-[a-z]+)+-\d+$/.test(asffRegion))
+    throw new UsageError("E_USAGE", `FIRSTCALL_ASFF_REGION: not an AWS Region: ${asffRegion}`);
+  const asffAccount = env.FIRSTCALL_ASFF_ACCOUNT || undefined;
+  if (asffAccount !== undefined && !/^\d{12}$/.test(asffAccount))
+    throw new UsageError("E_USAGE", `FIRSTCALL_ASFF_ACCOUNT: not a 12-digit account id: ${asffAccount}`);
   const to = (env.FIRSTCALL_TO ?? "").split(/\s+/).filter((v) => v !== "");
   if (to.length > 0 && kind === "dynamodb") throw noOutbox("FIRSTCALL_TO");
   return {
@@ -103,6 +114,10 @@ export function lambdaSettings(env: Env): LambdaSettings {
     jobs: Math.floor(number(env, "FIRSTCALL_JOBS", 0, true)),
     bindUncovered: bind === "true",
     to,
+    asff: {
+      ...(asffRegion !== undefined ? { productRegion: asffRegion } : {}),
+      ...(asffAccount !== undefined ? { productAccount: asffAccount } : {}),
+    },
   };
 }
 

@@ -111,6 +111,7 @@ export function createHandler(
         config,
         ...(settings.configPath ? { configPath: settings.configPath } : {}),
         aws,
+        asff: settings.asff,
         minSeverity: settings.minSeverity,
         report: (message) => report(`firstcall: ${safeText(message)}`),
         env,

@@ -164,7 +164,12 @@ describe("webhook", () => {
       },
     };
     const deadline = Date.now() + 200;
-    const out = await deliverWithRetry(flaky, [finding(1), finding(2)], { ...noWait, random: () => 0, attempts: 5, deadline });
+    const out = await deliverWithRetry(flaky, [finding(1), finding(2)], {
+      ...noWait,
+      random: () => 0,
+      attempts: 5,
+      deadline,
+    });
     // (a timer may fire a millisecond before Date.now() reaches its time)
     assert.ok(
       Date.now() >= deadline - 20 && Date.now() < deadline + 1000,
