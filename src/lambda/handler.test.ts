@@ -26,6 +26,7 @@ import { testTable } from "../test-helpers/dynamodb.js";
 import { testDatabase } from "../test-helpers/postgres.js";
 import { localS3Client, S3RVER_CREDENTIALS, startS3rver, uploadTree } from "../test-helpers/s3.js";
 import { scratchDirs } from "../test-helpers/scan.js";
+import { lambdaSettings } from "./config.js";
 import { createHandler, type FirstcallLambdaResult } from "./handler.js";
 
 const scratchDir = scratchDirs();
@@ -573,5 +574,22 @@ describe("the Lambda handler", () => {
       });
     }
     assert.ok(!existsSync(join(dir, "a.jsonl")), "nothing written when a destination is refused");
+    const badAccount = createHandler({
+      env: {
+        FIRSTCALL_STATE: "postgres://nobody@127.0.0.1:1/none",
+        FIRSTCALL_TO: "securityhub",
+        FIRSTCALL_ASFF_ACCOUNT: "1234",
+      },
+    });
+    await assert.rejects(
+      badAccount(eventBridge(keys[0] as string), context("x")),
+      /FIRSTCALL_ASFF_ACCOUNT: not a 12-digit account id: 1234/,
+    );
+    // Entries: any run of spaces, tabs or newlines separates them.
+    assert.deepEqual(
+      lambdaSettings({ FIRSTCALL_STATE: "postgres://db/x", FIRSTCALL_TO: "\tsecurityhub\n eventbridge:alerts  \n" }).to,
+      ["securityhub", "eventbridge:alerts"],
+    );
+    assert.deepEqual(lambdaSettings({ FIRSTCALL_STATE: "postgres://db/x", FIRSTCALL_TO: " " }).to, []);
   });
 });
