@@ -14,6 +14,7 @@
  * an *ephemeral* worker, which holds no other worker back and keeps no position, since it lives for
  * one batch (ARCHITECTURE.md §1, *Lambda*). New findings are written to standard output, one JSON line
  * each, which the Lambda runtime sends to CloudWatch Logs; a summary line goes to standard error.
+ * The end of a batch is not the end of the input: nothing waiting for more evidence is decided early.
  *
  * With destinations (`FIRSTCALL_TO`, the config's `to:`; PostgreSQL state only) each finding worth an
  * alert also goes through the state's outbox, as `--to` (src/findings/delivery/outbox.ts): its rows
@@ -21,7 +22,6 @@
  * deadline (a send unanswered then is given up on); what is not delivered by then stays owed in the
  * state and the next invocation, in any execution environment, sends it first. The summary counts
  * what was delivered and what is still owed.
- * The end of a batch is not the end of the input: nothing waiting for more evidence is decided early.
  */
 import type { Context, SQSBatchResponse, SQSEvent, SQSRecord } from "aws-lambda";
 import type { DeliveryFactory } from "../cli/delivery.js";
