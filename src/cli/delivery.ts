@@ -52,7 +52,28 @@ export interface DeliveryContext {
   readonly asff?: AsffOptions;
   readonly minSeverity: Severity;
   readonly report: (message: string) => void;
+  /** Where `env:NAME` secrets and `$FIRSTCALL_WEBHOOK_SECRET(_FILE)` are read (default `process.env`). */
+  readonly env?: Readonly<Record<string, string | undefined>>;
+  /**
+   * Where `flags.to` came from, to name it and the entry in errors (the Lambda's `FIRSTCALL_TO`);
+   * default: the `--to` option, whose errors name the destination kind only.
+   */
+  readonly toSource?: string;
+  /**
+   * The destinations serve several runs (a Lambda execution environment's invocations): a run does not
+   * close them (their SDK clients keep their connections for the next one).
+   */
+  readonly keepDestinationsOpen?: boolean;
 }
+
+/** What a run adds to the outbox it makes. */
+export interface DeliveryRun {
+  /** No delivery starts after this time (epoch ms); what is still owed stays for the next run. */
+  readonly deadline?: number;
+}
+
+/** The `delivery` option of `runScan`, with what a run adds (the Lambda's deadline). */
+export type DeliveryFactory = (store: StateStore, run?: DeliveryRun) => CheckpointDelivery;
 
 /**
  * The `delivery` option of `runScan` for these flags, or undefined when no destination is given.
@@ -65,13 +86,28 @@ export interface DeliveryContext {
 export async function deliveryFromFlags(
   flags: DeliveryFlags,
   context: DeliveryContext,
-): Promise<((store: StateStore) => CheckpointDelivery) | undefined> {
+): Promise<DeliveryFactory | undefined> {
   const { parseTarget } = await import("../findings/delivery/targets.js");
+  const env = context.env ?? process.env;
   const targetOptions = flags.webhookSecretFile ? { webhookSecretFile: flags.webhookSecretFile } : {};
-  const targets = (flags.to ?? []).map((v) => parseTarget(v, process.env, targetOptions));
+  const given = flags.to ?? [];
+  const targets = given.map((v, i) => {
+    if (context.toSource === undefined) return parseTarget(v, env, targetOptions);
+    try {
+      return parseTarget(v, env, targetOptions);
+    } catch (e) {
+      // Named by its place and kind only: the rest may be a secret URL.
+      const kind = /^[\w+-]{1,30}/.exec(v)?.[0] ?? "";
+      const reason = (e as Error).message.replace(/^--to:? ?/, "");
+      throw new UsageError(
+        "E_USAGE",
+        `${context.toSource}: entry ${i + 1} of ${given.length} (${kind ? `${kind}:…` : "…"}): ${reason}`,
+      );
+    }
+  });
   (context.config.to ?? []).forEach((v, i) => {
     try {
-      targets.push(parseTarget(v, process.env, targetOptions));
+      targets.push(parseTarget(v, env, targetOptions));
     } catch (e) {
       throw new UsageError("E_CONFIG", `${context.configPath ?? "<config>"}: to[${i}]: ${(e as Error).message}`);
     }
@@ -90,9 +126,11 @@ export async function deliveryFromFlags(
     aws: context.aws,
     ...(context.asff ? { asff: context.asff } : {}),
   });
-  return (store) =>
+  return (store, run = {}) =>
     new Outbox(store, {
       destinations,
+      ...(run.deadline !== undefined ? { deadline: run.deadline } : {}),
+      ...(context.keepDestinationsOpen ? { keepDestinationsOpen: true } : {}),
       minSeverity: context.minSeverity,
       retry: { baseDelayMs: backoff, maxDelayMs: Math.max(backoff, 30_000) },
       downDelayMs: Math.max(backoff * 4, 1),

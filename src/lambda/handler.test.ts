@@ -10,6 +10,9 @@
  */
 import assert from "node:assert/strict";
 import { randomUUID } from "node:crypto";
+import { existsSync, readFileSync, writeFileSync } from "node:fs";
+import { createServer, type IncomingMessage, type ServerResponse } from "node:http";
+import type { AddressInfo } from "node:net";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
 import type { Context, SQSBatchResponse, SQSEvent, SQSRecord } from "aws-lambda";
@@ -23,14 +26,21 @@ import { testTable } from "../test-helpers/dynamodb.js";
 import { testDatabase } from "../test-helpers/postgres.js";
 import { localS3Client, S3RVER_CREDENTIALS, startS3rver, uploadTree } from "../test-helpers/s3.js";
 import { scratchDirs } from "../test-helpers/scan.js";
+import { lambdaSettings } from "./config.js";
 import { createHandler, type FirstcallLambdaResult } from "./handler.js";
 
 const scratchDir = scratchDirs();
+/** Folders for the files the delivery tests write (removed when the file's tests end). */
+const deliveryDir = scratchDirs("fc-lambda-");
 const BUCKET = "org-trail-bucket";
 const SAMPLE = join(REPO, "testdata/sample");
 const NOW = "2026-11-02T00:20:31.000Z";
 // At the top level: the database is dropped when the file's tests end (a hook's `after` would drop it sooner).
 const db = await testDatabase();
+// Fresh states for the delivery tests: their findings are new there, so each is owed to the destinations.
+const fileDb = await testDatabase();
+const webhookDb = await testDatabase();
+const deadlineDb = await testDatabase();
 
 /** S3 "Event message structure": one record per object (S3 sends one; the shape allows several). */
 const s3Event = (keys: readonly string[]) => ({
@@ -138,6 +148,46 @@ function context(logStream: string): Context {
     done: () => undefined,
     fail: () => undefined,
     succeed: () => undefined,
+  };
+}
+
+/** A webhook receiver on 127.0.0.1 answering `status()` to each POST, and the ids of the posts it took (2xx). */
+async function webhookReceiver(status: () => number | "hang") {
+  const taken: string[] = [];
+  let refused = 0;
+  const hanging: ServerResponse[] = [];
+  const server = createServer((req: IncomingMessage, res: ServerResponse) => {
+    req.resume();
+    req.on("end", () => {
+      const answer = status();
+      if (answer === "hang") {
+        hanging.push(res);
+        return;
+      }
+      if (answer >= 200 && answer < 300) taken.push(...String(req.headers["x-firstcall-finding-ids"]).split(","));
+      else refused++;
+      res.writeHead(answer).end();
+    });
+  });
+  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+  return {
+    url: `http://127.0.0.1:${(server.address() as AddressInfo).port}/hooks/firstcall`,
+    taken,
+    refused: () => refused,
+    close: () => {
+      for (const res of hanging) res.destroy();
+      server.closeAllConnections();
+      return new Promise<void>((resolve) => server.close(() => resolve()));
+    },
+  };
+}
+
+interface DeliverySummary {
+  readonly findings: number;
+  readonly delivery?: {
+    delivered: number;
+    owed: number;
+    destinations: { name: string; delivered: number; owed: number; lastError?: string }[];
   };
 }
 
@@ -352,5 +402,194 @@ describe("the Lambda handler", () => {
       handler({ detail: {}, "detail-type": "EC2 Instance State-change Notification", source: "aws.ec2" }, context("x")),
       /not an event firstcall reads/,
     );
+  });
+
+  /** A handler on a state of its own, as an execution environment with these settings would be. */
+  const environment = (env: Record<string, string>, out: string[], reports: string[], extra = {}) =>
+    createHandler({
+      env,
+      s3: { aws: { region: "us-east-1", endpointUrl: s3.endpoint }, clientConfig: { credentials: S3RVER_CREDENTIALS } },
+      write: async (text) => {
+        out.push(text);
+      },
+      report: (line) => reports.push(line),
+      deliveryBackoffMs: 1,
+      ...extra,
+    });
+  const lines = (text: string) =>
+    text
+      .split("\n")
+      .filter(Boolean)
+      .map((l) => JSON.parse(l) as Finding);
+  const summaryOf = (reports: readonly string[]) =>
+    JSON.parse(reports.filter((r) => r.startsWith("{")).at(-1) as string) as DeliverySummary;
+  const wholeBatch = () => ({ Records: keys.map((k) => sqsRecord(s3Event([k]))) });
+
+  test("FIRSTCALL_TO=file:…: each finding of the batch is delivered to the file once, as written to stdout", async (t) => {
+    await migratePostgres(fileDb.url);
+    const file = join(deliveryDir(), "findings.jsonl");
+    const out: string[] = [];
+    const reports: string[] = [];
+    const h = environment({ FIRSTCALL_STATE: fileDb.url, FIRSTCALL_TO: `  file:${file}\n` }, out, reports);
+    const batch = wholeBatch();
+    assert.deepEqual(await h(batch, context("2026/11/02/[$LATEST]file-a")), { batchItemFailures: [] });
+    const printed = lines(out.join(""));
+    const delivered = lines(readFileSync(file, "utf8"));
+    t.diagnostic(`${printed.length} findings on stdout, ${delivered.length} lines in the file`);
+    assert.ok(printed.length >= 4);
+    assert.deepEqual(delivered.map((f) => f.id).sort(), printed.map((f) => f.id).sort(), "the findings of stdout");
+    assert.equal(new Set(delivered.map((f) => f.id)).size, delivered.length, "each once");
+    assert.deepEqual(delivered.map(comparable).sort(byId), printed.map(comparable).sort(byId), "as written to stdout");
+    const summary = summaryOf(reports);
+    assert.equal(summary.delivery?.delivered, printed.length);
+    assert.equal(summary.delivery?.owed, 0);
+    // The batch again (SQS redelivers it), in another environment: nothing new, nothing sent again.
+    const again = environment({ FIRSTCALL_STATE: fileDb.url, FIRSTCALL_TO: `file:${file}` }, out, reports);
+    assert.deepEqual(await again(batch, context("2026/11/02/[$LATEST]file-b")), { batchItemFailures: [] });
+    assert.equal(lines(readFileSync(file, "utf8")).length, delivered.length, "nothing delivered twice");
+    assert.deepEqual(summaryOf(reports).delivery, {
+      delivered: 0,
+      owed: 0,
+      destinations: [{ name: `file ${file}`, delivered: 0, owed: 0 }],
+    });
+  });
+
+  test("a webhook that is down: the rows stay owed; the next invocation, in another environment, delivers them once", async (t) => {
+    await migratePostgres(webhookDb.url);
+    let up = false;
+    const receiver = await webhookReceiver(() => (up ? 200 : 503));
+    try {
+      const env = { FIRSTCALL_STATE: webhookDb.url, FIRSTCALL_TO: `webhook:${receiver.url}` };
+      const out: string[] = [];
+      const reports: string[] = [];
+      const first = environment(env, out, reports);
+      assert.deepEqual(await first(wholeBatch(), context("2026/11/02/[$LATEST]hook-a")), { batchItemFailures: [] });
+      const printed = lines(out.join(""));
+      const owed = summaryOf(reports).delivery;
+      t.diagnostic(`first invocation: ${JSON.stringify(owed)}; ${receiver.refused()} posts answered 503`);
+      assert.ok(printed.length >= 4);
+      assert.ok(receiver.refused() > 0, "the webhook was tried");
+      assert.equal(owed?.delivered, 0);
+      assert.equal(owed?.owed, printed.length, "every finding still owed");
+      assert.match(owed?.destinations[0]?.lastError ?? "", /answered 503/);
+      assert.ok(!JSON.stringify(reports).includes("/hooks/firstcall"), "the URL's path (its secret) is never shown");
+      assert.deepEqual(receiver.taken, []);
+
+      // The webhook is back; another execution environment's invocation, with a batch naming nothing new.
+      up = true;
+      const second = environment(env, out, reports);
+      const testEvent = sqsRecord({ Service: "Amazon S3", Event: "s3:TestEvent", Time: NOW, Bucket: BUCKET });
+      assert.deepEqual(await second({ Records: [testEvent] }, context("2026/11/02/[$LATEST]hook-b")), {
+        batchItemFailures: [],
+      });
+      assert.deepEqual([...receiver.taken].sort(), printed.map((f) => f.id).sort(), "each finding delivered once");
+      const summary = summaryOf(reports);
+      assert.equal(summary.delivery?.delivered, printed.length);
+      assert.equal(summary.delivery?.owed, 0);
+      // And once only: a third invocation has nothing left to send.
+      await second({ Records: [testEvent] }, context("2026/11/02/[$LATEST]hook-b"));
+      assert.equal(receiver.taken.length, printed.length, "none delivered twice");
+    } finally {
+      await receiver.close();
+    }
+  });
+
+  test("a webhook that never answers: the invocation still returns before its deadline, the rows owed", async (t) => {
+    await migratePostgres(deadlineDb.url);
+    const receiver = await webhookReceiver(() => "hang");
+    try {
+      const out: string[] = [];
+      const reports: string[] = [];
+      const h = environment(
+        { FIRSTCALL_STATE: deadlineDb.url, FIRSTCALL_TO: `webhook:${receiver.url}` },
+        out,
+        reports,
+        {
+          reserveMs: 6_000,
+        },
+      );
+      // 20 s left: reading stops 6 s before the deadline, delivering 3 s before it. Each webhook post
+      // would wait 10 s for an answer, five times over, without the deadline.
+      const allowed = 20_000;
+      const started = Date.now();
+      await h(wholeBatch(), {
+        ...context("2026/11/02/[$LATEST]late-a"),
+        getRemainingTimeInMillis: () => allowed - (Date.now() - started),
+      });
+      const took = Date.now() - started;
+      const summary = summaryOf(reports);
+      t.diagnostic(`returned after ${took} ms: ${JSON.stringify(summary.delivery)}`);
+      assert.ok(took < allowed, "returned before the deadline");
+      assert.ok(summary.findings > 0);
+      assert.equal(summary.delivery?.delivered, 0);
+      assert.equal(summary.delivery?.owed, summary.findings, "every finding still owed");
+    } finally {
+      await receiver.close();
+    }
+  });
+
+  test("FIRSTCALL_TO is refused on a DynamoDB state, and so is the config's to:", async () => {
+    const dynamo = "dynamodb://firstcall?region=us-east-1";
+    const h = createHandler({
+      env: { FIRSTCALL_STATE: dynamo, FIRSTCALL_TO: "sns:arn:aws:sns:us-east-1:111122223333:alerts" },
+    });
+    await assert.rejects(
+      h(eventBridge(keys[0] as string), context("x")),
+      (e: UsageError) =>
+        e.code === "E_USAGE" && /^FIRSTCALL_TO: a DynamoDB state keeps no delivery outbox/.test(e.message),
+    );
+    const config = join(deliveryDir(), "firstcall.yaml");
+    writeFileSync(config, "to:\n  - securityhub\n");
+    const fromConfig = createHandler({ env: { FIRSTCALL_STATE: dynamo, FIRSTCALL_CONFIG: config } });
+    await assert.rejects(
+      fromConfig(eventBridge(keys[0] as string), context("x")),
+      (e: UsageError) =>
+        e.code === "E_USAGE" && e.message.startsWith(`${config}: to: a DynamoDB state keeps no delivery outbox`),
+    );
+  });
+
+  test("a malformed FIRSTCALL_TO entry is refused at the first invocation, naming it (never its secret)", async () => {
+    const dir = deliveryDir();
+    for (const [to, message] of [
+      [
+        `file:${dir}/a.jsonl webhok:https://hooks.example/T000/secret`,
+        /^FIRSTCALL_TO: entry 2 of 2 \(webhok:…\): unknown destination "webhok"/,
+      ],
+      [
+        "webhook:env:FC_LAMBDA_UNSET",
+        /^FIRSTCALL_TO: entry 1 of 1 \(webhook:…\): webhook: the environment variable FC_LAMBDA_UNSET is not set/,
+      ],
+      [
+        "slack:http://hooks.example/T000/secret",
+        /^FIRSTCALL_TO: entry 1 of 1 \(slack:…\): slack: expected an https:\/\/ URL/,
+      ],
+      ["sns:alerts", /^FIRSTCALL_TO: entry 1 of 1 \(sns:…\): sns: expected a topic ARN/],
+    ] as const) {
+      const h = createHandler({ env: { FIRSTCALL_STATE: "postgres://nobody@127.0.0.1:1/none", FIRSTCALL_TO: to } });
+      await assert.rejects(h(eventBridge(keys[0] as string), context("x")), (e: UsageError) => {
+        assert.equal(e.code, "E_USAGE");
+        assert.match(e.message, message);
+        assert.ok(!e.message.includes("secret"), e.message);
+        return true;
+      });
+    }
+    assert.ok(!existsSync(join(dir, "a.jsonl")), "nothing written when a destination is refused");
+    const badAccount = createHandler({
+      env: {
+        FIRSTCALL_STATE: "postgres://nobody@127.0.0.1:1/none",
+        FIRSTCALL_TO: "securityhub",
+        FIRSTCALL_ASFF_ACCOUNT: "1234",
+      },
+    });
+    await assert.rejects(
+      badAccount(eventBridge(keys[0] as string), context("x")),
+      /FIRSTCALL_ASFF_ACCOUNT: not a 12-digit account id: 1234/,
+    );
+    // Entries: any run of spaces, tabs or newlines separates them.
+    assert.deepEqual(
+      lambdaSettings({ FIRSTCALL_STATE: "postgres://db/x", FIRSTCALL_TO: "\tsecurityhub\n eventbridge:alerts  \n" }).to,
+      ["securityhub", "eventbridge:alerts"],
+    );
+    assert.deepEqual(lambdaSettings({ FIRSTCALL_STATE: "postgres://db/x", FIRSTCALL_TO: " " }).to, []);
   });
 });

@@ -15,10 +15,19 @@
  * one batch (ARCHITECTURE.md §1, *Lambda*). New findings are written to standard output, one JSON line
  * each, which the Lambda runtime sends to CloudWatch Logs; a summary line goes to standard error.
  * The end of a batch is not the end of the input: nothing waiting for more evidence is decided early.
+ *
+ * With destinations (`FIRSTCALL_TO`, the config's `to:`; PostgreSQL state only) each finding worth an
+ * alert also goes through the state's outbox, as `--to` (src/findings/delivery/outbox.ts): its rows
+ * are committed with the findings, then sent. Sending stops half the reserve before the invocation's
+ * deadline (a send unanswered then is given up on); what is not delivered by then stays owed in the
+ * state and the next invocation, in any execution environment, sends it first. The summary counts
+ * what was delivered and what is still owed.
  */
 import type { Context, SQSBatchResponse, SQSEvent, SQSRecord } from "aws-lambda";
+import type { DeliveryFactory } from "../cli/delivery.js";
 import type { Config } from "../config/config.js";
 import { InputError } from "../errors.js";
+import type { DeliveryReport } from "../findings/delivery/outbox.js";
 import { log } from "../log.js";
 import type { FindingSink, ScanResult } from "../pipeline/scan.js";
 import { safeJsonStringify, safeText } from "../safe-text.js";
@@ -26,7 +35,7 @@ import type { LiveObject, LiveOutcome, LiveSource } from "../sources/live.js";
 import type { S3Source, S3SourceOptions } from "../sources/s3.js";
 import { type NotifiedObject, parseNotification, parseNotificationValue } from "../sources/s3-notifications.js";
 import type { S3ObjectReader } from "../sources/watch-sqs.js";
-import { type LambdaSettings, lambdaSettings } from "./config.js";
+import { type LambdaSettings, lambdaSettings, noOutbox } from "./config.js";
 
 /** What a direct (S3 or EventBridge) invocation returns: Lambda ignores it for asynchronous calls. */
 export interface DirectResult {
@@ -50,6 +59,8 @@ export interface HandlerOptions {
    * third of the time left): objects not read by then are failures, retried by the next invocation.
    */
   readonly reserveMs?: number;
+  /** First wait between delivery retries, doubling (default 500 ms, as `--to-backoff-ms`); for tests. */
+  readonly deliveryBackoffMs?: number;
 }
 
 /** One message (or the whole direct invocation) and the objects it names. */
@@ -70,7 +81,9 @@ interface Delivery {
 export function createHandler(
   options: HandlerOptions = {},
 ): (event: unknown, context: Context) => Promise<FirstcallLambdaResult> {
-  let ready: Promise<{ settings: LambdaSettings; config: Config; s3: S3Source }> | undefined;
+  let ready:
+    | Promise<{ settings: LambdaSettings; config: Config; s3: S3Source; delivery: DeliveryFactory | undefined }>
+    | undefined;
   const write = options.write ?? ((text: string) => writeStdout(text));
   const report = options.report ?? ((line: string) => process.stderr.write(`${line}\n`));
   // Settings, configuration and the S3 client are made once per execution environment and reused
@@ -80,10 +93,34 @@ export function createHandler(
     const settings = lambdaSettings(env);
     const { loadConfig, defaultConfig } = await import("../config/config.js");
     const config = settings.configPath ? loadConfig(settings.configPath) : defaultConfig();
+    const { stateKind } = await import("../state/open.js");
+    if ((config.to ?? []).length > 0 && stateKind(settings.state) === "dynamodb")
+      throw noOutbox(`${settings.configPath ?? "FIRSTCALL_CONFIG"}: to`);
     const { S3Source } = await import("../sources/s3.js");
     const { awsSettings } = await import("../aws/client-config.js");
-    const s3 = new S3Source(options.s3 ?? { aws: awsSettings({}, env) });
-    return { settings, config, s3 };
+    const aws = awsSettings({}, env);
+    // Destinations are parsed (and their secrets read) here, before any object is read: a typo fails
+    // the first invocation, naming FIRSTCALL_TO and the entry. They use the function's Region and role.
+    const { deliveryFromFlags } = await import("../cli/delivery.js");
+    const delivery = await deliveryFromFlags(
+      {
+        to: settings.to,
+        ...(options.deliveryBackoffMs !== undefined ? { toBackoffMs: String(options.deliveryBackoffMs) } : {}),
+      },
+      {
+        config,
+        ...(settings.configPath ? { configPath: settings.configPath } : {}),
+        aws,
+        asff: settings.asff,
+        minSeverity: settings.minSeverity,
+        report: (message) => report(`firstcall: ${safeText(message)}`),
+        env,
+        toSource: "FIRSTCALL_TO",
+        keepDestinationsOpen: true,
+      },
+    );
+    const s3 = new S3Source(options.s3 ?? { aws });
+    return { settings, config, s3, delivery };
   };
 
   return async (event, context) => {
@@ -91,7 +128,7 @@ export function createHandler(
       ready = undefined; // a later invocation tries again (e.g. after the configuration is fixed)
       throw e;
     });
-    const { settings, config, s3 } = await ready;
+    const { settings, config, s3, delivery } = await ready;
     const batch = eventObjects(event);
     const source = new BatchSource(batch.objects, s3, batch.shape);
     for (const d of batch.invalid) log().warn({ message: d.messageId }, d.failure ?? "invalid message");
@@ -99,9 +136,12 @@ export function createHandler(
     const { runScan } = await import("../pipeline/scan.js");
     const { findingOutput } = await import("../cli/scan-output.js");
     const output = findingOutput({ format: settings.format, minSeverity: settings.minSeverity, writeStdout: write });
-    // Stop reading in time to commit before Lambda ends the invocation.
+    // Stop reading in time to commit before Lambda ends the invocation, and delivering in time to mark
+    // what was sent and report (half the reserve is left for that).
+    const startedAt = Date.now();
     const left = context.getRemainingTimeInMillis();
     const reserve = Math.min(options.reserveMs ?? 10_000, Math.floor(left / 3));
+    const deliverUntil = startedAt + left - Math.floor(reserve / 2);
     const stop = new AbortController();
     const timer = setTimeout(() => stop.abort(), Math.max(0, left - reserve));
     let result: ScanResult;
@@ -123,6 +163,7 @@ export function createHandler(
         checkpointObjects: 500,
         checkpointMs: 300_000,
         sink: output.sink as FindingSink,
+        ...(delivery ? { delivery: (store) => delivery(store, { deadline: deliverUntil }) } : {}),
         signal: stop.signal,
       });
       await output.finish();
@@ -143,6 +184,7 @@ export function createHandler(
         alreadyScanned: result.summary.objects.alreadyScanned,
         findings: result.findings.length,
         failed: failed.map((d) => ({ ...(d.messageId ? { messageId: d.messageId } : {}), reason: d.failure })),
+        ...(result.summary.delivery ? { delivery: deliverySummary(result.summary.delivery) } : {}),
         durationMs: result.summary.durationMs,
       }),
     );
@@ -160,6 +202,25 @@ export function createHandler(
 
 /** The handler Lambda calls (`firstcall/lambda` → `handler`), configured by the function's environment. */
 export const handler = createHandler();
+
+/**
+ * The summary's `delivery`: rows this invocation delivered, rows still owed in the state (by any
+ * invocation: they are sent by the next one), and the same per destination (by name, never a secret).
+ */
+function deliverySummary(report: DeliveryReport) {
+  return {
+    delivered: report.destinations.reduce((n, d) => n + d.delivered, 0),
+    owed: report.pending,
+    destinations: report.destinations.map((d) => ({
+      name: d.name,
+      delivered: d.delivered,
+      ...(d.skipped > 0 ? { skipped: d.skipped } : {}),
+      ...(d.rejected > 0 ? { rejected: d.rejected } : {}),
+      owed: d.pending,
+      ...(d.lastError !== undefined ? { lastError: d.lastError } : {}),
+    })),
+  };
+}
 
 function writeStdout(text: string): Promise<void> {
   return new Promise((resolve, reject) => process.stdout.write(text, (e) => (e ? reject(e) : resolve())));

@@ -233,6 +233,19 @@ describe("the Lambda template (docs/lambda/template.yaml)", () => {
       assert.ok(source.includes(`env.${v}`) || source.includes(`"${v}"`), `${v} is read by src/lambda/config.ts`);
     }
     assert.ok(vars.includes("FIRSTCALL_STATE"));
+    // Delivery: the alert topic, when given, is FIRSTCALL_TO and the one topic the role may publish to.
+    const variables = (fn.Environment as { Variables: Record<string, Json> }).Variables;
+    // biome-ignore lint/suspicious/noTemplateCurlyInString: CloudFormation's !Sub, not a template
+    const topicTarget = "sns:${AlertTopicArn}";
+    assert.deepEqual(variables.FIRSTCALL_TO, {
+      "Fn::If": ["HasAlertTopic", { "Fn::Sub": topicTarget }, { Ref: "AWS::NoValue" }],
+    });
+    assert.equal(t.Parameters.AlertTopicArn?.Default, "", "optional");
+    const publish = policyStatements(t).filter((s) => asList(s.statement.Action).includes("sns:Publish"));
+    assert.deepEqual(
+      publish.map((s) => s.statement.Resource),
+      [{ Ref: "AlertTopicArn" }],
+    );
 
     const mapping = resources.EventSourceMapping?.Properties as Record<string, Json>;
     assert.deepEqual(mapping.FunctionResponseTypes, ["ReportBatchItemFailures"]);
@@ -256,7 +269,12 @@ describe("the Lambda template (docs/lambda/template.yaml)", () => {
     const statements = policies.flatMap((p, i) =>
       p.Statement.map((s, j) => ({ path: `policy ${i}[${j}]`, statement: s })),
     );
-    assert.deepEqual(actionProblems(statements), []);
+    // The statements a destination adds to the function's role (an array, not a whole policy).
+    const extra = blocks
+      .filter((b): b is Record<string, Json>[] => Array.isArray(b))
+      .flatMap((b, i) => b.map((s, j) => ({ path: `destination statements ${i}[${j}]`, statement: s })));
+    assert.ok(extra.length >= 3, "SNS, EventBridge and Security Hub");
+    assert.deepEqual(actionProblems([...statements, ...extra]), []);
     for (const p of policies) {
       const actions = p.Statement.flatMap((s) => asList(s.Action).map(String));
       assert.ok(actions.includes("kms:Decrypt"), "every mode reads SSE-KMS trails");

@@ -11,6 +11,7 @@ import { SNSClient } from "@aws-sdk/client-sns";
 import { RecordingServer } from "../../test-helpers/aws-recording-server.js";
 import { scratchDirs } from "../../test-helpers/scan.js";
 import { FINDING_SCHEMA, type Finding } from "../finding.js";
+import { allFailed } from "./destination.js";
 import { EVENT_SOURCE, EventBridgeDestination } from "./eventbridge.js";
 import { deliverWithRetry } from "./retry.js";
 import { SecurityHubDestination } from "./securityhub.js";
@@ -144,6 +145,55 @@ describe("webhook", () => {
     assert.equal(out.pending.length, 1);
     assert.equal(r.received.length, 3);
     assert.ok(!out.pending[0]?.message.includes("SECRETPATH"));
+  });
+
+  test("a deadline: no try or backoff past it, a send unanswered then is left pending", async () => {
+    // A destination that answers 503 at once, then never: the second try is still unanswered at the deadline.
+    let sends = 0;
+    const flaky = {
+      name: "flaky",
+      maxBatch: 2,
+      send: (batch: readonly Finding[]) => {
+        sends++;
+        if (sends === 1)
+          return Promise.resolve({
+            delivered: [],
+            failed: batch.map((f) => ({ id: f.id, retryable: true, message: "503" })),
+          });
+        return new Promise<never>(() => undefined);
+      },
+    };
+    const deadline = Date.now() + 200;
+    const out = await deliverWithRetry(flaky, [finding(1), finding(2)], {
+      ...noWait,
+      random: () => 0,
+      attempts: 5,
+      deadline,
+    });
+    // (a timer may fire a millisecond before Date.now() reaches its time)
+    assert.ok(
+      Date.now() >= deadline - 20 && Date.now() < deadline + 1000,
+      `returned at the deadline (${Date.now() - deadline} ms)`,
+    );
+    assert.deepEqual(out.delivered, []);
+    assert.deepEqual(
+      out.pending.map((p) => [p.id, p.message]),
+      [
+        [finding(1).id, "503"],
+        [finding(2).id, "503"],
+      ],
+      "the last failure of each, kept for the next run",
+    );
+    assert.equal(sends, 2, "a first try, a retry left unanswered, none after the deadline");
+    // A backoff that would end past the deadline is not waited: what failed is returned at once.
+    const down = { ...flaky, send: (batch: readonly Finding[]) => Promise.resolve(allFailed(batch, true, "503")) };
+    const late = await deliverWithRetry(down, [finding(3)], {
+      baseDelayMs: 60_000,
+      random: () => 1,
+      deadline: Date.now() + 5_000,
+      sleep: () => Promise.reject(new Error("waited past the deadline")),
+    });
+    assert.deepEqual(late.pending, [{ id: finding(3).id, retryable: true, message: "503" }]);
   });
 
   test("a 400 is refused for good and not retried", async () => {

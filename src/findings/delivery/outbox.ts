@@ -160,6 +160,17 @@ export interface OutboxOptions {
   readonly maxDownDelayMs?: number;
   /** Rows taken per claim (default 500). */
   readonly batch?: number;
+  /**
+   * No delivery starts after this time (epoch ms) and a send unanswered then is given up on, its
+   * rows left owed (`deliverWithRetry`'s `deadline`): a Lambda invocation returns before Lambda ends
+   * it. Default: none.
+   */
+  readonly deadline?: number;
+  /**
+   * The destinations outlive this outbox (a Lambda execution environment's, reused by its next
+   * invocations): `finish` and `stop` do not close them.
+   */
+  readonly keepDestinationsOpen?: boolean;
   /** Told about a destination going down or coming back (never a secret). */
   readonly onReport?: (message: string) => void;
 }
@@ -299,6 +310,8 @@ export class Outbox implements CheckpointDelivery {
     const gaveUp = new Set<string>();
     for (;;) {
       const now = Date.now();
+      // Past the deadline nothing more is claimed: what is due stays for the next run.
+      if (now >= (this.options.deadline ?? Number.POSITIVE_INFINITY)) return;
       const ready = this.options.destinations.filter(
         (d) => !gaveUp.has(d.key) && (final || (this.downUntil.get(d.key) ?? 0) <= now),
       );
@@ -338,7 +351,11 @@ export class Outbox implements CheckpointDelivery {
     }
     let pending = false;
     if (sendable.length > 0) {
-      const out = await deliverWithRetry(d.destination, sendable, { ...this.options.retry, attempts });
+      const out = await deliverWithRetry(d.destination, sendable, {
+        ...this.options.retry,
+        attempts,
+        ...(this.options.deadline !== undefined ? { deadline: this.options.deadline } : {}),
+      });
       const row = (id: string) => ({ findingId: id, destination: d.key, generation: generation.get(id) ?? 0 });
       for (const id of out.delivered) settlements.push({ ...row(id), state: "delivered", attempts: 1 });
       for (const f of out.rejected) {
@@ -360,7 +377,7 @@ export class Outbox implements CheckpointDelivery {
   }
 
   private closeDestinations(): void {
-    if (this.destinationsClosed) return;
+    if (this.destinationsClosed || this.options.keepDestinationsOpen) return;
     this.destinationsClosed = true;
     for (const d of this.options.destinations) d.destination.close?.();
   }
