@@ -27,6 +27,7 @@ import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, wri
 import os from "node:os";
 import { basename, dirname, join, relative, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
+import Database from "better-sqlite3";
 import { cacheDir } from "../src/cache-dir.js";
 import { simulate } from "../src/simulate/simulate.js";
 import { type LiveBench, liveBench, liveLines } from "./live.js";
@@ -216,6 +217,8 @@ function buildCli(): { cmd: string; args: string[]; how: string } {
 
 interface ScanRun extends Timed {
   stateBytes: number;
+  /** Pages of the sessions and findings tables and of their indexes (SQLite's dbstat), null if unknown. */
+  sessionPagesBytes: number | null;
   sessions: number;
   findings: number;
   unique: number;
@@ -259,12 +262,42 @@ function runScanOnce(cli: { cmd: string; args: string[] }, dir: string, tag: str
   return {
     ...t,
     stateBytes,
+    sessionPagesBytes: sessionPagesBytes(state),
     sessions: summary.sessions.stored,
     findings: summary.findings.total,
     unique: summary.records.unique,
     firstFindingMs: summary.stream?.firstFindingMs ?? null,
     checkpoints: summary.stream?.checkpoints ?? 0,
   };
+}
+
+/**
+ * The bytes of the pages that hold what grows with the sessions tracked: the sessions and findings
+ * tables and their indexes, from SQLite's dbstat on the state opened read-only after the scan. The
+ * whole file also holds the stream position (the eventIDs of the lateness window, which grow with the
+ * event rate, not with the sessions) and the scanned objects, so the two figures say different things.
+ */
+function sessionPagesBytes(state: string): number | null {
+  try {
+    const db = new Database(state, { readonly: true, fileMustExist: true });
+    try {
+      const row = db
+        .prepare(
+          "SELECT sum(pgsize) AS bytes FROM dbstat WHERE name IN (SELECT name FROM sqlite_master WHERE tbl_name IN ('sessions', 'findings'))",
+        )
+        .get() as { bytes: number | null };
+      return row.bytes;
+    } finally {
+      db.close();
+    }
+  } catch (e) {
+    process.stderr.write(`bench: cannot measure the session pages of ${state}: ${(e as Error).message}\n`);
+    return null;
+  }
+}
+
+function perSession(bytes: number | null, sessions: number): number | null {
+  return bytes !== null && sessions ? Math.round(bytes / sessions) : null;
 }
 
 function hasJq(): boolean {
@@ -353,6 +386,8 @@ async function main(): Promise<void> {
     sessions: lastScan.sessions,
     stateBytes: lastScan.stateBytes,
     stateBytesPerSession: lastScan.sessions ? Math.round(lastScan.stateBytes / lastScan.sessions) : null,
+    sessionPagesBytes: lastScan.sessionPagesBytes,
+    sessionPagesBytesPerSession: perSession(lastScan.sessionPagesBytes, lastScan.sessions),
     findings: lastScan.findings,
     uniqueEventsSeen: lastScan.unique,
     firstFindingMs: median(runs.scan.map((r) => r.firstFindingMs ?? Number.NaN)),
@@ -377,6 +412,7 @@ async function main(): Promise<void> {
       sessions: l.sessions,
       stateBytes: l.stateBytes,
       stateBytesPerSession: l.sessions ? Math.round(l.stateBytes / l.sessions) : null,
+      sessionPagesBytesPerSession: perSession(l.sessionPagesBytes, l.sessions),
       findings: l.findings,
       firstFindingMs: l.firstFindingMs,
       rssOverMain: lm.maxRssMB !== null && c.maxRssMB !== null ? Number((lm.maxRssMB / c.maxRssMB).toFixed(2)) : null,
@@ -402,6 +438,7 @@ async function main(): Promise<void> {
         sessions: s.sessions,
         stateMB: Number((s.stateBytes / 1e6).toFixed(2)),
         stateBytesPerSession: s.sessions ? Math.round(s.stateBytes / s.sessions) : null,
+        sessionPagesBytesPerSession: perSession(s.sessionPagesBytes, s.sessions),
         findings: s.findings,
       });
     }
@@ -465,18 +502,18 @@ async function main(): Promise<void> {
     row("(c) firstcall scan (SQLite)", c),
     row("(d) zcat | jq", d),
     `ratios: c/a ${result.ratios.scanOverGunzip}  c/b ${result.ratios.scanOverParse}${d ? `  d/c ${result.ratios.jqOverScan}` : ""}`,
-    `state: ${fmt(scanExtra.stateBytes)} bytes for ${fmt(scanExtra.sessions)} sessions = ${scanExtra.stateBytesPerSession ?? "?"} bytes/session; ${scanExtra.findings} findings; first finding after ${scanExtra.firstFindingMs} ms`,
+    `state: ${fmt(scanExtra.stateBytes)} bytes for ${fmt(scanExtra.sessions)} sessions = ${scanExtra.stateBytesPerSession ?? "?"} bytes/session (whole file); sessions + index + findings pages ${scanExtra.sessionPagesBytes === null ? "?" : fmt(scanExtra.sessionPagesBytes)} bytes = ${scanExtra.sessionPagesBytesPerSession ?? "?"} bytes/session; ${scanExtra.findings} findings; first finding after ${scanExtra.firstFindingMs} ms`,
   ];
   if (long) {
     lines.push(
-      `long run (${long.factor}× the hours): ${fmt(long.events as number)} events in ${long.medianMs} ms, ${fmt(long.eventsPerSec as number)} ev/s, peak RSS ${long.maxRssMB} MB (${long.rssOverMain}× the main run), state ${fmt(long.stateBytes as number)} bytes for ${fmt(long.sessions as number)} sessions`,
+      `long run (${long.factor}× the hours): ${fmt(long.events as number)} events in ${long.medianMs} ms, ${fmt(long.eventsPerSec as number)} ev/s, peak RSS ${long.maxRssMB} MB (${long.rssOverMain}× the main run), state ${fmt(long.stateBytes as number)} bytes for ${fmt(long.sessions as number)} sessions (${long.sessionPagesBytesPerSession ?? "?"} B/session sessions + index + findings pages)`,
     );
   }
   if (scaling) {
     lines.push("scaling (1 hour of traffic, 1 run each):");
     for (const s of scaling as Record<string, unknown>[]) {
       lines.push(
-        `  ${String(s.instances).padStart(7)} instances ${fmt(s.events as number).padStart(10)} events  scan ${String(s.scanMs).padStart(7)} ms ${fmt(s.eventsPerSec as number).padStart(9)} ev/s  peak RSS ${s.maxRssMB} MB  state ${s.stateMB} MB (${s.stateBytesPerSession} B/session)`,
+        `  ${String(s.instances).padStart(7)} instances ${fmt(s.events as number).padStart(10)} events  scan ${String(s.scanMs).padStart(7)} ms ${fmt(s.eventsPerSec as number).padStart(9)} ev/s  peak RSS ${s.maxRssMB} MB  state ${s.stateMB} MB (${s.stateBytesPerSession} B/session whole file, ${s.sessionPagesBytesPerSession ?? "?"} B/session sessions + index + findings pages)`,
       );
     }
   }

@@ -1,7 +1,21 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
-import { BINARY_SESSION_MARK, decodeSessionBinary, encodeSessionBinary } from "./session-binary.js";
-import { decodeSession, encodeSession, encodeSessionJson, type Observation, type SessionState } from "./state.js";
+import {
+  BINARY_SESSION_MARK,
+  DEFLATED_SESSION_MARK,
+  decodeSessionBinary,
+  deflateSessionBinary,
+  encodeSessionBinary,
+  inflateSessionBinary,
+} from "./session-binary.js";
+import {
+  decodeSession,
+  encodeSession,
+  encodeSessionCompact,
+  encodeSessionJson,
+  type Observation,
+  type SessionState,
+} from "./state.js";
 
 const T0 = Date.parse("2026-11-01T00:00:00Z");
 
@@ -144,4 +158,51 @@ test("a damaged binary document is an error naming where it stops, never a diffe
   const otherLayout = Buffer.from(bytes);
   otherLayout[1] = 99;
   assert.throws(() => decodeSessionBinary(otherLayout), /layout 99/);
+});
+
+test("every form decodes to the same session: deflated binary, binary, deflated JSON", () => {
+  const s = session();
+  const compact = encodeSessionCompact(s);
+  const binary = encodeSessionBinary(s) as Buffer;
+  const json = encodeSessionJson(s);
+  assert.equal(compact[0], DEFLATED_SESSION_MARK);
+  assert.ok(compact.length < binary.length, `deflated ${compact.length} B, binary ${binary.length} B`);
+  assert.equal((json[0] as number) & 0x07, (json[0] as number) & 0x07 & 0x05, "raw deflate: block type is never 11");
+  assert.notEqual(DEFLATED_SESSION_MARK & 0x06, 0x04, "the mark's block type bits are 11, reserved");
+  for (const data of [compact, binary, json]) {
+    assert.deepEqual(decodeSession(data, s.key), s);
+  }
+  assert.deepEqual(decodeSession(binary), s, "the forms without a key dictionary read without the key");
+  assert.deepEqual(decodeSession(json), s);
+  assert.deepEqual(inflateSessionBinary(compact, s.key), binary, "the deflated form holds the binary bytes exactly");
+});
+
+test("a session the binary layout does not model stays deflated JSON in the compact form", () => {
+  const fractional = session();
+  (fractional.lifetimes[0] as { start: number }).start = T0 + 0.25;
+  const stored = encodeSessionCompact(fractional);
+  assert.notEqual(stored[0], DEFLATED_SESSION_MARK);
+  assert.notEqual(stored[0], BINARY_SESSION_MARK);
+  assert.deepEqual(decodeSession(stored, fractional.key), fractional);
+});
+
+test("a tiny document that deflate would not shrink is kept binary", () => {
+  const tiny = Buffer.from([BINARY_SESSION_MARK, 1, 0]);
+  assert.deepEqual(deflateSessionBinary(tiny, "k"), tiny);
+});
+
+test("a deflated document read without its key, under another key, or damaged is an error, never another session", () => {
+  const s = session();
+  const compact = encodeSessionCompact(s);
+  assert.throws(() => decodeSession(compact), /read without its key/);
+  assert.throws(
+    () => decodeSession(compact, "arn:aws:sts::111122223333:assumed-role/web/i-0fffffffffffffff0"),
+    /written for another key/,
+  );
+  assert.throws(() => decodeSession(encodeSessionBinary(s) as Buffer, "another"), /stored under "another"/);
+  assert.throws(
+    () => decodeSession(compact.subarray(0, compact.length - 4), s.key),
+    /deflated session document|binary session document/,
+  );
+  assert.throws(() => inflateSessionBinary(encodeSessionBinary(s) as Buffer, s.key), /no mark/);
 });

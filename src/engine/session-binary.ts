@@ -17,6 +17,7 @@
  * does not know, a time that is not a safe integer): the caller then keeps the JSON form, so no
  * value is ever silently changed by this encoding.
  */
+import { deflateRawSync, inflateRawSync } from "node:zlib";
 import type { EventBrief, Lifetime, Observation, SessionState } from "./state.js";
 
 /** First byte of a binary session document: BFINAL 1, BTYPE 11 (reserved), never valid deflate. */
@@ -640,4 +641,100 @@ export function decodeSessionBinary(data: Uint8Array): SessionState {
   }
   r.end();
   return s as SessionState;
+}
+
+/**
+ * First byte of a deflated binary session document (state schema 6 of the SQLite store): BFINAL 1,
+ * BTYPE 11 like {@link BINARY_SESSION_MARK}, so it can never begin a raw deflate stream (the JSON
+ * form) and differs from the uncompressed binary form. Then 4 bytes, the FNV-1a hash of the
+ * session's key, and the raw deflate of a whole binary document (its own mark and layout byte
+ * included) with a preset dictionary of {@link DEFLATE_DICTIONARY} and that key: the key is what the
+ * store files the row under, so the document repeats it in a few bytes. Inflated with another key,
+ * the document would name that key instead, so the hash is checked first: a row read with another
+ * key is an error, never a different session.
+ */
+export const DEFLATED_SESSION_MARK = 0x0f;
+
+/**
+ * Texts a binary document writes verbatim again and again: the user agents of the AWS SDKs and agents
+ * that run on instances (each observation keeps its distinct user agents, and they are the longest
+ * strings of a document) and API names outside the static table. Part of the format: it may never
+ * change; another dictionary needs another mark.
+ */
+const DEFLATE_DICTIONARY = Buffer.from(
+  [
+    "aws-sdk-go-v2/1.26.1 os/linux lang/go#1.22.3 md/GOOS#linux md/GOARCH#amd64 api/s3#1.54.3",
+    "aws-sdk-go/1.44.260 (go1.21.8; linux; amd64) amazon-ssm-agent/3.3.418.0",
+    "aws-sdk-go/1.51.32 (go1.21.9; linux; amd64) amazon-vpc-cni-k8s/v1.18.1",
+    "aws-iam-authenticator/0.6.20 (linux; amd64)",
+    "aws-sdk-nodejs/2.1620.0 linux/v20.13.1 exec-env/AWS_EC2 promise",
+    "Boto3/1.34.106 md/Botocore#1.34.106 ua/2.0 os/linux#6.8.0-1009-aws md/arch#x86_64 lang/python#3.11.9 md/pyimpl#CPython cfg/retry-mode#legacy Botocore/1.34.106",
+    "aws-sdk-java/1.12.701 Linux/6.1.94-99.176.amzn2023.x86_64 OpenJDK_64-Bit_Server_VM/17.0.11+9-LTS java/17.0.11 vendor/Amazon.com_Inc. cfg/retry-mode/standard",
+    "aws-cli/2.15.0 Python/3.11.6 Linux/5.10.219-208.866.amzn2.x86_64 exec-env/EC2 botocore/2.4.5",
+    "DescribeNetworkInterfaces GetAuthorizationToken CreateLogStream AssignPrivateIpAddresses ListBuckets",
+    "GetParameter GetSecretValue PutMetricData PutLogEvents Decrypt",
+  ].join(""),
+);
+
+/**
+ * zlib settings of the deflated form. A document is a few KB at most, so a 4 KB window (with the
+ * dictionary) sees all of it; the small window and memLevel make each call allocate and clear a
+ * fraction of zlib's default state, which is most of the cost of deflating a small buffer.
+ */
+const DEFLATE_OPTIONS = { level: 6, windowBits: 12, memLevel: 4 } as const;
+
+/** The mark and the key's hash. */
+const DEFLATED_HEADER = 5;
+
+/** FNV-1a (32 bits) of a key's UTF-16 code units: which key a deflated document was written for. */
+function fnv1a(key: string): number {
+  let h = 0x811c9dc5;
+  for (let i = 0; i < key.length; i++) {
+    h ^= key.charCodeAt(i);
+    h = Math.imul(h, 0x01000193);
+  }
+  return h >>> 0;
+}
+
+function dictionaryFor(key: string): Buffer {
+  return Buffer.concat([DEFLATE_DICTIONARY, Buffer.from(key, "utf8")]);
+}
+
+/**
+ * A binary document deflated (the SQLite store's form from state schema 6). Answers the binary
+ * document itself when deflating would not make it smaller (a tiny session), so the result is never
+ * larger than its input.
+ * @param key the session's key (the document's own), part of the preset dictionary
+ * @example const stored = deflateSessionBinary(encodeSessionBinary(session), session.key)
+ */
+export function deflateSessionBinary(binary: Uint8Array, key: string): Buffer {
+  if (binary[0] !== BINARY_SESSION_MARK) throw new Error("deflateSessionBinary: not a binary session document");
+  const body = deflateRawSync(binary, { ...DEFLATE_OPTIONS, dictionary: dictionaryFor(key) });
+  if (body.length + DEFLATED_HEADER >= binary.length) return Buffer.from(binary);
+  const out = Buffer.allocUnsafe(body.length + DEFLATED_HEADER);
+  out[0] = DEFLATED_SESSION_MARK;
+  out.writeUInt32LE(fnv1a(key), 1);
+  body.copy(out, DEFLATED_HEADER);
+  return out;
+}
+
+/**
+ * The binary document inside a deflated one ({@link DEFLATED_SESSION_MARK}).
+ * @param key the key the row is filed under (the dictionary it was deflated with)
+ * @throws Error when the bytes do not inflate to a binary document.
+ * @example const s = decodeSessionBinary(inflateSessionBinary(stored, key))
+ */
+export function inflateSessionBinary(data: Uint8Array, key: string): Buffer {
+  if (data[0] !== DEFLATED_SESSION_MARK) throw new Error("deflated session document: no mark");
+  if (data.length < DEFLATED_HEADER) throw new Error("deflated session document: truncated");
+  const stored = Buffer.from(data.buffer, data.byteOffset, data.length).readUInt32LE(1);
+  if (stored !== fnv1a(key)) throw new Error("deflated session document: written for another key");
+  let binary: Buffer;
+  try {
+    binary = inflateRawSync(data.subarray(DEFLATED_HEADER), { dictionary: dictionaryFor(key) });
+  } catch (e) {
+    throw new Error(`deflated session document: cannot inflate it (${(e as Error).message})`);
+  }
+  if (binary[0] !== BINARY_SESSION_MARK) throw new Error("deflated session document: holds no binary document");
+  return binary;
 }

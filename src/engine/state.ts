@@ -12,7 +12,14 @@
 import { deflateRawSync, inflateRawSync } from "node:zlib";
 import type { CredentialKind } from "../findings/finding.js";
 import type { EngineEvent } from "./event.js";
-import { BINARY_SESSION_MARK, decodeSessionBinary, encodeSessionBinary } from "./session-binary.js";
+import {
+  BINARY_SESSION_MARK,
+  DEFLATED_SESSION_MARK,
+  decodeSessionBinary,
+  deflateSessionBinary,
+  encodeSessionBinary,
+  inflateSessionBinary,
+} from "./session-binary.js";
 
 /** The first call of an observation, kept whole enough to explain a finding. */
 export interface EventBrief {
@@ -293,6 +300,18 @@ export function encodeSession(s: SessionState): Buffer {
   return encodeSessionBinary(s) ?? encodeSessionJson(s);
 }
 
+/**
+ * A session as the SQLite store keeps it from state schema 6: the binary layout deflated
+ * (`deflateSessionBinary`; the binary form itself when that is not smaller), or the deflated JSON
+ * form for a session the binary layout does not model. Only the SQLite store writes it: its schema
+ * version keeps an older firstcall from reading documents it does not know, whereas the shared
+ * stores' documents are read by every worker's version.
+ */
+export function encodeSessionCompact(s: SessionState): Buffer {
+  const binary = encodeSessionBinary(s);
+  return binary ? deflateSessionBinary(binary, s.key) : encodeSessionJson(s);
+}
+
 /** The deflated JSON form of a session (state schemas 2 and 3; the fallback of `encodeSession`). */
 export function encodeSessionJson(s: SessionState): Buffer {
   return pack({
@@ -305,9 +324,26 @@ export function encodeSessionJson(s: SessionState): Buffer {
   });
 }
 
-/** Reads either form of a session document: binary (first byte `BINARY_SESSION_MARK`) or deflated JSON. */
-export function decodeSession(data: Uint8Array): SessionState {
-  if (data[0] === BINARY_SESSION_MARK) return decodeSessionBinary(data);
+/**
+ * Reads every form of a session document: binary (first byte `BINARY_SESSION_MARK`), deflated binary
+ * (`DEFLATED_SESSION_MARK`) or deflated JSON (neither mark can begin a raw deflate stream).
+ * @param key the key the document is stored under: needed to read the deflated binary form (it is
+ *   part of its dictionary), and checked against the document's own when given
+ * @throws Error for a deflated binary document without its key, or whose key is another
+ */
+export function decodeSession(data: Uint8Array, key?: string): SessionState {
+  let s: SessionState;
+  if (data[0] === BINARY_SESSION_MARK) s = decodeSessionBinary(data);
+  else if (data[0] === DEFLATED_SESSION_MARK) {
+    if (key === undefined) throw new Error("deflated session document: read without its key");
+    s = decodeSessionBinary(inflateSessionBinary(data, key));
+  } else s = decodeSessionJson(data);
+  if (key !== undefined && s.key !== key)
+    throw new Error(`session document of ${JSON.stringify(s.key)} stored under ${JSON.stringify(key)}`);
+  return s;
+}
+
+function decodeSessionJson(data: Uint8Array): SessionState {
   const raw = unpack<Omit<SessionState, "lifetimes"> & { lifetimes: Encoded<Lifetime>[] }>(data);
   const observations = (list: unknown) =>
     new Map((list as [string, StoredObservation][]).map(([k, o]) => [k, restoredObservation(o)]));

@@ -59,7 +59,7 @@ export async function* exportSqlite(db: Database.Database): AsyncGenerator<State
       valid_until: number;
       data: Buffer;
     }>) {
-      yield { type: "session", key: r.key, validUntil: r.valid_until, doc: sessionDocument(r.data) };
+      yield { type: "session", key: r.key, validUntil: r.valid_until, doc: sessionDocument(r.data, r.key) };
     }
     for (const r of db.prepare("SELECT id, time, data, updated_at FROM findings ORDER BY id").iterate() as Iterable<{
       id: string;
@@ -245,7 +245,7 @@ export async function importSqlite(
           outputs.push(r);
           break;
         case "session":
-          putSession.run(r.key, r.validUntil, sessionBytes(r.doc));
+          putSession.run(r.key, r.validUntil, sessionBytes(r.doc, { compactUnder: r.key }));
           break;
         case "finding":
           putFinding.run(r.id, r.time, encodeDocument(r.doc), r.updatedAt);

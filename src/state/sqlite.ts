@@ -12,15 +12,17 @@
  *   mode with normal locking, so read-only connections (`readOnly`: `firstcall serve`) read the last
  *   committed checkpoint while a scan writes. (An exclusive lock on the state file itself, as before,
  *   would keep every reader out: in WAL mode it keeps the WAL index in the writer's private memory.)
- * - Compact: sessions, fleet knowledge and findings are stored as deflated documents
- *   (`encodeSession` …), in row-id tables (their documents can pass 1 KB, which a table without row
- *   ids would spill to a mostly empty overflow page); only the indexes the store queries by; freed
- *   pages are returned (`auto_vacuum`).
+ * - Compact: sessions are deflated binary documents (`encodeSessionCompact`) in a table without row
+ *   ids keyed by the session key (no second copy of the key in an index), on 16 KB pages (a
+ *   document of up to ~4 KB stays on its page instead of spilling to a mostly empty overflow page,
+ *   and rows of ~1 KB waste less of a page); fleet knowledge and findings are deflated documents;
+ *   only the indexes the store queries by; freed pages are returned (`auto_vacuum`).
  */
 import { closeSync, existsSync, mkdirSync, openSync, statSync } from "node:fs";
 import { dirname } from "node:path";
 import Database from "better-sqlite3";
 import type { StoredFinding } from "../engine/engine.js";
+import { BINARY_SESSION_MARK, deflateSessionBinary } from "../engine/session-binary.js";
 import {
   decodeDocument,
   decodeFleet,
@@ -28,7 +30,7 @@ import {
   emptyFleet,
   encodeDocument,
   encodeFleet,
-  encodeSession,
+  encodeSessionCompact,
   type FleetState,
   type SessionState,
 } from "../engine/state.js";
@@ -59,12 +61,26 @@ import { streamPositionFromSchema2 } from "./stream-position.js";
 /** "fcst" — firstcall state. */
 export const APPLICATION_ID = 0x66637374;
 /**
- * 5: the outbox; 4: finding statuses; 3: the stream position is binary (`stream-position.ts`). Session
- * documents are written binary (`session-binary.ts`) from schema 5 on and read in either form
- * (`decodeSession` tells them apart by their first byte), so no row is rewritten by a migration.
- * Each older version is migrated when a writer opens the file.
+ * 6: sessions in a table without row ids, their documents deflated binary; 5: the outbox; 4: finding
+ * statuses; 3: the stream position is binary (`stream-position.ts`). Session documents were written
+ * binary (`session-binary.ts`) from schema 5 (read in every form: `decodeSession` tells them apart by
+ * their first byte). Each older version is migrated when a writer opens the file; a reader reads a
+ * schema 4 or 5 file as it is.
  */
-export const SCHEMA_VERSION = 5;
+export const SCHEMA_VERSION = 6;
+
+/**
+ * Page size of a new state file (SQLite's default is 4 KB): see the module comment. A file created
+ * with smaller pages is rebuilt with these when it is migrated to schema 6 (`migrateFromSchema5`).
+ */
+const PAGE_SIZE = 16384;
+
+/**
+ * Schema 6: sessions keyed by their key without row ids (a row-id table needs a second B-tree, its
+ * key's autoindex, that repeats every key).
+ */
+const SESSIONS_TABLE = (name: string) =>
+  `CREATE TABLE ${name} (key TEXT PRIMARY KEY, valid_until INTEGER NOT NULL, data BLOB NOT NULL) WITHOUT ROWID`;
 
 /**
  * Schema 4: what people decided about findings (`FindingStatus`). Tables of their own, so a status
@@ -96,7 +112,7 @@ CREATE INDEX outbox_due ON outbox (destination, seq) WHERE state = 'pending';
 
 const SCHEMA = `
 CREATE TABLE meta (key TEXT PRIMARY KEY, value BLOB NOT NULL) WITHOUT ROWID;
-CREATE TABLE sessions (key TEXT PRIMARY KEY, valid_until INTEGER NOT NULL, data BLOB NOT NULL);
+${SESSIONS_TABLE("sessions")};
 CREATE TABLE findings (id TEXT PRIMARY KEY, time TEXT NOT NULL, data BLOB NOT NULL, updated_at TEXT NOT NULL);
 CREATE TABLE objects (id TEXT PRIMARY KEY, size INTEGER NOT NULL, mtime_ms REAL NOT NULL, records INTEGER NOT NULL,
   status TEXT NOT NULL, scanned_at TEXT NOT NULL, etag TEXT) WITHOUT ROWID;
@@ -258,8 +274,8 @@ export class SqliteStore implements StateStore {
       addEtagColumn(db);
       return;
     }
-    // Older than the outbox: a reader needs none.
-    if (this.readOnly && version === 4) return;
+    // Older than the outbox (4) or than the sessions without row ids (5): read as they are.
+    if (this.readOnly && (version === 4 || version === 5)) return;
     if (this.readOnly && version === 2) {
       throw new StateError(
         "E_STATE_VERSION",
@@ -270,17 +286,25 @@ export class SqliteStore implements StateStore {
       this.migrateFromSchema2();
       this.migrateFromSchema3();
       this.migrateFromSchema4();
+      this.migrateFromSchema5();
       return;
     }
     if (version === 3) {
       addEtagColumn(db);
       this.migrateFromSchema3();
       this.migrateFromSchema4();
+      this.migrateFromSchema5();
       return;
     }
     if (version === 4) {
       addEtagColumn(db);
       this.migrateFromSchema4();
+      this.migrateFromSchema5();
+      return;
+    }
+    if (version === 5) {
+      addEtagColumn(db);
+      this.migrateFromSchema5();
       return;
     }
     if (version !== SCHEMA_VERSION) {
@@ -331,8 +355,51 @@ export class SqliteStore implements StateStore {
     const db = this.db;
     db.transaction(() => {
       db.exec(OUTBOX_SCHEMA);
+      db.pragma("user_version = 5");
+    })();
+  }
+
+  /**
+   * Schema 5 → 6, in one transaction: the sessions move to a table without row ids, each binary
+   * document deflated as it is (`deflateSessionBinary` of its bytes: nothing is decoded and
+   * re-encoded, so nothing can change); a document in the JSON form (a session the binary layout does
+   * not model) is copied as it is. Then, outside the transaction, a file of smaller pages is rebuilt
+   * with {@link PAGE_SIZE} ({@link rebuildWithPageSize}).
+   */
+  private migrateFromSchema5(): void {
+    const db = this.db;
+    db.function("firstcall_compact_session", { deterministic: true }, (data: unknown, key: unknown) =>
+      data instanceof Uint8Array && data[0] === BINARY_SESSION_MARK ? deflateSessionBinary(data, String(key)) : data,
+    );
+    db.transaction(() => {
+      db.exec(`${SESSIONS_TABLE("sessions_6")};
+        INSERT INTO sessions_6 (key, valid_until, data)
+          SELECT key, valid_until, firstcall_compact_session(data, key) FROM sessions;
+        DROP TABLE sessions;
+        ALTER TABLE sessions_6 RENAME TO sessions;`);
       db.pragma(`user_version = ${SCHEMA_VERSION}`);
     })();
+    this.rebuildWithPageSize();
+  }
+
+  /**
+   * Rebuilds the file with {@link PAGE_SIZE} pages when it has smaller ones (a file created before
+   * schema 6). SQLite changes the page size of a WAL file only through VACUUM out of WAL mode, which
+   * needs the file to itself: when a reader holds it (or anything else fails) the file keeps its
+   * pages, still correct, only less compact.
+   */
+  private rebuildWithPageSize(): void {
+    const db = this.db;
+    if (this.location === ":memory:" || (db.pragma("page_size", { simple: true }) as number) >= PAGE_SIZE) return;
+    try {
+      db.pragma("journal_mode = DELETE");
+      db.pragma(`page_size = ${PAGE_SIZE}`);
+      db.exec("VACUUM");
+    } catch {
+      // Kept as it is: see above.
+    } finally {
+      db.pragma("journal_mode = WAL");
+    }
   }
 
   /** Whether this file has the status tables (schema 4; a reader may be open on a schema 3 file). */
@@ -434,7 +501,7 @@ export class SqliteStore implements StateStore {
     const stmt = this.db.prepare("SELECT key, data FROM sessions WHERE key IN (SELECT value FROM json_each(?))");
     for (let i = 0; i < keys.length; i += 5000) {
       const rows = stmt.all(JSON.stringify(keys.slice(i, i + 5000))) as { key: string; data: Buffer }[];
-      for (const r of rows) out.set(r.key, decodeSession(r.data));
+      for (const r of rows) out.set(r.key, decodeSession(r.data, r.key));
     }
     return out;
   }
@@ -444,8 +511,11 @@ export class SqliteStore implements StateStore {
    * the scan itself never walks them all).
    */
   *allSessions(): Generator<SessionState> {
-    for (const r of this.db.prepare("SELECT data FROM sessions ORDER BY key").iterate() as Iterable<{ data: Buffer }>) {
-      yield decodeSession(r.data);
+    for (const r of this.db.prepare("SELECT key, data FROM sessions ORDER BY key").iterate() as Iterable<{
+      key: string;
+      data: Buffer;
+    }>) {
+      yield decodeSession(r.data, r.key);
     }
   }
 
@@ -586,7 +656,7 @@ export class SqliteStore implements StateStore {
     db.transaction(() => {
       for (const s of batch.sessions) {
         const validUntil = Math.max(0, ...s.lifetimes.map((l) => l.validUntil));
-        putSession.run(s.key, validUntil, encodeSession(s));
+        putSession.run(s.key, validUntil, encodeSessionCompact(s));
       }
       for (const k of batch.deletedSessions) deleteSession.run(k);
       if (batch.pruneSessionsBefore !== undefined && Number.isFinite(batch.pruneSessionsBefore)) {
@@ -789,8 +859,11 @@ function lock(location: string, options: SqliteOpenOptions): Database.Database {
  */
 function useWal(db: Database.Database): void {
   db.pragma("busy_timeout = 5000");
-  // Pages freed by a smaller stream position or expired sessions go back to the file system
-  // (takes effect only on a new, empty file, so before WAL writes its header; a no-op otherwise).
+  // Pages freed by a smaller stream position or expired sessions go back to the file system, and
+  // the page size of schema 6 (both take effect only on a new, empty file, so before WAL writes its
+  // header; a no-op otherwise).
+  // The page size first: once auto_vacuum is set, SQLite keeps the default page size.
+  db.pragma(`page_size = ${PAGE_SIZE}`);
   db.pragma("auto_vacuum = FULL");
   db.pragma("journal_mode = WAL");
   db.pragma("synchronous = NORMAL");

@@ -27,8 +27,14 @@ import { createReadStream, createWriteStream } from "node:fs";
 import { createInterface } from "node:readline";
 import type { Readable, Writable } from "node:stream";
 import { createGunzip, createGzip } from "node:zlib";
-import { BINARY_SESSION_MARK, decodeSessionBinary, encodeSessionBinary } from "../engine/session-binary.js";
-import { decodeDocument, decodeSession, encodeDocument, encodeSessionJson } from "../engine/state.js";
+import { BINARY_SESSION_MARK, DEFLATED_SESSION_MARK, encodeSessionBinary } from "../engine/session-binary.js";
+import {
+  decodeDocument,
+  decodeSession,
+  encodeDocument,
+  encodeSessionCompact,
+  encodeSessionJson,
+} from "../engine/state.js";
 import { StateError } from "../errors.js";
 import {
   emptyCounts,
@@ -308,25 +314,31 @@ const NOUNS: Record<StateRecordType, readonly [string, string]> = {
 };
 
 /**
- * A stored session (either form) as the dump's `doc`: the JSON of its deflated-JSON form. A binary
- * row (`session-binary.ts`) is decoded and written as that JSON, so a dump does not depend on the
- * binary layout either; a JSON row is its own JSON.
- * @example const doc = sessionDocument(row.data)
+ * A stored session (any form) as the dump's `doc`: the JSON of its deflated-JSON form. A binary or
+ * deflated binary row (`session-binary.ts`) is decoded and written as that JSON, so a dump does not
+ * depend on the binary layout either; a JSON row is its own JSON.
+ * @param key the key the row is stored under (reads the deflated binary form, see `decodeSession`)
+ * @example const doc = sessionDocument(row.data, row.key)
  */
-export function sessionDocument(data: Uint8Array): unknown {
-  if (data[0] === BINARY_SESSION_MARK) return decodeDocument(encodeSessionJson(decodeSessionBinary(data)));
+export function sessionDocument(data: Uint8Array, key?: string): unknown {
+  if (data[0] === BINARY_SESSION_MARK || data[0] === DEFLATED_SESSION_MARK)
+    return decodeDocument(encodeSessionJson(decodeSession(data, key)));
   return decodeDocument(data);
 }
 
 /**
- * The bytes a store keeps for a dump's session `doc`: the binary form when the session fits it (as a
- * checkpoint writes it), else the deflated JSON; a document the engine cannot load is refused here,
- * not at the next scan.
- * @example putSession.run(r.key, r.validUntil, sessionBytes(r.doc))
+ * The bytes a store keeps for a dump's session `doc`, as a checkpoint of that store writes them: the
+ * binary form when the session fits it, else the deflated JSON; with `compactUnder` (the SQLite
+ * store, which files the row under that key) the binary form deflated (`encodeSessionCompact`). A
+ * document the engine cannot load, or that names another session than the key it is filed under, is
+ * refused here, not at the next scan.
+ * @example putSession.run(r.key, r.validUntil, sessionBytes(r.doc, { compactUnder: r.key }))
  */
-export function sessionBytes(doc: unknown): Buffer {
+export function sessionBytes(doc: unknown, options: { compactUnder?: string } = {}): Buffer {
   const json = encodeDocument(doc);
-  return encodeSessionBinary(decodeSession(json)) ?? json;
+  const session = decodeSession(json, options.compactUnder);
+  if (options.compactUnder !== undefined) return encodeSessionCompact(session);
+  return encodeSessionBinary(session) ?? json;
 }
 
 /** "3 sessions, 1 finding, 2 finding statuses, …": the non-zero counts, for messages. */
