@@ -38,7 +38,8 @@ import type { S3Source, S3SourceOptions } from "../sources/s3.js";
 import { isSharedLocation, openAnyStore } from "../state/open.js";
 import { type ScannedObject, type SharedCheckpoints, type StateStore, sameObject } from "../state/store.js";
 import { decodeStreamPosition } from "../state/stream-position.js";
-import { RecentIds, ReorderBuffer } from "./reorder.js";
+import { RecentIds } from "./recent-ids.js";
+import { ReorderBuffer } from "./reorder.js";
 import { settingsFingerprint } from "./settings-fingerprint.js";
 
 export type FailOn = Severity | "none";
@@ -851,15 +852,21 @@ class StreamingScan {
     const damaged = problems.length > 0;
     if (damaged) c.partial++;
     let newestEvent = Number.NEGATIVE_INFINITY;
+    // Keys a reader thread made (record i's at words 3i..3i+2); read on this thread, ids are hashed here.
+    const idKeys = r.idKeys;
     let index = 0;
     for (const f of r.facts) {
-      if (index++ < skip) {
+      const record = index++;
+      if (record < skip) {
         c.alreadyCounted++;
         continue;
       }
       c.total++;
       if (Number.isNaN(f.time)) continue;
-      if (f.eventId !== undefined && this.ids.seen(f.eventId, f.time)) {
+      if (
+        f.eventId !== undefined &&
+        (idKeys !== undefined ? this.ids.seenKey(idKeys, record, f.time) : this.ids.seen(f.eventId, f.time))
+      ) {
         c.duplicates++;
         continue;
       }

@@ -225,7 +225,9 @@ export function packObjectFacts(o: ObjectFacts): PackedObjectFacts | undefined {
 
 /** The buffers to move (not copy) when posting a packed object. */
 export function transferListOf(p: PackedObjectFacts): ArrayBuffer[] {
-  return [p.times.buffer, p.flags.buffer, p.idEnds.buffer, p.events.buffer] as ArrayBuffer[];
+  const buffers = [p.times.buffer, p.flags.buffer, p.idEnds.buffer, p.events.buffer] as ArrayBuffer[];
+  if (p.head.idKeys !== undefined) buffers.push(p.head.idKeys.buffer as ArrayBuffer);
+  return buffers;
 }
 
 /** True for a value made by `packObjectFacts` (as opposed to plain `ObjectFacts`). */

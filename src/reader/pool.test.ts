@@ -6,6 +6,7 @@ import { after, before, describe, test } from "node:test";
 import { gzipSync } from "node:zlib";
 import fc from "fast-check";
 import { simulate } from "../simulate/simulate.js";
+import { eventIdKeysOf } from "../state/stream-position.js";
 import { damageCases, shapeCases } from "../test-helpers/log-objects.js";
 import type { RecordFacts } from "./facts.js";
 import { isPacked, packObjectFacts, unpackObjectFacts } from "./packed-facts.js";
@@ -17,16 +18,33 @@ after(() => rmSync(root, { recursive: true, force: true }));
 
 const JOBS = [0, 1, 2, 4];
 
+/**
+ * The results without the id keys a reader thread adds (`readObjectFacts` alone makes none), once
+ * checked to be those of the facts; `keyed` counts the results that had them.
+ */
+function withoutKeys(results: readonly ObjectFacts[]): { results: ObjectFacts[]; keyed: number } {
+  let keyed = 0;
+  const bare = results.map(({ idKeys, ...rest }) => {
+    if (idKeys !== undefined) {
+      assert.deepEqual(idKeys, eventIdKeysOf(rest.facts), rest.object);
+      keyed++;
+    }
+    return rest;
+  });
+  return { results: bare, keyed };
+}
+
 async function readAll(
   jobs: number,
   sources: readonly ObjectSource[],
-): Promise<{ one: ObjectFacts[]; inOrder: ObjectFacts[] }> {
+): Promise<{ one: ObjectFacts[]; inOrder: ObjectFacts[]; keyed: number }> {
   const reader = new FactsReader({ jobs });
   try {
-    const one = await Promise.all(sources.map((s) => reader.read(s)));
+    const one = withoutKeys(await Promise.all(sources.map((s) => reader.read(s))));
     const inOrder: ObjectFacts[] = [];
     for await (const r of reader.readInOrder(sources, { batch: 5 })) inOrder.push(r);
-    return { one, inOrder };
+    const ordered = withoutKeys(inOrder);
+    return { one: one.results, inOrder: ordered.results, keyed: one.keyed + ordered.keyed };
   } finally {
     await reader.close();
   }
@@ -57,9 +75,11 @@ describe("FactsReader", () => {
     const expected = await Promise.all(sources.map((s) => readObjectFacts(s)));
     assert.ok(expected.reduce((n, r) => n + r.records, 0) > 1000);
     for (const jobs of JOBS) {
-      const { one, inOrder } = await readAll(jobs, sources);
+      const { one, inOrder, keyed } = await readAll(jobs, sources);
       assert.deepEqual(one, expected, `jobs ${jobs}, one by one`);
       assert.deepEqual(inOrder, expected, `jobs ${jobs}, in order`);
+      // Reader threads hash the ids for the main thread; read on the main thread, nothing is hashed ahead.
+      assert.equal(keyed, jobs > 0 ? 2 * sources.length : 0, `jobs ${jobs}, keyed results`);
     }
   });
 
@@ -115,7 +135,7 @@ describe("FactsReader", () => {
         files[1] as ObjectSource,
       ];
       const results: ObjectFacts[] = [];
-      for await (const r of reader.readInOrder(sources)) results.push(r);
+      for await (const r of reader.readInOrder(sources)) results.push(withoutKeys([r]).results[0] as ObjectFacts);
       assert.deepEqual(
         results.map((r) => r.object),
         sources.map((s) => s.id),
@@ -141,7 +161,7 @@ describe("FactsReader", () => {
       const sources = files.slice(0, 5);
       const got: ObjectFacts[] = [];
       for await (const r of reader.readInOrder(sources, { batch: 2 })) got.push(r);
-      assert.deepEqual(got, await Promise.all(sources.map((s) => readObjectFacts(s))));
+      assert.deepEqual(withoutKeys(got).results, await Promise.all(sources.map((s) => readObjectFacts(s))));
       assert.match(reader.workerFailure?.message ?? "", /memory/);
     } finally {
       await reader.close();

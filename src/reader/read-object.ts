@@ -78,6 +78,11 @@ export interface ObjectFacts {
   readonly bytes: number;
   /** Bytes once decompressed (as far as they were read). */
   readonly rawBytes: number;
+  /**
+   * The records' event id keys by record index (`eventIdKeysOf`), when a reader thread made them so
+   * that the thread de-duplicating records need not hash; absent when the facts were read there.
+   */
+  readonly idKeys?: Uint32Array;
 }
 
 export const DEFAULT_MAX_RECORD_BYTES = 32 * 1024 * 1024;

@@ -3,6 +3,7 @@
  * moves them back packed (see packed-facts.ts), or as they are when they cannot be packed.
  */
 import { move, transferableSymbol, valueSymbol } from "piscina";
+import { eventIdKeysOf } from "../state/stream-position.js";
 import { type PackedObjectFacts, packObjectFacts, transferListOf } from "./packed-facts.js";
 import { type ObjectFacts, type ObjectSource, type ReadObjectOptions, readObjectFacts } from "./read-object.js";
 
@@ -19,10 +20,15 @@ export default async function readObjects(task: ReadTask): Promise<unknown> {
   const results: ReadResult[] = [];
   const buffers: ArrayBuffer[] = [];
   for (const source of task.sources) {
-    const facts = await readObjectFacts(source, task.options);
+    const read = await readObjectFacts(source, task.options);
+    // The keys the main thread de-duplicates records by, hashed here rather than there.
+    const idKeys = eventIdKeysOf(read.facts);
+    const facts: ObjectFacts = { ...read, idKeys };
     const packed = packObjectFacts(facts);
-    if (packed === undefined) results.push(facts);
-    else {
+    if (packed === undefined) {
+      results.push(facts);
+      buffers.push(idKeys.buffer as ArrayBuffer);
+    } else {
       results.push(packed);
       buffers.push(...transferListOf(packed));
     }

@@ -50,6 +50,33 @@ export function eventIdKey(id: string): string {
   return hash("sha256", id, "buffer").toString("latin1", 0, EVENT_ID_KEY_BYTES);
 }
 
+/**
+ * Writes the key of `id` (the bytes of {@link eventIdKey}) into `out` at byte `at`.
+ *
+ * @example writeEventIdKey("e1", new Uint8Array(12), 0)
+ */
+export function writeEventIdKey(id: string, out: Uint8Array, at: number): void {
+  const digest = hash("sha256", id, "buffer");
+  for (let i = 0; i < EVENT_ID_KEY_BYTES; i++) out[at + i] = digest[i] as number;
+}
+
+/**
+ * The keys of records' event ids by record index: record i's 12 bytes ({@link eventIdKey}) are words
+ * 3i to 3i+2, read over the same bytes in the platform's byte order; zeros for a record without an id.
+ * A reader thread computes them, so the thread that de-duplicates records does not hash.
+ *
+ * @example const keys = eventIdKeysOf(objectFacts.facts);
+ */
+export function eventIdKeysOf(records: readonly { readonly eventId: string | undefined }[]): Uint32Array {
+  const words = new Uint32Array(records.length * 3);
+  const bytes = new Uint8Array(words.buffer);
+  for (let i = 0; i < records.length; i++) {
+    const id = (records[i] as { readonly eventId: string | undefined }).eventId;
+    if (id !== undefined) writeEventIdKey(id, bytes, i * EVENT_ID_KEY_BYTES);
+  }
+  return words;
+}
+
 /** Encodes a stream position (see the module comment for the layout). */
 export function encodeStreamPosition(p: StreamPosition): Buffer {
   return encodePosition(p.watermark, p.cut, p.ids.length, p.ids);
@@ -74,6 +101,42 @@ export function encodeStreamPositionOf(
   return encodePosition(watermark, cut, n, ids, upTo);
 }
 
+/**
+ * Encodes a stream position from its keys end to end (`n` × 12 bytes, oldest insertion first) and
+ * their times: the same bytes as {@link encodeStreamPosition} of those entries, without a string per
+ * key (`RecentIds` keeps keys as bytes).
+ *
+ * @example encodeStreamPositionOfKeys(null, null, new Uint8Array(12), [1000], 1)
+ */
+export function encodeStreamPositionOfKeys(
+  watermark: number | null,
+  cut: number | null,
+  keys: Uint8Array,
+  times: ArrayLike<number>,
+  n: number,
+): Buffer {
+  if (keys.length < n * EVENT_ID_KEY_BYTES || times.length < n) throw new Error("fewer keys or times than records");
+  const out = Buffer.allocUnsafe(HEADER_BYTES + n * (EVENT_ID_KEY_BYTES + 8));
+  writeHeader(out, watermark, cut, n);
+  out.set(keys.subarray(0, n * EVENT_ID_KEY_BYTES), HEADER_BYTES);
+  let at = HEADER_BYTES + n * EVENT_ID_KEY_BYTES;
+  let before = 0;
+  for (let i = 0; i < n; i++) {
+    const time = times[i] as number;
+    if (!Number.isSafeInteger(time)) throw new Error(`a record time must be whole milliseconds, got ${time}`);
+    at = writeVarint(out, at, zigzag(time - before));
+    before = time;
+  }
+  return out.subarray(0, at);
+}
+
+function writeHeader(out: Buffer, watermark: number | null, cut: number | null, n: number): void {
+  out.write(MAGIC, 0, "latin1");
+  out.writeDoubleLE(watermark ?? Number.NaN, 4);
+  out.writeDoubleLE(cut ?? Number.NaN, 12);
+  out.writeUInt32LE(n, 20);
+}
+
 function encodePosition(
   watermark: number | null,
   cut: number | null,
@@ -83,10 +146,7 @@ function encodePosition(
 ): Buffer {
   // A varint of a time difference takes at most 8 bytes (|difference| < 2⁵³).
   const out = Buffer.allocUnsafe(HEADER_BYTES + n * (EVENT_ID_KEY_BYTES + 8));
-  out.write(MAGIC, 0, "latin1");
-  out.writeDoubleLE(watermark ?? Number.NaN, 4);
-  out.writeDoubleLE(cut ?? Number.NaN, 12);
-  out.writeUInt32LE(n, 20);
+  writeHeader(out, watermark, cut, n);
   let at = HEADER_BYTES;
   for (const [key, time] of ids) {
     if (!(time <= upTo)) continue;
