@@ -15,13 +15,13 @@ import { gunzipSync } from "node:zlib";
 import fc from "fast-check";
 import { decodeLogObject } from "../cloudtrail/decode.js";
 import { endOfCompound, skipSpace, splitValues } from "../cloudtrail/json-values.js";
-import type { CloudTrailRecord } from "../cloudtrail/record.js";
+import { type CloudTrailRecord, looksLikeRecord } from "../cloudtrail/record.js";
 import { toEngineEvent } from "../engine/event.js";
 import { simulate } from "../simulate/simulate.js";
 import { type JsonStyle, PLAIN_STYLE, writeJson } from "../test-helpers/json-writer.js";
 import { at, call, ec2Issuance, userCall } from "../test-helpers/records.js";
 import { factsOf, type RecordFacts } from "./facts.js";
-import { EXTRACTED_PATHS, fastFacts } from "./fast-extract.js";
+import { EXTRACTED_PATHS, fastFacts, fastRecordAt, fastRecordEnd } from "./fast-extract.js";
 
 const REPO = fileURLToPath(new URL("../../", import.meta.url));
 const DATASETS = "/work/shared/datasets";
@@ -43,6 +43,43 @@ function tally(): Tally {
   return { records: 0, fast: 0, fallback: 0, rejected: 0 };
 }
 
+const ENVELOPE_KEYS = [
+  "Records",
+  "detail",
+  "detail-type",
+  "messageType",
+  "logEvents",
+  "awslogs",
+  "Events",
+  "CloudTrailEvent",
+  "digestStartTime",
+  "logFiles",
+  "digestS3Object",
+];
+
+/**
+ * `fastRecordAt` (which finds the record's end itself) on the span's start: when it answers and the
+ * record it read is the span (up to JSON whitespace), the span is valid JSON, a plain CloudTrail record
+ * (no Insights marker, no envelope key), and the facts are the reference's.
+ */
+function checkRecordAt(text: string, start: number, end: number, expected: RecordFacts | undefined): void {
+  const whole = fastRecordAt(text, start, Number.MAX_SAFE_INTEGER);
+  if (whole === undefined) return;
+  const wholeEnd = fastRecordEnd();
+  if (wholeEnd > end || !/^[ \t\r\n]*$/.test(text.slice(wholeEnd, end))) return;
+  const span = text.slice(start, end);
+  assert.ok(expected !== undefined, `fastRecordAt answered where the reference throws: ${span}`);
+  const value = JSON.parse(span) as Record<string, unknown>;
+  assert.ok(
+    looksLikeRecord(value) &&
+      value.eventCategory !== "Insight" &&
+      value.eventType !== "AwsCloudTrailInsight" &&
+      ENVELOPE_KEYS.every((k) => !(k in value)),
+    `fastRecordAt read as a plain record: ${span}`,
+  );
+  assert.deepStrictEqual(whole, expected, `fastRecordAt: different facts for ${span}`);
+}
+
 /** Checks one record span against the reference; returns the fast answer. */
 function check(text: string, start: number, end: number, t: Tally): RecordFacts | undefined {
   t.records++;
@@ -54,6 +91,7 @@ function check(text: string, start: number, end: number, t: Tally): RecordFacts 
     threw = true;
   }
   const got = fastFacts(text, start, end);
+  checkRecordAt(text, start, end, threw ? undefined : expected);
   if (threw) {
     t.rejected++;
     assert.equal(got, undefined, `fast path answered where the reference throws: ${text.slice(start, end)}`);
@@ -631,7 +669,7 @@ describe("fastFacts edge cases", () => {
       const module = new URL("./fast-extract.ts", import.meta.url).href;
       writeFileSync(
         script,
-        `import { fastFacts } from ${JSON.stringify(module)};
+        `import { fastFacts, forgetFastText } from ${JSON.stringify(module)};
 const record = ${JSON.stringify(text)};
 function read(mode: string): unknown {
   // A 60 MB text, as large files are, with the record at its start.
@@ -639,6 +677,8 @@ function read(mode: string): unknown {
   const start = 12;
   const kept = mode === "slice" ? big.slice(start + 40, start + 140) : fastFacts(big, start, start + record.length);
   big = null;
+  // The extractor holds the last text it read between records; the reader lets it go after each object.
+  forgetFastText();
   return kept;
 }
 const kept = read(process.argv[2] ?? "");

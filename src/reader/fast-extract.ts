@@ -16,7 +16,8 @@
  *
  * How it is fast: one pass with no allocation while scanning; strings are skipped with `indexOf` (a
  * native search) unless they hold a backslash, when the record holds no control character (checked
- * first with one native regular-expression scan); only the strings returned are copied.
+ * with a native regular-expression scan that serves all the records up to the first such character);
+ * only the strings returned are copied.
  */
 import type { CloudTrailRecord } from "../cloudtrail/record.js";
 import {
@@ -99,6 +100,23 @@ const FIELDS: readonly FieldSpec[] = [
   { level: LEVEL_RECORD, name: "userIdentity", child: LEVEL_IDENTITY },
   { level: LEVEL_RECORD, name: "requestParameters", child: NO_CHILD },
   { level: LEVEL_RECORD, name: "responseElements", child: NO_CHILD },
+  // Not read for the facts: they tell a plain record from an Insights record or an envelope
+  // (`fastRecordAt`, which has no cutter to tell it).
+  { level: LEVEL_RECORD, name: "eventCategory", child: NO_CHILD },
+  { level: LEVEL_RECORD, name: "eventType", child: NO_CHILD },
+  ...[
+    "Records",
+    "detail",
+    "detail-type",
+    "messageType",
+    "logEvents",
+    "awslogs",
+    "Events",
+    "CloudTrailEvent",
+    "digestStartTime",
+    "logFiles",
+    "digestS3Object",
+  ].map((name) => ({ level: LEVEL_RECORD, name, child: NO_CHILD })),
   { level: LEVEL_IDENTITY, name: "type", child: NO_CHILD },
   { level: LEVEL_IDENTITY, name: "arn", child: NO_CHILD },
   { level: LEVEL_IDENTITY, name: "accountId", child: NO_CHILD },
@@ -135,6 +153,24 @@ const REQUEST_ID = fieldId(LEVEL_RECORD, "requestID");
 const USER_IDENTITY = fieldId(LEVEL_RECORD, "userIdentity");
 const REQUEST_PARAMETERS = fieldId(LEVEL_RECORD, "requestParameters");
 const RESPONSE_ELEMENTS = fieldId(LEVEL_RECORD, "responseElements");
+const EVENT_CATEGORY = fieldId(LEVEL_RECORD, "eventCategory");
+const EVENT_TYPE = fieldId(LEVEL_RECORD, "eventType");
+/** The keys that make the decoder read an object as an envelope (`isEnvelope` in read-object.ts), when present. */
+const ENVELOPE_FIELDS = Int8Array.from(
+  [
+    "Records",
+    "detail",
+    "detail-type",
+    "messageType",
+    "logEvents",
+    "awslogs",
+    "Events",
+    "CloudTrailEvent",
+    "digestStartTime",
+    "logFiles",
+    "digestS3Object",
+  ].map((name) => fieldId(LEVEL_RECORD, name)),
+);
 const IDENTITY_TYPE = fieldId(LEVEL_IDENTITY, "type");
 const IDENTITY_ARN = fieldId(LEVEL_IDENTITY, "arn");
 const IDENTITY_ACCOUNT = fieldId(LEVEL_IDENTITY, "accountId");
@@ -149,7 +185,7 @@ const ISSUER_ARN = fieldId(LEVEL_ISSUER, "arn");
 const ISSUER_TYPE = fieldId(LEVEL_SCOPE, "issuerType");
 
 /**
- * The record paths the fast path copies (`requestParameters` and `responseElements` whole). Every
+ * The record paths the fast path finds (`requestParameters` and `responseElements` whole). Every
  * field `toEngineEvent` reads must be one of them; the differential test checks this with a proxy.
  */
 export const EXTRACTED_PATHS: readonly string[] = FIELDS.map((f) => {
@@ -173,22 +209,28 @@ const LEVEL_END = Int8Array.from({ length: LEVEL_COUNT }, (_, l) => FIELD_LEVEL.
 const MAX_NAME_LENGTH = Math.max(...FIELD_LENGTH);
 
 /**
- * Keys are looked up by a hash of their level, length and two of their characters (the first, and the
- * one just after the middle); a hit is then confirmed with `startsWith`. Built once; two wanted keys
+ * Keys are looked up by a hash of their level, length and three of their characters (the first, the
+ * one just after the middle and the next to last); a hit is then confirmed with `startsWith`. Built once; two wanted keys
  * never share a slot (checked here).
  */
 const KEY_TABLE_BITS = 11;
 const KEY_TABLE_MASK = (1 << KEY_TABLE_BITS) - 1;
 
-function keySlot(level: number, length: number, first: number, middle: number): number {
-  return (length * 977 + level * 131 + first * 29 + middle * 7) & KEY_TABLE_MASK;
+function keySlot(level: number, length: number, first: number, middle: number, nextToLast: number): number {
+  return (length * 977 + level * 131 + first * 29 + middle * 7 + nextToLast * 5) & KEY_TABLE_MASK;
 }
 
 const KEY_TABLE = new Int8Array(1 << KEY_TABLE_BITS).fill(-1);
 for (let id = 0; id < FIELDS.length; id++) {
   const name = FIELD_NAME[id] as string;
   const n = name.length;
-  const slot = keySlot(FIELD_LEVEL[id] as number, n, name.charCodeAt(0), name.charCodeAt((n >> 1) + 1));
+  const slot = keySlot(
+    FIELD_LEVEL[id] as number,
+    n,
+    name.charCodeAt(0),
+    name.charCodeAt((n >> 1) + 1),
+    name.charCodeAt(n - 2),
+  );
   if (KEY_TABLE[slot] !== -1) throw new Error(`fast-extract: key table collision for ${name}`);
   KEY_TABLE[slot] = id;
 }
@@ -233,16 +275,13 @@ const containerStack = new Uint8Array(MAX_DEPTH);
 const IN_OBJECT = 1;
 const IN_ARRAY = 2;
 
-/** The longest run without a backslash or a control character, from `lastIndex`. */
-// biome-ignore lint/suspicious/noControlCharactersInRegex: finding control characters is the point.
-const PLAIN_RUN = /[^\\\u0000-\u001f]*/y;
 /** The longest run without a control character, from `lastIndex`. */
 // biome-ignore lint/suspicious/noControlCharactersInRegex: finding control characters is the point.
 const NO_CONTROL_RUN = /[^\u0000-\u001f]*/y;
 
 /**
- * Matched against an empty string after the scans above: a successful match makes V8 keep its subject
- * (for the legacy `RegExp.input`), and that subject is a view of the whole text.
+ * Matched against an empty string after the scan above: a successful match makes V8 keep its subject
+ * (for the legacy `RegExp.input`), and that subject is the whole text.
  */
 const FORGET_SUBJECT = /^/;
 
@@ -254,26 +293,53 @@ let nextBackslash = NO_BACKSLASH;
 let recordEnd = 0;
 
 /**
+ * The text the two searches below were made in (records of one text are read one after the other:
+ * each search, made from one record, serves every record up to what it found, so the text is searched
+ * once in all rather than once per record). `forgetFastText` lets it go.
+ */
+let searchedText = "";
+/** The first control character at or after `controlFrom` in `searchedText` (its length when none). */
+let controlFrom = 0;
+let controlAt = -1;
+/** The first backslash at or after `backslashFrom` in `searchedText` (its length when none). */
+let backslashFrom = 0;
+let backslashAt = -1;
+
+/**
+ * Drops the reader's hold on the last text it read (the searches above keep it); call when an object
+ * is done, so that its text is not kept while the next one is fetched.
+ */
+export function forgetFastText(): void {
+  searchedText = "";
+  controlAt = -1;
+  backslashAt = -1;
+}
+
+/**
  * Prepares the quick scanner for `text[start, end)` and returns true when the record holds no control
- * character (so no whitespace but spaces); otherwise the general scanner must read it. One native
- * scan of the record (two when it holds a backslash); the slice is a view, not a copy.
+ * character (so no whitespace but spaces); otherwise the general scanner must read it.
  */
 function prepareQuickScan(text: string, start: number, end: number): boolean {
-  const record = text.slice(start, end);
-  PLAIN_RUN.lastIndex = 0;
-  PLAIN_RUN.test(record);
-  const special = PLAIN_RUN.lastIndex;
-  recordEnd = end;
-  nextBackslash = NO_BACKSLASH;
-  let quick = special === record.length;
-  if (!quick && record.charCodeAt(special) === BACKSLASH) {
-    NO_CONTROL_RUN.lastIndex = special;
-    NO_CONTROL_RUN.test(record);
-    nextBackslash = start + special;
-    quick = NO_CONTROL_RUN.lastIndex === record.length;
+  if (text !== searchedText) {
+    searchedText = text;
+    controlAt = -1;
+    backslashAt = -1;
   }
-  FORGET_SUBJECT.test("");
-  return quick;
+  if (start < controlFrom || start > controlAt) {
+    NO_CONTROL_RUN.lastIndex = start;
+    NO_CONTROL_RUN.test(text);
+    controlFrom = start;
+    controlAt = NO_CONTROL_RUN.lastIndex;
+    FORGET_SUBJECT.test("");
+  }
+  if (start < backslashFrom || start > backslashAt) {
+    const at = text.indexOf("\\", start);
+    backslashFrom = start;
+    backslashAt = at === -1 ? text.length : at;
+  }
+  recordEnd = end;
+  nextBackslash = backslashAt < end ? backslashAt : NO_BACKSLASH;
+  return controlAt >= end;
 }
 
 function skipDigits(t: string, i: number): number {
@@ -327,7 +393,10 @@ function skipNumberOrLiteral(t: string, i: number, c: number): number {
 function plainKeyField(t: string, start: number, end: number, level: number): number {
   const n = end - start;
   if (n === 0 || n > MAX_NAME_LENGTH) return -1;
-  const id = KEY_TABLE[keySlot(level, n, t.charCodeAt(start), t.charCodeAt(start + (n >> 1) + 1))] as number;
+  // (A key of one character reads the quote before it as its next-to-last: no wanted key is that short.)
+  const id = KEY_TABLE[
+    keySlot(level, n, t.charCodeAt(start), t.charCodeAt(start + (n >> 1) + 1), t.charCodeAt(end - 2))
+  ] as number;
   if (id === -1 || FIELD_LEVEL[id] !== level || FIELD_LENGTH[id] !== n) return -1;
   return t.startsWith(FIELD_NAME[id] as string, start) ? id : -1;
 }
@@ -355,8 +424,10 @@ function quickClosingQuote(t: string, i: number): number {
   // A backslash comes first: it is in this string (outside strings it would not have been skipped).
   const end = closingQuote(t, i);
   if (end !== -1) {
-    const next = t.slice(end + 1, recordEnd).indexOf("\\");
-    nextBackslash = next === -1 ? NO_BACKSLASH : end + 1 + next;
+    const next = t.indexOf("\\", end + 1);
+    backslashFrom = end + 1;
+    backslashAt = next === -1 ? t.length : next;
+    nextBackslash = backslashAt < recordEnd ? backslashAt : NO_BACKSLASH;
   }
   return end;
 }
@@ -927,6 +998,39 @@ function isDirectShape(): boolean {
   return slotKind[SESSION_ISSUER] !== DESCENDED_OBJECT || isStringOrAbsent(ISSUER_ARN);
 }
 
+/** What `callerOf` derives from a session ARN alone. */
+interface SessionParts {
+  readonly arn: string;
+  /** After the last `/`, or "". */
+  readonly name: string;
+  /** `isInstanceId(name)`. */
+  readonly instanceNamed: boolean;
+  /** `roleArnOfSession(arn)`. */
+  readonly roleArn: string | undefined;
+}
+
+/**
+ * The parts of session ARNs seen lately: a session makes many calls, so its parts are worked out once
+ * (two regular expressions and a slice) and then found by comparing the ARN.
+ */
+const SESSION_BITS = 10;
+const sessionParts: (SessionParts | undefined)[] = new Array(1 << SESSION_BITS).fill(undefined);
+
+function sessionOf(arn: string): SessionParts {
+  // Any slot will do as long as the ARN is compared; its length and last characters spread them.
+  const n = arn.length;
+  const slot =
+    (n * 977 + arn.charCodeAt(n - 1) * 31 + arn.charCodeAt(n - 2) * 7 + arn.charCodeAt(n - 4)) &
+    ((1 << SESSION_BITS) - 1);
+  const known = sessionParts[slot];
+  if (known !== undefined && known.arn === arn) return known;
+  const slash = arn.lastIndexOf("/");
+  const name = slash === -1 ? "" : arn.slice(slash + 1);
+  const parts: SessionParts = { arn, name, instanceNamed: isInstanceId(name), roleArn: roleArnOfSession(arn) };
+  sessionParts[slot] = parts;
+  return parts;
+}
+
 type Mutable<T> = { -readonly [K in keyof T]: T[K] };
 
 /**
@@ -944,18 +1048,18 @@ function roleCallEvent(
   fillArena(t, DIRECT_STRINGS);
   // callerOf
   const arn = stringOf(t, IDENTITY_ARN);
-  const slash = arn.lastIndexOf("/");
-  const sessionName = slash === -1 ? "" : arn.slice(slash + 1);
+  const session = sessionOf(arn);
+  const sessionName = session.name;
   const inSession = slotKind[SESSION_CONTEXT] === DESCENDED_OBJECT;
   const ec2RoleDelivery = inSession ? nonEmptyStringOf(t, ROLE_DELIVERY) : undefined;
   const instanceHint =
     ec2RoleDelivery !== undefined ||
     (slotKind[IN_SCOPE_OF] === DESCENDED_OBJECT && stringEquals(t, ISSUER_TYPE, "AWS::EC2::Instance")) ||
     (inSession && isNonEmptyString(ISSUED_IN_VPC)) ||
-    isInstanceId(sessionName);
+    session.instanceNamed;
   const roleArn =
     (inSession && slotKind[SESSION_ISSUER] === DESCENDED_OBJECT ? nonEmptyStringOf(t, ISSUER_ARN) : undefined) ??
-    roleArnOfSession(arn);
+    session.roleArn;
   const caller: Mutable<Caller> = { arn, sessionName, instanceHint };
   const accessKeyId = nonEmptyStringOf(t, IDENTITY_KEY);
   if (accessKeyId !== undefined) caller.accessKeyId = accessKeyId;
@@ -1106,4 +1210,48 @@ export function fastFacts(text: string, start: number, end: number): RecordFacts
     : scanObject(text, start, LEVEL_RECORD);
   if (close < 0 || close > end || skipSpaces(text, close) < end) return undefined;
   return factsOfSlots(text);
+}
+
+/** Index just past the record read by the last `fastRecordAt` that gave facts. */
+let recordAtEnd = 0;
+
+/** Where the record read by the last `fastRecordAt` that gave facts ends (index just past its `}`). */
+export function fastRecordEnd(): number {
+  return recordAtEnd;
+}
+
+/**
+ * Facts of the record that opens at `text[start]` (a `{`) and ends wherever its JSON ends, when it
+ * is certainly a plain CloudTrail record (what the records cutter would call one: `eventName` or
+ * `eventSource` a string, no Insights marker, no envelope key), at most `maxChars` long and read by
+ * the quick scanner; `fastRecordEnd()` then tells where it ends. Undefined otherwise, and the caller
+ * cuts the record out and reads it as before. It spares the cutter's pass over the record: the
+ * extractor's own pass finds its end.
+ *
+ * @example
+ * const facts = fastRecordAt(text, i, limit);
+ * if (facts !== undefined) i = fastRecordEnd();
+ */
+export function fastRecordAt(text: string, start: number, maxChars: number): RecordFacts | undefined {
+  if (text.charCodeAt(start) !== OPEN_BRACE) return undefined;
+  // The end is not known yet: backslashes are looked for up to the end of the text (only a bound for
+  // the searches), and a control character is allowed nowhere before the record's end, checked after.
+  prepareQuickScan(text, start, text.length);
+  const close = scanQuickObject(text, start, LEVEL_RECORD);
+  if (close < 0 || controlAt < close || close - start > maxChars || !isPlainRecordSlots(text)) return undefined;
+  const facts = factsOfSlots(text);
+  if (facts !== undefined) recordAtEnd = close;
+  return facts;
+}
+
+/**
+ * True when the slots prove that the decoder would read the record as a CloudTrail record that is not
+ * an Insights record (`looksLikeRecord`, and its Insights test) and that no envelope key is present,
+ * so that parsing and classifying it would give `factsOf` of it, as the fast path does.
+ */
+function isPlainRecordSlots(t: string): boolean {
+  if (!isString(EVENT_NAME) && !isString(EVENT_SOURCE)) return false;
+  if (stringEquals(t, EVENT_CATEGORY, "Insight") || stringEquals(t, EVENT_TYPE, "AwsCloudTrailInsight")) return false;
+  for (let k = 0; k < ENVELOPE_FIELDS.length; k++) if (slotKind[ENVELOPE_FIELDS[k] as number] !== ABSENT) return false;
+  return true;
 }

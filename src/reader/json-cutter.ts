@@ -341,6 +341,11 @@ export class RecordsCutter {
     /** Elements longer than this many characters are not kept; `onOversize` gets their offset. */
     private readonly maxChars: number,
     private readonly onOversize: (offset: number) => void,
+    /**
+     * Tried first on each element that starts in a piece: reads the element whole if it can (and hands
+     * it on itself), returning the index just past it, or -1 to leave it to the cutter.
+     */
+    private readonly readWhole?: (text: string, start: number) => number,
   ) {}
 
   /** Feeds the next piece; the first piece may start at `from` (just past the `[`). */
@@ -361,6 +366,13 @@ export class RecordsCutter {
         case EXPECT_ELEMENT:
         case AFTER_ELEMENT:
           if (c === OPEN_BRACE && this.state !== AFTER_ELEMENT) {
+            const read = this.readWhole === undefined ? -1 : this.readWhole(text, i);
+            if (read !== -1) {
+              this.elements++;
+              this.state = AFTER_ELEMENT;
+              i = read;
+              break;
+            }
             this.state = IN_ELEMENT;
             this.startInPiece = i;
             this.elementStart = this.base + i;

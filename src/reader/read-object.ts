@@ -23,7 +23,7 @@ import { looksLikeRecord } from "../cloudtrail/record.js";
 import { InputError, type InputErrorCode } from "../errors.js";
 import type { ReadProblem } from "../sources/read.js";
 import { factsOf, type MalformedReason, type RecordFacts } from "./facts.js";
-import { fastFacts } from "./fast-extract.js";
+import { fastFacts, fastRecordAt, fastRecordEnd, forgetFastText } from "./fast-extract.js";
 import {
   decideOpening,
   isPlainRecord,
@@ -509,6 +509,8 @@ class ObjectReading {
       if (cutter instanceof RecordsCutter) this.reader.endRecords(cutter);
       else cutter.end();
     }
+    // The records are read: the extractor lets go of the text (it keeps it between records).
+    forgetFastText();
     if (this.oversize > 0) {
       extra.push(
         problem(
@@ -710,6 +712,12 @@ class RecordsReader {
       (text, start, end, flags) => this.element(text, start, end, flags),
       this.maxRecord,
       (offset) => this.onOversize(`character ${offset}`),
+      (text, start) => {
+        const fast = fastRecordAt(text, start, this.maxRecord);
+        if (fast === undefined) return -1;
+        this.sink.fact(fast);
+        return fastRecordEnd();
+      },
     );
   }
 
