@@ -104,15 +104,24 @@ export class ReorderBuffer {
     return out ?? [];
   }
 
-  /** A new, empty bucket, inserted in key order (searched for from the newest end). */
+  /** A new, empty bucket, inserted in key order (usually the newest; else found by bisection). */
   private addBucket(key: number): Bucket {
     const bucket: Bucket = { key, events: [] };
     this.byKey.set(key, bucket);
     const buckets = this.buckets;
-    let i = buckets.length;
-    while (i > this.head && (buckets[i - 1] as Bucket).key > key) i--;
-    if (i === buckets.length) buckets.push(bucket);
-    else buckets.splice(i, 0, bucket);
+    const newest = buckets[buckets.length - 1];
+    if (buckets.length === this.head || (newest as Bucket).key < key) {
+      buckets.push(bucket);
+      return bucket;
+    }
+    let lo = this.head;
+    let hi = buckets.length;
+    while (lo < hi) {
+      const mid = (lo + hi) >>> 1;
+      if ((buckets[mid] as Bucket).key < key) lo = mid + 1;
+      else hi = mid;
+    }
+    buckets.splice(lo, 0, bucket);
     return bucket;
   }
 }
