@@ -203,11 +203,11 @@ export class Engine {
   static sessionKeysOf(e: EngineEvent, into: Set<string>): void {
     if (e.issuance) {
       into.add(e.issuance.sessionArn);
-      into.add(`ak:${e.issuance.accessKeyId}`);
+      into.add(accessKeySessionKey(e.issuance.accessKeyId));
     }
     if (e.caller) {
       into.add(e.caller.arn);
-      if (e.caller.accessKeyId) into.add(`ak:${e.caller.accessKeyId}`);
+      if (e.caller.accessKeyId) into.add(accessKeySessionKey(e.caller.accessKeyId));
     }
   }
 
@@ -302,7 +302,7 @@ export class Engine {
     // issue credentials for (instance profiles, tasks, functions) are the fleet's.
     if (i.kind !== "assumed-role") this.learnAccount(accountOf(i.roleArn));
     const byArn = i.kind === "ec2-instance" || i.kind === "ecs-task";
-    const key = byArn ? i.sessionArn : `ak:${i.accessKeyId}`;
+    const key = byArn ? i.sessionArn : accessKeySessionKey(i.accessKeyId);
     let s = this.session(key, e.time);
     if (!s) {
       s = {
@@ -415,9 +415,9 @@ export class Engine {
 
   private onCall(e: EngineEvent, c: Caller): void {
     const sessions = this.state.sessions;
-    let s = (c.accessKeyId && this.session(`ak:${c.accessKeyId}`, e.time)) || this.session(c.arn, e.time);
+    let s = (c.accessKeyId && this.session(accessKeySessionKey(c.accessKeyId), e.time)) || this.session(c.arn, e.time);
     const isInstance = s ? s.kind === "ec2-instance" : c.instanceHint;
-    let lifetime = s?.lifetimes.find((l) => l.start <= e.time && e.time <= l.validUntil);
+    let lifetime = s && lifetimeAt(s, e.time);
     if (isInstance) {
       this.stats.instanceEvents++;
       if (lifetime?.covered) this.stats.coveredInstanceEvents++;
@@ -439,7 +439,7 @@ export class Engine {
         this.stats.untracked++;
         return;
       }
-      const key = isInstance ? c.arn : c.accessKeyId ? `ak:${c.accessKeyId}` : undefined;
+      const key = isInstance ? c.arn : c.accessKeyId ? accessKeySessionKey(c.accessKeyId) : undefined;
       if (!key) {
         this.stats.untracked++;
         return;
@@ -776,10 +776,43 @@ export function compareFindings(a: Finding, b: Finding): number {
 
 /** When the session's last lifetime ends. */
 function endOf(s: SessionState): number {
+  const lifetimes = s.lifetimes;
   let end = Number.NEGATIVE_INFINITY;
-  for (const l of s.lifetimes) if (l.validUntil > end) end = l.validUntil;
+  for (let i = 0; i < lifetimes.length; i++) {
+    const until = (lifetimes[i] as Lifetime).validUntil;
+    if (until > end) end = until;
+  }
   return end;
 }
+
+/** The first of the session's lifetimes that covers `t` (a loop: this runs for every call). */
+function lifetimeAt(s: SessionState, t: number): Lifetime | undefined {
+  const lifetimes = s.lifetimes;
+  for (let i = 0; i < lifetimes.length; i++) {
+    const l = lifetimes[i] as Lifetime;
+    if (l.start <= t && t <= l.validUntil) return l;
+  }
+  return undefined;
+}
+
+/**
+ * `ak:<accessKeyId>`, the session key of credentials known by key id, from a small cache: every call
+ * looks its key up (twice: to load sessions, then to process), and building the string each time
+ * cost an allocation and a hash per lookup. The cache is keyed by a slice of its own value, so it
+ * never keeps alive the text an id was read from.
+ */
+export function accessKeySessionKey(accessKeyId: string): string {
+  let key = accessKeySessionKeys.get(accessKeyId);
+  if (key === undefined) {
+    key = `ak:${accessKeyId}`;
+    if (accessKeySessionKeys.size >= MAX_CACHED_ACCESS_KEYS) accessKeySessionKeys.clear();
+    accessKeySessionKeys.set(key.slice(3), key);
+  }
+  return key;
+}
+
+const accessKeySessionKeys = new Map<string, string>();
+const MAX_CACHED_ACCESS_KEYS = 65_536;
 
 /** Adds a change time to a per-key list (sorted, capped to the latest ones). */
 function addTime(map: Map<string, number[]>, key: string, t: number): void {

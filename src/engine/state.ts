@@ -466,19 +466,20 @@ export function observe(obs: Observation, e: EngineEvent): void {
     obs.lastIso = e.timeIso;
   }
   if (e.time < obs.first.time || (e.time === obs.first.time && e.id < obs.first.id)) obs.first = briefOf(e);
-  insertSample(obs.samples, [e.time, e.id]);
+  insertSample(obs.samples, e.time, e.id);
   addCapped(obs.names, e.name, MAX_NAMES);
   addCapped(obs.accessKeys, e.caller?.accessKeyId, MAX_KEYS);
   addCapped(obs.userAgents, e.userAgent, MAX_AGENTS);
 }
 
-function insertSample(samples: [number, string][], s: [number, string]): void {
-  // Hot path: a full list and a later call (the usual case, calls mostly come in time order).
+function insertSample(samples: [number, string][], time: number, id: string): void {
+  // Hot path: a full list and a later call (the usual case, calls mostly come in time order); the
+  // sample's pair is only built once it is kept.
   const last = samples[samples.length - 1];
-  if (samples.length >= MAX_SAMPLES && last !== undefined && (s[0] > last[0] || (s[0] === last[0] && s[1] > last[1])))
+  if (samples.length >= MAX_SAMPLES && last !== undefined && (time > last[0] || (time === last[0] && id > last[1])))
     return;
-  if (samples.some((x) => x[1] === s[1])) return;
-  samples.push(s);
+  if (samples.some((x) => x[1] === id)) return;
+  samples.push([time, id]);
   samples.sort((a, b) => a[0] - b[0] || (a[1] < b[1] ? -1 : a[1] > b[1] ? 1 : 0));
   if (samples.length > MAX_SAMPLES) samples.length = MAX_SAMPLES;
 }
@@ -491,7 +492,7 @@ export function mergeObservation(a: Observation, b: Observation): void {
     a.lastIso = b.lastIso;
   }
   if (earlier(b.first, a.first)) a.first = b.first;
-  for (const s of b.samples) insertSample(a.samples, s);
+  for (const s of b.samples) insertSample(a.samples, s[0], s[1]);
   for (const n of b.names) addCapped(a.names, n, MAX_NAMES);
   for (const k of b.accessKeys) addCapped(a.accessKeys, k, MAX_KEYS);
   for (const u of b.userAgents) addCapped(a.userAgents, u, MAX_AGENTS);
