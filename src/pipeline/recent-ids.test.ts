@@ -8,6 +8,7 @@ import {
   eventIdKey,
   eventIdKeysOf,
 } from "../state/stream-position.js";
+import { generator as random } from "../test-helpers/json-writer.js";
 import { RecentIds } from "./recent-ids.js";
 
 /** The reference: the Map the typed-array table replaced, with the same semantics spelled out plainly. */
@@ -33,18 +34,6 @@ class MapIds {
   entries(upTo = Number.POSITIVE_INFINITY): [string, number][] {
     return [...this.ids].filter(([, time]) => time <= upTo);
   }
-}
-
-/** A small deterministic generator (mulberry32), so a failure can be replayed from its seed. */
-function random(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
 }
 
 test("RecentIds: seen, forgetBefore, entries and encodePosition agree with a Map on random sequences", () => {

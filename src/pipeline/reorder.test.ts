@@ -5,19 +5,8 @@
 import assert from "node:assert/strict";
 import { describe, test } from "node:test";
 import { compareEvents, type EngineEvent } from "../engine/event.js";
+import { generator as random } from "../test-helpers/json-writer.js";
 import { ReorderBuffer } from "./reorder.js";
-
-/** A deterministic pseudo-random generator (mulberry32), so that a failure can be replayed. */
-function random(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 const T0 = Date.parse("2024-06-03T18:00:00Z");
 

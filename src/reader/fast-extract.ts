@@ -77,6 +77,21 @@ const LEVEL_SCOPE = 4;
 const LEVEL_COUNT = 5;
 const NO_CHILD = -1;
 
+/** Top-level keys of the envelopes the decoder reads (`isEnvelope` in read-object.ts): never a plain record's. */
+const ENVELOPE_KEYS = [
+  "Records",
+  "detail",
+  "detail-type",
+  "messageType",
+  "logEvents",
+  "awslogs",
+  "Events",
+  "CloudTrailEvent",
+  "digestStartTime",
+  "logFiles",
+  "digestS3Object",
+] as const;
+
 interface FieldSpec {
   readonly level: number;
   readonly name: string;
@@ -104,19 +119,7 @@ const FIELDS: readonly FieldSpec[] = [
   // (`fastRecordAt`, which has no cutter to tell it).
   { level: LEVEL_RECORD, name: "eventCategory", child: NO_CHILD },
   { level: LEVEL_RECORD, name: "eventType", child: NO_CHILD },
-  ...[
-    "Records",
-    "detail",
-    "detail-type",
-    "messageType",
-    "logEvents",
-    "awslogs",
-    "Events",
-    "CloudTrailEvent",
-    "digestStartTime",
-    "logFiles",
-    "digestS3Object",
-  ].map((name) => ({ level: LEVEL_RECORD, name, child: NO_CHILD })),
+  ...ENVELOPE_KEYS.map((name) => ({ level: LEVEL_RECORD, name, child: NO_CHILD })),
   { level: LEVEL_IDENTITY, name: "type", child: NO_CHILD },
   { level: LEVEL_IDENTITY, name: "arn", child: NO_CHILD },
   { level: LEVEL_IDENTITY, name: "accountId", child: NO_CHILD },
@@ -156,21 +159,7 @@ const RESPONSE_ELEMENTS = fieldId(LEVEL_RECORD, "responseElements");
 const EVENT_CATEGORY = fieldId(LEVEL_RECORD, "eventCategory");
 const EVENT_TYPE = fieldId(LEVEL_RECORD, "eventType");
 /** The keys that make the decoder read an object as an envelope (`isEnvelope` in read-object.ts), when present. */
-const ENVELOPE_FIELDS = Int8Array.from(
-  [
-    "Records",
-    "detail",
-    "detail-type",
-    "messageType",
-    "logEvents",
-    "awslogs",
-    "Events",
-    "CloudTrailEvent",
-    "digestStartTime",
-    "logFiles",
-    "digestS3Object",
-  ].map((name) => fieldId(LEVEL_RECORD, name)),
-);
+const ENVELOPE_FIELDS = Int8Array.from(ENVELOPE_KEYS.map((name) => fieldId(LEVEL_RECORD, name)));
 const IDENTITY_TYPE = fieldId(LEVEL_IDENTITY, "type");
 const IDENTITY_ARN = fieldId(LEVEL_IDENTITY, "arn");
 const IDENTITY_ACCOUNT = fieldId(LEVEL_IDENTITY, "accountId");
