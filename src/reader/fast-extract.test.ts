@@ -21,7 +21,7 @@ import { simulate } from "../simulate/simulate.js";
 import { type JsonStyle, PLAIN_STYLE, writeJson } from "../test-helpers/json-writer.js";
 import { at, call, ec2Issuance, userCall } from "../test-helpers/records.js";
 import { factsOf, type RecordFacts } from "./facts.js";
-import { EXTRACTED_PATHS, fastFacts, fastRecordAt, fastRecordEnd } from "./fast-extract.js";
+import { ENVELOPE_KEYS, EXTRACTED_PATHS, fastFacts, fastRecordAt, fastRecordEnd } from "./fast-extract.js";
 
 const REPO = fileURLToPath(new URL("../../", import.meta.url));
 const DATASETS = "/work/shared/datasets";
@@ -42,20 +42,6 @@ interface Tally {
 function tally(): Tally {
   return { records: 0, fast: 0, fallback: 0, rejected: 0 };
 }
-
-const ENVELOPE_KEYS = [
-  "Records",
-  "detail",
-  "detail-type",
-  "messageType",
-  "logEvents",
-  "awslogs",
-  "Events",
-  "CloudTrailEvent",
-  "digestStartTime",
-  "logFiles",
-  "digestS3Object",
-];
 
 /**
  * `fastRecordAt` (which finds the record's end itself) on the span's start: when it answers and the

@@ -78,7 +78,7 @@ const LEVEL_COUNT = 5;
 const NO_CHILD = -1;
 
 /** Top-level keys of the envelopes the decoder reads (`isEnvelope` in read-object.ts): never a plain record's. */
-const ENVELOPE_KEYS = [
+export const ENVELOPE_KEYS = [
   "Records",
   "detail",
   "detail-type",

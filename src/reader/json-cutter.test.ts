@@ -3,21 +3,8 @@ import { describe, test } from "node:test";
 import fc from "fast-check";
 import { looksLikeRecord } from "../cloudtrail/record.js";
 import { recordText, valueText } from "../test-helpers/json-text.js";
+import { ENVELOPE_KEYS } from "./fast-extract.js";
 import { decideOpening, isPlainRecord, LinesCutter, ObjectScanner, RecordsCutter } from "./json-cutter.js";
-
-const ENVELOPE_KEYS = [
-  "Records",
-  "detail-type",
-  "detail",
-  "messageType",
-  "logEvents",
-  "awslogs",
-  "Events",
-  "CloudTrailEvent",
-  "digestStartTime",
-  "logFiles",
-  "digestS3Object",
-];
 
 const objectText = fc.oneof(
   recordText,
