@@ -649,6 +649,7 @@ class StreamingScan {
   private async runLive(source: LiveSource, reader: FactsReader): Promise<boolean> {
     const signal = this.options.signal ?? new AbortController().signal;
     const healthEvery = this.options.healthIntervalMs ?? 60_000;
+    const interval = this.options.checkpointMs ?? DEFAULT_CHECKPOINT_MS;
     this.health = { at: Date.now(), objects: 0, events: 0, lags: [] };
     const iterator = source.objects(signal)[Symbol.asyncIterator]();
     let next: Promise<IteratorResult<LiveObject>> | undefined;
@@ -667,7 +668,7 @@ class StreamingScan {
       // at most a ninth of the time since it, as the scan's own rhythm (`checkpointInterval`) keeps it.
       const checkpointAt = waiting
         ? Math.min(
-            this.lastCheckpoint + (this.options.checkpointMs ?? 10_000),
+            this.lastCheckpoint + interval,
             Math.max(this.lastCheckpoint + 9 * this.lastCheckpointMs, this.lastTaken + LIVE_IDLE_MS),
           )
         : Infinity;
@@ -691,8 +692,7 @@ class StreamingScan {
       }
       if (
         this.pendingObjects.length > 0 &&
-        ((got === "timeout" && Date.now() >= checkpointAt) ||
-          Date.now() - this.lastCheckpoint >= (this.options.checkpointMs ?? 10_000))
+        ((got === "timeout" && Date.now() >= checkpointAt) || Date.now() - this.lastCheckpoint >= interval)
       )
         await this.checkpoint(false, true);
       if (this.options.onHealth && Date.now() - this.health.at >= healthEvery) this.reportHealth();
